@@ -1,0 +1,213 @@
+import { Environment } from '@marcbachmann/cel-js';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { rootSchema, type SchemaNode } from './schema.ts';
+import type { ScalingPolicy } from './types.generated.ts';
+
+/** One problem with a policy, named by its field path as the API server names it. */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+export type ValidationResult = { ok: true; policy: ScalingPolicy } | { ok: false; issues: ValidationIssue[] };
+
+// ajv-formats ships CommonJS with the function on `default`.
+type AddFormats = (ajv: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ??
+  addFormatsModule) as unknown as AddFormats;
+
+/**
+ * Validates ScalingPolicy objects the way the API server does: the CRD's OpenAPI
+ * schema with its defaults, unknown fields (as kubectl's strict field validation
+ * reports them), then the CRD's CEL rules (x-kubernetes-validations). There is no
+ * library that evaluates a CRD's CEL rules outside the API server, so this walks
+ * the schema by hand and hands each rule to a CEL interpreter.
+ */
+export class PolicyValidator {
+  readonly #schema: SchemaNode;
+  readonly #check: ReturnType<Ajv['compile']>;
+  readonly #cel = new Environment({ unlistedVariablesAreDyn: true });
+  readonly #compiled = new Map<string, ReturnType<Environment['parse']>>();
+
+  constructor(schema: SchemaNode = rootSchema()) {
+    this.#schema = schema;
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
+    addFormats(ajv);
+    ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isSafeInteger(n) });
+    this.#check = ajv.compile(schema);
+  }
+
+  /** Validates a whole object (apiVersion, kind, metadata, spec). Defaults are applied to a copy. */
+  validate(input: unknown): ValidationResult {
+    const value = structuredClone(input);
+    const issues: ValidationIssue[] = [];
+    if (!this.#check(value)) {
+      issues.push(...(this.#check.errors ?? []).map(fromAjv));
+    }
+    unknownFields(this.#schema, value, '', issues);
+    if (issues.length === 0) this.#celRules(this.#schema, value, '', issues);
+    if (issues.length > 0) return { ok: false, issues: dedupe(issues) };
+    return { ok: true, policy: value as ScalingPolicy };
+  }
+
+  #celRules(schema: SchemaNode, value: unknown, path: string, issues: ValidationIssue[]): void {
+    if (value === undefined || value === null) return;
+    for (const v of schema['x-kubernetes-validations'] ?? []) {
+      const where = v.fieldPath ? joinPath(path, v.fieldPath.replace(/^\./, '')) : path;
+      let passed: unknown;
+      try {
+        passed = this.#rule(v.rule)({ self: toCel(schema, value) });
+      } catch (err) {
+        issues.push({
+          path: where,
+          message: `Invalid value: rule "${v.rule}" could not be evaluated: ${(err as Error).message}`,
+        });
+        continue;
+      }
+      if (passed !== true) {
+        issues.push({ path: where, message: `Invalid value: ${v.message ?? `failed rule: ${v.rule}`}` });
+      }
+    }
+    if (schema.properties && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [key, sub] of Object.entries(schema.properties)) {
+        this.#celRules(sub, (value as Record<string, unknown>)[key], joinPath(path, key), issues);
+      }
+    }
+    if (schema.items && Array.isArray(value)) {
+      value.forEach((item, i) => {
+        this.#celRules(schema.items!, item, `${path}[${i}]`, issues);
+      });
+    }
+  }
+
+  #rule(rule: string) {
+    let fn = this.#compiled.get(rule);
+    if (!fn) {
+      fn = this.#cel.parse(rule);
+      this.#compiled.set(rule, fn);
+    }
+    return fn;
+  }
+}
+
+/** Formats issues one per line, as `kubectl apply` would print them. */
+export function formatIssues(issues: ValidationIssue[]): string {
+  return issues.map((i) => `${i.path || '<root>'}: ${i.message}`).join('\n');
+}
+
+function joinPath(base: string, key: string): string {
+  return base ? `${base}.${key}` : key;
+}
+
+function pointerToPath(pointer: string): string {
+  let out = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out = /^\d+$/.test(seg) ? `${out}[${seg}]` : joinPath(out, seg);
+  }
+  return out;
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+function fromAjv(e: ErrorObject): ValidationIssue {
+  const path = pointerToPath(e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return { path: joinPath(path, String(p.missingProperty)), message: 'Required value' };
+    case 'enum':
+      return {
+        path,
+        message: `Unsupported value: ${show(e.data)}: supported values: ${(p.allowedValues as unknown[]).map(show).join(', ')}`,
+      };
+    case 'type':
+      return {
+        path,
+        message: `Invalid value: ${show(e.data)}: ${path} in body must be of type ${String(p.type)}`,
+      };
+    case 'anyOf':
+      return {
+        path,
+        message: `Invalid value: ${show(e.data)}: ${path} in body must be an integer or a string`,
+      };
+    case 'pattern':
+      return {
+        path,
+        message: `Invalid value: ${show(e.data)}: ${path} in body should match '${String(p.pattern)}'`,
+      };
+    case 'minimum':
+      return {
+        path,
+        message: `Invalid value: ${show(e.data)}: ${path} in body should be greater than or equal to ${String(p.limit)}`,
+      };
+    case 'maximum':
+      return {
+        path,
+        message: `Invalid value: ${show(e.data)}: ${path} in body should be less than or equal to ${String(p.limit)}`,
+      };
+    case 'minItems':
+      return {
+        path,
+        message: `Invalid value: ${show((e.data as unknown[]).length)}: ${path} in body should have at least ${String(p.limit)} items`,
+      };
+    case 'maxItems':
+      return {
+        path,
+        message: `Too many: ${show((e.data as unknown[]).length)}: must have at most ${String(p.limit)} items`,
+      };
+    case 'minLength':
+      return {
+        path,
+        message: `Invalid value: ${show(e.data)}: ${path} in body should be at least ${String(p.limit)} chars long`,
+      };
+    case 'maxLength':
+      return { path, message: `Too long: may not be more than ${String(p.limit)} bytes` };
+    default:
+      return { path, message: `Invalid value: ${show(e.data)}: ${e.message ?? e.keyword}` };
+  }
+}
+
+function unknownFields(schema: SchemaNode, value: unknown, path: string, issues: ValidationIssue[]): void {
+  if (value === null || typeof value !== 'object' || schema['x-kubernetes-preserve-unknown-fields']) return;
+  if (Array.isArray(value)) {
+    if (schema.items) {
+      for (const [i, item] of value.entries()) unknownFields(schema.items, item, `${path}[${i}]`, issues);
+    }
+    return;
+  }
+  if (!schema.properties) return; // e.g. metadata: validated by the API server itself
+  for (const [key, sub] of Object.entries(value)) {
+    const child = schema.properties[key];
+    if (!child) issues.push({ path: joinPath(path, key), message: `unknown field "${joinPath(path, key)}"` });
+    else unknownFields(child, sub, joinPath(path, key), issues);
+  }
+}
+
+/** CEL distinguishes int from double; the API server feeds `integer` fields as int. */
+function toCel(schema: SchemaNode, value: unknown): unknown {
+  if (schema.type === 'integer' && typeof value === 'number') return BigInt(value);
+  if (Array.isArray(value)) return value.map((v) => (schema.items ? toCel(schema.items, v) : v));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const sub = schema.properties?.[k];
+      out[k] = sub ? toCel(sub, v) : v;
+    }
+    return out;
+  }
+  return value;
+}
+
+function dedupe(issues: ValidationIssue[]): ValidationIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.path}\u0000${i.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
