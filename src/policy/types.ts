@@ -1,0 +1,122 @@
+// The policy engine's contract. The engine is pure: the same input always gives
+// the same output, with no I/O, no clock and no globals, so the operator, the
+// simulator and the tests all run exactly the same decisions.
+import type { ScalingPolicySpecDefaulted } from '../crd/types.generated.ts';
+
+/** A policy spec after the CRD's defaults were applied (by the API server or PolicyValidator). */
+export type PolicySpec = ScalingPolicySpecDefaulted;
+
+/** Why a metric has no usable value this tick. A failed metric is never a number. */
+export type ObservationErrorKind =
+  | 'timeout'
+  | 'unreachable'
+  | 'http-error'
+  | 'bad-query'
+  | 'empty'
+  | 'multiple-series'
+  | 'not-scalar'
+  | 'nan'
+  | 'infinite'
+  | 'negative'
+  | 'stale'
+  | 'too-large';
+
+export interface ObservationError {
+  kind: ObservationErrorKind;
+  message: string;
+}
+
+export type MetricObservation =
+  | { name: string; ok: true; value: number; /** epoch ms of the sample */ sampledAt?: number }
+  | { name: string; ok: false; error: ObservationError };
+
+/** What limited (or shaped) the decision. A closed set, shown in status and Events. */
+export type LimitReason =
+  | 'None'
+  | 'WithinTolerance'
+  | 'ScaleUpStabilization'
+  | 'ScaleDownStabilization'
+  | 'ScaleUpRateLimit'
+  | 'ScaleDownRateLimit'
+  | 'ScaleUpCooldown'
+  | 'ScaleDownCooldown'
+  | 'ScaleUpDisabled'
+  | 'ScaleDownDisabled'
+  | 'MinReplicas'
+  | 'MaxReplicas'
+  | 'MetricFailureHoldsScaleDown'
+  | 'Fallback'
+  | 'BelowActivation'
+  | 'Forecast'
+  | 'AnomalyHeld'
+  | 'ScalingIneffective';
+
+export interface MetricResult {
+  name: string;
+  /** The observed value, when the metric succeeded. */
+  value?: number;
+  /** The target value (per replica for AverageValue). */
+  target: number;
+  targetType: 'AverageValue' | 'Value';
+  /** Replicas this metric alone proposes. */
+  proposedReplicas?: number;
+  /** Why the metric failed, when it did. */
+  error?: ObservationError;
+}
+
+/** A Kubernetes Event the reconciler should record, decided by the engine so the simulator sees it too. */
+export interface EngineEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface Decision {
+  currentReplicas: number;
+  desiredReplicas: number;
+  /** The proposal before stabilization, rate limits, cooldowns and clamping. */
+  proposedReplicas: number;
+  direction: 'Up' | 'Down' | 'None';
+  /** The main limit first; 'None' alone when nothing limited the proposal. */
+  limitedBy: LimitReason[];
+  /** A sentence with the numbers, e.g. `rps 431.2 vs 50/replica proposes 9 (...)`. */
+  reason: string;
+  metrics: MetricResult[];
+  fallbackActive: boolean;
+  events: EngineEvent[];
+}
+
+/**
+ * The engine's memory between ticks. Plain JSON (numbers are epoch ms), persisted
+ * in the ScalingPolicy status so a restarted operator continues exactly.
+ * Later mechanisms (forecast, anomaly, autotune) add optional fields of their own.
+ */
+export interface EngineState {
+  version: 1;
+  /** Recent recommendations, for the stabilization windows. */
+  recommendations: Array<{ t: number; replicas: number }>;
+  /** Recent scaling actions, for the rate policies' periods. */
+  scaleUpEvents: Array<{ t: number; change: number }>;
+  scaleDownEvents: Array<{ t: number; change: number }>;
+  lastScaleTime?: number;
+  consecutiveFailures: number;
+  [extension: string]: unknown;
+}
+
+export interface EngineInput {
+  spec: PolicySpec;
+  /** undefined on a policy's first tick. */
+  state: EngineState | undefined;
+  observations: MetricObservation[];
+  /** spec.replicas of the target's scale subresource. */
+  currentReplicas: number;
+  /** Ready replicas, when known; used by the Level 5 mechanisms. */
+  readyReplicas?: number;
+  /** epoch ms */
+  now: number;
+}
+
+export interface EngineOutput {
+  decision: Decision;
+  state: EngineState;
+}
