@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const bin = new URL('../../bin/tidemark.js', import.meta.url).pathname;
+
+async function tidemark(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test('tidemark validate accepts the shipped example', async () => {
+  const r = await tidemark('validate', 'examples/request-rate.yaml');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /examples\/request-rate.yaml: valid/);
+});
+
+test('tidemark validate names the field and exits 2 without a stack trace', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tidemark-'));
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(
+    file,
+    `apiVersion: tidemark.dev/v1alpha1
+kind: ScalingPolicy
+metadata: {name: bad}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 5
+  maxReplicas: 3
+  prometheus: {address: "http://prom:9090"}
+  metrics: [{name: rps, query: "up", target: {type: AverageValue, value: "10"}}]
+`,
+  );
+  const r = await tidemark('validate', file);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /spec\.minReplicas: Invalid value: minReplicas must be less than or equal to maxReplicas/,
+  );
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('tidemark validate rejects a file that is not a ScalingPolicy or not YAML', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tidemark-'));
+  const notPolicy = join(dir, 'cm.yaml');
+  writeFileSync(notPolicy, 'apiVersion: v1\nkind: ConfigMap\n');
+  const broken = join(dir, 'broken.yaml');
+  writeFileSync(broken, 'spec: [unclosed\n');
+  for (const [file, pattern] of [
+    [notPolicy, /not a ScalingPolicy/],
+    [broken, /invalid YAML/],
+    [join(dir, 'missing.yaml'), /cannot read policy file .*ENOENT/],
+  ] as const) {
+    const r = await tidemark('validate', file);
+    assert.equal(r.code, 2, file);
+    assert.match(r.stderr, pattern);
+  }
+});
