@@ -27,7 +27,13 @@ export interface ObservationError {
 }
 
 export type MetricObservation =
-  | { name: string; ok: true; value: number; /** epoch ms of the sample */ sampledAt?: number }
+  | {
+      name: string;
+      ok: true;
+      value: number;
+      /** epoch ms of the sample */
+      sampledAt?: number;
+    }
   | { name: string; ok: false; error: ObservationError };
 
 /** What limited (or shaped) the decision. A closed set, shown in status and Events. */
@@ -45,6 +51,8 @@ export type LimitReason =
   | 'MinReplicas'
   | 'MaxReplicas'
   | 'MetricFailureHoldsScaleDown'
+  /** Every metric failed this tick and the fallback threshold is not reached yet: the current count holds. */
+  | 'MetricsUnavailable'
   | 'Fallback'
   | 'BelowActivation'
   | 'Forecast'
@@ -62,6 +70,8 @@ export interface MetricResult {
   proposedReplicas?: number;
   /** Why the metric failed, when it did. */
   error?: ObservationError;
+  /** True when the usage ratio was inside the tolerance band, so the metric proposed the current count. */
+  withinTolerance?: boolean;
 }
 
 /** A Kubernetes Event the reconciler should record, decided by the engine so the simulator sees it too. */
@@ -100,6 +110,13 @@ export interface EngineState {
   scaleDownEvents: Array<{ t: number; change: number }>;
   lastScaleTime?: number;
   consecutiveFailures: number;
+  /** True while the fallback replicas apply (so FallbackActivated/FallbackCleared are emitted once). */
+  fallbackActive?: boolean;
+  /**
+   * Overrides spec.behavior.scaleDown.stabilizationWindowSeconds when set (the self-tuning
+   * mechanism widens it against flapping). See effectiveScaleDownWindow().
+   */
+  tunedScaleDownStabilizationSeconds?: number;
   [extension: string]: unknown;
 }
 

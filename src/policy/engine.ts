@@ -1,0 +1,527 @@
+// The policy engine: EngineInput → EngineOutput, pure and deterministic (no clock, no
+// randomness, no module state). decide() is a pipeline of small stages over one mutable
+// context, so later mechanisms (forecast, anomaly) can be inserted between the proposal and
+// the stabilization without touching the HPA-compatible stages:
+//
+//   metrics → failures/fallback → bounds guard → proposal (+activation) → [hooks] →
+//   stabilization → cooldowns → rate limits + clamp → record
+//
+// Where Tidemark differs from the HPA (each deliberate, each covered by a test):
+// - Cooldowns (scaleUp/scaleDown.cooldownSeconds) are Tidemark's; the HPA has none.
+// - Scale to and from zero: the HPA never acts on a target at 0 replicas ("scaling disabled")
+//   and only reaches 0 with an alpha gate. Tidemark, with minReplicas 0, wakes a target at 0
+//   when a metric exceeds its activationThreshold (to at least 1, even when the rate policies
+//   are Percent-only, which could never leave 0), and allows 0 only when every metric is at or
+//   below its activationThreshold.
+// - A target at 0 with minReplicas > 0 is raised to minReplicas (the HPA leaves it at 0 as
+//   "scaling disabled"); Tidemark has mode Paused for switching a policy off.
+// - Value targets multiply by readyReplicas when the caller knows it (the HPA's ready pod
+//   count), else by currentReplicas; a readyReplicas of 0 is ignored rather than proposing 0.
+// - Metric values are plain floats; the HPA rounds them to milli-units first.
+// - When every metric fails, the HPA stops; Tidemark holds the count and, after
+//   fallback.failureThreshold failing ticks, applies fallback.replicas (KEDA-like).
+import {
+  averageValueProposal,
+  describePolicy,
+  type RatePolicy,
+  type ScalingRules,
+  scaleDownLimit,
+  scaleUpLimit,
+  stabilize,
+  valueProposal,
+} from './hpa.ts';
+import type {
+  Decision,
+  EngineEvent,
+  EngineInput,
+  EngineOutput,
+  EngineState,
+  LimitReason,
+  MetricObservation,
+  MetricResult,
+  PolicySpec,
+} from './types.ts';
+
+export const ENGINE_STATE_VERSION = 1;
+
+/** The scale-down stabilization window in effect: the self-tuned value when set, else the spec's. */
+export function effectiveScaleDownWindow(spec: PolicySpec, state: EngineState | undefined): number {
+  const tuned = state?.tunedScaleDownStabilizationSeconds;
+  if (typeof tuned === 'number' && Number.isFinite(tuned) && tuned >= 0) return tuned;
+  return spec.behavior.scaleDown.stabilizationWindowSeconds;
+}
+
+export function effectiveScaleUpWindow(spec: PolicySpec, _state: EngineState | undefined): number {
+  return spec.behavior.scaleUp.stabilizationWindowSeconds;
+}
+
+/** The state a policy starts with: like the HPA's recordInitialRecommendation, the current count is the first recommendation. */
+export function initialState(currentReplicas: number, now: number): EngineState {
+  return {
+    version: ENGINE_STATE_VERSION,
+    recommendations: [{ t: now, replicas: currentReplicas }],
+    scaleUpEvents: [],
+    scaleDownEvents: [],
+    consecutiveFailures: 0,
+  };
+}
+
+/** Everything a stage reads and writes. `replicas` is the value flowing through the pipeline. */
+export interface DecisionContext {
+  readonly input: EngineInput;
+  readonly spec: PolicySpec;
+  readonly now: number;
+  readonly current: number;
+  /** The next state, already pruned; stages append to its (fresh) arrays. */
+  readonly state: EngineState;
+  readonly metrics: MetricResult[];
+  /** Metric values of the successful observations, by metric index (undefined when failed). */
+  readonly values: (number | undefined)[];
+  /** What the metrics propose (max over metrics, after activation); reported as proposedReplicas. */
+  proposal: number;
+  replicas: number;
+  /** Limits in the order they were applied; the last one decided the result. */
+  readonly applied: LimitReason[];
+  /** Reason fragments, in order. */
+  readonly notes: string[];
+  readonly events: EngineEvent[];
+  fallbackActive: boolean;
+  /** Whether this tick's proposal goes into the stabilization history (the HPA skips it on metric errors). */
+  recordRecommendation: boolean;
+  /** Set by a stage that decided the result outright (fallback, bounds guard, failure hold). */
+  done: boolean;
+}
+
+/** Extension points for later mechanisms; they run after the proposal and before stabilization. */
+export interface EngineHooks {
+  afterProposal?: Array<(ctx: DecisionContext) => void>;
+}
+
+export function decide(input: EngineInput, hooks?: EngineHooks): EngineOutput {
+  const ctx = createContext(input);
+  evaluateMetrics(ctx);
+  handleTotalFailure(ctx);
+  if (!ctx.done) guardBounds(ctx);
+  if (!ctx.done) propose(ctx);
+  if (!ctx.done) holdScaleDownOnPartialFailure(ctx);
+  if (!ctx.done && hooks?.afterProposal) {
+    for (const hook of hooks.afterProposal) {
+      hook(ctx);
+      if (ctx.done) break;
+    }
+  }
+  if (!ctx.done) applyStabilization(ctx);
+  if (!ctx.done) applyCooldowns(ctx);
+  if (!ctx.done) applyRateLimitsAndBounds(ctx);
+  return finish(ctx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stages
+
+function createContext(input: EngineInput): DecisionContext {
+  const { spec, now } = input;
+  const current = input.currentReplicas;
+  const prev = input.state ?? initialState(current, now);
+  const upWindow = effectiveScaleUpWindow(spec, prev);
+  const downWindow = effectiveScaleDownWindow(spec, prev);
+  // Bounded state: entries older than the longest window/period can never count again.
+  const recCutoff = now - Math.max(upWindow, downWindow) * 1000;
+  const eventCutoff = now - longestPeriod(spec) * 1000;
+  const state: EngineState = {
+    ...prev,
+    version: ENGINE_STATE_VERSION,
+    recommendations: prev.recommendations.filter((r) => r.t > recCutoff),
+    scaleUpEvents: prev.scaleUpEvents.filter((e) => e.t > eventCutoff),
+    scaleDownEvents: prev.scaleDownEvents.filter((e) => e.t > eventCutoff),
+    consecutiveFailures: prev.consecutiveFailures ?? 0,
+  };
+  return {
+    input,
+    spec,
+    now,
+    current,
+    state,
+    metrics: [],
+    values: [],
+    proposal: current,
+    replicas: current,
+    applied: [],
+    notes: [],
+    events: [],
+    fallbackActive: prev.fallbackActive === true,
+    recordRecommendation: true,
+    done: false,
+  };
+}
+
+function longestPeriod(spec: PolicySpec): number {
+  let longest = 0;
+  for (const p of spec.behavior.scaleUp.policies) if (p.periodSeconds > longest) longest = p.periodSeconds;
+  for (const p of spec.behavior.scaleDown.policies) if (p.periodSeconds > longest) longest = p.periodSeconds;
+  return longest;
+}
+
+/** Parses a CRD decimal (int-or-string). The schema's pattern already rejected anything else. */
+export function parseDecimal(v: number | string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = typeof v === 'number' ? v : Number(v);
+  return Number.isFinite(n) ? n : Number.NaN;
+}
+
+function findObservation(observations: MetricObservation[], name: string): MetricObservation | undefined {
+  for (const o of observations) if (o.name === name) return o;
+  return undefined;
+}
+
+function evaluateMetrics(ctx: DecisionContext): void {
+  const { spec, current } = ctx;
+  const tolerance = spec.behavior.tolerance;
+  const ready = ctx.input.readyReplicas;
+  const podCount = ready !== undefined && ready > 0 ? ready : current;
+  for (const m of spec.metrics) {
+    const target = parseDecimal(m.target.value, Number.NaN);
+    const result: MetricResult = { name: m.name, target, targetType: m.target.type };
+    ctx.metrics.push(result);
+    const obs = findObservation(ctx.input.observations, m.name);
+    let value: number | undefined;
+    if (obs === undefined) {
+      result.error = { kind: 'empty', message: 'no observation for this metric' };
+    } else if (!obs.ok) {
+      result.error = obs.error;
+    } else if (Number.isNaN(obs.value)) {
+      // Defence in depth: the collector should have caught these; a NaN never becomes a replica count.
+      result.error = { kind: 'nan', message: 'value is NaN' };
+    } else if (!Number.isFinite(obs.value)) {
+      result.error = { kind: 'infinite', message: `value is ${obs.value}` };
+    } else if (obs.value < 0) {
+      result.error = { kind: 'negative', message: `value ${obs.value} is negative` };
+    } else if (!(target > 0)) {
+      result.error = {
+        kind: 'bad-query',
+        message: `target ${String(m.target.value)} is not a positive number`,
+      };
+    } else {
+      value = obs.value;
+      result.value = value;
+      const p =
+        m.target.type === 'AverageValue'
+          ? averageValueProposal(value, target, current, tolerance)
+          : valueProposal(value, target, current, podCount, tolerance);
+      result.proposedReplicas = p.replicas;
+      result.withinTolerance = p.withinTolerance;
+    }
+    ctx.values.push(value);
+  }
+}
+
+function okCount(ctx: DecisionContext): number {
+  let n = 0;
+  for (const v of ctx.values) if (v !== undefined) n++;
+  return n;
+}
+
+/** Every metric failed: hold, and after failureThreshold ticks apply the fallback. */
+function handleTotalFailure(ctx: DecisionContext): void {
+  const { spec, state, current } = ctx;
+  const ok = okCount(ctx);
+  if (ok > 0) {
+    state.consecutiveFailures = 0;
+    if (ctx.fallbackActive) {
+      ctx.fallbackActive = false;
+      ctx.events.push({
+        type: 'Normal',
+        reason: 'FallbackCleared',
+        message: `metrics returned (${ok} of ${ctx.metrics.length} ok); fallback no longer applies`,
+      });
+    }
+    return;
+  }
+  state.consecutiveFailures += 1;
+  ctx.done = true;
+  ctx.recordRecommendation = false;
+  const failures = state.consecutiveFailures;
+  const n = ctx.metrics.length;
+  const fallback = spec.fallback;
+  const failing = `all ${n} metric${n === 1 ? '' : 's'} failing for ${failures} tick${failures === 1 ? '' : 's'}`;
+  if (fallback !== undefined && failures >= fallback.failureThreshold) {
+    if (!ctx.fallbackActive) {
+      ctx.fallbackActive = true;
+      ctx.events.push({
+        type: 'Warning',
+        reason: 'FallbackActivated',
+        message:
+          fallback.replicas !== undefined
+            ? `${failing}; fallback replicas ${fallback.replicas} apply`
+            : `${failing}; holding the current ${current} replicas`,
+      });
+    }
+    ctx.replicas = clamp(fallback.replicas ?? current, spec.minReplicas, spec.maxReplicas);
+    ctx.proposal = ctx.replicas;
+    ctx.applied.push('Fallback');
+    ctx.notes.push(
+      fallback.replicas !== undefined
+        ? `${failing}; fallback replicas ${fallback.replicas} apply`
+        : `${failing}; fallback holds ${ctx.replicas}`,
+    );
+    return;
+  }
+  ctx.replicas = clamp(current, spec.minReplicas, spec.maxReplicas);
+  ctx.proposal = current;
+  ctx.applied.push('MetricsUnavailable');
+  const until =
+    fallback !== undefined ? ` (fallback after ${fallback.failureThreshold})` : ' (no fallback configured)';
+  ctx.notes.push(`${failing}${until}; holding ${ctx.replicas}`);
+  if (ctx.replicas !== current) ctx.applied.push(ctx.replicas > current ? 'MinReplicas' : 'MaxReplicas');
+}
+
+/** Like the HPA: a count outside [min, max] goes straight to the bound, before any metric logic. */
+function guardBounds(ctx: DecisionContext): void {
+  const { spec, current } = ctx;
+  if (current > spec.maxReplicas) {
+    ctx.replicas = spec.maxReplicas;
+    ctx.applied.push('MaxReplicas');
+    ctx.notes.push(`current ${current} is above maxReplicas ${spec.maxReplicas}`);
+  } else if (current < spec.minReplicas) {
+    ctx.replicas = spec.minReplicas;
+    ctx.applied.push('MinReplicas');
+    ctx.notes.push(`current ${current} is below minReplicas ${spec.minReplicas}`);
+  } else {
+    return;
+  }
+  ctx.proposal = ctx.replicas;
+  ctx.recordRecommendation = false;
+  ctx.done = true;
+}
+
+function propose(ctx: DecisionContext): void {
+  const { spec, current } = ctx;
+  let proposal = -1;
+  let anyWithin = false;
+  for (const r of ctx.metrics) {
+    if (r.proposedReplicas === undefined) continue;
+    if (r.proposedReplicas > proposal) proposal = r.proposedReplicas;
+    if (r.withinTolerance) anyWithin = true;
+  }
+  if (anyWithin && proposal === current) ctx.applied.push('WithinTolerance');
+
+  if (spec.minReplicas === 0) {
+    // Activation thresholds only matter for the 0 ↔ 1 boundary.
+    let anyAbove = false;
+    let allAtOrBelow = true;
+    for (let i = 0; i < spec.metrics.length; i++) {
+      const v = ctx.values[i];
+      if (v === undefined) {
+        allAtOrBelow = false;
+        continue;
+      }
+      const activation = parseDecimal(spec.metrics[i]?.activationThreshold, 0);
+      if (v > activation) {
+        anyAbove = true;
+        allAtOrBelow = false;
+      }
+    }
+    if (current === 0) {
+      if (anyAbove) {
+        proposal = Math.max(1, proposal);
+        ctx.notes.push('a metric exceeds its activation threshold, waking from 0');
+      } else {
+        proposal = 0;
+        ctx.applied.push('BelowActivation');
+        ctx.notes.push('no metric exceeds its activation threshold, staying at 0');
+      }
+    } else if (allAtOrBelow) {
+      if (proposal !== 0) ctx.applied.push('BelowActivation');
+      proposal = 0;
+      ctx.notes.push('every metric is at or below its activation threshold, proposing 0');
+    } else {
+      proposal = Math.max(1, proposal);
+    }
+  }
+  ctx.proposal = proposal;
+  ctx.replicas = proposal;
+}
+
+/** HPA: with some metrics failing, a lower proposal is an error (no scaling); a higher one proceeds. */
+function holdScaleDownOnPartialFailure(ctx: DecisionContext): void {
+  const failed = ctx.metrics.length - okCount(ctx);
+  if (failed === 0 || ctx.replicas >= ctx.current) return;
+  ctx.applied.push('MetricFailureHoldsScaleDown');
+  ctx.notes.push(
+    `${failed} of ${ctx.metrics.length} metrics failed; holding ${ctx.current} (a failed metric never allows a scale-down)`,
+  );
+  ctx.replicas = ctx.current;
+  ctx.recordRecommendation = false;
+  ctx.done = true;
+}
+
+function applyStabilization(ctx: DecisionContext): void {
+  const { spec, state, now, current } = ctx;
+  const upWindow = effectiveScaleUpWindow(spec, state);
+  const downWindow = effectiveScaleDownWindow(spec, state);
+  const desired = ctx.replicas;
+  const s = stabilize(state.recommendations, desired, current, upWindow, downWindow, now);
+  // The history keeps the unstabilized recommendation, as the HPA does.
+  if (ctx.recordRecommendation) state.recommendations.push({ t: now, replicas: desired });
+  if (s.replicas === desired) return;
+  ctx.replicas = s.replicas;
+  if (desired < current) {
+    ctx.applied.push('ScaleDownStabilization');
+    ctx.notes.push(
+      `held at ${s.replicas} by scale-down stabilization (highest recommendation in ${downWindow}s window is ${s.downRecommendation})`,
+    );
+  } else {
+    ctx.applied.push('ScaleUpStabilization');
+    ctx.notes.push(
+      `held at ${s.replicas} by scale-up stabilization (lowest recommendation in ${upWindow}s window is ${s.upRecommendation})`,
+    );
+  }
+}
+
+/** Tidemark's addition: no action in a direction until its cooldown has passed since the last scaling action. */
+function applyCooldowns(ctx: DecisionContext): void {
+  const { spec, state, now, current } = ctx;
+  const last = state.lastScaleTime;
+  if (last === undefined || ctx.replicas === current) return;
+  const up = ctx.replicas > current;
+  const cooldown = up ? spec.behavior.scaleUp.cooldownSeconds : spec.behavior.scaleDown.cooldownSeconds;
+  const elapsed = now - last;
+  if (cooldown <= 0 || elapsed >= cooldown * 1000) return;
+  ctx.applied.push(up ? 'ScaleUpCooldown' : 'ScaleDownCooldown');
+  ctx.notes.push(
+    `scale-${up ? 'up' : 'down'} held at ${current} by ${cooldown}s cooldown (last scaling ${fmtSeconds(elapsed)} ago)`,
+  );
+  ctx.replicas = current;
+}
+
+/** convertDesiredReplicasWithBehaviorRate: the rate bound, never past current, then [min, max]. */
+function applyRateLimitsAndBounds(ctx: DecisionContext): void {
+  const { spec, state, now, current } = ctx;
+  const desired = ctx.replicas;
+  if (desired > current) {
+    const rules: ScalingRules = spec.behavior.scaleUp;
+    const r = scaleUpLimit(current, state.scaleUpEvents, state.scaleDownEvents, rules, now);
+    let limit = Math.max(r.limit, current);
+    // Tidemark: waking from 0 must reach 1 even under Percent-only policies (100% of 0 is 0).
+    if (current === 0 && limit < 1 && rules.selectPolicy !== 'Disabled') limit = 1;
+    if (spec.maxReplicas > limit) {
+      if (desired > limit) {
+        ctx.replicas = limit;
+        if (rules.selectPolicy === 'Disabled') {
+          ctx.applied.push('ScaleUpDisabled');
+          ctx.notes.push(`scale-up disabled (selectPolicy Disabled), holding ${current}`);
+        } else {
+          ctx.applied.push('ScaleUpRateLimit');
+          ctx.notes.push(`scale-up limited to ${limit} by ${rateText(r.policy, r.limit <= current)}`);
+        }
+      }
+    } else if (desired > spec.maxReplicas) {
+      ctx.replicas = spec.maxReplicas;
+      ctx.applied.push('MaxReplicas');
+      ctx.notes.push(`capped at maxReplicas ${spec.maxReplicas}`);
+    }
+  } else if (desired < current) {
+    const rules: ScalingRules = spec.behavior.scaleDown;
+    const r = scaleDownLimit(current, state.scaleUpEvents, state.scaleDownEvents, rules, now);
+    const limit = Math.min(r.limit, current);
+    if (spec.minReplicas < limit) {
+      if (desired < limit) {
+        ctx.replicas = limit;
+        if (rules.selectPolicy === 'Disabled') {
+          ctx.applied.push('ScaleDownDisabled');
+          ctx.notes.push(`scale-down disabled (selectPolicy Disabled), holding ${current}`);
+        } else {
+          ctx.applied.push('ScaleDownRateLimit');
+          ctx.notes.push(`scale-down limited to ${limit} by ${rateText(r.policy, r.limit >= current)}`);
+        }
+      }
+    } else if (desired < spec.minReplicas) {
+      ctx.replicas = spec.minReplicas;
+      ctx.applied.push('MinReplicas');
+      ctx.notes.push(`raised to minReplicas ${spec.minReplicas}`);
+    }
+  }
+}
+
+function rateText(policy: RatePolicy | undefined, usedUp: boolean): string {
+  if (policy === undefined) return 'the rate policies (none defined)';
+  const base = `${describePolicy(policy)} policy`;
+  return usedUp ? `${base} (earlier scaling used up its period)` : base;
+}
+
+function finish(ctx: DecisionContext): EngineOutput {
+  const { state, now, current } = ctx;
+  const desired = ctx.replicas;
+  if (desired !== current) {
+    // The engine assumes its decision is carried out (see EngineInput docs in types.ts).
+    if (desired > current) state.scaleUpEvents.push({ t: now, change: desired - current });
+    else state.scaleDownEvents.push({ t: now, change: current - desired });
+    state.lastScaleTime = now;
+  }
+  if (ctx.fallbackActive) state.fallbackActive = true;
+  else delete state.fallbackActive;
+
+  const limitedBy: LimitReason[] = [];
+  for (let i = ctx.applied.length - 1; i >= 0; i--) {
+    const r = ctx.applied[i] as LimitReason;
+    if (!limitedBy.includes(r)) limitedBy.push(r);
+  }
+  if (limitedBy.length === 0) limitedBy.push('None');
+
+  const decision: Decision = {
+    currentReplicas: current,
+    desiredReplicas: desired,
+    proposedReplicas: ctx.proposal,
+    direction: desired > current ? 'Up' : desired < current ? 'Down' : 'None',
+    limitedBy,
+    reason: reasonSentence(ctx, desired),
+    metrics: ctx.metrics,
+    fallbackActive: ctx.fallbackActive,
+    events: ctx.events,
+  };
+  return { decision, state };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reason sentence
+
+function reasonSentence(ctx: DecisionContext, desired: number): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ctx.metrics.length; i++) {
+    const r = ctx.metrics[i] as MetricResult;
+    const rawTarget = ctx.spec.metrics[i]?.target.value;
+    parts.push(metricText(r, rawTarget, ctx.spec.behavior.tolerance));
+  }
+  let s = parts.join(', ');
+  if (ctx.notes.length > 0) s += `; ${ctx.notes.join('; ')}`;
+  const current = ctx.current;
+  if (desired !== current) s += `; scaling ${current}→${desired}`;
+  else if (ctx.notes.length === 0) s += `; no change at ${current}`;
+  return s;
+}
+
+function metricText(r: MetricResult, rawTarget: number | string | undefined, tolerance: number): string {
+  if (r.error !== undefined || r.value === undefined) {
+    const e = r.error;
+    return `${r.name} failed (${e?.kind ?? 'empty'}${e?.message ? `: ${e.message}` : ''})`;
+  }
+  const target = rawTarget !== undefined ? String(rawTarget) : fmtValue(r.target);
+  const vs = r.targetType === 'AverageValue' ? `${target}/replica` : `${target} total`;
+  const within = r.withinTolerance ? ` (within ${Math.round(tolerance * 1000) / 10}% tolerance)` : '';
+  return `${r.name} ${fmtValue(r.value)} vs ${vs} proposes ${r.proposedReplicas}${within}`;
+}
+
+function fmtValue(v: number): string {
+  const a = Math.abs(v);
+  if (a === 0) return '0';
+  if (a >= 0.1 && a < 1e9) return Number.isInteger(v) && a >= 1e3 ? String(v) : v.toFixed(1);
+  return v.toPrecision(3);
+}
+
+function fmtSeconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10}s`;
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Math.max(lo, Math.min(v, hi));
+}
