@@ -25,8 +25,11 @@ help:
 	@echo "make env-down     stop it"
 	@echo "make demo         sandbox + operator + a simulated workload scaling live"
 
+# `npm install` honours package-lock.json like `npm ci`, but tolerates the
+# registry here not serving other platforms' optional packages (@biomejs/cli-*),
+# which makes `npm ci` refuse the lock file.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	@touch $@
 
 deps: node_modules/.installed

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { formatIssues, PolicyValidator } from '../crd/validate.ts';
+import { registerRunCommand } from './run.ts';
+import { registerSimulateCommand } from './simulate.ts';
 
 /** A mistake by the user: printed as one clear message, never as a stack trace. */
 export class UserError extends Error {}
@@ -51,6 +53,8 @@ export function buildProgram(): Command {
       }
     });
 
+  registerSimulateCommand(program);
+  registerRunCommand(program);
   return program;
 }
 

@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import { type Command, CommanderError, InvalidArgumentError } from 'commander';
+
+export interface RunOptions {
+  namespaces?: string[];
+  metricsPort: number;
+  metricsHost: string;
+  allowedPrometheus?: string[];
+  leaderElectionNamespace?: string;
+  leaseName: string;
+  leaseDurationSeconds: number;
+  renewDeadlineSeconds: number;
+  retryPeriodSeconds: number;
+  maxConcurrentTicks: number;
+  identity?: string;
+  logLevel: string;
+  shutdownGraceSeconds: number;
+}
+
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+const int =
+  (min: number, max: number) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer in [${min}, ${max}], got "${v}"`);
+    }
+    return n;
+  };
+
+const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** The Lease lives in the operator's own namespace: the flag, POD_NAMESPACE, the service account's, or default. */
+export function leaseNamespace(flag: string | undefined, env = process.env): string {
+  if (flag) return flag;
+  if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
+  try {
+    return readFileSync(IN_CLUSTER_NAMESPACE, 'utf8').trim() || 'default';
+  } catch {
+    return 'default';
+  }
+}
+
+/**
+ * The Prometheus allow-list: the flag, else TIDEMARK_ALLOWED_PROMETHEUS, else the
+ * one Prometheus this operator was installed with (PROMETHEUS_URL). Empty allows nothing.
+ */
+export function allowedPrometheus(flag: string[] | undefined, env = process.env): string[] {
+  if (flag?.length) return flag;
+  if (env.TIDEMARK_ALLOWED_PROMETHEUS) return list(env.TIDEMARK_ALLOWED_PROMETHEUS);
+  if (env.PROMETHEUS_URL) return [env.PROMETHEUS_URL];
+  return [];
+}
+
+/** A configuration mistake: one clear line and exit code 2. */
+function fail(message: string): never {
+  process.stderr.write(`error: ${message}\n`);
+  throw new CommanderError(2, 'tidemark.run', message);
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run the operator against the current kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster)')
+    .option('--namespaces <list>', 'comma-separated namespaces to watch (default: all)', list)
+    .option(
+      '--metrics-port <port>',
+      'port of /metrics, /healthz and /readyz (0: any free port)',
+      int(0, 65535),
+      8080,
+    )
+    .option('--metrics-host <host>', 'address to bind the metrics server to', '0.0.0.0')
+    .option(
+      '--allowed-prometheus <urls>',
+      'comma-separated Prometheus base URLs policies may use (default: $TIDEMARK_ALLOWED_PROMETHEUS or $PROMETHEUS_URL)',
+      list,
+    )
+    .option('--leader-election-namespace <ns>', "namespace of the Lease (default: the operator's own)")
+    .option('--lease-name <name>', 'name of the Lease', 'tidemark-leader')
+    .option('--lease-duration-seconds <s>', 'how long a lease is valid without renewal', int(2, 600), 15)
+    .option(
+      '--renew-deadline-seconds <s>',
+      'a leader that cannot renew this long stops acting',
+      int(1, 599),
+      10,
+    )
+    .option('--retry-period-seconds <s>', 'how often the lease is renewed or tried', int(1, 60), 2)
+    .option('--max-concurrent-ticks <n>', 'policies evaluated at once', int(1, 10_000), 32)
+    .option('--identity <id>', 'leader election identity (default: host, pid and a random suffix)')
+    .option('--log-level <level>', 'pino log level', process.env.LOG_LEVEL ?? 'info')
+    .option('--shutdown-grace-seconds <s>', 'how long SIGTERM waits for in-flight ticks', int(0, 600), 20)
+    .action(async (opts: RunOptions) => {
+      if (opts.renewDeadlineSeconds >= opts.leaseDurationSeconds) {
+        fail('--renew-deadline-seconds must be less than --lease-duration-seconds');
+      }
+      await runOperator(opts);
+    });
+}
+
+async function runOperator(opts: RunOptions): Promise<void> {
+  // Loaded here, not at the top: `tidemark validate` and `simulate` need none of it.
+  const [{ KubeConfig }, { pino }, { Operator }] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('pino'),
+    import('../operator/operator.ts'),
+  ]);
+  const log = pino({
+    level: opts.logLevel,
+    base: { component: 'tidemark' },
+    // Defence in depth: credential values never reach a log line even if an object carrying them is logged.
+    redact: {
+      paths: ['*.token', '*.password', '*.authorization', '*.headers.authorization', 'data'],
+      censor: '[redacted]',
+    },
+  });
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const allowed = allowedPrometheus(opts.allowedPrometheus);
+  let op: InstanceType<typeof Operator>;
+  try {
+    op = new Operator({
+      kubeconfig: kc,
+      log,
+      ...(opts.namespaces ? { namespaces: opts.namespaces } : {}),
+      metricsPort: opts.metricsPort,
+      metricsHost: opts.metricsHost,
+      allowedPrometheus: allowed,
+      leaseNamespace: leaseNamespace(opts.leaderElectionNamespace),
+      leaseName: opts.leaseName,
+      ...(opts.identity ? { identity: opts.identity } : {}),
+      maxConcurrentTicks: opts.maxConcurrentTicks,
+      leaseDurationMs: opts.leaseDurationSeconds * 1000,
+      renewDeadlineMs: opts.renewDeadlineSeconds * 1000,
+      retryPeriodMs: opts.retryPeriodSeconds * 1000,
+    });
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
+  await op.start();
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      log.info({ signal }, 'signal received');
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      op.stop(opts.shutdownGraceSeconds * 1000).then(resolve, (err: unknown) => {
+        log.error({ err: String(err) }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  // Watches and keep-alive sockets may linger a moment; the work is done, so do not wait on them.
+  setTimeout(() => process.exit(0), 1000).unref();
+}

@@ -1,0 +1,78 @@
+// Human-readable renderings of a simulation report: a fixed-width table for the
+// terminal and a Markdown table for the benchmark's results file.
+import type { Report, StrategyResult } from './simulate.ts';
+
+const COLUMNS: Array<[keyof StrategyResult, string]> = [
+  ['strategy', 'strategy'],
+  ['replicaMinutes', 'replica-min'],
+  ['underProvisionedMinutes', 'under-prov min'],
+  ['unservedRequests', 'unserved req'],
+  ['scaleEvents', 'scale events'],
+  ['directionReversals', 'reversals'],
+  ['peakReplicas', 'peak'],
+];
+
+/** replicaMinutes / oracle and underProvisionedMinutes / hpa-default, as strings ("n/a" when undefined). */
+export function ratios(report: Report, r: StrategyResult): { vsOracle: string; vsHpa: string } {
+  const oracle = report.results.find((x) => x.strategy === 'oracle');
+  const hpa = report.results.find((x) => x.strategy === 'hpa-default');
+  const vsOracle =
+    oracle && oracle.replicaMinutes > 0 ? (r.replicaMinutes / oracle.replicaMinutes).toFixed(3) : 'n/a';
+  let vsHpa = 'n/a';
+  if (hpa) {
+    if (hpa.underProvisionedMinutes > 0)
+      vsHpa = (r.underProvisionedMinutes / hpa.underProvisionedMinutes).toFixed(3);
+    else if (r.underProvisionedMinutes === 0) vsHpa = '1.000';
+  }
+  return { vsOracle, vsHpa };
+}
+
+function rows(report: Report): string[][] {
+  const header = [...COLUMNS.map(([, h]) => h), 'replica-min / oracle', 'under-prov / hpa'];
+  const body = report.results.map((r) => {
+    const { vsOracle, vsHpa } = ratios(report, r);
+    return [...COLUMNS.map(([k]) => fmt(r[k])), vsOracle, vsHpa];
+  });
+  return [header, ...body];
+}
+
+function fmt(v: unknown): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  return String(v);
+}
+
+function describe(report: Report): string {
+  const m = report.model;
+  return `${report.trace.file}: ${report.trace.minutes} minutes, ${m.capacityPerReplica} requests/minute per replica, ${m.startupSeconds}s start-up, ${m.tickSeconds}s tick`;
+}
+
+/** A table for people, aligned in a monospace terminal. */
+export function formatTable(report: Report): string {
+  const table = rows(report);
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  const line = (r: string[]) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [describe(report), '', line(table[0]!), widths.map((w) => '-'.repeat(w)).join('  ')];
+  for (const r of table.slice(1)) out.push(line(r));
+  const downs = report.extra.scaleDownsDuringOutage as Record<string, number> | undefined;
+  if (downs) {
+    out.push(
+      '',
+      `scale-downs while the metric was missing: ${Object.entries(downs)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** The same table in Markdown. */
+export function formatMarkdown(report: Report): string {
+  const table = rows(report);
+  const out = [
+    `| ${table[0]!.join(' | ')} |`,
+    `|${table[0]!.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+  ];
+  for (const r of table.slice(1)) out.push(`| ${r.join(' | ')} |`);
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { renderSvg } from '../../src/simulate/plot.ts';
+import type { Series } from '../../src/simulate/simulate.ts';
+
+function series(minutes: number): Series {
+  const requests = Float64Array.from({ length: minutes }, (_, i) => 100 + 50 * Math.sin(i / 200));
+  const replicas = Float32Array.from(requests, (r) => Math.ceil(r / 14));
+  return {
+    requests,
+    strategies: (['tidemark', 'hpa-default', 'keda-default', 'oracle'] as const).map((strategy) => ({
+      strategy,
+      replicas,
+      ready: replicas,
+    })),
+  };
+}
+
+test('a long series is reduced to at most `buckets` points per line', () => {
+  const svg = renderSvg(series(84_000), { title: 'x', capacity: 20, buckets: 500 });
+  const paths = [...svg.matchAll(/<path d="([^"]*)"/g)].map((m) => m[1]!);
+  assert.ok(paths.length >= 9, 'load area, load mean, capacity and replicas per strategy');
+  for (const d of paths) assert.ok((d.match(/[ML]/g) ?? []).length <= 1000, 'at most 2 × buckets vertices');
+  assert.match(svg, /each point: mean of 168 minutes/);
+  assert.match(svg, /time \(days\)/);
+  assert.ok(svg.length < 400_000, `${svg.length} bytes`);
+});
+
+test('a forecast band is drawn behind the lines, gaps (NaN) left open', () => {
+  const s = series(600);
+  const lower = Float64Array.from(s.requests, (r, i) => (i < 100 ? Number.NaN : r * 0.8));
+  const upper = Float64Array.from(s.requests, (r, i) => (i < 100 ? Number.NaN : r * 1.2));
+  const svg = renderSvg(s, {
+    title: 'with <band>',
+    capacity: 20,
+    bands: [{ label: 'forecast (80%)', lower, upper }],
+  });
+  assert.match(svg, /forecast/);
+  assert.match(svg, /with &lt;band&gt;/, 'text is escaped');
+  assert.doesNotMatch(svg, /NaN/);
+  assert.match(svg, /time \(hours\)/);
+});
