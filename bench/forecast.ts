@@ -1,6 +1,6 @@
 // The forecaster alone on the NASA-HTTP trace: how well it predicts the per-minute request
 // count two minutes ahead, and how its stand-aside behaves across the 1–3 August outage.
-// Usage: node bench/forecast.ts [--trace FILE] [--weekly]
+// Usage: node bench/forecast.ts [--trace FILE] [--out FILE]  (runs the daily and the daily+weekly model)
 // Prints the figures and writes bench/results/forecast-nasa.json.
 //
 // Everything uses the CRD's defaults (24h season, maxErrorPercent 40, confirmationTicks 4,
@@ -70,7 +70,13 @@ const round = (x: number) => Math.round(x * 100) / 100;
 
 function runModel(weekly: boolean) {
   // Lead 60 s from the end of minute m lands in minute m + 2: two minutes past the last known one.
-  const cfg: ForecastConfig = { stepSeconds: 60, seasonSeconds: 86400, weekly, leadSeconds: 60, maxErrorPercent: 40 };
+  const cfg: ForecastConfig = {
+    stepSeconds: 60,
+    seasonSeconds: 86400,
+    weekly,
+    leadSeconds: 60,
+    maxErrorPercent: 40,
+  };
   let fs: ForecastState | undefined;
   let as: AnomalyMetricState | undefined;
   const forecastFor = new Map<number, { value: number; ready: boolean }>();
@@ -82,7 +88,7 @@ function runModel(weekly: boolean) {
   let readyMinutes = 0;
   let firstAsideInOutage: number | undefined;
   let readyAgainAfter: number | undefined;
-  let t0 = performance.now();
+  const t0 = performance.now();
   for (let m = 0; m < series.length; m++) {
     const y = series[m] as number;
     const due = forecastFor.get(m);
@@ -94,7 +100,12 @@ function runModel(weekly: boolean) {
         if (m >= outage.to && m < outage.to + SEASON_MIN) add(afterOutage, due.value, y);
       }
     }
-    const a = anomalyStage({ confirmationTicks: 4, deviationThreshold: 6 }, as, { name: 'rps', ok: true, value: y }, m * MIN);
+    const a = anomalyStage(
+      { confirmationTicks: 4, deviationThreshold: 6 },
+      as,
+      { name: 'rps', ok: true, value: y },
+      m * MIN,
+    );
     as = a.state;
     const trusted = !a.result.anomalous && !a.result.held;
     fs = forecastStage(cfg, fs, { value: y, trusted }, m * MIN + 30_000).state;
@@ -102,17 +113,20 @@ function runModel(weekly: boolean) {
     fs = out.state;
     const r = out.result;
     if (r.forecast) forecastFor.set(m + H, { value: r.forecast.value, ready: r.ready });
-    const cat = r.ready ? 'ready' : (r.standAsideReason ?? '').split(/[:0-9]/)[0]?.trim() ?? 'aside';
+    const cat = r.ready ? 'ready' : ((r.standAsideReason ?? '').split(/[:0-9]/)[0]?.trim() ?? 'aside');
     categories[cat] = (categories[cat] ?? 0) + 1;
     if (r.ready) readyMinutes++;
     if (inOutage(m) && !r.ready && firstAsideInOutage === undefined) firstAsideInOutage = m - outage.from;
     if (m >= outage.to && r.ready && readyAgainAfter === undefined) readyAgainAfter = m - outage.to;
     if (m >= outage.from - 60 && m < outage.to + 6 * 60 && (m - outage.from) % 30 === 0) {
-      timeline.push({ minute: m, ready: r.ready, ...(r.standAsideReason ? { reason: r.standAsideReason } : {}) });
+      timeline.push({
+        minute: m,
+        ready: r.ready,
+        ...(r.standAsideReason ? { reason: r.standAsideReason } : {}),
+      });
     }
   }
   const seconds = (performance.now() - t0) / 1000;
-  t0 = 0;
   return {
     model: weekly ? 'holt-winters daily+weekly' : 'holt-winters daily',
     allForecasts: summary(all),
@@ -157,7 +171,9 @@ const result = {
 mkdirSync(dirname(args.out as string), { recursive: true });
 writeFileSync(args.out as string, `${JSON.stringify(result, null, 2)}\n`);
 
-console.log(`trace ${result.trace.file}: ${series.length} minutes; outage minutes ${outage.from}–${outage.to} (${outage.to - outage.from} min)`);
+console.log(
+  `trace ${result.trace.file}: ${series.length} minutes; outage minutes ${outage.from}–${outage.to} (${outage.to - outage.from} min)`,
+);
 console.log(`forecast ${H} minutes ahead (per-minute requests)`);
 const row = (name: string, s: ReturnType<typeof summary>) =>
   console.log(
