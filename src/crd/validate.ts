@@ -45,7 +45,7 @@ export class PolicyValidator {
     if (!this.#check(value)) {
       issues.push(...(this.#check.errors ?? []).map(fromAjv));
     }
-    unknownFields(this.#schema, value, '', issues);
+    walkFields(this.#schema, value, '', issues);
     if (issues.length === 0) this.#celRules(this.#schema, value, '', issues);
     if (issues.length > 0) return { ok: false, issues: dedupe(issues) };
     return { ok: true, policy: value as ScalingPolicy };
@@ -110,7 +110,10 @@ function pointerToPath(pointer: string): string {
 }
 
 function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+  if (typeof v === 'string') return JSON.stringify(v);
+  // Objects by type, as the API server shows them: String() throws on `{toString: {}}`, which YAML can say.
+  if (v !== null && typeof v === 'object') return Array.isArray(v) ? '"array"' : '"object"';
+  return String(v);
 }
 
 function fromAjv(e: ErrorObject): ValidationIssue {
@@ -171,19 +174,27 @@ function fromAjv(e: ErrorObject): ValidationIssue {
   }
 }
 
-function unknownFields(schema: SchemaNode, value: unknown, path: string, issues: ValidationIssue[]): void {
+/**
+ * Unknown fields, and numbers JSON cannot carry: a YAML file may say .nan or .inf, which ajv
+ * lets through where a field has only a lower bound (it counts Infinity as an integer).
+ */
+function walkFields(schema: SchemaNode, value: unknown, path: string, issues: ValidationIssue[]): void {
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    issues.push({ path, message: `Invalid value: ${value}: ${path} in body must be a finite number` });
+  }
   if (value === null || typeof value !== 'object' || schema['x-kubernetes-preserve-unknown-fields']) return;
   if (Array.isArray(value)) {
     if (schema.items) {
-      for (const [i, item] of value.entries()) unknownFields(schema.items, item, `${path}[${i}]`, issues);
+      for (const [i, item] of value.entries()) walkFields(schema.items, item, `${path}[${i}]`, issues);
     }
     return;
   }
   if (!schema.properties) return; // e.g. metadata: validated by the API server itself
   for (const [key, sub] of Object.entries(value)) {
-    const child = schema.properties[key];
+    // hasOwn: '__proto__', 'constructor' or 'toString' must not find Object.prototype's members.
+    const child = Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
     if (!child) issues.push({ path: joinPath(path, key), message: `unknown field "${joinPath(path, key)}"` });
-    else unknownFields(child, sub, joinPath(path, key), issues);
+    else walkFields(child, sub, joinPath(path, key), issues);
   }
 }
 
@@ -194,7 +205,7 @@ function toCel(schema: SchemaNode, value: unknown): unknown {
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      const sub = schema.properties?.[k];
+      const sub = schema.properties && Object.hasOwn(schema.properties, k) ? schema.properties[k] : undefined;
       out[k] = sub ? toCel(sub, v) : v;
     }
     return out;
