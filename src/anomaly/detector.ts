@@ -9,10 +9,11 @@
 // a failed metric; this records them and keeps the forecaster from learning the gap).
 //
 // Pure: `now` comes from the caller; the state is plain JSON.
+import { cloneData } from '../policy/clone.ts';
 import { median, medianAbsoluteDeviation } from 'simple-statistics';
-import type { EngineEvent, MetricObservation } from '../policy/types.ts';
+import type { AnomalyKind, EngineEvent, MetricObservation } from '../policy/types.ts';
 
-export type AnomalyKind = 'drop' | 'dropToZero' | 'surge' | 'missing' | 'stale';
+export type { AnomalyKind };
 
 export interface AnomalyConfig {
   /** Ticks a drop is held back before it is accepted. */
@@ -109,7 +110,7 @@ export function anomalyStage(
   observation: MetricObservation | undefined,
   now: number,
 ): { result: AnomalyResult; state: AnomalyMetricState; events: EngineEvent[] } {
-  const s: AnomalyMetricState = state ? structuredClone(state) : newAnomalyState();
+  const s: AnomalyMetricState = state ? cloneData(state) : newAnomalyState();
   const events: EngineEvent[] = [];
   const size = cfg.windowSize ?? 30;
   const minHistory = cfg.minHistory ?? 8;

@@ -6,6 +6,7 @@
 //
 // Scale-ups are inferred from the target's replica count rising between ticks, so this
 // needs no feedback from the rest of the engine. Pure: `now` comes from the caller.
+import { cloneData } from '../policy/clone.ts';
 import type { EngineEvent } from '../policy/types.ts';
 
 export interface IneffectiveConfig {
@@ -58,7 +59,7 @@ export function ineffectiveStage(
   input: IneffectiveInput,
   now: number,
 ): { result: IneffectiveResult; state: IneffectiveState; events: EngineEvent[] } {
-  const s: IneffectiveState = state ? structuredClone(state) : { streak: 0, count: 0 };
+  const s: IneffectiveState = state ? cloneData(state) : { streak: 0, count: 0 };
   const events: EngineEvent[] = [];
   const raiseAfter = cfg.raiseAfter ?? 2;
   const minFall = cfg.minFall ?? 0.03;

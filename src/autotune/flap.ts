@@ -5,6 +5,7 @@
 //
 // Scaling actions are inferred from the target's replica count changing between ticks.
 // Pure: `now` comes from the caller.
+import { cloneData } from '../policy/clone.ts';
 import type { EngineEvent } from '../policy/types.ts';
 
 export interface FlapConfig {
@@ -39,7 +40,7 @@ export function flapStage(
   input: { currentReplicas: number },
   now: number,
 ): { result: FlapResult; state: FlapState; events: EngineEvent[] } {
-  const s: FlapState = state ? structuredClone(state) : { reversals: [] };
+  const s: FlapState = state ? cloneData(state) : { reversals: [] };
   const events: EngineEvent[] = [];
   const base = Math.max(0, cfg.baseSeconds);
   const max = Math.max(base, cfg.maxSeconds);

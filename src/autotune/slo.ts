@@ -9,6 +9,7 @@
 // learned load follows a service whose capacity changes with releases.
 //
 // Pure: `now` comes from the caller.
+import { cloneData } from '../policy/clone.ts';
 import type { EngineEvent } from '../policy/types.ts';
 
 export interface SloConfig {
@@ -66,7 +67,7 @@ export function sloStage(
   const key = `${l.lo}/${l.hi}/${l.n}/${cfg.objectiveSeconds}`;
   const s: SloState =
     state && state.key === key
-      ? structuredClone(state)
+      ? cloneData(state)
       : { key, samples: new Array(l.n).fill(0), breaches: new Array(l.n).fill(0) };
   const events: EngineEvent[] = [];
   const { loadPerReplica: load, latencySeconds: latency } = input;

@@ -63,6 +63,8 @@ export interface ForecastState {
   pending: Array<[number, number]>;
   /** Recent lead-time errors (actual − forecast), oldest first, for the bounds. */
   errs: number[];
+  /** The 0.1 and 0.9 quantiles of errs, kept with them so a tick need not sort them. */
+  errQ?: [number, number];
   ewAbsErr: number;
   ewAbsActual: number;
   checked: number;
@@ -337,6 +339,7 @@ function learn(r: Resolved, s: ForecastState, idx: number, y: number): void {
     s.ewAbsActual += rate * (Math.abs(y) - s.ewAbsActual);
     s.errs.push(err);
     if (s.errs.length > ERR_RING) s.errs.splice(0, s.errs.length - ERR_RING);
+    s.errQ = s.errs.length >= 10 ? [quantile(s.errs, 0.1), quantile(s.errs, 0.9)] : undefined;
   }
 
   const residual = y - yhat;
@@ -364,9 +367,31 @@ function learn(r: Resolved, s: ForecastState, idx: number, y: number): void {
   s.pending.push([idx + r.horizon, Math.max(0, pointAt(r, s, idx + r.horizon))]);
 }
 
+/**
+ * A copy that shares the season tables and rings with `state`: a tick only adds to the open
+ * bucket, and the arrays are copied (ownArrays) just before a closed bucket is learned, about
+ * once a minute. Copying all of them every tick was most of the engine's cost in the simulator.
+ */
+function shallowCopy(state: ForecastState): ForecastState {
+  const s = { ...state };
+  if (state.open) s.open = [...state.open];
+  return s;
+}
+
+function ownArrays(s: ForecastState): void {
+  s.daily = s.daily.slice();
+  s.weekly = s.weekly.slice();
+  s.pending = s.pending.map((p) => [p[0], p[1]]);
+  s.errs = s.errs.slice();
+  if (s.errQ) s.errQ = [s.errQ[0], s.errQ[1]];
+  if (s.warmSum) s.warmSum = s.warmSum.slice();
+  if (s.warmN) s.warmN = s.warmN.slice();
+}
+
 function ingest(r: Resolved, s: ForecastState, t: number, value: number | undefined, trusted: boolean): void {
   const idx = Math.floor(t / 1000 / r.step);
   if (s.open && s.open[0] < idx) {
+    ownArrays(s);
     learn(r, s, s.open[0], s.open[1] / s.open[2]);
     s.open = undefined;
   }
@@ -387,8 +412,9 @@ function bounds(s: ForecastState, value: number): ForecastPoint {
   let lo: number;
   let hi: number;
   if (s.errs.length >= 10) {
-    lo = value + quantile(s.errs, 0.1);
-    hi = value + quantile(s.errs, 0.9);
+    const q = s.errQ ?? [quantile(s.errs, 0.1), quantile(s.errs, 0.9)];
+    lo = value + q[0];
+    hi = value + q[1];
   } else {
     const spread = 2 * MAD_TO_SIGMA * s.resid;
     lo = value - spread;
@@ -468,7 +494,7 @@ export function forecastStage(
   now: number,
 ): StageOutput<ForecastResult, ForecastState> {
   const r = resolve(cfg);
-  const s: ForecastState = state && state.key === keyOf(r) ? structuredClone(state) : newForecastState(cfg);
+  const s: ForecastState = state && state.key === keyOf(r) ? shallowCopy(state) : newForecastState(cfg);
   ingest(r, s, now, input.value, input.trusted);
   const result = forecastResult(cfg, s, now);
   const events: EngineEvent[] = [];
@@ -502,7 +528,8 @@ export function trainForecast(
   history: ReadonlyArray<readonly [number, number]>,
 ): ForecastState {
   const r = resolve(cfg);
-  const s: ForecastState = state && state.key === keyOf(r) ? structuredClone(state) : newForecastState(cfg);
+  const s: ForecastState = state && state.key === keyOf(r) ? shallowCopy(state) : newForecastState(cfg);
+  ownArrays(s);
   const sorted = [...history].sort((a, b) => a[0] - b[0]);
   for (const [t, v] of sorted) ingest(r, s, t, v, true);
   return s;

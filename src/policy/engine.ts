@@ -3,8 +3,12 @@
 // context, so later mechanisms (forecast, anomaly) can be inserted between the proposal and
 // the stabilization without touching the HPA-compatible stages:
 //
-//   metrics → failures/fallback → bounds guard → proposal (+activation) → [hooks] →
-//   stabilization → cooldowns → rate limits + clamp → record
+//   [level 5 targets] → metrics → failures/fallback → bounds guard → proposal (+activation) →
+//   [level 5] → [hooks] → stabilization → cooldowns → rate limits + clamp → record
+//
+// Level 5 (src/policy/level5.ts: anomaly hold, forecast, ineffective-scaling cap, flap tuning,
+// SLO targets) runs only when spec.predictive/anomaly/autotune is enabled; with all three off
+// (the default) no Level 5 code runs and decisions are exactly the HPA-compatible ones.
 //
 // Where Tidemark differs from the HPA (each deliberate, each covered by a test):
 // - Cooldowns (scaleUp/scaleDown.cooldownSeconds) are Tidemark's; the HPA has none.
@@ -30,6 +34,7 @@ import {
   stabilize,
   valueProposal,
 } from './hpa.ts';
+import { type Level5Output, type Level5State, level5Stage, level5Targets } from './level5.ts';
 import type {
   Decision,
   EngineEvent,
@@ -43,6 +48,12 @@ import type {
 } from './types.ts';
 
 export const ENGINE_STATE_VERSION = 1;
+
+/**
+ * Larger ok values are failures (too-large), as the collector's default bound classifies them:
+ * no real metric reaches it, and the replica arithmetic would only saturate at INT32_MAX.
+ */
+export const MAX_METRIC_VALUE = 1e15;
 
 /** The scale-down stabilization window in effect: the self-tuned value when set, else the spec's. */
 export function effectiveScaleDownWindow(spec: PolicySpec, state: EngineState | undefined): number {
@@ -77,6 +88,10 @@ export interface DecisionContext {
   readonly metrics: MetricResult[];
   /** Metric values of the successful observations, by metric index (undefined when failed). */
   readonly values: (number | undefined)[];
+  /** SLO-tuned AverageValue targets by metric name (Level 5 autotune); empty otherwise. */
+  readonly targets: Record<string, number>;
+  /** The Level 5 stage's output, when a Level 5 mechanism is enabled. */
+  level5?: Level5Output;
   /** What the metrics propose (max over metrics, after activation); reported as proposedReplicas. */
   proposal: number;
   replicas: number;
@@ -104,6 +119,7 @@ export function decide(input: EngineInput, hooks?: EngineHooks): EngineOutput {
   if (!ctx.done) guardBounds(ctx);
   if (!ctx.done) propose(ctx);
   if (!ctx.done) holdScaleDownOnPartialFailure(ctx);
+  applyLevel5(ctx);
   if (!ctx.done && hooks?.afterProposal) {
     for (const hook of hooks.afterProposal) {
       hook(ctx);
@@ -144,6 +160,7 @@ function createContext(input: EngineInput): DecisionContext {
     state,
     metrics: [],
     values: [],
+    targets: level5Enabled(spec) ? level5Targets(spec, prev.level5 as Level5State | undefined) : {},
     proposal: current,
     replicas: current,
     applied: [],
@@ -180,7 +197,7 @@ function evaluateMetrics(ctx: DecisionContext): void {
   const ready = ctx.input.readyReplicas;
   const podCount = ready !== undefined && ready > 0 ? ready : current;
   for (const m of spec.metrics) {
-    const target = parseDecimal(m.target.value, Number.NaN);
+    const target = ctx.targets[m.name] ?? parseDecimal(m.target.value, Number.NaN);
     const result: MetricResult = { name: m.name, target, targetType: m.target.type };
     ctx.metrics.push(result);
     const obs = findObservation(ctx.input.observations, m.name);
@@ -196,6 +213,8 @@ function evaluateMetrics(ctx: DecisionContext): void {
       result.error = { kind: 'infinite', message: `value is ${obs.value}` };
     } else if (obs.value < 0) {
       result.error = { kind: 'negative', message: `value ${obs.value} is negative` };
+    } else if (obs.value > MAX_METRIC_VALUE) {
+      result.error = { kind: 'too-large', message: `value ${obs.value} is above ${MAX_METRIC_VALUE}` };
     } else if (!(target > 0)) {
       result.error = {
         kind: 'bad-query',
@@ -355,6 +374,61 @@ function holdScaleDownOnPartialFailure(ctx: DecisionContext): void {
   ctx.done = true;
 }
 
+export function level5Enabled(spec: PolicySpec): boolean {
+  return spec.predictive?.enabled === true || spec.anomaly?.enabled === true || spec.autotune?.enabled === true;
+}
+
+/**
+ * Level 5 on the reactive proposal. It runs on every tick while a mechanism is enabled, also
+ * when an earlier stage already decided (metrics failing, bounds guard), so its detectors see
+ * every tick. On such ticks it may only raise a failure hold by the forecast: a seasonal
+ * forecast is the one input still worth acting on while the metric is missing, and it never
+ * lowers anything.
+ */
+function applyLevel5(ctx: DecisionContext): void {
+  const { spec, state, input } = ctx;
+  if (!level5Enabled(spec)) {
+    if (state.level5 !== undefined) {
+      // Switched off: forget its memory and hand the window back to the spec.
+      delete state.level5;
+      delete state.tunedScaleDownStabilizationSeconds;
+    }
+    return;
+  }
+  const out = level5Stage({
+    spec,
+    metrics: ctx.metrics,
+    proposal: ctx.replicas,
+    observations: input.observations,
+    currentReplicas: ctx.current,
+    ...(input.readyReplicas === undefined ? {} : { readyReplicas: input.readyReplicas }),
+    ...(input.latencySeconds === undefined ? {} : { latencySeconds: input.latencySeconds }),
+    now: ctx.now,
+    state: state.level5 as Level5State | undefined,
+  });
+  ctx.level5 = out;
+  state.level5 = out.state;
+  if (out.scaleDownStabilizationSeconds !== undefined)
+    state.tunedScaleDownStabilizationSeconds = out.scaleDownStabilizationSeconds;
+  else delete state.tunedScaleDownStabilizationSeconds;
+  for (const e of out.events) ctx.events.push(e);
+
+  const last = ctx.applied[ctx.applied.length - 1];
+  const failureHold = last === 'MetricsUnavailable' || last === 'MetricFailureHoldsScaleDown';
+  if (ctx.done) {
+    if (!(failureHold && out.limitedBy.includes('Forecast') && out.proposal > ctx.replicas)) return;
+    // The forecast raises a failure hold; the rate limits, cooldowns and bounds still apply.
+    ctx.done = false;
+  }
+  if (out.proposal !== ctx.replicas) {
+    ctx.replicas = out.proposal;
+    ctx.proposal = out.proposal;
+  }
+  // Level 5 lists its main reason first; `applied` is in application order (last = main).
+  for (let i = out.limitedBy.length - 1; i >= 0; i--) ctx.applied.push(out.limitedBy[i] as LimitReason);
+  for (const r of out.reasons) ctx.notes.push(r);
+}
+
 function applyStabilization(ctx: DecisionContext): void {
   const { spec, state, now, current } = ctx;
   const upWindow = effectiveScaleUpWindow(spec, state);
@@ -479,6 +553,14 @@ function finish(ctx: DecisionContext): EngineOutput {
     fallbackActive: ctx.fallbackActive,
     events: ctx.events,
   };
+  const l5 = ctx.level5;
+  if (l5) {
+    decision.conditions = l5.conditions;
+    decision.status = l5.status;
+    decision.forecasts = l5.forecasts;
+    decision.anomalyCounts = l5.anomalyCounts;
+    decision.ineffectiveCount = l5.ineffectiveCount;
+  }
   return { decision, state };
 }
 
@@ -489,7 +571,7 @@ function reasonSentence(ctx: DecisionContext, desired: number): string {
   const parts: string[] = [];
   for (let i = 0; i < ctx.metrics.length; i++) {
     const r = ctx.metrics[i] as MetricResult;
-    const rawTarget = ctx.spec.metrics[i]?.target.value;
+    const rawTarget = ctx.targets[r.name] ?? ctx.spec.metrics[i]?.target.value;
     parts.push(metricText(r, rawTarget, ctx.spec.behavior.tolerance));
   }
   let s = parts.join(', ');

@@ -11,6 +11,7 @@
 //      scale-down stabilization window to use, and the next state.
 // Scaling actions (for flap and ineffective-scaling detection) are inferred from the target's
 // replica count changing between ticks, so no call is needed after the decision.
+import { cloneData } from './clone.ts';
 import {
   type AnomalyKind,
   type AnomalyMetricState,
@@ -30,7 +31,15 @@ import {
   trainForecast,
 } from '../forecast/holtwinters.ts';
 import { averageValueProposal, valueProposal } from './hpa.ts';
-import type { EngineEvent, LimitReason, MetricObservation, MetricResult, PolicySpec } from './types.ts';
+import type {
+  DecisionCondition,
+  EngineEvent,
+  LimitReason,
+  MetricForecast,
+  MetricObservation,
+  MetricResult,
+  PolicySpec,
+} from './types.ts';
 
 export interface Level5State {
   v: 1;
@@ -59,22 +68,8 @@ export interface Level5Input {
   state: Level5State | undefined;
 }
 
-export interface ConditionHint {
-  type: 'AnomalyDetected' | 'ScalingIneffective' | 'ForecastReady';
-  status: 'True' | 'False';
-  reason: string;
-  message: string;
-}
-
-export interface MetricForecast {
-  metric: string;
-  value: number;
-  lower: number;
-  upper: number;
-  /** Replicas this metric's forecast proposes. */
-  replicas: number;
-  ready: boolean;
-}
+export type ConditionHint = DecisionCondition;
+export type { MetricForecast };
 
 export interface Level5Output {
   /** The adjusted proposal, to go on to stabilization, rate limits, cooldowns and clamping. */
@@ -139,7 +134,7 @@ export function level5TrainForecast(
   history: ReadonlyArray<readonly [number, number]>,
 ): Level5State {
   const cfg = forecastConfig(spec);
-  const s = state ? structuredClone(state) : newLevel5State();
+  const s = state ? cloneData(state) : newLevel5State();
   if (!cfg) return s;
   s.forecast[metric] = trainForecast(cfg, s.forecast[metric], history);
   return s;
@@ -237,7 +232,9 @@ export function level5Stage(input: Level5Input): Level5Output {
           value: f.value,
           lower: f.lower,
           upper: f.upper,
-          replicas: propose(m, f.value, currentReplicas, ready, tolerance),
+          // Sized for the upper bound: a replica started for load that does not come costs a
+          // few replica-minutes, a missing one costs requests.
+          replicas: propose(m, f.upper, currentReplicas, ready, tolerance),
           ready: out.result.ready,
         });
       }

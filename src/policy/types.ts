@@ -1,7 +1,7 @@
 // The policy engine's contract. The engine is pure: the same input always gives
 // the same output, with no I/O, no clock and no globals, so the operator, the
 // simulator and the tests all run exactly the same decisions.
-import type { ScalingPolicySpecDefaulted } from '../crd/types.generated.ts';
+import type { ScalingPolicySpecDefaulted, ScalingPolicyStatus } from '../crd/types.generated.ts';
 
 /** A policy spec after the CRD's defaults were applied (by the API server or PolicyValidator). */
 export type PolicySpec = ScalingPolicySpecDefaulted;
@@ -81,6 +81,30 @@ export interface EngineEvent {
   message: string;
 }
 
+/** Kinds of anomalous metric input (tidemark_anomalies_total's `kind` label). */
+export type AnomalyKind = 'drop' | 'dropToZero' | 'surge' | 'missing' | 'stale';
+
+/** A status condition the Level 5 mechanisms own; present only for mechanisms that are enabled. */
+export interface DecisionCondition {
+  type: 'AnomalyDetected' | 'ScalingIneffective' | 'ForecastReady';
+  status: 'True' | 'False';
+  /** CamelCase, e.g. InputAnomalous, StandingAside. */
+  reason: string;
+  message: string;
+}
+
+/** One metric's forecast at now + lead time, in the metric's own units. */
+export interface MetricForecast {
+  metric: string;
+  value: number;
+  lower: number;
+  upper: number;
+  /** Replicas this metric's forecast proposes. */
+  replicas: number;
+  /** False while the forecaster stands aside (too little history, error too high, gap). */
+  ready: boolean;
+}
+
 export interface Decision {
   currentReplicas: number;
   desiredReplicas: number;
@@ -94,6 +118,21 @@ export interface Decision {
   metrics: MetricResult[];
   fallbackActive: boolean;
   events: EngineEvent[];
+  // The fields below are set only when a Level 5 mechanism (predictive, anomaly, autotune) is
+  // enabled, so a policy without them decides exactly as before.
+  /** Conditions of the enabled Level 5 mechanisms, for the status and tidemark_policy_condition. */
+  conditions?: DecisionCondition[];
+  /** status.forecast (predictive on) and status.tuned (autotune on), ready to write. */
+  status?: {
+    forecast?: NonNullable<ScalingPolicyStatus['forecast']>;
+    tuned?: NonNullable<ScalingPolicyStatus['tuned']>;
+  };
+  /** Per-metric forecasts, for tidemark_forecast_value{bound} and tidemark_forecast_replicas. */
+  forecasts?: MetricForecast[];
+  /** Anomalies detected since the state began, per metric and kind (monotonic, for tidemark_anomalies_total). */
+  anomalyCounts?: Record<string, Partial<Record<AnomalyKind, number>>>;
+  /** Times ScalingIneffective was raised since the state began (monotonic). */
+  ineffectiveCount?: number;
 }
 
 /**
@@ -117,6 +156,8 @@ export interface EngineState {
    * mechanism widens it against flapping). See effectiveScaleDownWindow().
    */
   tunedScaleDownStabilizationSeconds?: number;
+  /** The Level 5 mechanisms' memory (src/policy/level5.ts Level5State); absent while they are all off. */
+  level5?: unknown;
   [extension: string]: unknown;
 }
 
@@ -129,6 +170,8 @@ export interface EngineInput {
   currentReplicas: number;
   /** Ready replicas, when known; used by the Level 5 mechanisms. */
   readyReplicas?: number;
+  /** This tick's value of autotune.slo.latencyQuery in seconds, when SLO mode is on. */
+  latencySeconds?: number;
   /** epoch ms */
   now: number;
 }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Installs the sandbox's binaries: Debian packages (Prometheus) through apt-get,
+# and kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and
+# kwok built from their Go modules into a cache outside the repository,
+# keyed by version, so that a second run builds nothing.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.sh
+source "$here/versions.sh"
+
+log() { printf '[sandbox build] %s\n' "$*" >&2; }
+
+install_apt_packages() {
+  local missing=() pkg
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  log "installing Debian packages: ${missing[*]}"
+  local sudo=()
+  ((EUID == 0)) || sudo=(sudo -n)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+}
+
+# The version variables kubectl and the servers report (hack/lib/version.sh does
+# the same for official builds); without them they call themselves v0.0.0-master.
+kube_ldflags() {
+  local minor=${KUBE_VERSION#v1.}
+  minor=${minor%%.*}
+  local flags="-s -w" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  printf '%s' "$flags"
+}
+
+build_kube() {
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl) c need=0
+  for c in "${cmds[@]}"; do [[ -x $KUBE_BIN_DIR/$c ]] || need=1; done
+  ((need)) || return 0
+  log "building Kubernetes $KUBE_VERSION (${cmds[*]}) into $KUBE_BIN_DIR; the first build takes a while"
+  local tmp
+  mkdir -p "$TIDEMARK_CACHE"
+  tmp=$(mktemp -d "$TIDEMARK_CACHE/.build-k8s.XXXXXX")
+  local pkgs=()
+  for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  (cd "$here/k8s" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags="$(kube_ldflags)" -o "$tmp/" "${pkgs[@]}")
+  mkdir -p "$KUBE_BIN_DIR"
+  for c in "${cmds[@]}"; do mv -f "$tmp/$c" "$KUBE_BIN_DIR/$c"; done
+  rmdir "$tmp"
+}
+
+build_etcd() {
+  [[ -x $ETCD_BIN_DIR/etcd ]] && return 0
+  log "building etcd $ETCD_VERSION into $ETCD_BIN_DIR"
+  local tmp
+  mkdir -p "$TIDEMARK_CACHE"
+  tmp=$(mktemp -d "$TIDEMARK_CACHE/.build-etcd.XXXXXX")
+  # Same wrapper module: etcd's dependencies as resolved with Kubernetes' own.
+  (cd "$here/k8s" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags="-s -w" \
+    -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
+  mkdir -p "$ETCD_BIN_DIR"
+  mv -f "$tmp/etcd" "$ETCD_BIN_DIR/etcd"
+  rmdir "$tmp"
+}
+
+build_kwok() {
+  [[ -x $KWOK_BIN_DIR/kwok ]] && return 0
+  log "building kwok $KWOK_VERSION into $KWOK_BIN_DIR"
+  local tmp
+  mkdir -p "$TIDEMARK_CACHE"
+  tmp=$(mktemp -d "$TIDEMARK_CACHE/.build-kwok.XXXXXX")
+  # kwok's own go.mod and go.sum pin its dependencies (go install pkg@version).
+  local pkg=sigs.k8s.io/kwok/pkg/consts
+  CGO_ENABLED=0 GOBIN=$tmp go install -trimpath \
+    -ldflags="-s -w -X $pkg.Version=$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  mkdir -p "$KWOK_BIN_DIR"
+  mv -f "$tmp/kwok" "$KWOK_BIN_DIR/kwok"
+  rmdir "$tmp"
+}
+
+command -v go >/dev/null || { log "go is not on PATH (the sandbox builds Kubernetes from its Go modules)"; exit 1; }
+install_apt_packages
+build_kube
+build_etcd
+build_kwok
+log "binaries ready: $KUBE_BIN_DIR, $ETCD_BIN_DIR, $KWOK_BIN_DIR"

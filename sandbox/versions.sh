@@ -1,0 +1,20 @@
+# Pinned versions of everything the sandbox builds or installs. Sourced by the
+# other sandbox scripts. KUBE_VERSION must match sandbox/k8s/go.mod (the
+# k8s.io/kubernetes require and its v0.x staging replaces).
+KUBE_VERSION=v1.35.4
+KUBE_STAGING_VERSION=v0.35.4
+KWOK_VERSION=v0.8.0
+# etcd is built from the version KUBE_VERSION's go.mod pins its etcd client to
+# (go.etcd.io/etcd/server/v3, also pinned by sandbox/k8s/go.sum). Debian's
+# etcd-server (3.4.23) predates the minimum Kubernetes >= 1.31 documents
+# (3.4.29 / 3.5.11): the apiserver runs on it, but without RequestWatchProgress,
+# so consistent list-from-cache and watch-list are off and newer clients such as
+# KWOK's keep retrying watch-list. TIDEMARK_ETCD=/usr/bin/etcd selects it anyway.
+ETCD_VERSION=v3.6.5
+# Debian packages (bookworm: prometheus 2.42, which brings promtool).
+APT_PACKAGES=(prometheus openssl curl)
+
+TIDEMARK_CACHE=${TIDEMARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tidemark}
+KUBE_BIN_DIR=$TIDEMARK_CACHE/k8s-$KUBE_VERSION
+KWOK_BIN_DIR=$TIDEMARK_CACHE/kwok-$KWOK_VERSION
+ETCD_BIN_DIR=$TIDEMARK_CACHE/etcd-$ETCD_VERSION

@@ -1,0 +1,141 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The operator's own metrics, named as in CONTRIBUTING.md (shared with the
+ * dashboards and the alerts). Everything is registered on an injected registry,
+ * never prom-client's global one, so tests and several operators in one process
+ * do not share state.
+ */
+export interface OperatorMetrics {
+  registry: Registry;
+  desiredReplicas: Gauge<'namespace' | 'policy'>;
+  currentReplicas: Gauge<'namespace' | 'policy'>;
+  minReplicas: Gauge<'namespace' | 'policy'>;
+  maxReplicas: Gauge<'namespace' | 'policy'>;
+  metricValue: Gauge<'namespace' | 'policy' | 'metric'>;
+  metricTarget: Gauge<'namespace' | 'policy' | 'metric'>;
+  condition: Gauge<'namespace' | 'policy' | 'condition'>;
+  fallbackActive: Gauge<'namespace' | 'policy'>;
+  decisions: Counter<'namespace' | 'policy' | 'direction' | 'limited_by'>;
+  scalingActions: Counter<'namespace' | 'policy' | 'direction'>;
+  metricErrors: Counter<'namespace' | 'policy' | 'metric' | 'kind'>;
+  queryDuration: Histogram<'outcome'>;
+  queryErrors: Counter<'kind'>;
+  tickDuration: Histogram<string>;
+  forecastValue: Gauge<'namespace' | 'policy' | 'metric' | 'bound'>;
+  forecastReplicas: Gauge<'namespace' | 'policy'>;
+  anomalies: Counter<'namespace' | 'policy' | 'metric' | 'kind'>;
+  tunedScaleDownStabilization: Gauge<'namespace' | 'policy'>;
+  leader: Gauge<string>;
+  policiesWatched: Gauge<string>;
+  statusWrites: Counter<'outcome'>;
+  /** Drops every per-policy series of a deleted policy, so /metrics does not keep ghosts. */
+  forgetPolicy(namespace: string, policy: string): Promise<void>;
+}
+
+export function createOperatorMetrics(registry: Registry = new Registry()): OperatorMetrics {
+  const registers = [registry];
+  const pol = ['namespace', 'policy'] as const;
+  const perMetric = ['namespace', 'policy', 'metric'] as const;
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Gauge<L>({ name, help, labelNames, registers });
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Counter<L>({ name, help, labelNames, registers });
+
+  const m = {
+    registry,
+    desiredReplicas: gauge('tidemark_policy_desired_replicas', 'Replicas of the last decision.', pol),
+    currentReplicas: gauge('tidemark_policy_current_replicas', "The target's spec.replicas.", pol),
+    minReplicas: gauge('tidemark_policy_min_replicas', 'The policy minimum.', pol),
+    maxReplicas: gauge('tidemark_policy_max_replicas', 'The policy maximum.', pol),
+    metricValue: gauge('tidemark_policy_metric_value', 'Last observed metric value.', perMetric),
+    metricTarget: gauge('tidemark_policy_metric_target', 'Metric target value.', perMetric),
+    condition: gauge('tidemark_policy_condition', '1 when the condition is True, else 0.', [
+      'namespace',
+      'policy',
+      'condition',
+    ] as const),
+    fallbackActive: gauge('tidemark_policy_fallback_active', '1 while fallback replicas apply.', pol),
+    decisions: counter('tidemark_decisions_total', 'Decisions taken.', [
+      'namespace',
+      'policy',
+      'direction',
+      'limited_by',
+    ] as const),
+    scalingActions: counter('tidemark_scaling_actions_total', 'Scale patches sent.', [
+      'namespace',
+      'policy',
+      'direction',
+    ] as const),
+    metricErrors: counter('tidemark_metric_errors_total', 'Failed observations by ObservationErrorKind.', [
+      ...perMetric,
+      'kind',
+    ] as const),
+    queryDuration: new Histogram<'outcome'>({
+      name: 'tidemark_prometheus_query_duration_seconds',
+      help: 'PromQL query latency.',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    queryErrors: counter('tidemark_prometheus_query_errors_total', 'Failed PromQL queries.', [
+      'kind',
+    ] as const),
+    tickDuration: new Histogram({
+      name: 'tidemark_tick_duration_seconds',
+      help: "From a policy's due time to its decision.",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers,
+    }),
+    forecastValue: gauge('tidemark_forecast_value', 'Forecast of the metric at now + lead time.', [
+      ...perMetric,
+      'bound',
+    ] as const),
+    forecastReplicas: gauge('tidemark_forecast_replicas', 'Replicas the forecast proposes.', pol),
+    anomalies: counter('tidemark_anomalies_total', 'Anomalies detected.', [...perMetric, 'kind'] as const),
+    tunedScaleDownStabilization: gauge(
+      'tidemark_tuned_scale_down_stabilization_seconds',
+      'Self-tuned scale-down stabilization window.',
+      pol,
+    ),
+    leader: new Gauge({ name: 'tidemark_leader', help: '1 on the leader.', registers }),
+    policiesWatched: new Gauge({
+      name: 'tidemark_policies_watched',
+      help: 'ScalingPolicies known to this process.',
+      registers,
+    }),
+    // Not in the shared table: lets the scale benchmark show that an idle policy writes nothing.
+    statusWrites: counter('tidemark_status_writes_total', 'Status subresource writes by outcome.', [
+      'outcome',
+    ] as const),
+  };
+  const perPolicy = [
+    m.desiredReplicas,
+    m.currentReplicas,
+    m.minReplicas,
+    m.maxReplicas,
+    m.metricValue,
+    m.metricTarget,
+    m.condition,
+    m.fallbackActive,
+    m.decisions,
+    m.scalingActions,
+    m.metricErrors,
+    m.forecastValue,
+    m.forecastReplicas,
+    m.anomalies,
+    m.tunedScaleDownStabilization,
+  ];
+  return {
+    ...m,
+    async forgetPolicy(namespace, policy) {
+      // remove() needs the full label set, so find every series of the policy first.
+      for (const metric of perPolicy as Array<Gauge<string>>) {
+        const { values } = await metric.get();
+        for (const v of values) {
+          if (v.labels.namespace === namespace && v.labels.policy === policy) metric.remove(v.labels);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,336 @@
+import type { Server } from 'node:http';
+import { hostname } from 'node:os';
+import { type KubeConfig, type KubernetesObject, makeInformer } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { AddressPolicy, Collector } from '../collector/index.ts';
+import type { ScalingPolicy } from '../crd/types.generated.ts';
+import { createOperatorMetrics, type OperatorMetrics } from '../metrics/registry.ts';
+import { DiscoveryCache } from '../reconciler/discovery.ts';
+import { EventRecorder } from '../reconciler/events.ts';
+import { encode, httpTransport, isNotFound, type KubeTransport } from '../reconciler/kube.ts';
+import { POLICY_API_VERSION, POLICY_PLURAL, PolicyReconciler } from '../reconciler/reconciler.ts';
+import { startHealthServer } from './http.ts';
+import { kubeLeaseClient, LeaderElector } from './leader.ts';
+import { TickScheduler } from './scheduler.ts';
+
+export interface OperatorOptions {
+  kubeconfig: KubeConfig;
+  log: Logger;
+  /** Watch only these namespaces; empty or undefined: all namespaces. */
+  namespaces?: string[];
+  metricsPort: number;
+  metricsHost?: string;
+  allowedPrometheus: string[];
+  leaseNamespace: string;
+  leaseName: string;
+  identity?: string;
+  maxConcurrentTicks: number;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  registry?: Registry;
+}
+
+type Informer = ReturnType<typeof makeInformer<KubernetesObject>>;
+
+export function defaultIdentity(): string {
+  return `${process.env.POD_NAME ?? hostname()}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * The running operator: informers on ScalingPolicies, one timer per policy,
+ * leader election, /metrics, /healthz, /readyz, graceful shutdown. A standby
+ * keeps its informers and timers warm but runs no tick.
+ */
+export class Operator {
+  readonly metrics: OperatorMetrics;
+  readonly identity: string;
+  readonly #o: OperatorOptions;
+  readonly #transport: KubeTransport;
+  readonly #policies = new Map<string, ScalingPolicy>();
+  readonly #informers: Informer[] = [];
+  readonly #synced = new Set<Informer>();
+  readonly #scheduler: TickScheduler;
+  readonly #reconciler: PolicyReconciler;
+  readonly #elector: LeaderElector;
+  readonly #collector: Collector;
+  #server: Server | undefined;
+  #port = 0;
+  #stopping = false;
+  #restartTimers = new Set<NodeJS.Timeout>();
+
+  constructor(o: OperatorOptions) {
+    this.#o = o;
+    this.identity = o.identity ?? defaultIdentity();
+    this.metrics = createOperatorMetrics(o.registry ?? new Registry());
+    const transport = httpTransport(o.kubeconfig, { maxSockets: Math.max(8, o.maxConcurrentTicks * 2) });
+    this.#transport = transport;
+    const log = o.log;
+    const m = this.metrics;
+    this.#collector = new Collector({
+      addressPolicy: new AddressPolicy(o.allowedPrometheus),
+      // Only ever the policy's own namespace (the collector passes it); values never logged.
+      readSecret: async (namespace, name) =>
+        (await transport({
+          method: 'GET',
+          path: `/api/v1/namespaces/${encode(namespace)}/secrets/${encode(name)}`,
+        })) as {
+          data?: Record<string, string>;
+        },
+      observer: {
+        onQuery(e) {
+          m.queryDuration.observe({ outcome: e.outcome }, e.durationSeconds);
+          if (e.outcome === 'error') m.queryErrors.inc({ kind: e.errorKind ?? 'unknown' });
+        },
+      },
+      logger: log,
+    });
+    const addressPolicy = new AddressPolicy(o.allowedPrometheus);
+    this.#elector = new LeaderElector({
+      client: kubeLeaseClient(transport, o.leaseNamespace, o.leaseName, isNotFound),
+      identity: this.identity,
+      ...(o.leaseDurationMs ? { leaseDurationMs: o.leaseDurationMs } : {}),
+      ...(o.renewDeadlineMs ? { renewDeadlineMs: o.renewDeadlineMs } : {}),
+      ...(o.retryPeriodMs ? { retryPeriodMs: o.retryPeriodMs } : {}),
+      onStartedLeading: () => {
+        log.info({ identity: this.identity, lease: `${o.leaseNamespace}/${o.leaseName}` }, 'became leader');
+        // Whoever led before wrote the status; it is the truth again.
+        this.#reconciler.reset();
+        m.leader.set(1);
+        this.#scheduler.setEnabled(true);
+        // Act now rather than at each policy's next due time: failover should be quick.
+        for (const uid of this.#policies.keys()) this.#scheduler.trigger(uid);
+      },
+      onStoppedLeading: () => {
+        log.warn({ identity: this.identity }, 'lost leadership: standing by');
+        m.leader.set(0);
+        this.#scheduler.setEnabled(false);
+      },
+      onError: (err) => log.debug({ err: String(err) }, 'lease request failed'),
+    });
+    this.#scheduler = new TickScheduler({
+      maxConcurrent: o.maxConcurrentTicks,
+      run: (uid, dueAt) => this.#tick(uid, dueAt),
+      onSkip: (uid) => {
+        const p = this.#policies.get(uid);
+        log.debug(
+          { namespace: p?.metadata.namespace, policy: p?.metadata.name },
+          'tick skipped: previous still running',
+        );
+      },
+    });
+    this.#scheduler.setEnabled(false);
+    this.#reconciler = new PolicyReconciler({
+      transport,
+      discovery: new DiscoveryCache(transport),
+      collector: this.#collector,
+      addressPolicy,
+      events: new EventRecorder(transport, { instance: this.identity, log }),
+      metrics: m,
+      log,
+      mayAct: (uid) => !this.#stoppingHard && this.#elector.isLeader() && this.#scheduler.has(uid),
+    });
+  }
+
+  /** Set once shutdown gave up waiting; in-flight ticks then stop acting. */
+  #stoppingHard = false;
+
+  get port(): number {
+    return this.#port;
+  }
+
+  isLeader(): boolean {
+    return this.#elector.isLeader();
+  }
+
+  /** Informers synced, and either leading or in touch with the API server as a standby. */
+  ready(): { ok: boolean; detail: string } {
+    if (this.#stopping) return { ok: false, detail: 'shutting down' };
+    const synced = this.#informers.length > 0 && this.#synced.size === this.#informers.length;
+    if (!synced) return { ok: false, detail: 'informers not synced' };
+    if (this.#elector.isLeader()) return { ok: true, detail: 'leader' };
+    const sinceContact = Date.now() - this.#elector.lastContact;
+    const limit = 3 * (this.#o.retryPeriodMs ?? 2000) + 5000;
+    if (sinceContact <= limit)
+      return { ok: true, detail: `standby (leader ${this.#elector.observedHolder ?? 'none'})` };
+    return {
+      ok: false,
+      detail: `standby without contact to the API server for ${Math.round(sinceContact / 1000)}s`,
+    };
+  }
+
+  async start(): Promise<void> {
+    const { log } = this.#o;
+    const { server, port } = await startHealthServer({
+      registry: this.metrics.registry,
+      ready: () => this.ready(),
+      port: this.#o.metricsPort,
+      ...(this.#o.metricsHost ? { host: this.#o.metricsHost } : {}),
+    });
+    this.#server = server;
+    this.#port = port;
+    log.info(
+      {
+        identity: this.identity,
+        metricsPort: port,
+        namespaces: this.#o.namespaces?.length ? this.#o.namespaces : 'all',
+        allowedPrometheus: this.#o.allowedPrometheus,
+        maxConcurrentTicks: this.#o.maxConcurrentTicks,
+      },
+      'operator starting',
+    );
+    if (this.#o.allowedPrometheus.length === 0) {
+      log.warn('the Prometheus allow-list is empty: every policy will be reported InvalidPolicy');
+    }
+    const scopes = this.#o.namespaces?.length ? this.#o.namespaces : [undefined];
+    for (const ns of scopes) this.#startInformer(ns);
+    this.#elector.start();
+  }
+
+  #startInformer(namespace: string | undefined): void {
+    const { log } = this.#o;
+    const path = namespace
+      ? `/apis/${POLICY_API_VERSION}/namespaces/${encode(namespace)}/${POLICY_PLURAL}`
+      : `/apis/${POLICY_API_VERSION}/${POLICY_PLURAL}`;
+    let initial = true;
+    const informer: Informer = makeInformer<KubernetesObject>(this.#o.kubeconfig, path, async () => {
+      const list = (await this.#transport({ method: 'GET', path })) as {
+        items: KubernetesObject[];
+        metadata?: { resourceVersion?: string };
+      };
+      if (initial) {
+        // The informer adds the listed items right after this resolves; then it is synced.
+        setImmediate(() => {
+          initial = false;
+          this.#synced.add(informer);
+          log.info({ namespace: namespace ?? '*', policies: this.#policies.size }, 'policy informer synced');
+        });
+      }
+      return {
+        ...list,
+        items: list.items.map((i) => ({ ...i, apiVersion: POLICY_API_VERSION, kind: 'ScalingPolicy' })),
+      } as never;
+    });
+    this.#informers.push(informer);
+    // The informer stops on an error (API server restart, expired watch); start it again with backoff.
+    let delay = 1000;
+    const onUpsert = (obj: KubernetesObject) => {
+      delay = 1000;
+      this.#upsert(obj as unknown as ScalingPolicy, initial);
+    };
+    informer.on('add', onUpsert);
+    informer.on('update', onUpsert);
+    informer.on('delete', (obj) => {
+      delay = 1000;
+      this.#delete(obj as unknown as ScalingPolicy);
+    });
+    informer.on('error', (err) => {
+      if (this.#stopping) return;
+      log.warn(
+        { err: String(err), namespace: namespace ?? '*', retryInMs: delay },
+        'policy watch failed; restarting',
+      );
+      const t = setTimeout(() => {
+        this.#restartTimers.delete(t);
+        if (!this.#stopping) informer.start().catch(() => {});
+      }, delay);
+      this.#restartTimers.add(t);
+      delay = Math.min(delay * 2, 30_000);
+    });
+    informer.start().catch(() => {});
+  }
+
+  #upsert(p: ScalingPolicy, initial: boolean): void {
+    const uid = p.metadata.uid;
+    if (!uid) return;
+    const old = this.#policies.get(uid);
+    this.#policies.set(uid, p);
+    this.metrics.policiesWatched.set(this.#policies.size);
+    const interval = p.spec?.pollingIntervalSeconds ?? 15;
+    if (!old) {
+      // At start-up spread the first ticks over the interval; later, a new policy acts within a second.
+      this.#scheduler.upsert(uid, interval, initial ? interval * 1000 : 1000);
+      this.#o.log.info(
+        { namespace: p.metadata.namespace, policy: p.metadata.name, intervalSeconds: interval },
+        'watching policy',
+      );
+      return;
+    }
+    this.#scheduler.upsert(uid, interval);
+    if (old.metadata.generation !== p.metadata.generation) {
+      this.#o.log.info(
+        { namespace: p.metadata.namespace, policy: p.metadata.name, generation: p.metadata.generation },
+        'policy spec changed',
+      );
+      this.#scheduler.trigger(uid);
+    }
+  }
+
+  #delete(p: ScalingPolicy): void {
+    const uid = p.metadata.uid;
+    if (!uid) return;
+    // Stop its timer and leave the target as it is.
+    this.#scheduler.remove(uid);
+    this.#reconciler.forget(uid);
+    this.#policies.delete(uid);
+    this.metrics.policiesWatched.set(this.#policies.size);
+    void this.metrics.forgetPolicy(p.metadata.namespace ?? '', p.metadata.name ?? '');
+    this.#o.log.info(
+      { namespace: p.metadata.namespace, policy: p.metadata.name },
+      'policy deleted: stopped scaling it',
+    );
+  }
+
+  async #tick(uid: string, dueAt: number): Promise<void> {
+    const p = this.#policies.get(uid);
+    if (!p || !this.#elector.isLeader()) return;
+    try {
+      await this.#reconciler.reconcile(p, dueAt);
+    } catch (err) {
+      this.#o.log.error(
+        {
+          namespace: p.metadata.namespace,
+          policy: p.metadata.name,
+          err: err instanceof Error ? err.stack : String(err),
+        },
+        'tick failed',
+      );
+    }
+  }
+
+  /**
+   * Graceful shutdown: no new ticks, the running ones finish (bounded by
+   * `graceMs`), then the Lease is released so a standby takes over at once.
+   * Targets keep their replicas.
+   */
+  async stop(graceMs = 20_000): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const { log } = this.#o;
+    log.info({ inFlight: this.#scheduler.inFlight }, 'shutting down: finishing in-flight ticks');
+    for (const t of this.#restartTimers) clearTimeout(t);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#scheduler.drain(),
+      new Promise<void>((r) => {
+        timer = setTimeout(() => {
+          this.#stoppingHard = true;
+          log.warn('in-flight ticks did not finish in time');
+          r();
+        }, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await Promise.allSettled(this.#informers.map((i) => i.stop()));
+    await this.#elector.stop();
+    this.metrics.leader.set(0);
+    this.#collector.close();
+    await new Promise<void>((r) => {
+      if (!this.#server) return r();
+      this.#server.close(() => r());
+      this.#server.closeAllConnections();
+    });
+    log.info('stopped; lease released');
+  }
+}

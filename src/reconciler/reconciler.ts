@@ -1,0 +1,606 @@
+import type { Logger } from 'pino';
+import type { AddressCheck, PolicyObservations, PolicyRef } from '../collector/index.ts';
+import type { ScalingPolicy, ScalingPolicyStatus } from '../crd/types.generated.ts';
+import type { OperatorMetrics } from '../metrics/registry.ts';
+import { decide as engineDecide } from '../policy/engine.ts';
+import type { Decision, EngineInput, EngineOutput, EngineState, LimitReason } from '../policy/types.ts';
+import { DiscoveryCache, type ScalableResource, TargetResolveError } from './discovery.ts';
+import type { EventSpec, InvolvedObject } from './events.ts';
+import { encode, isConflict, isNotFound, KubeApiError, type KubeTransport } from './kube.ts';
+import {
+  type Condition,
+  type ConditionInput,
+  type CurrentMetric,
+  compactState,
+  formatNumber,
+  getCondition,
+  pushDecision,
+  restoreState,
+  setCondition,
+  statusChanged,
+} from './status.ts';
+
+export const POLICY_API_VERSION = 'tidemark.dev/v1alpha1';
+export const POLICY_PLURAL = 'scalingpolicies';
+
+/** What the reconciler needs from the collector (src/collector's Collector satisfies it). */
+export interface ObservationSource {
+  observe(policy: PolicyRef, opts?: { signal?: AbortSignal }): Promise<PolicyObservations>;
+}
+
+export interface EventSink {
+  record(obj: InvolvedObject, e: EventSpec): Promise<void>;
+}
+
+export interface ReconcilerDeps {
+  transport: KubeTransport;
+  discovery: DiscoveryCache;
+  collector: ObservationSource;
+  addressPolicy: { check(address: string): AddressCheck };
+  events: EventSink;
+  metrics: OperatorMetrics;
+  log: Logger;
+  /**
+   * Fencing, checked right before every side effect (scale patch, status write,
+   * Event): false once this process lost the Lease or the policy was deleted, so
+   * a tick that was in flight at that moment changes nothing more.
+   */
+  mayAct: (uid: string) => boolean;
+  decide?: (input: EngineInput) => EngineOutput;
+  now?: () => number;
+  /** Conflict retries of a status write. */
+  statusRetries?: number;
+  /** Timeout of each API server request made by a tick. */
+  requestTimeoutMs?: number;
+}
+
+export type TickOutcome =
+  | 'paused'
+  | 'invalid-policy'
+  | 'target-not-found'
+  | 'target-error'
+  | 'decided'
+  | 'scale-failed'
+  | 'fenced';
+
+export interface TickResult {
+  outcome: TickOutcome;
+  decision?: Decision;
+  scaled?: { from: number; to: number; at: number };
+  statusWritten: boolean;
+  events: EventSpec[];
+}
+
+/** Per policy, while this process is the leader: what it last wrote and the full engine state. */
+interface Memory {
+  engineState?: EngineState;
+  /** The status as last written (or read at start): the base of every comparison. */
+  status?: ScalingPolicyStatus;
+  rv?: string;
+  basedOnRv?: string;
+}
+
+/** Limits that mean "the policy wanted more (or less) than it was allowed": condition ScalingLimited. */
+const LIMITING = new Set<LimitReason>([
+  'ScaleUpRateLimit',
+  'ScaleDownRateLimit',
+  'ScaleUpCooldown',
+  'ScaleDownCooldown',
+  'ScaleUpDisabled',
+  'ScaleDownDisabled',
+  'MaxReplicas',
+  'MinReplicas',
+]);
+
+interface Scale {
+  metadata?: { resourceVersion?: string };
+  spec?: { replicas?: number };
+  status?: { replicas?: number; selector?: string };
+}
+
+/**
+ * One tick of one policy: allow-list, target, observations, decision, action,
+ * status and Events. Everything it remembers between ticks is either in the
+ * policy's status (so a restarted operator or a new leader continues) or is a
+ * cache that the status can rebuild.
+ */
+export class PolicyReconciler {
+  readonly #d: ReconcilerDeps;
+  readonly #decide: (input: EngineInput) => EngineOutput;
+  readonly #now: () => number;
+  readonly #memory = new Map<string, Memory>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.#d = deps;
+    this.#decide = deps.decide ?? ((input) => engineDecide(input));
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** The policy was deleted: forget it (its target keeps its replicas). */
+  forget(uid: string): void {
+    this.#memory.delete(uid);
+  }
+
+  /** Leadership changed hands: the status, written by whoever led, is the truth again. */
+  reset(): void {
+    this.#memory.clear();
+  }
+
+  async reconcile(policy: ScalingPolicy, dueAt: number = this.#now()): Promise<TickResult> {
+    const { namespace = '', name = '', uid = '', generation } = policy.metadata;
+    const log = this.#d.log.child({ namespace, policy: name });
+    const spec = policy.spec;
+    const mem = this.#memoryOf(uid, policy);
+    const prev = mem.status;
+    const now = this.#now();
+    const nowIso = new Date(now).toISOString();
+    const target = spec.targetRef;
+    const next: ScalingPolicyStatus = {
+      ...structuredClone(prev ?? {}),
+      observedGeneration: generation,
+      targetDisplay: `${target.kind}/${target.name}`,
+    };
+    const events: EventSpec[] = [];
+    const cond = (c: ConditionInput) => {
+      next.conditions = setCondition(next.conditions, c, nowIso, generation);
+    };
+    const transitioned = (type: string, status: string, reason?: string) => {
+      const p = getCondition(prev, type);
+      return !p || p.status !== status || (reason !== undefined && p.reason !== reason);
+    };
+    const involved: InvolvedObject = {
+      apiVersion: POLICY_API_VERSION,
+      kind: 'ScalingPolicy',
+      name,
+      namespace,
+      uid,
+    };
+    const finish = async (outcome: TickOutcome, extra: Partial<TickResult> = {}): Promise<TickResult> => {
+      if (!this.#d.mayAct(uid)) return { outcome: 'fenced', statusWritten: false, events: [], ...extra };
+      let statusWritten = false;
+      if (statusChanged(prev, next, spec)) statusWritten = await this.#writeStatus(policy, next, mem, log);
+      for (const e of events) {
+        if (!this.#d.mayAct(uid)) break;
+        await this.#d.events.record(involved, e);
+      }
+      this.#observeConditions(namespace, name, next.conditions ?? []);
+      return { outcome, statusWritten, events, ...extra };
+    };
+
+    // Paused: nothing is read and nothing is changed, beyond saying so once.
+    if (spec.mode === 'Paused') {
+      cond({
+        type: 'Active',
+        status: 'False',
+        reason: 'Paused',
+        message: 'mode is Paused: no metrics are read and the target is left as it is',
+      });
+      return finish('paused');
+    }
+    cond({
+      type: 'Active',
+      status: 'True',
+      reason: spec.mode,
+      message:
+        spec.mode === 'DryRun'
+          ? 'mode is DryRun: decisions are recorded, the target is never changed'
+          : 'mode is Active: decisions are applied to the target',
+    });
+
+    // The allow-list comes first: a policy naming another address sends no request at all.
+    const addr = this.#d.addressPolicy.check(spec.prometheus.address);
+    if (!addr.ok) return this.#invalid(addr.message, prev, cond, events, finish);
+
+    let resource: ScalableResource;
+    let scale: Scale;
+    try {
+      resource = await this.#d.discovery.resolve(target.apiVersion, target.kind);
+      scale = (await this.#d.transport({
+        method: 'GET',
+        path: DiscoveryCache.scalePath(resource, namespace, target.name),
+        timeoutMs: this.#d.requestTimeoutMs ?? 10_000,
+      })) as Scale;
+    } catch (err) {
+      if (
+        isNotFound(err) ||
+        (err instanceof TargetResolveError &&
+          (err.kind === 'UnknownKind' || err.kind === 'UnknownGroupVersion'))
+      ) {
+        const what = `${target.kind} ${namespace}/${target.name}`;
+        const message =
+          err instanceof TargetResolveError
+            ? `target ${what} not found: ${err.message}`
+            : `target ${what} not found`;
+        cond({ type: 'AbleToScale', status: 'False', reason: 'TargetNotFound', message });
+        cond({ type: 'Ready', status: 'False', reason: 'TargetNotFound', message });
+        if (transitioned('AbleToScale', 'False', 'TargetNotFound')) {
+          events.push({ type: 'Warning', reason: 'TargetNotFound', message });
+        }
+        log.warn({ target: what }, 'target not found');
+        return finish('target-not-found');
+      }
+      if (err instanceof TargetResolveError) {
+        return this.#invalid(
+          `targetRef ${target.apiVersion} ${target.kind}: ${err.message}`,
+          prev,
+          cond,
+          events,
+          finish,
+        );
+      }
+      const message = `reading the scale of ${target.kind} ${namespace}/${target.name} failed: ${errText(err)}`;
+      cond({ type: 'AbleToScale', status: 'False', reason: 'FailedGetScale', message });
+      log.warn({ err: errText(err) }, 'reading the target scale failed');
+      return finish('target-error');
+    }
+    const current = scale.spec?.replicas ?? 0;
+    const display = `${target.kind} ${namespace}/${target.name}`;
+    const wasNotFound = getCondition(prev, 'AbleToScale')?.reason === 'TargetNotFound';
+    if (wasNotFound) {
+      events.push({
+        type: 'Normal',
+        reason: 'TargetFound',
+        message: `target ${display} found (${current} replicas)`,
+      });
+    }
+    cond({
+      type: 'AbleToScale',
+      status: 'True',
+      reason: 'SucceededGetScale',
+      message: `the scale subresource of ${display} is readable`,
+    });
+
+    // Observations. The collector never rejects for Prometheus or a metric.
+    const obs = await this.#d.collector.observe({ namespace, spec });
+    if (obs.problem?.invalidPolicy) return this.#invalid(obs.problem.message, prev, cond, events, finish);
+    if (obs.insecureTLS || getCondition(prev, 'InsecureTLS')) {
+      cond(
+        obs.insecureTLS
+          ? {
+              type: 'InsecureTLS',
+              status: 'True',
+              reason: 'InsecureSkipVerify',
+              message: "prometheus.insecureSkipVerify is set: Prometheus' certificate is not verified",
+            }
+          : {
+              type: 'InsecureTLS',
+              status: 'False',
+              reason: 'CertificateVerified',
+              message: 'TLS is verified',
+            },
+      );
+    }
+
+    // The engine, with the state this process holds or, after a restart or failover, the persisted one.
+    const state = mem.engineState ?? restoreState(prev?.engineState, now, spec.pollingIntervalSeconds);
+    const { decision, state: nextState } = this.#decide({
+      spec,
+      state,
+      observations: obs.observations,
+      currentReplicas: current,
+      now,
+    });
+    const m = this.#d.metrics;
+    m.tickDuration.observe(Math.max(0, this.#now() - dueAt) / 1000);
+    m.decisions.inc({
+      namespace,
+      policy: name,
+      direction: decision.direction,
+      limited_by: decision.limitedBy[0] ?? 'None',
+    });
+    this.#observeDecision(namespace, name, spec, decision, obs, nextState);
+
+    const desired = decision.desiredReplicas;
+    let outcome: TickOutcome = 'decided';
+    let scaled: TickResult['scaled'];
+    let keepState = true;
+    if (desired !== current && spec.mode === 'Active') {
+      if (!this.#d.mayAct(uid)) return { outcome: 'fenced', decision, statusWritten: false, events: [] };
+      try {
+        await this.#d.transport({
+          method: 'PATCH',
+          path: DiscoveryCache.scalePath(resource, namespace, target.name),
+          body: { spec: { replicas: desired } },
+          timeoutMs: this.#d.requestTimeoutMs ?? 10_000,
+        });
+        scaled = { from: current, to: desired, at: this.#now() };
+        m.scalingActions.inc({ namespace, policy: name, direction: decision.direction });
+        const message = `scaled ${display} ${current}→${desired}: ${decision.reason}`;
+        events.push({ type: 'Normal', reason: 'Scaled', message });
+        next.lastScaleTime = nowIso;
+        next.recentDecisions = pushDecision(next.recentDecisions, {
+          time: nowIso,
+          from: current,
+          to: desired,
+          reason: decision.reason,
+          limitedBy: decision.limitedBy.join(','),
+        });
+        log.info(
+          { from: current, to: desired, reason: decision.reason, limitedBy: decision.limitedBy },
+          'scaled',
+        );
+      } catch (err) {
+        // The engine assumed the action happened; it did not, so its new state is dropped.
+        keepState = false;
+        outcome = 'scale-failed';
+        const message = `patching the scale of ${display} to ${desired} failed: ${errText(err)}`;
+        cond({ type: 'AbleToScale', status: 'False', reason: 'FailedUpdateScale', message });
+        log.warn({ err: errText(err), desired }, 'scale patch failed');
+      }
+    } else if (desired !== current && spec.mode === 'DryRun') {
+      const head = next.recentDecisions?.[0];
+      if (!head || head.from !== current || head.to !== desired) {
+        next.recentDecisions = pushDecision(next.recentDecisions, {
+          time: nowIso,
+          from: current,
+          to: desired,
+          reason: decision.reason,
+          limitedBy: decision.limitedBy.join(','),
+        });
+        events.push({
+          type: 'Normal',
+          reason: 'DryRunDecision',
+          message: `would scale ${display} ${current}→${desired}: ${decision.reason}`,
+        });
+      }
+    } else if (desired === current && decision.direction === 'None') {
+      log.debug({ replicas: current, reason: decision.reason }, 'no change');
+    }
+
+    // Status and the transitions worth an Event.
+    const after = scaled ? desired : current;
+    m.currentReplicas.set({ namespace, policy: name }, after);
+    next.currentReplicas = after;
+    next.desiredReplicas = desired;
+    next.currentMetrics = decision.metrics.map((r): CurrentMetric => {
+      const cm: CurrentMetric = { name: r.name };
+      const v = formatNumber(r.value);
+      const t = formatNumber(r.target);
+      if (v !== undefined) cm.value = v;
+      if (t !== undefined) cm.target = t;
+      if (r.proposedReplicas !== undefined) cm.proposedReplicas = r.proposedReplicas;
+      if (r.error) cm.error = `${r.error.kind}: ${r.error.message}`;
+      return cm;
+    });
+    this.#metricTransitions(prev, decision, events);
+
+    const failing = decision.metrics.filter((r) => r.error);
+    if (failing.length === decision.metrics.length && failing.length > 0) {
+      cond({
+        type: 'Ready',
+        status: 'False',
+        reason: 'MetricsUnavailable',
+        message: `every metric failed: ${failing.map((r) => `${r.name} (${r.error?.kind})`).join(', ')}`,
+      });
+    } else if (failing.length > 0) {
+      cond({
+        type: 'Ready',
+        status: 'True',
+        reason: 'SomeMetricsFailing',
+        message: `${failing.length} of ${decision.metrics.length} metrics failing: ${failing
+          .map((r) => `${r.name} (${r.error?.kind})`)
+          .join(', ')}; no scale-down while any fails`,
+      });
+    } else {
+      cond({
+        type: 'Ready',
+        status: 'True',
+        reason: 'Reconciled',
+        message: 'metrics are read and decisions taken',
+      });
+    }
+
+    const limit = decision.limitedBy[0] ?? 'None';
+    if (LIMITING.has(limit)) {
+      const message = `${limit}: proposed ${decision.proposedReplicas}, allowed ${desired} (current ${current})`;
+      if (transitioned('ScalingLimited', 'True', limit)) {
+        events.push({ type: 'Normal', reason: 'ScaleLimited', message: `${limit}: ${decision.reason}` });
+      }
+      cond({ type: 'ScalingLimited', status: 'True', reason: limit, message });
+    } else {
+      cond({
+        type: 'ScalingLimited',
+        status: 'False',
+        reason: 'DesiredWithinRange',
+        message: 'the desired count is within the bounds and rate limits',
+      });
+    }
+    cond(
+      decision.fallbackActive
+        ? {
+            type: 'FallbackActive',
+            status: 'True',
+            reason: 'MetricsFailing',
+            message:
+              spec.fallback?.replicas !== undefined
+                ? `every metric failed ${spec.fallback.failureThreshold} ticks in a row; holding fallback replicas ${spec.fallback.replicas}`
+                : 'every metric failed repeatedly; holding the current count',
+          }
+        : {
+            type: 'FallbackActive',
+            status: 'False',
+            reason: 'MetricsAvailable',
+            message: 'fallback does not apply',
+          },
+    );
+    if (spec.anomaly?.enabled || getCondition(prev, 'AnomalyDetected')) {
+      const held = decision.limitedBy.includes('AnomalyHeld');
+      cond(
+        held
+          ? { type: 'AnomalyDetected', status: 'True', reason: 'AnomalyHeld', message: decision.reason }
+          : {
+              type: 'AnomalyDetected',
+              status: 'False',
+              reason: 'NoAnomaly',
+              message: 'metric input looks normal',
+            },
+      );
+    }
+    if (spec.anomaly?.enabled || getCondition(prev, 'ScalingIneffective')) {
+      const ineffective = decision.limitedBy.includes('ScalingIneffective');
+      cond(
+        ineffective
+          ? {
+              type: 'ScalingIneffective',
+              status: 'True',
+              reason: 'ScalingIneffective',
+              message: decision.reason,
+            }
+          : {
+              type: 'ScalingIneffective',
+              status: 'False',
+              reason: 'ScalingEffective',
+              message: 'scaling changes the per-replica load',
+            },
+      );
+    }
+    for (const e of decision.events) events.push({ type: e.type, reason: e.reason, message: e.message });
+
+    if (keepState) {
+      mem.engineState = nextState;
+      next.engineState = compactState(nextState);
+    }
+    return finish(outcome, { decision, ...(scaled ? { scaled } : {}) });
+  }
+
+  #memoryOf(uid: string, policy: ScalingPolicy): Memory {
+    let mem = this.#memory.get(uid);
+    if (!mem) {
+      mem = { status: policy.status, basedOnRv: policy.metadata.resourceVersion };
+      this.#memory.set(uid, mem);
+    }
+    return mem;
+  }
+
+  #invalid(
+    message: string,
+    prev: ScalingPolicyStatus | undefined,
+    cond: (c: ConditionInput) => void,
+    events: EventSpec[],
+    finish: (o: TickOutcome) => Promise<TickResult>,
+  ): Promise<TickResult> {
+    const p = getCondition(prev, 'Ready');
+    if (p?.status !== 'False' || p.reason !== 'InvalidPolicy' || p.message !== message) {
+      events.push({ type: 'Warning', reason: 'InvalidPolicy', message });
+    }
+    cond({ type: 'Ready', status: 'False', reason: 'InvalidPolicy', message });
+    return finish('invalid-policy');
+  }
+
+  #metricTransitions(prev: ScalingPolicyStatus | undefined, decision: Decision, events: EventSpec[]): void {
+    for (const r of decision.metrics) {
+      const before = prev?.currentMetrics?.find((c) => c.name === r.name);
+      const prevKind = before?.error?.split(':')[0];
+      if (r.error) {
+        if (prevKind !== r.error.kind) {
+          events.push({
+            type: 'Warning',
+            reason: 'MetricError',
+            message: `metric ${r.name} failed: ${r.error.kind}: ${r.error.message}`,
+          });
+        }
+      } else if (prevKind !== undefined) {
+        events.push({
+          type: 'Normal',
+          reason: 'MetricRecovered',
+          message: `metric ${r.name} recovered (${formatNumber(r.value)}; failed with ${prevKind} before)`,
+        });
+      }
+    }
+  }
+
+  #observeDecision(
+    namespace: string,
+    policy: string,
+    spec: ScalingPolicy['spec'],
+    decision: Decision,
+    obs: PolicyObservations,
+    state: EngineState,
+  ): void {
+    const m = this.#d.metrics;
+    const l = { namespace, policy };
+    m.desiredReplicas.set(l, decision.desiredReplicas);
+    m.minReplicas.set(l, spec.minReplicas);
+    m.maxReplicas.set(l, spec.maxReplicas);
+    m.fallbackActive.set(l, decision.fallbackActive ? 1 : 0);
+    for (const r of decision.metrics) {
+      const ml = { ...l, metric: r.name };
+      if (Number.isFinite(r.target)) m.metricTarget.set(ml, r.target);
+      if (r.value !== undefined) m.metricValue.set(ml, r.value);
+    }
+    for (const o of obs.observations) {
+      if (!o.ok) m.metricErrors.inc({ ...l, metric: o.name, kind: o.error.kind });
+    }
+    const tuned = state.tunedScaleDownStabilizationSeconds;
+    if (typeof tuned === 'number') m.tunedScaleDownStabilization.set(l, tuned);
+  }
+
+  #observeConditions(namespace: string, policy: string, conditions: Condition[]): void {
+    for (const c of conditions) {
+      this.#d.metrics.condition.set({ namespace, policy, condition: c.type }, c.status === 'True' ? 1 : 0);
+    }
+  }
+
+  /** PUT of the status subresource with the resourceVersion it was computed from; on 409, re-read and reapply. */
+  async #writeStatus(
+    policy: ScalingPolicy,
+    next: ScalingPolicyStatus,
+    mem: Memory,
+    log: Logger,
+  ): Promise<boolean> {
+    const { namespace = '', name = '', uid = '' } = policy.metadata;
+    const path = `/apis/${POLICY_API_VERSION}/namespaces/${encode(namespace)}/${POLICY_PLURAL}/${encode(name)}`;
+    // The informer may not have seen our last write yet; then our own newer version is the base.
+    let rv =
+      mem.rv !== undefined && policy.metadata.resourceVersion === mem.basedOnRv
+        ? mem.rv
+        : policy.metadata.resourceVersion;
+    let base = policy.metadata.resourceVersion;
+    const retries = this.#d.statusRetries ?? 4;
+    for (let attempt = 0; ; attempt++) {
+      if (!this.#d.mayAct(uid)) return false;
+      try {
+        const res = (await this.#d.transport({
+          method: 'PUT',
+          path: `${path}/status`,
+          body: {
+            apiVersion: POLICY_API_VERSION,
+            kind: 'ScalingPolicy',
+            metadata: { name, namespace, uid, resourceVersion: rv },
+            spec: policy.spec,
+            status: next,
+          },
+          timeoutMs: this.#d.requestTimeoutMs ?? 10_000,
+        })) as ScalingPolicy;
+        mem.status = next;
+        mem.rv = res?.metadata?.resourceVersion;
+        mem.basedOnRv = base;
+        this.#d.metrics.statusWrites.inc({ outcome: 'written' });
+        return true;
+      } catch (err) {
+        if (isNotFound(err)) return false; // deleted meanwhile
+        if (!isConflict(err) || attempt >= retries) {
+          this.#d.metrics.statusWrites.inc({ outcome: 'failed' });
+          log.warn({ err: errText(err) }, 'status write failed');
+          return false;
+        }
+        this.#d.metrics.statusWrites.inc({ outcome: 'conflict' });
+        let fresh: ScalingPolicy;
+        try {
+          fresh = (await this.#d.transport({ method: 'GET', path })) as ScalingPolicy;
+        } catch (readErr) {
+          log.warn({ err: errText(readErr) }, 'status re-read after a conflict failed');
+          return false;
+        }
+        if (fresh.metadata.uid !== uid) return false; // deleted and recreated: a new policy
+        rv = fresh.metadata.resourceVersion;
+        base = rv;
+      }
+    }
+  }
+}
+
+function errText(err: unknown): string {
+  if (err instanceof KubeApiError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,200 @@
+// End-to-end: operator restarts and leader election, with real processes
+// killed and started again. Each scenario has its own namespaces, operators and Lease.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { kubectl, NO_SANDBOX, sandboxAvailable, waitFor } from '../support/sandbox.ts';
+import {
+  api,
+  apply,
+  createNamespace,
+  deleteNamespace,
+  deployment,
+  events,
+  OperatorProcess,
+  offeredQuery,
+  REPO,
+  scalingPolicy,
+  setLoad,
+  waitForReplicas,
+} from './support.ts';
+
+const RUN = `e2e-${Date.now().toString(36)}`;
+const ns = (s: string) => `${RUN}-${s}`;
+const NAMESPACES = ['ctl', 'vic', 'ha'].map(ns);
+const skip = sandboxAvailable() ? false : NO_SANDBOX;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('operator restarts and leader election', { skip, concurrency: true, timeout: 300_000 }, () => {
+  const operators: OperatorProcess[] = [];
+  const start = async (name: string, args: string[]) => {
+    const op = await OperatorProcess.start(name, args);
+    operators.push(op);
+    return op;
+  };
+
+  before(async () => {
+    await kubectl(['apply', '-f', join(REPO, 'crds')]);
+    await kubectl([
+      'wait',
+      '--for=condition=Established',
+      'crd/scalingpolicies.tidemark.dev',
+      '--timeout=60s',
+    ]);
+    await Promise.all(NAMESPACES.map(createNamespace));
+  });
+
+  after(async () => {
+    await Promise.all(operators.map((o) => o.kill('SIGTERM')));
+    if (!process.env.TIDEMARK_E2E_KEEP) await Promise.all(NAMESPACES.map(deleteNamespace));
+  });
+
+  it('an operator killed (SIGKILL) and restarted mid-window decides as an uninterrupted one', async () => {
+    const window = 30;
+    const setup = async (n: string) => {
+      await apply([
+        deployment(n, 'web', 1, 300),
+        scalingPolicy(n, 'web', {
+          behavior: { scaleDown: { stabilizationWindowSeconds: window } },
+          metrics: [
+            { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
+          ],
+        }),
+      ]);
+    };
+    const [ctl, vic] = [ns('ctl'), ns('vic')];
+    // Each namespace has its own operator and Lease; only the victim's is killed.
+    const common = [
+      '--lease-duration-seconds',
+      '6',
+      '--renew-deadline-seconds',
+      '4',
+      '--retry-period-seconds',
+      '1',
+    ];
+    await start('ctl', ['--namespaces', ctl, '--lease-name', `${RUN}-ctl`, ...common]);
+    // A fixed identity, as a restarted pod of a StatefulSet keeps its name: it renews its own lease at once.
+    const victimArgs = [
+      '--namespaces',
+      vic,
+      '--lease-name',
+      `${RUN}-vic`,
+      '--identity',
+      `${RUN}-vic`,
+      ...common,
+    ];
+    let victim = await start('vic-1', victimArgs);
+    await Promise.all([setup(ctl), setup(vic)]);
+    await Promise.all([waitForReplicas(ctl, 'web', 6, 60_000), waitForReplicas(vic, 'web', 6, 60_000)]);
+    // Let both record a few ticks at 6 before the load drops.
+    await sleep(4_000);
+    await Promise.all([setLoad(ctl, 'web', 40), setLoad(vic, 'web', 40)]);
+    const dropped = Date.now();
+    const downCtl = waitForReplicas(ctl, 'web', 1, 90_000);
+    const downVic = waitForReplicas(vic, 'web', 1, 90_000);
+
+    await sleep(12_000);
+    const killed = await victim.kill('SIGKILL');
+    assert.equal(killed.signal, 'SIGKILL');
+    await sleep(3_000);
+    victim = await start('vic-2', victimArgs);
+    const [tCtl, tVic] = await Promise.all([downCtl, downVic]);
+    const sCtl = (tCtl - dropped) / 1000;
+    const sVic = (tVic - dropped) / 1000;
+    console.log(
+      `scale-down after the load drop: uninterrupted ${sCtl.toFixed(1)}s, killed+restarted ${sVic.toFixed(1)}s`,
+    );
+    assert.ok(sCtl >= window - 1 && sVic >= window - 1, 'both held through the window');
+    // Had the restart lost the window, the victim would scale down ~15 s later (restart + window).
+    assert.ok(Math.abs(sCtl - sVic) <= 6, `same decision time (±one scrape and tick): ${sCtl} vs ${sVic}`);
+    const scaledDown = (await events(vic, 'web')).filter(
+      (e) => e.reason === 'Scaled' && /6→1/.test(e.message),
+    );
+    assert.equal(scaledDown.length, 1, 'one scale-down, not repeated by the restarted process');
+  });
+
+  it('two operators: exactly one scales; graceful and hard failover within the lease duration', async () => {
+    const n = ns('ha');
+    const lease = `${RUN}-ha`;
+    const leaseSeconds = 6;
+    const args = (id: string) => [
+      '--namespaces',
+      n,
+      '--lease-name',
+      lease,
+      '--identity',
+      id,
+      '--lease-duration-seconds',
+      String(leaseSeconds),
+      '--renew-deadline-seconds',
+      '4',
+      '--retry-period-seconds',
+      '1',
+    ];
+    let a = await start('ha-a', args(`${RUN}-a`));
+    await waitFor(() => a.isLeader(), { timeoutMs: 15_000, what: 'a to lead' });
+    const b = await start('ha-b', args(`${RUN}-b`));
+    await waitFor(async () => (await b.ready()) === 200, { timeoutMs: 15_000, what: 'b ready as a standby' });
+    assert.equal(await b.isLeader(), false);
+
+    await apply([
+      deployment(n, 'web', 1, 200),
+      scalingPolicy(n, 'web', {
+        maxReplicas: 20,
+        metrics: [
+          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
+        ],
+      }),
+    ]);
+    await waitForReplicas(n, 'web', 4, 60_000);
+    await sleep(3_000);
+    const actions = async (o: OperatorProcess) =>
+      (await o.sample('tidemark_scaling_actions_total', { namespace: n, direction: 'Up' })) ?? 0;
+    assert.equal(await actions(a), 1, 'the leader scaled once');
+    assert.equal(await actions(b), 0, 'the standby never scaled');
+    const scaledBy = async (id: string) =>
+      (await events(n, 'web')).filter((e) => e.reason === 'Scaled' && e.reportingInstance === id).length;
+    assert.equal(await scaledBy(`${RUN}-a`), 1);
+    assert.equal((await events(n, 'web')).filter((e) => e.reason === 'Scaled').length, 1);
+
+    // Graceful: SIGTERM releases the lease, the standby takes over at its next retry.
+    const termAt = Date.now();
+    assert.deepEqual(await a.kill('SIGTERM'), { code: 0, signal: null });
+    await waitFor(() => b.isLeader(), { timeoutMs: leaseSeconds * 1000, intervalMs: 100, what: 'b to lead' });
+    const graceful = (Date.now() - termAt) / 1000;
+    await setLoad(n, 'web', 400);
+    await waitForReplicas(n, 'web', 8, 30_000);
+    await sleep(1_000);
+    // b continues a's rate-limit history (a 4→5 step first when within a's 15 s period); every patch is b's.
+    const byB = await actions(b);
+    assert.ok(byB >= 1);
+    assert.equal(await scaledBy(`${RUN}-b`), byB);
+    assert.equal((await events(n, 'web')).filter((e) => e.reason === 'Scaled').length, 1 + byB);
+
+    // Hard: the leader dies without releasing; the other takes over once the lease expires.
+    a = await start('ha-a2', args(`${RUN}-a`));
+    await waitFor(async () => (await a.ready()) === 200, { timeoutMs: 15_000, what: 'a ready as a standby' });
+    assert.equal(await a.isLeader(), false);
+    const killAt = Date.now();
+    await b.kill('SIGKILL');
+    await waitFor(() => a.isLeader(), {
+      timeoutMs: (leaseSeconds + 5) * 1000,
+      intervalMs: 100,
+      what: 'a to lead',
+    });
+    const hard = (Date.now() - killAt) / 1000;
+    console.log(
+      `failover: graceful (SIGTERM) ${graceful.toFixed(1)}s, hard (SIGKILL) ${hard.toFixed(1)}s, lease ${leaseSeconds}s`,
+    );
+    assert.ok(graceful < 3, `graceful failover in ${graceful}s`);
+    assert.ok(hard <= leaseSeconds + 2, `hard failover in ${hard}s ≤ lease duration + retry`);
+    await setLoad(n, 'web', 600);
+    await waitForReplicas(n, 'web', 12, 30_000);
+    const leaseObj = (await api()({
+      method: 'GET',
+      path: `/apis/coordination.k8s.io/v1/namespaces/default/leases/${lease}`,
+    })) as { spec: { holderIdentity: string; leaseTransitions: number } };
+    assert.equal(leaseObj.spec.holderIdentity, `${RUN}-a`);
+    assert.ok(leaseObj.spec.leaseTransitions >= 2);
+  });
+});

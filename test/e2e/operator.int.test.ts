@@ -1,0 +1,401 @@
+// End-to-end: one real operator process (`tidemark run`) against the sandbox's
+// API server and Prometheus, with the workload simulator producing the load.
+// Every scenario has its own namespace and they run concurrently.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { kubectl, NO_SANDBOX, promQuery, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
+import {
+  api,
+  apply,
+  condition,
+  createNamespace,
+  DEAD_PROMETHEUS,
+  deleteNamespace,
+  deployment,
+  events,
+  getPolicy,
+  holdsReplicas,
+  OperatorProcess,
+  offeredQuery,
+  REPO,
+  replicas,
+  scalingPolicy,
+  servedQuery,
+  setLoad,
+  waitForReplicas,
+} from './support.ts';
+
+const RUN = `e2e-${Date.now().toString(36)}`;
+const ns = (s: string) => `${RUN}-${s}`;
+const SCENARIOS = [
+  'updown',
+  'dryrun',
+  'paused',
+  'clamp',
+  'custom',
+  'promdown',
+  'target',
+  'deleted',
+  'latency',
+  'invalid',
+] as const;
+const skip = sandboxAvailable() ? false : NO_SANDBOX;
+
+describe('operator end to end', { skip, concurrency: true, timeout: 300_000 }, () => {
+  let op: OperatorProcess;
+
+  before(async () => {
+    await kubectl(['apply', '-f', join(REPO, 'crds'), '-f', join(REPO, 'test/e2e/fixtures')]);
+    await kubectl([
+      'wait',
+      '--for=condition=Established',
+      'crd/scalingpolicies.tidemark.dev',
+      'crd/widgets.e2e.tidemark.dev',
+      '--timeout=60s',
+    ]);
+    await Promise.all(SCENARIOS.map((s) => createNamespace(ns(s))));
+    op = await OperatorProcess.start('main', [
+      '--namespaces',
+      SCENARIOS.map(ns).join(','),
+      '--lease-name',
+      `${RUN}-main`,
+      '--max-concurrent-ticks',
+      '8',
+    ]);
+    await waitFor(() => op.isLeader(), { timeoutMs: 20_000, what: 'the operator to lead' });
+  });
+
+  after(async () => {
+    if (op) {
+      const exit = await op.kill('SIGTERM');
+      assert.deepEqual(exit, { code: 0, signal: null }, 'SIGTERM: graceful exit 0');
+      const lease = (await api()({
+        method: 'GET',
+        path: `/apis/coordination.k8s.io/v1/namespaces/default/leases/${RUN}-main`,
+      })) as { spec: { holderIdentity?: string } };
+      assert.equal(lease.spec.holderIdentity ?? '', '', 'the lease was released on shutdown');
+      // Every policy line names its policy.
+      const policyLines = op.lines.filter((l) => l.policy !== undefined);
+      assert.ok(policyLines.length > 0);
+      assert.ok(policyLines.every((l) => typeof l.namespace === 'string'));
+    }
+    if (!process.env.TIDEMARK_E2E_KEEP) await Promise.all(SCENARIOS.map((s) => deleteNamespace(ns(s))));
+  });
+
+  it('scales up under load, down after the stabilization window; kubectl describe shows the Events', async () => {
+    const n = ns('updown');
+    await apply([
+      deployment(n, 'web', 1, 300),
+      scalingPolicy(n, 'web', {
+        metrics: [
+          { name: 'rps', query: servedQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
+        ],
+        behavior: { scaleDown: { stabilizationWindowSeconds: 15 } },
+      }),
+    ]);
+    await waitForReplicas(n, 'web', (r) => (r ?? 0) >= 6, 90_000);
+    const high = (await replicas(n, 'web'))!;
+    assert.ok(high <= 7, `300 rps at 50/replica: 6 (7 at most with rate noise), got ${high}`);
+    const p = await getPolicy(n, 'web');
+    assert.equal(p?.status?.targetDisplay, 'Deployment/web');
+    assert.ok((p?.status?.recentDecisions?.length ?? 0) >= 1);
+    assert.equal(condition(p, 'Ready')?.status, 'True');
+
+    await setLoad(n, 'web', 40);
+    const dropped = Date.now();
+    await waitForReplicas(n, 'web', 1, 120_000);
+    assert.ok(Date.now() - dropped >= 15_000, 'not before the 15 s stabilization window');
+
+    const evs = await events(n, 'web');
+    const scaled = evs.filter((e) => e.reason === 'Scaled');
+    assert.ok(
+      scaled.some((e) => /→1: /.test(e.message)),
+      'a Scaled Event for the scale-down',
+    );
+    assert.ok(scaled.every((e) => /^scaled Deployment .+\/web \d+→\d+: rps /.test(e.message)));
+    const describe = (await kubectl(['describe', 'scalingpolicy', 'web', '-n', n])).stdout;
+    writeFileSync(join(sandboxEnv().dir, 'logs', 'e2e-describe.txt'), describe);
+    assert.match(describe, /Events:/);
+    assert.match(describe, /Normal\s+Scaled\s+.*scaled Deployment/);
+    assert.match(describe, /Deployment\/web/);
+  });
+
+  it('DryRun records decisions and never patches', async () => {
+    const n = ns('dryrun');
+    await apply([
+      deployment(n, 'web', 1, 300),
+      scalingPolicy(n, 'web', {
+        mode: 'DryRun',
+        metrics: [
+          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
+        ],
+      }),
+    ]);
+    const p = await waitFor(
+      async () => {
+        const p = await getPolicy(n, 'web');
+        return (p?.status?.desiredReplicas ?? 0) > 1 ? p : undefined;
+      },
+      { timeoutMs: 60_000, what: 'a DryRun decision in status' },
+    );
+    assert.equal(p.status?.currentReplicas, 1);
+    assert.ok((p.status?.recentDecisions?.length ?? 0) >= 1);
+    await holdsReplicas(n, 'web', 1, 6_000);
+    const evs = await events(n, 'web');
+    assert.ok(evs.some((e) => e.reason === 'DryRunDecision' && /^would scale Deployment/.test(e.message)));
+    assert.ok(!evs.some((e) => e.reason === 'Scaled'));
+  });
+
+  it('Paused does nothing', async () => {
+    const n = ns('paused');
+    await apply([
+      deployment(n, 'web', 2, 800),
+      scalingPolicy(n, 'web', {
+        mode: 'Paused',
+        metrics: [
+          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
+        ],
+      }),
+    ]);
+    const p = await waitFor(
+      async () => {
+        const p = await getPolicy(n, 'web');
+        return condition(p, 'Active')?.reason === 'Paused' ? p : undefined;
+      },
+      { timeoutMs: 30_000, what: 'condition Active=False Paused' },
+    );
+    assert.equal(condition(p, 'Active')?.status, 'False');
+    await holdsReplicas(n, 'web', 2, 8_000);
+    assert.equal((await getPolicy(n, 'web'))?.status?.desiredReplicas, undefined);
+    assert.deepEqual(await events(n, 'web'), []);
+  });
+
+  it('clamps to maxReplicas and raises to minReplicas', async () => {
+    const n = ns('clamp');
+    await apply([
+      deployment(n, 'big', 1, 2000),
+      scalingPolicy(n, 'big', {
+        maxReplicas: 3,
+        metrics: [
+          { name: 'rps', query: offeredQuery(n, 'big'), target: { type: 'AverageValue', value: '50' } },
+        ],
+      }),
+      deployment(n, 'small', 1, 0),
+      scalingPolicy(n, 'small', {
+        minReplicas: 2,
+        metrics: [
+          { name: 'rps', query: offeredQuery(n, 'small'), target: { type: 'AverageValue', value: '50' } },
+        ],
+      }),
+    ]);
+    await Promise.all([waitForReplicas(n, 'big', 3, 60_000), waitForReplicas(n, 'small', 2, 60_000)]);
+    await holdsReplicas(n, 'big', 3, 5_000);
+    const big = await waitFor(
+      async () => {
+        const p = await getPolicy(n, 'big');
+        return condition(p, 'ScalingLimited')?.reason === 'MaxReplicas' ? p : undefined;
+      },
+      { timeoutMs: 20_000, what: 'ScalingLimited MaxReplicas' },
+    );
+    assert.equal(condition(big, 'ScalingLimited')?.status, 'True');
+    assert.ok(
+      (await events(n, 'big')).some((e) => e.reason === 'ScaleLimited' && /MaxReplicas/.test(e.message)),
+    );
+  });
+
+  it('scales a custom resource through its scale subresource', async () => {
+    const n = ns('custom');
+    await apply([
+      {
+        apiVersion: 'e2e.tidemark.dev/v1',
+        kind: 'Widget',
+        metadata: { name: 'w', namespace: n },
+        spec: { replicas: 1 },
+      },
+      scalingPolicy(n, 'w', {
+        targetRef: { apiVersion: 'e2e.tidemark.dev/v1', kind: 'Widget', name: 'w' },
+        metrics: [{ name: 'constant', query: 'vector(42)', target: { type: 'AverageValue', value: '10' } }],
+      }),
+    ]);
+    await waitForReplicas(n, 'w', 5, 60_000, 'widgets', 'e2e.tidemark.dev/v1');
+    const p = await getPolicy(n, 'w');
+    assert.equal(p?.status?.targetDisplay, 'Widget/w');
+    assert.deepEqual(p?.status?.currentMetrics?.[0], {
+      name: 'constant',
+      value: '42',
+      target: '10',
+      proposedReplicas: 5,
+    });
+  });
+
+  it('Prometheus unreachable: no scale-down, fallback after the threshold, condition and Events, recovery', async () => {
+    const n = ns('promdown');
+    await apply([
+      deployment(n, 'web', 4, 100),
+      scalingPolicy(n, 'web', {
+        prometheus: { address: DEAD_PROMETHEUS },
+        fallback: { failureThreshold: 3, replicas: 2 },
+        behavior: { scaleDown: { stabilizationWindowSeconds: 0 } },
+        metrics: [
+          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
+        ],
+      }),
+    ]);
+    const firstError = await waitFor(
+      async () => (await events(n, 'web')).find((e) => e.reason === 'MetricError'),
+      { timeoutMs: 30_000, what: 'a MetricError Event' },
+    );
+    assert.match(firstError.message, /rps failed: unreachable/);
+    const sawError = Date.now();
+    await waitForReplicas(n, 'web', 2, 30_000);
+    assert.ok(Date.now() - sawError >= 2_000, 'held through the failures before the threshold');
+    const p = await getPolicy(n, 'web');
+    assert.equal(condition(p, 'FallbackActive')?.status, 'True');
+    assert.equal(condition(p, 'Ready')?.reason, 'MetricsUnavailable');
+    assert.ok((await events(n, 'web')).some((e) => e.reason === 'FallbackActivated'));
+    assert.equal(
+      (await events(n, 'web')).filter((e) => e.reason === 'MetricError').length,
+      1,
+      'one Event, not one per tick',
+    );
+
+    // Prometheus is back (the policy points at the live one): the metric recovers and scaling resumes.
+    await setLoad(n, 'web', 300);
+    await kubectl([
+      'patch',
+      'scalingpolicy',
+      'web',
+      '-n',
+      n,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { prometheus: { address: sandboxEnv().prometheusUrl } } }),
+    ]);
+    await waitForReplicas(n, 'web', 6, 60_000);
+    const reasons = (await events(n, 'web')).map((e) => e.reason);
+    assert.ok(reasons.includes('MetricRecovered'));
+    assert.ok(reasons.includes('FallbackCleared'));
+    assert.equal(condition(await getPolicy(n, 'web'), 'FallbackActive')?.status, 'False');
+  });
+
+  it('target deleted: condition and Event, no crash; recreated: found again and scaled', async () => {
+    const n = ns('target');
+    await apply([
+      deployment(n, 'web', 1, 200),
+      scalingPolicy(n, 'web', {
+        metrics: [
+          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
+        ],
+      }),
+    ]);
+    await waitForReplicas(n, 'web', 4, 60_000);
+    await kubectl(['delete', 'deployment', 'web', '-n', n]);
+    const p = await waitFor(
+      async () => {
+        const p = await getPolicy(n, 'web');
+        return condition(p, 'AbleToScale')?.reason === 'TargetNotFound' ? p : undefined;
+      },
+      { timeoutMs: 30_000, what: 'AbleToScale TargetNotFound' },
+    );
+    assert.equal(condition(p, 'AbleToScale')?.status, 'False');
+    assert.ok((await events(n, 'web')).some((e) => e.reason === 'TargetNotFound' && e.type === 'Warning'));
+    assert.equal(op.proc.exitCode, null, 'the operator is still running');
+    assert.equal((await fetch(`http://127.0.0.1:${op.port}/healthz`)).status, 200);
+
+    await apply([deployment(n, 'web', 1, 200)]);
+    await waitForReplicas(n, 'web', 4, 60_000);
+    assert.ok((await events(n, 'web')).some((e) => e.reason === 'TargetFound'));
+    assert.equal(condition(await getPolicy(n, 'web'), 'AbleToScale')?.status, 'True');
+  });
+
+  it('policy deleted: scaling stops and the replicas stay as they are', async () => {
+    const n = ns('deleted');
+    await apply([
+      deployment(n, 'web', 1, 200),
+      scalingPolicy(n, 'web', {
+        metrics: [
+          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
+        ],
+      }),
+    ]);
+    await waitForReplicas(n, 'web', 4, 60_000);
+    await kubectl(['delete', 'scalingpolicy', 'web', '-n', n]);
+    await holdsReplicas(n, 'web', 4, 3_000);
+    // Nothing scales it any more, neither back from a manual change nor with the load.
+    await kubectl(['scale', 'deployment', 'web', '-n', n, '--replicas=1']);
+    await setLoad(n, 'web', 600);
+    await holdsReplicas(n, 'web', 1, 10_000);
+  });
+
+  it('a Prometheus address off the allow-list is reported InvalidPolicy and never queried', async () => {
+    const n = ns('invalid');
+    await apply([
+      deployment(n, 'web', 1, 200),
+      scalingPolicy(n, 'web', {
+        prometheus: { address: 'http://203.0.113.7:9090' },
+        metrics: [{ name: 'rps', query: 'vector(1000)', target: { type: 'AverageValue', value: '1' } }],
+      }),
+    ]);
+    const p = await waitFor(
+      async () => {
+        const p = await getPolicy(n, 'web');
+        return condition(p, 'Ready')?.reason === 'InvalidPolicy' ? p : undefined;
+      },
+      { timeoutMs: 30_000, what: 'Ready InvalidPolicy' },
+    );
+    assert.match(condition(p, 'Ready')?.message ?? '', /not on the operator's allow-list/);
+    assert.ok((await events(n, 'web')).some((e) => e.reason === 'InvalidPolicy'));
+    await holdsReplicas(n, 'web', 1, 4_000);
+  });
+
+  it('measures the time from a load step visible in Prometheus to the scale patch', async () => {
+    const n = ns('latency');
+    const interval = 5;
+    await apply([
+      deployment(n, 'web', 1, 40),
+      scalingPolicy(n, 'web', {
+        pollingIntervalSeconds: interval,
+        maxReplicas: 20,
+        metrics: [
+          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
+        ],
+      }),
+    ]);
+    await waitFor(async () => condition(await getPolicy(n, 'web'), 'Ready')?.status === 'True', {
+      timeoutMs: 30_000,
+      what: 'the policy to be Ready',
+    });
+    const samples: number[] = [];
+    for (const [rps, want] of [
+      [200, 4],
+      [400, 8],
+      [600, 12],
+    ] as const) {
+      await setLoad(n, 'web', rps);
+      const visible = await waitFor(
+        async () => {
+          const r = await promQuery(offeredQuery(n, 'web'));
+          return Number(r[0]?.value[1]) >= rps ? Date.now() : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, what: `${rps} rps in Prometheus` },
+      );
+      await waitForReplicas(n, 'web', want, 30_000);
+      // The operator's own log line has the patch time to the millisecond.
+      const line = await waitFor(
+        () => op.lines.find((l) => l.msg === 'scaled' && l.namespace === n && l.to === want),
+        { timeoutMs: 5_000, what: 'the scaled log line' },
+      );
+      samples.push((line.time as number) - visible);
+      // Let the 15 s scale-up rate period pass so the next step is not rate-limited.
+      await new Promise((r) => setTimeout(r, 16_000));
+    }
+    const report = `load step visible in Prometheus → scale patch (polling ${interval}s): ${samples
+      .map((s) => `${(s / 1000).toFixed(2)}s`)
+      .join(', ')}; max ${(Math.max(...samples) / 1000).toFixed(2)}s`;
+    console.log(report);
+    writeFileSync(join(sandboxEnv().dir, 'logs', 'e2e-latency.txt'), `${report}\n`);
+    for (const s of samples) assert.ok(s <= interval * 1000 + 1000, `latency ${s} ms ≤ one interval + 1 s`);
+  });
+});

@@ -1,0 +1,284 @@
+// Helpers for the operator's end-to-end tests: real operator processes against
+// the local sandbox (sandbox/with-sandbox.sh), one namespace per test.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
+import { httpTransport, isNotFound, type KubeTransport } from '../../src/reconciler/kube.ts';
+import { kubectl, sandboxEnv, waitFor } from '../support/sandbox.ts';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const NODE = join(REPO, 'node_modules/.bin/node');
+/** An address on the operator's allow-list where nothing listens. */
+export const DEAD_PROMETHEUS = 'http://127.0.0.1:9';
+
+let transport: KubeTransport | undefined;
+export function api(): KubeTransport {
+  if (!transport) {
+    const kc = new KubeConfig();
+    kc.loadFromFile(sandboxEnv().kubeconfig);
+    transport = httpTransport(kc);
+  }
+  return transport;
+}
+
+export async function apply(objects: unknown[]): Promise<void> {
+  await kubectl(['apply', '-f', '-'], { input: objects.map((o) => stringify(o)).join('---\n') });
+}
+
+export async function createNamespace(name: string): Promise<void> {
+  await apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }]);
+  // Pods need the namespace's default ServiceAccount, which the controller-manager creates.
+  await waitFor(
+    async () => {
+      try {
+        await api()({ method: 'GET', path: `/api/v1/namespaces/${name}/serviceaccounts/default` });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 30_000, what: `ServiceAccount ${name}/default` },
+  );
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  await kubectl(['delete', 'namespace', name, '--wait=false', '--ignore-not-found']).catch(() => {});
+}
+
+/** A Deployment the workload simulator serves: `load` is the tidemark.dev/load annotation of a constant profile. */
+export function deployment(namespace: string, name: string, replicas: number, rps: number) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name,
+      namespace,
+      labels: { app: name, 'tidemark.dev/load-profile': 'constant' },
+      annotations: { 'tidemark.dev/load': `rps=${rps}`, 'tidemark.dev/capacity-rps': '100' },
+    },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        // A short start-up keeps the suite fast; the sandbox default (10 s) is for the demo.
+        metadata: { labels: { app: name }, annotations: { 'pod-ready.stage.kwok.x-k8s.io/delay': '2s' } },
+        spec: { containers: [{ name: 'app', image: 'example.invalid/web:1' }] },
+      },
+    },
+  };
+}
+
+export async function setLoad(namespace: string, name: string, rps: number): Promise<void> {
+  await api()({
+    method: 'PATCH',
+    path: `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`,
+    body: { metadata: { annotations: { 'tidemark.dev/load': `rps=${rps}` } } },
+  });
+}
+
+/** The offered load as Prometheus sees it: changes within one scrape of a setLoad(). */
+export const offeredQuery = (namespace: string, name: string) =>
+  `sum(tidemark_workload_offered_rps{namespace="${namespace}",deployment="${name}"})`;
+
+/** Served requests per second from the per-pod counters (what a real policy would use). */
+export const servedQuery = (namespace: string, name: string) =>
+  `sum(rate(http_requests_total{namespace="${namespace}",deployment="${name}"}[20s]))`;
+
+export function scalingPolicy(
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown> & { metrics: unknown[] },
+): Record<string, unknown> {
+  return {
+    apiVersion: 'tidemark.dev/v1alpha1',
+    kind: 'ScalingPolicy',
+    metadata: { name, namespace },
+    spec: {
+      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+      minReplicas: 1,
+      maxReplicas: 10,
+      pollingIntervalSeconds: 2,
+      prometheus: { address: sandboxEnv().prometheusUrl },
+      ...spec,
+    },
+  };
+}
+
+export async function replicas(namespace: string, name: string, plural = 'deployments', group = 'apps/v1') {
+  try {
+    const s = (await api()({
+      method: 'GET',
+      path: `/apis/${group}/namespaces/${namespace}/${plural}/${name}/scale`,
+    })) as { spec?: { replicas?: number } };
+    return s.spec?.replicas ?? 0;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+export async function getPolicy(namespace: string, name: string): Promise<ScalingPolicy | undefined> {
+  try {
+    return (await api()({
+      method: 'GET',
+      path: `/apis/tidemark.dev/v1alpha1/namespaces/${namespace}/scalingpolicies/${name}`,
+    })) as ScalingPolicy;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+export function condition(p: ScalingPolicy | undefined, type: string) {
+  return p?.status?.conditions?.find((c) => c.type === type);
+}
+
+export interface KEvent {
+  reason: string;
+  message: string;
+  type: string;
+  count?: number;
+  reportingInstance?: string;
+  firstTimestamp?: string;
+  involvedObject: { name: string; kind: string };
+}
+
+export async function events(namespace: string, policy?: string): Promise<KEvent[]> {
+  const list = (await api()({ method: 'GET', path: `/api/v1/namespaces/${namespace}/events` })) as {
+    items: KEvent[];
+  };
+  return list.items.filter(
+    (e) => e.involvedObject.kind === 'ScalingPolicy' && (!policy || e.involvedObject.name === policy),
+  );
+}
+
+/** Polls until the target has `n` replicas (or the predicate holds); returns when it happened. */
+export async function waitForReplicas(
+  namespace: string,
+  name: string,
+  want: number | ((n: number | undefined) => boolean),
+  timeoutMs: number,
+  plural?: string,
+  group?: string,
+): Promise<number> {
+  const ok = typeof want === 'number' ? (n: number | undefined) => n === want : want;
+  await waitFor(async () => ok(await replicas(namespace, name, plural, group)), {
+    timeoutMs,
+    intervalMs: 200,
+    what: `${namespace}/${name} replicas ${typeof want === 'number' ? want : 'predicate'} (now ${await replicas(namespace, name, plural, group)})`,
+  });
+  return Date.now();
+}
+
+/** Asserts that the replicas stay at `n` for `ms`. */
+export async function holdsReplicas(namespace: string, name: string, n: number, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const r = await replicas(namespace, name);
+    if (r !== n)
+      throw new Error(`${namespace}/${name} changed to ${r} replicas; expected it to stay at ${n}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  namespace?: string;
+  policy?: string;
+  [k: string]: unknown;
+}
+
+/** An operator (`tidemark run`) as a real child process; logs go to .sandbox/logs/e2e-<name>.log too. */
+export class OperatorProcess {
+  readonly name: string;
+  readonly proc: ChildProcess;
+  readonly lines: LogLine[] = [];
+  port = 0;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(name: string, proc: ChildProcess, logFile: string) {
+    this.name = name;
+    this.proc = proc;
+    const out = createWriteStream(logFile, { flags: 'a' });
+    const rl = createInterface({ input: proc.stdout! });
+    rl.on('line', (line) => {
+      out.write(`${line}\n`);
+      try {
+        this.lines.push(JSON.parse(line) as LogLine);
+      } catch {
+        // not a JSON line (a crash trace): kept in the file
+      }
+    });
+    proc.stderr!.on('data', (d: Buffer) => out.write(d));
+    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  static async start(name: string, args: string[]): Promise<OperatorProcess> {
+    const env = sandboxEnv();
+    const logDir = join(env.dir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const proc = spawn(
+      NODE,
+      [
+        '--disable-warning=ExperimentalWarning',
+        join(REPO, 'bin/tidemark.js'),
+        'run',
+        '--metrics-port',
+        '0',
+        '--metrics-host',
+        '127.0.0.1',
+        '--allowed-prometheus',
+        `${env.prometheusUrl},${DEAD_PROMETHEUS}`,
+        '--leader-election-namespace',
+        'default',
+        ...args,
+      ],
+      { env: { ...process.env, KUBECONFIG: env.kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const op = new OperatorProcess(name, proc, join(logDir, `e2e-${name}.log`));
+    const start = await waitFor(() => op.lines.find((l) => l.msg === 'operator starting'), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: `operator ${name} to start`,
+    });
+    op.port = start.metricsPort as number;
+    return op;
+  }
+
+  async metrics(): Promise<string> {
+    const res = await fetch(`http://127.0.0.1:${this.port}/metrics`, { signal: AbortSignal.timeout(5000) });
+    return res.text();
+  }
+
+  /** The value of an unlabelled or fully matched sample on /metrics. */
+  async sample(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+    const text = await this.metrics();
+    const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(name)) continue;
+      const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+      if (!m || m[1] !== name) continue;
+      if (want.every((w) => (m[2] ?? '').includes(w))) return Number(m[3]);
+    }
+    return undefined;
+  }
+
+  async isLeader(): Promise<boolean> {
+    return (await this.sample('tidemark_leader')) === 1;
+  }
+
+  async ready(): Promise<number> {
+    return (await fetch(`http://127.0.0.1:${this.port}/readyz`)).status;
+  }
+
+  kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    return this.exited;
+  }
+}

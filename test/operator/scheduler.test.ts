@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TickScheduler } from '../../src/operator/scheduler.ts';
+import { FakeClock, flush } from './fake-clock.ts';
+
+function setup(opts: { maxConcurrent?: number; random?: () => number; hold?: boolean } = {}) {
+  const clock = new FakeClock();
+  const runs: Array<{ key: string; dueAt: number; at: number }> = [];
+  const releases: Array<() => void> = [];
+  const skips: string[] = [];
+  const s = new TickScheduler({
+    clock,
+    maxConcurrent: opts.maxConcurrent ?? 10,
+    random: opts.random ?? (() => 0.5),
+    onSkip: (k) => skips.push(k),
+    run: async (key, dueAt) => {
+      runs.push({ key, dueAt, at: clock.now() });
+      if (opts.hold) await new Promise<void>((r) => releases.push(r));
+    },
+  });
+  return { clock, s, runs, releases, skips };
+}
+
+describe('TickScheduler', () => {
+  it('ticks each policy at its interval after a random phase within the spread', async () => {
+    const { clock, s, runs } = setup({ random: () => 0.25 });
+    const t0 = clock.now();
+    s.upsert('a', 10, 8000);
+    await clock.advance(1999);
+    assert.equal(runs.length, 0);
+    await clock.advance(1);
+    assert.deepEqual(
+      runs.map((r) => r.at - t0),
+      [2000],
+    );
+    await clock.advance(30_000);
+    assert.deepEqual(
+      runs.map((r) => r.at - t0),
+      [2000, 12_000, 22_000, 32_000],
+    );
+    assert.ok(
+      runs.every((r) => r.dueAt === r.at),
+      'no queueing delay with free slots',
+    );
+  });
+
+  it('a new policy without a spread acts within a second', async () => {
+    const { clock, s, runs } = setup({ random: () => 0.999 });
+    const t0 = clock.now();
+    s.upsert('a', 30);
+    await clock.advance(1000);
+    assert.equal(runs.length, 1);
+    assert.ok(runs[0]!.at - t0 < 1000);
+  });
+
+  it('keeps the phase on the grid: a slow tick does not shift later ticks', async () => {
+    const { clock, s, runs, releases } = setup({ random: () => 0, hold: true });
+    const t0 = clock.now();
+    s.upsert('a', 5, 0);
+    await clock.advance(0);
+    assert.equal(runs.length, 1);
+    await clock.advance(3000);
+    releases.shift()!();
+    await flush();
+    await clock.advance(2000);
+    assert.deepEqual(
+      runs.map((r) => r.dueAt - t0),
+      [0, 5000],
+    );
+  });
+
+  it('skips a tick while the previous one of the same policy still runs', async () => {
+    const { clock, s, runs, releases, skips } = setup({ random: () => 0, hold: true });
+    s.upsert('a', 1, 0);
+    await clock.advance(0);
+    await clock.advance(3000);
+    assert.equal(runs.length, 1);
+    assert.equal(skips.length, 3);
+    releases.shift()!();
+    await flush();
+    await clock.advance(1000);
+    assert.equal(runs.length, 2);
+  });
+
+  it('bounds the ticks in flight and runs the queue in due order', async () => {
+    const { clock, s, runs, releases } = setup({ maxConcurrent: 2, random: () => 0, hold: true });
+    for (const k of ['a', 'b', 'c', 'd']) s.upsert(k, 60, 0);
+    await clock.advance(0);
+    assert.deepEqual(
+      runs.map((r) => r.key),
+      ['a', 'b'],
+    );
+    assert.equal(s.inFlight, 2);
+    assert.equal(s.queued, 2);
+    releases.shift()!();
+    await flush();
+    assert.deepEqual(
+      runs.map((r) => r.key),
+      ['a', 'b', 'c'],
+    );
+    await clock.advance(500);
+    releases.shift()!();
+    await flush();
+    assert.deepEqual(
+      runs.map((r) => r.key),
+      ['a', 'b', 'c', 'd'],
+    );
+    assert.equal(runs[3]!.dueAt, runs[0]!.dueAt, 'dueAt is when it was due, not when it ran');
+    assert.equal(runs[3]!.at - runs[3]!.dueAt, 500);
+  });
+
+  it('remove() stops a policy; a changed interval keeps the phase', async () => {
+    const { clock, s, runs } = setup({ random: () => 0 });
+    const t0 = clock.now();
+    s.upsert('a', 10, 0);
+    s.upsert('b', 10, 0);
+    await clock.advance(0);
+    s.remove('b');
+    s.upsert('a', 4);
+    assert.equal(s.upsert('a', 4), undefined, 'same interval is a no-op');
+    await clock.advance(12_000);
+    assert.deepEqual(
+      runs.map((r) => `${r.key}@${r.dueAt - t0}`),
+      ['a@0', 'b@0', 'a@4000', 'a@8000', 'a@12000'],
+    );
+    assert.equal(s.has('b'), false);
+  });
+
+  it('trigger() runs at once without moving the schedule', async () => {
+    const { clock, s, runs } = setup({ random: () => 0 });
+    const t0 = clock.now();
+    s.upsert('a', 10, 0);
+    await clock.advance(3000);
+    s.trigger('a');
+    await flush();
+    await clock.advance(7000);
+    assert.deepEqual(
+      runs.map((r) => r.at - t0),
+      [0, 3000, 10_000],
+    );
+  });
+
+  it('a disabled scheduler (standby) runs nothing but keeps its timers', async () => {
+    const { clock, s, runs } = setup({ random: () => 0 });
+    s.setEnabled(false);
+    s.upsert('a', 2, 0);
+    await clock.advance(10_000);
+    assert.equal(runs.length, 0);
+    assert.equal(clock.pending, 1);
+    s.setEnabled(true);
+    await clock.advance(2000);
+    assert.equal(runs.length, 1);
+  });
+
+  it('drain() waits for running ticks and starts no new ones', async () => {
+    const { clock, s, runs, releases } = setup({ maxConcurrent: 1, random: () => 0, hold: true });
+    s.upsert('a', 1, 0);
+    s.upsert('b', 1, 0);
+    await clock.advance(0);
+    let drained = false;
+    const d = s.drain().then(() => {
+      drained = true;
+    });
+    await flush();
+    assert.equal(drained, false);
+    releases.shift()!();
+    await d;
+    assert.equal(drained, true);
+    await clock.advance(5000);
+    assert.deepEqual(
+      runs.map((r) => r.key),
+      ['a'],
+    );
+    assert.equal(clock.pending, 0);
+  });
+
+  it('a throwing tick does not stop the schedule', async () => {
+    const clock = new FakeClock();
+    let n = 0;
+    const s = new TickScheduler({
+      clock,
+      maxConcurrent: 1,
+      random: () => 0,
+      run: async () => {
+        n++;
+        throw new Error('boom');
+      },
+    });
+    s.upsert('a', 1, 0);
+    await clock.advance(3000);
+    assert.equal(n, 4);
+  });
+});

@@ -1,0 +1,294 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { getCondition } from '../../src/reconciler/status.ts';
+import { harness, policy, replicasOf } from './helpers.ts';
+
+const reasons = (h: ReturnType<typeof harness>) => h.kube.events.map((e) => e.reason);
+const statusWrites = (h: ReturnType<typeof harness>) => h.kube.count('PUT', /\/status$/);
+
+describe('PolicyReconciler', () => {
+  it('scales up in Active mode: patch, Scaled and ScaleLimited Events with numbers, status', async () => {
+    const h = harness(policy(), 2);
+    h.collector.values.rps = 450;
+    const r = await h.tick();
+    assert.equal(r.outcome, 'decided');
+    // proposal ceil(450/50)=9; HPA default scale-up limit from 2 is max(100% → 4, +4 → 6).
+    assert.equal(replicasOf(h), 6);
+    assert.deepEqual(r.scaled && { from: r.scaled.from, to: r.scaled.to }, { from: 2, to: 6 });
+    const scaled = h.kube.events.find((e) => e.reason === 'Scaled');
+    assert.match(
+      scaled?.message ?? '',
+      /^scaled Deployment shop\/checkout 2→6: rps 450\.0 vs 50\/replica proposes 9/,
+    );
+    assert.ok(reasons(h).includes('ScaleLimited'));
+    const st = h.kube.policy!.status!;
+    assert.equal(st.currentReplicas, 6);
+    assert.equal(st.desiredReplicas, 6);
+    assert.equal(st.targetDisplay, 'Deployment/checkout');
+    assert.equal(st.observedGeneration, 1);
+    assert.ok(st.lastScaleTime);
+    assert.deepEqual(st.currentMetrics, [{ name: 'rps', value: '450', target: '50', proposedReplicas: 9 }]);
+    assert.equal(st.recentDecisions?.length, 1);
+    assert.equal(st.recentDecisions?.[0]?.from, 2);
+    assert.equal(st.recentDecisions?.[0]?.limitedBy, 'ScaleUpRateLimit');
+    assert.equal(getCondition(st, 'ScalingLimited')?.reason, 'ScaleUpRateLimit');
+    assert.equal(getCondition(st, 'Ready')?.status, 'True');
+    assert.equal(getCondition(st, 'AbleToScale')?.status, 'True');
+    assert.ok((st.engineState as { scaleUpEvents: unknown[] }).scaleUpEvents.length === 1);
+    // Next tick: reaches 9, the limit no longer applies.
+    await h.tick(15_000);
+    await h.tick();
+    assert.equal(replicasOf(h), 9);
+    assert.equal(h.kube.policy!.status!.recentDecisions?.length, 2);
+    assert.equal(h.kube.policy!.status!.recentDecisions?.[0]?.to, 9, 'newest first');
+  });
+
+  it('an idle policy writes its status once, then never again', async () => {
+    const h = harness(policy(), 5);
+    for (let i = 0; i < 40; i++) {
+      h.collector.values.rps = 250 + (i % 3) - 1; // 249..251: small noise inside the tolerance
+      await h.tick();
+    }
+    assert.equal(statusWrites(h), 1);
+    assert.equal(replicasOf(h), 5);
+    assert.equal(h.kube.events.length, 0);
+  });
+
+  it('a policy killed and restarted mid-window decides exactly as an uninterrupted one', async () => {
+    const spec = {
+      behavior: { scaleDown: { stabilizationWindowSeconds: 60 } },
+    };
+    const run = async (restartAtTick?: number) => {
+      const h = harness(policy(spec), 2);
+      const trace: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        h.collector.values.rps = i < 10 ? 400 : i < 12 ? 200 : 60;
+        if (i === restartAtTick) h.restart();
+        await h.tick();
+        trace.push(replicasOf(h)!);
+      }
+      return { trace, writes: statusWrites(h) };
+    };
+    const straight = await run();
+    for (const at of [13, 16, 20, 24]) {
+      const restarted = await run(at);
+      assert.deepEqual(restarted.trace, straight.trace, `restart before tick ${at}`);
+    }
+    // Reached 8, held by the 60 s window, then down to 2.
+    assert.equal(Math.max(...straight.trace), 8);
+    assert.equal(straight.trace.at(-1), 2);
+    const firstDown = straight.trace.findIndex((n, i) => i > 10 && n < 8);
+    assert.ok(firstDown >= 20, `held at 8 through the window (first scale-down at tick ${firstDown})`);
+    assert.ok(straight.writes < 20, `status writes ${straight.writes} stay well below the 50 ticks`);
+  });
+
+  it('DryRun decides and records but never patches; one Event per distinct decision', async () => {
+    const h = harness(policy({ mode: 'DryRun' }), 2);
+    h.collector.values.rps = 200;
+    for (let i = 0; i < 5; i++) await h.tick();
+    assert.equal(replicasOf(h), 2);
+    assert.equal(h.kube.count('PATCH', /\/scale$/), 0);
+    const dry = h.kube.events.filter((e) => e.reason === 'DryRunDecision');
+    assert.equal(dry.length, 1);
+    assert.match(dry[0]!.message, /^would scale Deployment shop\/checkout 2→4: /);
+    const st = h.kube.policy!.status!;
+    assert.equal(st.desiredReplicas, 4);
+    assert.equal(st.currentReplicas, 2);
+    assert.equal(st.recentDecisions?.length, 1);
+    assert.equal(getCondition(st, 'Active')?.reason, 'DryRun');
+  });
+
+  it('Paused reads nothing, changes nothing, and says so once', async () => {
+    const h = harness(policy({ mode: 'Paused' }), 3);
+    h.collector.values.rps = 1000;
+    await h.tick();
+    await h.tick();
+    await h.tick();
+    assert.equal(h.collector.calls, 0);
+    assert.equal(replicasOf(h), 3);
+    assert.equal(h.kube.count('GET', /\/scale$/), 0);
+    assert.equal(statusWrites(h), 1);
+    const active = getCondition(h.kube.policy!.status, 'Active');
+    assert.equal(active?.status, 'False');
+    assert.equal(active?.reason, 'Paused');
+  });
+
+  it('an address off the allow-list is InvalidPolicy: no query, no target read, one Event', async () => {
+    const h = harness(policy({ prometheus: { address: 'http://attacker.example:80' } }), 3);
+    await h.tick();
+    await h.tick();
+    assert.equal(h.collector.calls, 0);
+    assert.equal(h.kube.count('GET', /\/scale$/), 0);
+    const ready = getCondition(h.kube.policy!.status, 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.equal(ready?.reason, 'InvalidPolicy');
+    assert.match(ready?.message ?? '', /not on the operator's allow-list/);
+    assert.deepEqual(reasons(h), ['InvalidPolicy']);
+    assert.equal(h.kube.events[0]!.count, 1);
+  });
+
+  it('target deleted: condition and one Warning; recreated: TargetFound and scaling resumes', async () => {
+    const h = harness(policy(), undefined);
+    h.collector.values.rps = 100;
+    for (let i = 0; i < 3; i++) assert.equal((await h.tick()).outcome, 'target-not-found');
+    const able = getCondition(h.kube.policy!.status, 'AbleToScale');
+    assert.equal(able?.status, 'False');
+    assert.equal(able?.reason, 'TargetNotFound');
+    assert.deepEqual(reasons(h), ['TargetNotFound']);
+    assert.equal(h.collector.calls, 0);
+    h.kube.replicas.set('shop/deployments/checkout', 1);
+    await h.tick();
+    assert.ok(reasons(h).includes('TargetFound'));
+    assert.equal(getCondition(h.kube.policy!.status, 'AbleToScale')?.status, 'True');
+    assert.equal(replicasOf(h), 2);
+  });
+
+  it('a failing metric: one MetricError, never a scale-down, fallback after the threshold, then recovery', async () => {
+    const h = harness(policy({ fallback: { failureThreshold: 3, replicas: 4 } }), 6);
+    h.collector.values.rps = { kind: 'unreachable', message: 'connect ECONNREFUSED 127.0.0.1:9' };
+    const trace: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await h.tick();
+      trace.push(replicasOf(h)!);
+    }
+    // Two ticks hold 6; the third reaches the threshold: fallback 4 applies.
+    assert.deepEqual(trace, [6, 6, 4, 4, 4]);
+    assert.equal(h.kube.events.filter((e) => e.reason === 'MetricError').length, 1);
+    assert.match(
+      h.kube.events.find((e) => e.reason === 'MetricError')!.message,
+      /rps failed: unreachable: connect/,
+    );
+    assert.equal(h.kube.events.filter((e) => e.reason === 'FallbackActivated').length, 1);
+    const st = h.kube.policy!.status!;
+    assert.equal(getCondition(st, 'FallbackActive')?.status, 'True');
+    assert.equal(getCondition(st, 'Ready')?.reason, 'MetricsUnavailable');
+    assert.equal(st.currentMetrics?.[0]?.error?.startsWith('unreachable: '), true);
+    h.collector.values.rps = 400;
+    await h.tick();
+    assert.ok(reasons(h).includes('MetricRecovered'));
+    assert.ok(reasons(h).includes('FallbackCleared'));
+    assert.equal(getCondition(h.kube.policy!.status, 'FallbackActive')?.status, 'False');
+    assert.equal(replicasOf(h), 8);
+  });
+
+  it('a failing metric alone never lets the others scale down', async () => {
+    const h = harness(
+      policy({
+        metrics: [
+          { name: 'rps', query: 'a', target: { type: 'AverageValue', value: '50' } },
+          { name: 'lat', query: 'b', target: { type: 'Value', value: '1' } },
+        ],
+        behavior: { scaleDown: { stabilizationWindowSeconds: 0 } },
+      }),
+      8,
+    );
+    h.collector.values.rps = 50;
+    h.collector.values.lat = { kind: 'timeout', message: 'query timed out after 5s' };
+    for (let i = 0; i < 4; i++) await h.tick();
+    assert.equal(replicasOf(h), 8);
+    assert.equal(getCondition(h.kube.policy!.status, 'Ready')?.reason, 'SomeMetricsFailing');
+  });
+
+  it('retries a status write on 409 by re-reading the policy', async () => {
+    const h = harness(policy(), 2);
+    h.collector.values.rps = 200;
+    h.kube.conflicts = 2;
+    const r = await h.tick();
+    assert.equal(r.statusWritten, true);
+    assert.equal(h.kube.policy!.status?.desiredReplicas, 4);
+    assert.equal(statusWrites(h), 3);
+    assert.equal(h.kube.count('GET', /\/scalingpolicies\/checkout$/), 2);
+  });
+
+  it('writes over a stale informer copy without a conflict, using its own last resourceVersion', async () => {
+    const h = harness(policy(), 2);
+    h.collector.values.rps = 200;
+    const stale = h.kube.informerCopy();
+    await h.reconciler.reconcile(stale, h.clock.t);
+    h.clock.t += 5000;
+    h.collector.values.rps = 400;
+    const r = await h.reconciler.reconcile(stale, h.clock.t);
+    assert.equal(r.statusWritten, true);
+    assert.equal(h.kube.count('GET', /\/scalingpolicies\/checkout$/), 0, 'no conflict, no re-read');
+  });
+
+  it('fencing: without the lease nothing is patched, written or recorded', async () => {
+    const h = harness(policy(), 2);
+    h.collector.values.rps = 400;
+    h.allowed.act = false;
+    const r = await h.tick();
+    assert.equal(r.outcome, 'fenced');
+    assert.equal(replicasOf(h), 2);
+    assert.equal(statusWrites(h), 0);
+    assert.equal(h.kube.events.length, 0);
+  });
+
+  it('scales a custom resource through discovery; a kind without scale is InvalidPolicy', async () => {
+    const h = harness(policy({ targetRef: { apiVersion: 'example.dev/v1', kind: 'Widget', name: 'w' } }), 1);
+    h.collector.values.rps = 100;
+    await h.tick();
+    assert.equal(replicasOf(h), 2);
+    assert.equal(h.kube.policy!.status?.targetDisplay, 'Widget/w');
+    const g = harness(policy({ targetRef: { apiVersion: 'example.dev/v1', kind: 'Gadget', name: 'g' } }), 1);
+    await g.tick();
+    const ready = getCondition(g.kube.policy!.status, 'Ready');
+    assert.equal(ready?.reason, 'InvalidPolicy');
+    assert.match(ready?.message ?? '', /no scale subresource/);
+  });
+
+  it('an unknown kind reads as TargetNotFound (its CRD may come later)', async () => {
+    const h = harness(policy({ targetRef: { apiVersion: 'nope.dev/v1', kind: 'Thing', name: 't' } }), 1);
+    await h.tick();
+    assert.equal(getCondition(h.kube.policy!.status, 'AbleToScale')?.reason, 'TargetNotFound');
+    assert.deepEqual(reasons(h), ['TargetNotFound']);
+  });
+
+  it('a failed scale patch keeps the old engine state and says so in AbleToScale', async () => {
+    const h = harness(policy(), 2);
+    h.collector.values.rps = 200;
+    h.kube.failScalePatch = true;
+    const r = await h.tick();
+    assert.equal(r.outcome, 'scale-failed');
+    const st = h.kube.policy!.status!;
+    assert.equal(getCondition(st, 'AbleToScale')?.reason, 'FailedUpdateScale');
+    assert.equal(st.currentReplicas, 2);
+    assert.equal(
+      (st.engineState as { scaleUpEvents?: unknown[] } | undefined)?.scaleUpEvents?.length ?? 0,
+      0,
+    );
+    h.kube.failScalePatch = false;
+    await h.tick();
+    assert.equal(replicasOf(h), 4);
+  });
+
+  it('keeps the state across a spec change (new generation)', async () => {
+    const h = harness(policy({ behavior: { scaleDown: { stabilizationWindowSeconds: 60 } } }), 2);
+    h.collector.values.rps = 400;
+    await h.tick(15_000);
+    await h.tick();
+    assert.equal(replicasOf(h), 8);
+    h.collector.values.rps = 50;
+    await h.tick();
+    const p = h.kube.policy!;
+    p.metadata.generation = 2;
+    p.spec.maxReplicas = 30;
+    await h.tick();
+    assert.equal(replicasOf(h), 8, 'the stabilization window still holds after the edit');
+    assert.equal(h.kube.policy!.status?.observedGeneration, 2);
+  });
+
+  it('updates the operator metrics', async () => {
+    const h = harness(policy(), 2);
+    h.collector.values.rps = 200;
+    await h.tick();
+    const text = await h.metrics.registry.metrics();
+    assert.match(text, /tidemark_policy_desired_replicas\{namespace="shop",policy="checkout"\} 4/);
+    assert.match(text, /tidemark_policy_metric_value\{namespace="shop",policy="checkout",metric="rps"\} 200/);
+    assert.match(
+      text,
+      /tidemark_scaling_actions_total\{namespace="shop",policy="checkout",direction="Up"\} 1/,
+    );
+    assert.match(text, /tidemark_policy_condition\{namespace="shop",policy="checkout",condition="Ready"\} 1/);
+    assert.match(text, /tidemark_tick_duration_seconds_count 1/);
+  });
+});
