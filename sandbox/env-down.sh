@@ -8,11 +8,14 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 GRACE=${TIDEMARK_STOP_GRACE:-10}
 
-# group_alive PGID: some process of that group is still running (not a zombie).
+# group_alive PGID: some process of that group is still running. Zombies (dead,
+# waiting for init to reap them) and processes that vanish while we look do not
+# count.
 group_alive() {
-  local p
+  local p state
   for p in $(pgrep -g "$1" 2>/dev/null); do
-    [[ $(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null) != Z ]] && return 0
+    state=$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null) || continue
+    [[ -n $state && $state != Z ]] && return 0
   done
   return 1
 }
@@ -44,7 +47,9 @@ done
 
 survivors=()
 for name in "${!groups[@]}"; do
-  group_alive "${groups[$name]}" && survivors+=("$name (pgid ${groups[$name]}: $(pgrep -g "${groups[$name]}" | tr '\n' ' '))")
+  if group_alive "${groups[$name]}"; then
+    survivors+=("$name (pgid ${groups[$name]}: $(pgrep -g "${groups[$name]}" | tr '\n' ' '))")
+  fi
 done
 if ((${#survivors[@]})); then
   log "still running after env-down: ${survivors[*]}"

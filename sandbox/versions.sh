@@ -12,7 +12,7 @@ KWOK_VERSION=v0.8.0
 # KWOK's keep retrying watch-list. TIDEMARK_ETCD=/usr/bin/etcd selects it anyway.
 ETCD_VERSION=v3.6.5
 # Debian packages (bookworm: prometheus 2.42, which brings promtool).
-APT_PACKAGES=(prometheus openssl curl)
+APT_PACKAGES=(prometheus openssl curl procps)
 
 TIDEMARK_CACHE=${TIDEMARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tidemark}
 KUBE_BIN_DIR=$TIDEMARK_CACHE/k8s-$KUBE_VERSION
