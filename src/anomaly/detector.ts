@@ -9,8 +9,9 @@
 // a failed metric; this records them and keeps the forecaster from learning the gap).
 //
 // Pure: `now` comes from the caller; the state is plain JSON.
-import { cloneData } from '../policy/clone.ts';
+
 import { median, medianAbsoluteDeviation } from 'simple-statistics';
+import { cloneData } from '../policy/clone.ts';
 import type { AnomalyKind, EngineEvent, MetricObservation } from '../policy/types.ts';
 
 export type { AnomalyKind };

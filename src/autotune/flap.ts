@@ -16,11 +16,18 @@ export interface FlapConfig {
   windowSeconds: number;
   /** The smallest widened window (a base of 0 cannot be doubled). Default 60. */
   minWidenedSeconds?: number;
+  /**
+   * Only a scale-up this soon after a scale-down counts as a reversal (a regretted scale-down:
+   * the replicas removed were needed again). Default: every change of direction counts.
+   */
+  regretSeconds?: number;
 }
 
 export interface FlapState {
   prevReplicas?: number;
   lastDirection?: 1 | -1;
+  /** epoch ms of the last scale-down, for regretSeconds. */
+  lastDownAt?: number;
   /** epoch ms of recent reversals, oldest first. */
   reversals: number[];
   tunedSeconds?: number;
@@ -49,8 +56,16 @@ export function flapStage(
 
   if (s.prevReplicas !== undefined && input.currentReplicas !== s.prevReplicas) {
     const dir = input.currentReplicas > s.prevReplicas ? 1 : -1;
-    if (s.lastDirection !== undefined && dir !== s.lastDirection) s.reversals.push(now);
+    if (s.lastDirection !== undefined && dir !== s.lastDirection) {
+      // A scale-down after a scale-up is the window doing its job once the load has fallen;
+      // what a longer window prevents is removing replicas that are wanted back soon.
+      const regret = cfg.regretSeconds;
+      if (regret === undefined) s.reversals.push(now);
+      else if (dir === 1 && s.lastDownAt !== undefined && now - s.lastDownAt <= regret * 1000)
+        s.reversals.push(now);
+    }
     s.lastDirection = dir;
+    if (dir === -1) s.lastDownAt = now;
   }
   s.prevReplicas = input.currentReplicas;
   s.reversals = s.reversals.filter((t) => now - t < windowMs);

@@ -179,6 +179,18 @@ export function registerSimulateCommand(program: Command): void {
           const svg = renderSvg(result.series, {
             title: `tidemark simulate: ${result.report.trace.file} (${o.capacity} req/min per replica, ${o.startupSeconds}s start-up)`,
             capacity: o.capacity,
+            // The forecast is of the metric (requests per minute), the plot's own unit.
+            ...(result.series.forecast
+              ? {
+                  bands: [
+                    {
+                      label: 'tidemark forecast (lower–upper)',
+                      lower: result.series.forecast.lower,
+                      upper: result.series.forecast.upper,
+                    },
+                  ],
+                }
+              : {}),
           });
           try {
             writeFileSync(o.plot, svg);

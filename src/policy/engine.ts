@@ -375,7 +375,9 @@ function holdScaleDownOnPartialFailure(ctx: DecisionContext): void {
 }
 
 export function level5Enabled(spec: PolicySpec): boolean {
-  return spec.predictive?.enabled === true || spec.anomaly?.enabled === true || spec.autotune?.enabled === true;
+  return (
+    spec.predictive?.enabled === true || spec.anomaly?.enabled === true || spec.autotune?.enabled === true
+  );
 }
 
 /**

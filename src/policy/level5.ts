@@ -11,7 +11,7 @@
 //      scale-down stabilization window to use, and the next state.
 // Scaling actions (for flap and ineffective-scaling detection) are inferred from the target's
 // replica count changing between ticks, so no call is needed after the decision.
-import { cloneData } from './clone.ts';
+
 import {
   type AnomalyKind,
   type AnomalyMetricState,
@@ -30,6 +30,7 @@ import {
   forecastStage,
   trainForecast,
 } from '../forecast/holtwinters.ts';
+import { cloneData } from './clone.ts';
 import { averageValueProposal, valueProposal } from './hpa.ts';
 import type {
   DecisionCondition,
@@ -209,6 +210,7 @@ export function level5Stage(input: Level5Input): Level5Output {
   // 2. Forecast at now + lead time.
   const forecasts: MetricForecast[] = [];
   const fcfg = forecastConfig(spec);
+  let forecastGuards = false;
   if (fcfg && spec.predictive) {
     const results = new Map<string, ForecastResult>();
     for (const m of input.metrics) {
@@ -251,6 +253,7 @@ export function level5Stage(input: Level5Input): Level5Output {
       .filter(([, r]) => !r.ready)
       .map(([name, r]) => `${name}: ${r.standAsideReason}`);
     const lead = fcfg.leadSeconds;
+    forecastGuards = driver !== undefined && allReady && spec.predictive.mode !== 'ForecastOnly';
     if (driver) {
       const fr = driver.replicas;
       const line = `forecast ${driver.metric} ${fmt(driver.value)} (${fmt(driver.lower)}–${fmt(driver.upper)}) at +${lead}s proposes ${fr}`;
@@ -369,6 +372,12 @@ export function level5Stage(input: Level5Input): Level5Output {
         maxSeconds: at.maxScaleDownStabilizationSeconds,
         reversalThreshold: at.reversalThreshold,
         windowSeconds: at.windowSeconds,
+        // A scale-up within one spec window (plus the time a new pod needs) of a scale-down:
+        // a window that long again would have kept the replicas.
+        regretSeconds:
+          spec.behavior.scaleDown.stabilizationWindowSeconds +
+          (spec.predictive?.podStartupSeconds ?? 60) +
+          spec.pollingIntervalSeconds,
       },
       prev.flap,
       { currentReplicas },
@@ -402,6 +411,25 @@ export function level5Stage(input: Level5Input): Level5Output {
       why.push(`${at.slo.metric} target: ${s.result.reason}`);
     }
     status.tuned.reason = why.join('; ') || 'spec values: no flapping seen';
+  }
+
+  // 5. Forecast-guarded scale-down. The scale-down window waits out dips because a reactive
+  // scaler cannot tell a dip from a decline; a ready forecast (its recent error within
+  // maxErrorPercent) whose upper bound is already in the proposal can: if the load comes back
+  // within the time a new pod needs, the forecast floor has kept the replicas. So the window
+  // shrinks to the lead time (times any flap widening), never above what it was.
+  if (forecastGuards && fcfg) {
+    const specWindow = spec.behavior.scaleDown.stabilizationWindowSeconds;
+    const window = scaleDownStabilizationSeconds ?? specWindow;
+    const widening = specWindow > 0 ? window / specWindow : 1;
+    const guarded = Math.min(window, Math.ceil(fcfg.leadSeconds * Math.max(1, widening)));
+    if (guarded < window) {
+      scaleDownStabilizationSeconds = guarded;
+      if (proposal < currentReplicas)
+        reasons.push(
+          `scale-down window ${guarded}s instead of ${window}s: the forecast floor guards the next ${fcfg.leadSeconds}s`,
+        );
+    }
   }
 
   const anomalyCounts: Level5Output['anomalyCounts'] = {};

@@ -15,7 +15,7 @@ import type { EngineInput, EngineOutput, PolicySpec } from '../policy/types.ts';
 import { defaultHpaBehavior, HpaController } from './hpa.ts';
 import { KedaController } from './keda.ts';
 import { oraclePlan } from './oracle.ts';
-import { TidemarkStrategy } from './tidemark.ts';
+import { type ForecastSeries, TidemarkStrategy } from './tidemark.ts';
 import { SimulationInputError, type Trace } from './trace.ts';
 
 export const TICK_SECONDS = 15;
@@ -66,6 +66,8 @@ export interface Report {
 export interface Series {
   requests: Float64Array;
   strategies: Array<{ strategy: StrategyName; replicas: Float32Array; ready: Float32Array }>;
+  /** Tidemark's forecast of the metric (requests per minute) per minute it was for, when predictive is on. */
+  forecast?: ForecastSeries;
 }
 
 export interface SimulationResult {
@@ -158,6 +160,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
   const tidemark = new TidemarkStrategy({
     spec,
     startTime: opts.startTime ?? 0,
+    minutes,
     ...(opts.engine ? { engine: opts.engine } : {}),
   });
   const strategies: Array<{ s: Strategy; initial: number }> = [
@@ -255,6 +258,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
         replicas: c.minuteReplicaSeconds.map((x) => x / 60),
         ready: c.minuteReadySeconds.map((x) => x / 60),
       })),
+      ...(tidemark.forecast ? { forecast: tidemark.forecast } : {}),
     },
   };
 }

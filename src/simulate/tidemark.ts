@@ -2,6 +2,7 @@
 // feed it (one MetricObservation per tick, now = epoch ms of simulated time, the
 // target's spec and ready replicas) with its state carried from tick to tick.
 import { decide } from '../policy/engine.ts';
+import { forecastConfig } from '../policy/level5.ts';
 import type {
   EngineInput,
   EngineOutput,
@@ -15,6 +16,15 @@ export interface TidemarkStrategyConfig {
   /** Epoch ms of simulated second 0. */
   startTime: number;
   engine?: (input: EngineInput) => EngineOutput;
+  /** Trace length: with predictive on, the forecast is collected per minute for the plot. */
+  minutes?: number;
+}
+
+/** The forecast of the metric per trace minute it was made for (NaN where there was none). */
+export interface ForecastSeries {
+  point: Float32Array;
+  lower: Float32Array;
+  upper: Float32Array;
 }
 
 export class TidemarkStrategy {
@@ -27,12 +37,29 @@ export class TidemarkStrategy {
   #ticks = 0;
   #fallbackTicks = 0;
   #failedTicks = 0;
+  readonly #forecast: ForecastSeries | undefined;
+  readonly #leadSeconds: number;
 
   constructor(cfg: TidemarkStrategyConfig) {
     this.#spec = cfg.spec;
     this.#start = cfg.startTime;
     this.#engine = cfg.engine ?? decide;
     this.#metric = cfg.spec.metrics[0]!.name;
+    const fc = forecastConfig(cfg.spec);
+    this.#leadSeconds = fc?.leadSeconds ?? 0;
+    if (fc && cfg.minutes !== undefined) {
+      const n = cfg.minutes;
+      this.#forecast = {
+        point: new Float32Array(n).fill(Number.NaN),
+        lower: new Float32Array(n).fill(Number.NaN),
+        upper: new Float32Array(n).fill(Number.NaN),
+      };
+    }
+  }
+
+  /** Per-minute forecast (for the minute it forecasts), when predictive is on. */
+  get forecast(): ForecastSeries | undefined {
+    return this.#forecast;
   }
 
   /** One tick at simulated second t; `metric` undefined means the query returned no sample. */
@@ -58,6 +85,16 @@ export class TidemarkStrategy {
     this.#ticks++;
     if (metric === undefined) this.#failedTicks++;
     if (d.fallbackActive) this.#fallbackTicks++;
+    const f = d.forecasts?.[0];
+    if (f && this.#forecast) {
+      // Placed at the minute it is for, so the band lines up with the load it predicted.
+      const m = Math.floor((t + this.#leadSeconds) / 60);
+      if (m < this.#forecast.point.length) {
+        this.#forecast.point[m] = f.value;
+        this.#forecast.lower[m] = f.lower;
+        this.#forecast.upper[m] = f.upper;
+      }
+    }
     const main = d.limitedBy[0] ?? 'None';
     this.#limitedBy.set(main, (this.#limitedBy.get(main) ?? 0) + 1);
     return d.desiredReplicas;

@@ -68,3 +68,30 @@ describe('flap detection', () => {
     }
   });
 });
+
+describe('flap detection with regretSeconds', () => {
+  it('counts only scale-ups soon after a scale-down', () => {
+    const cfg = {
+      baseSeconds: 300,
+      maxSeconds: 1200,
+      reversalThreshold: 2,
+      windowSeconds: 3600,
+      regretSeconds: 375,
+    };
+    // Up, then down 10 minutes later, repeatedly: each scale-down follows a fall, none is regretted.
+    let state: Parameters<typeof flapStage>[1];
+    const counts = [5, 8, 8, 5, 5, 8, 8, 5, 5, 8];
+    counts.forEach((c, i) => {
+      state = flapStage(cfg, state, { currentReplicas: c }, 1_700_000_000_000 + i * 600_000).state;
+    });
+    assert.equal(state?.tunedSeconds, 300, 'slow up/down cycles are not flapping');
+    // A scale-up 60 s after a scale-down, twice: flapping.
+    let s2: Parameters<typeof flapStage>[1];
+    let out: ReturnType<typeof flapStage> | undefined;
+    [5, 8, 5, 8, 5, 8].forEach((c, i) => {
+      out = flapStage(cfg, s2, { currentReplicas: c }, 1_700_000_000_000 + i * 60_000);
+      s2 = out.state;
+    });
+    assert.equal(out?.result.scaleDownStabilizationSeconds, 600);
+  });
+});

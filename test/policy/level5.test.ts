@@ -188,7 +188,9 @@ describe('level 5 stage', () => {
     const s = spec({ autotune: { enabled: true } });
     let state: Level5State | undefined;
     let out: Level5Output | undefined;
-    for (let i = 0; i < 8; i++) {
+    // Only a scale-up soon after a scale-down counts (a regretted scale-down): three of them
+    // widen 300 → 600, three more 600 → 1200.
+    for (let i = 0; i < 14; i++) {
       out = tick(s, state, 50, i % 2 === 0 ? 5 : 6, T0 + i * 60_000);
       state = out.state;
     }

@@ -1,0 +1,209 @@
+// The Level 5 wiring in decide(): off changes nothing; on, the forecast, the anomaly hold and
+// the self-tuning reach the decision, its status fields and the persisted state.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PolicyValidator } from '../../src/crd/validate.ts';
+import { decide } from '../../src/policy/engine.ts';
+import { type Level5State, level5TrainForecast } from '../../src/policy/level5.ts';
+import type { EngineOutput, EngineState, MetricObservation, PolicySpec } from '../../src/policy/types.ts';
+
+const T0 = 1_700_000_000_000;
+const TICK = 15_000;
+const validator = new PolicyValidator();
+
+function spec(extra: Record<string, unknown> = {}): PolicySpec {
+  const res = validator.validate({
+    apiVersion: 'tidemark.dev/v1alpha1',
+    kind: 'ScalingPolicy',
+    metadata: { name: 'p', namespace: 'ns' },
+    spec: {
+      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+      minReplicas: 1,
+      maxReplicas: 50,
+      prometheus: { address: 'http://prometheus:9090' },
+      metrics: [{ name: 'rps', query: 'sum(rate(x[1m]))', target: { type: 'AverageValue', value: '10' } }],
+      ...extra,
+    },
+  });
+  assert.ok(res.ok, JSON.stringify(res));
+  return res.policy.spec;
+}
+
+function obs(value: number | undefined): MetricObservation[] {
+  return value === undefined
+    ? [{ name: 'rps', ok: false, error: { kind: 'empty', message: 'no series' } }]
+    : [{ name: 'rps', ok: true, value }];
+}
+
+/** Runs the values through decide(), the replicas following each decision. */
+function run(s: PolicySpec, values: Array<number | undefined>, start = 10, state?: EngineState) {
+  let current = start;
+  let st = state;
+  const outs: EngineOutput[] = [];
+  values.forEach((v, i) => {
+    const out = decide({
+      spec: s,
+      state: st,
+      observations: obs(v),
+      currentReplicas: current,
+      readyReplicas: current,
+      now: T0 + i * TICK,
+    });
+    outs.push(out);
+    st = out.state;
+    current = out.decision.desiredReplicas;
+  });
+  return outs;
+}
+
+/** A bursty load with a dip to zero and a failing stretch: every mechanism has something to do. */
+const LOAD: Array<number | undefined> = Array.from({ length: 120 }, (_, i) => {
+  if (i >= 60 && i < 64) return undefined;
+  if (i >= 80 && i < 82) return 0;
+  return 100 + 60 * Math.sin(i / 5) + (i % 7) * 9;
+});
+
+describe('engine with Level 5', () => {
+  it('decides exactly as before when every Level 5 mechanism is disabled', () => {
+    const plain = run(spec(), LOAD);
+    const disabled = run(
+      spec({
+        predictive: { enabled: false },
+        anomaly: { enabled: false },
+        autotune: { enabled: false },
+      }),
+      LOAD,
+    );
+    assert.deepEqual(disabled, plain);
+    for (const o of plain) {
+      assert.equal(o.decision.conditions, undefined);
+      assert.equal(o.decision.status, undefined);
+      assert.equal(o.state.level5, undefined);
+      assert.equal(o.state.tunedScaleDownStabilizationSeconds, undefined);
+    }
+  });
+
+  it('forgets its state when switched off again', () => {
+    const on = run(spec({ anomaly: { enabled: true }, autotune: { enabled: true } }), LOAD.slice(0, 10));
+    const state = on.at(-1)?.state;
+    assert.ok(state?.level5 !== undefined);
+    assert.equal(state?.tunedScaleDownStabilizationSeconds, 300);
+    const off = run(spec(), [100], 10, state);
+    assert.equal(off[0]?.state.level5, undefined);
+    assert.equal(off[0]?.state.tunedScaleDownStabilizationSeconds, undefined);
+  });
+
+  it('raises the proposal ahead of a known season with the forecast', () => {
+    const s = spec({ predictive: { enabled: true, seasonPeriod: '2h', podStartupSeconds: 600 } });
+    const season = 2 * 3600_000;
+    const load = (t: number) => 100 + 80 * Math.sin((2 * Math.PI * t) / season);
+    // At the steepest point of the rise, 615 s ahead is well above now.
+    const now = Math.ceil(T0 / season) * season;
+    const history: Array<[number, number]> = [];
+    for (let t = now - 3 * season; t < now; t += TICK) history.push([t, load(t)]);
+    const level5 = level5TrainForecast(s, undefined, 'rps', history);
+    let state: EngineState = {
+      version: 1,
+      recommendations: [],
+      scaleUpEvents: [],
+      scaleDownEvents: [],
+      consecutiveFailures: 0,
+      level5,
+    };
+    let out: EngineOutput | undefined;
+    const reactive = Math.ceil(load(now + TICK) / 10);
+    for (const t of [now, now + TICK]) {
+      out = decide({
+        spec: s,
+        state,
+        observations: obs(load(t)),
+        currentReplicas: reactive,
+        readyReplicas: reactive,
+        now: t,
+      });
+      state = out.state;
+    }
+    const d = out?.decision;
+    assert.ok(d);
+    assert.ok(d.proposedReplicas > reactive + 1, `proposal ${d.proposedReplicas} vs reactive ${reactive}`);
+    assert.ok(d.desiredReplicas > reactive, `desired ${d.desiredReplicas}`);
+    assert.equal(d.direction, 'Up');
+    assert.ok(d.limitedBy.includes('Forecast'), d.limitedBy.join());
+    assert.match(d.reason, /forecast rps [\d.]+ \([\d.]+–[\d.]+\) at \+615s proposes \d+/);
+    assert.equal(d.conditions?.find((c) => c.type === 'ForecastReady')?.status, 'True');
+    const f = d.forecasts?.[0];
+    assert.ok(f?.ready && f.lower <= f.value && f.value <= f.upper, JSON.stringify(f));
+    assert.equal(d.status?.forecast?.standingAside, false);
+    assert.equal(d.status?.forecast?.replicas, f.replicas);
+    assert.ok((state.level5 as Level5State).forecast.rps !== undefined);
+  });
+
+  it('holds an anomalous drop to zero, where the plain engine scales down', () => {
+    const down = { scaleDown: { stabilizationWindowSeconds: 0 } };
+    const values = [...Array<number>(12).fill(100), 0, 0];
+    const plain = run(spec({ behavior: down }), values);
+    assert.equal(plain[12]?.decision.desiredReplicas, 1, 'without anomaly handling the drop scales down');
+
+    const held = run(spec({ behavior: down, anomaly: { enabled: true } }), values);
+    for (const o of held.slice(12)) {
+      assert.equal(o.decision.desiredReplicas, 10);
+      assert.ok(o.decision.limitedBy.includes('AnomalyHeld'), o.decision.limitedBy.join());
+      assert.match(o.decision.reason, /rps 0 held back as anomalous/);
+      assert.equal(o.decision.conditions?.find((c) => c.type === 'AnomalyDetected')?.status, 'True');
+    }
+    assert.equal(held[13]?.decision.anomalyCounts?.rps?.dropToZero, 1);
+    assert.ok(held[12]?.decision.events.some((e) => e.reason === 'AnomalyDetected'));
+  });
+
+  it('never scales down on missing data, and records the tuned window with autotune on', () => {
+    const s = spec({ anomaly: { enabled: true }, autotune: { enabled: true } });
+    const outs = run(s, [...Array<number>(12).fill(100), ...Array<undefined>(30).fill(undefined)]);
+    for (const o of outs.slice(12)) assert.ok(o.decision.desiredReplicas >= 10);
+    const last = outs.at(-1)?.decision;
+    assert.equal(last?.status?.tuned?.scaleDownStabilizationSeconds, 300);
+    assert.equal(last?.conditions?.find((c) => c.type === 'AnomalyDetected')?.status, 'True');
+    assert.equal(last?.anomalyCounts?.rps?.missing, 1);
+  });
+
+  it('continues identically from a state that went through JSON', () => {
+    const s = spec({
+      predictive: { enabled: true, seasonPeriod: '10m' },
+      anomaly: { enabled: true },
+      autotune: { enabled: true },
+    });
+    const all = run(s, LOAD);
+    for (const cut of [20, 61, 81, 100]) {
+      const mid = all[cut - 1]?.state;
+      const roundTrip = JSON.parse(JSON.stringify(mid)) as EngineState;
+      let current = all[cut - 1]?.decision.desiredReplicas ?? 0;
+      let a = mid as EngineState;
+      let b = roundTrip;
+      for (let i = cut; i < LOAD.length; i++) {
+        const input = {
+          spec: s,
+          observations: obs(LOAD[i]),
+          currentReplicas: current,
+          readyReplicas: current,
+          now: T0 + i * TICK,
+        };
+        const oa = decide({ ...input, state: a });
+        const ob = decide({ ...input, state: b });
+        assert.deepEqual(ob.decision, oa.decision, `tick ${i} after a round trip at ${cut}`);
+        assert.equal(JSON.stringify(ob.state), JSON.stringify(oa.state));
+        a = oa.state;
+        b = ob.state;
+        current = oa.decision.desiredReplicas;
+      }
+    }
+  });
+
+  it('does not mutate the state it is given', () => {
+    const s = spec({ predictive: { enabled: true, seasonPeriod: '10m' }, anomaly: { enabled: true } });
+    const outs = run(s, LOAD.slice(0, 90));
+    const state = outs.at(-1)?.state as EngineState;
+    const before = JSON.stringify(state);
+    decide({ spec: s, state, observations: obs(500), currentReplicas: 10, now: T0 + 90 * TICK });
+    decide({ spec: s, state, observations: obs(0), currentReplicas: 10, now: T0 + 95 * TICK });
+    assert.equal(JSON.stringify(state), before);
+  });
+});

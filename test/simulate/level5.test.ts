@@ -1,0 +1,64 @@
+// The simulator with Level 5 switched on by the policy: the forecast is collected for the
+// plot, and a metric outage never scales Tidemark down.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { simulate } from '../../src/simulate/simulate.ts';
+import { policySpec } from './helpers.ts';
+
+/** A 20-minute season repeated for 3 hours: long enough for the forecaster to become ready. */
+function seasonal(minutes: number): Float64Array {
+  return Float64Array.from({ length: minutes }, (_, m) => 100 + 80 * Math.sin((2 * Math.PI * m) / 20));
+}
+
+describe('simulate with Level 5', () => {
+  it('collects the forecast per minute it was made for when predictive is on', () => {
+    const requests = seasonal(180);
+    const spec = policySpec({ predictive: { enabled: true, seasonPeriod: '20m' } });
+    const { series } = simulate({
+      trace: { requests, firstMinute: 0 },
+      traceName: 't',
+      spec,
+      capacity: 20,
+      startupSeconds: 60,
+    });
+    const f = series.forecast;
+    assert.ok(f, 'a forecast series');
+    assert.equal(f.point.length, requests.length);
+    let seen = 0;
+    for (let m = 0; m < requests.length; m++) {
+      if (Number.isNaN(f.point[m]!)) continue;
+      seen++;
+      assert.ok(f.lower[m]! <= f.point[m]! + 1e-3 && f.point[m]! <= f.upper[m]! + 1e-3, `minute ${m}`);
+    }
+    assert.ok(seen > 100, `forecast present for ${seen} minutes`);
+    const plain = simulate({
+      trace: { requests, firstMinute: 0 },
+      traceName: 't',
+      spec: policySpec(),
+      capacity: 20,
+      startupSeconds: 60,
+    });
+    assert.equal(plain.series.forecast, undefined);
+  });
+
+  it('makes no scale-down while the metric is missing, with every mechanism on', () => {
+    const requests = Float64Array.from({ length: 120 }, (_, m) => (m < 60 ? 300 : 20));
+    const spec = policySpec({
+      predictive: { enabled: true, seasonPeriod: '20m' },
+      anomaly: { enabled: true },
+      autotune: { enabled: true },
+    });
+    const { report } = simulate({
+      trace: { requests, firstMinute: 0 },
+      traceName: 't',
+      spec,
+      capacity: 20,
+      startupSeconds: 60,
+      outages: [{ startMinute: 55, lengthMinutes: 30 }],
+    });
+    const downs = report.extra.scaleDownsDuringOutage as Record<string, number>;
+    assert.equal(downs.tidemark, 0);
+    const summary = report.extra.tidemark as { failedMetricTicks: number };
+    assert.equal(summary.failedMetricTicks, 30 * 4);
+  });
+});
