@@ -52,6 +52,8 @@ export interface ReconcilerDeps {
   statusRetries?: number;
   /** Timeout of each API server request made by a tick. */
   requestTimeoutMs?: number;
+  /** Longest time the volatile engine state (Level 5 histories) goes unwritten while status is otherwise idle. */
+  volatileMaxAgeMs?: number;
 }
 
 export type TickOutcome =
@@ -78,7 +80,15 @@ interface Memory {
   status?: ScalingPolicyStatus;
   rv?: string;
   basedOnRv?: string;
+  writtenAt?: number;
 }
+
+/**
+ * Engine state that changes every tick without changing the next decision much:
+ * the Level 5 histories (forecast model, anomaly windows, flap counts). Losing a
+ * few minutes of it on a restart only makes those mechanisms more cautious.
+ */
+const VOLATILE_STATE_KEYS: ReadonlySet<string> = new Set(['level5']);
 
 /** Limits that mean "the policy wanted more (or less) than it was allowed": condition ScalingLimited. */
 const LIMITING = new Set<LimitReason>([
@@ -109,6 +119,7 @@ export class PolicyReconciler {
   readonly #decide: (input: EngineInput) => EngineOutput;
   readonly #now: () => number;
   readonly #memory = new Map<string, Memory>();
+  readonly #anomaliesSeen = new Map<string, Record<string, number>>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -158,7 +169,12 @@ export class PolicyReconciler {
     const finish = async (outcome: TickOutcome, extra: Partial<TickResult> = {}): Promise<TickResult> => {
       if (!this.#d.mayAct(uid)) return { outcome: 'fenced', statusWritten: false, events: [], ...extra };
       let statusWritten = false;
-      if (statusChanged(prev, next, spec)) statusWritten = await this.#writeStatus(policy, next, mem, log);
+      // The Level 5 history moves every tick; it rides along with other changes, and on its
+      // own at most every volatileMaxAgeMs, so an idle policy stays (almost) silent.
+      const volatileDue = now - (mem.writtenAt ?? -Infinity) >= (this.#d.volatileMaxAgeMs ?? 300_000);
+      if (statusChanged(prev, next, spec, volatileDue ? undefined : VOLATILE_STATE_KEYS)) {
+        statusWritten = await this.#writeStatus(policy, next, mem, log, now);
+      }
       for (const e of events) {
         if (!this.#d.mayAct(uid)) break;
         await this.#d.events.record(involved, e);
@@ -423,37 +439,17 @@ export class PolicyReconciler {
             message: 'fallback does not apply',
           },
     );
-    if (spec.anomaly?.enabled || getCondition(prev, 'AnomalyDetected')) {
-      const held = decision.limitedBy.includes('AnomalyHeld');
-      cond(
-        held
-          ? { type: 'AnomalyDetected', status: 'True', reason: 'AnomalyHeld', message: decision.reason }
-          : {
-              type: 'AnomalyDetected',
-              status: 'False',
-              reason: 'NoAnomaly',
-              message: 'metric input looks normal',
-            },
-      );
+    // The Level 5 mechanisms own their conditions and status parts; present only while enabled.
+    for (const c of decision.conditions ?? []) cond(c);
+    for (const type of ['AnomalyDetected', 'ScalingIneffective', 'ForecastReady']) {
+      if (!decision.conditions?.some((c) => c.type === type) && getCondition(next, type)) {
+        next.conditions = next.conditions?.filter((c) => c.type !== type);
+      }
     }
-    if (spec.anomaly?.enabled || getCondition(prev, 'ScalingIneffective')) {
-      const ineffective = decision.limitedBy.includes('ScalingIneffective');
-      cond(
-        ineffective
-          ? {
-              type: 'ScalingIneffective',
-              status: 'True',
-              reason: 'ScalingIneffective',
-              message: decision.reason,
-            }
-          : {
-              type: 'ScalingIneffective',
-              status: 'False',
-              reason: 'ScalingEffective',
-              message: 'scaling changes the per-replica load',
-            },
-      );
-    }
+    if (decision.status?.forecast) next.forecast = decision.status.forecast;
+    else delete next.forecast;
+    if (decision.status?.tuned) next.tuned = decision.status.tuned;
+    else delete next.tuned;
     for (const e of decision.events) events.push({ type: e.type, reason: e.reason, message: e.message });
 
     if (keepState) {
@@ -533,6 +529,27 @@ export class PolicyReconciler {
     }
     const tuned = state.tunedScaleDownStabilizationSeconds;
     if (typeof tuned === 'number') m.tunedScaleDownStabilization.set(l, tuned);
+    let forecastReplicas: number | undefined;
+    for (const f of decision.forecasts ?? []) {
+      const fl = { ...l, metric: f.metric };
+      m.forecastValue.set({ ...fl, bound: 'point' }, f.value);
+      m.forecastValue.set({ ...fl, bound: 'lower' }, f.lower);
+      m.forecastValue.set({ ...fl, bound: 'upper' }, f.upper);
+      if (f.ready) forecastReplicas = Math.max(forecastReplicas ?? 0, f.replicas);
+    }
+    if (forecastReplicas !== undefined) m.forecastReplicas.set(l, forecastReplicas);
+    // The engine's counts are totals since its state began; the counter gets the increase.
+    const key = `${namespace}/${policy}`;
+    const seen = this.#anomaliesSeen.get(key) ?? {};
+    for (const [metric, kinds] of Object.entries(decision.anomalyCounts ?? {})) {
+      for (const [kind, n] of Object.entries(kinds ?? {})) {
+        const k = `${metric}\u0000${kind}`;
+        const before = seen[k];
+        if (before !== undefined && n > before) m.anomalies.inc({ ...l, metric, kind }, n - before);
+        seen[k] = n;
+      }
+    }
+    this.#anomaliesSeen.set(key, seen);
   }
 
   #observeConditions(namespace: string, policy: string, conditions: Condition[]): void {
@@ -547,6 +564,7 @@ export class PolicyReconciler {
     next: ScalingPolicyStatus,
     mem: Memory,
     log: Logger,
+    now: number,
   ): Promise<boolean> {
     const { namespace = '', name = '', uid = '' } = policy.metadata;
     const path = `/apis/${POLICY_API_VERSION}/namespaces/${encode(namespace)}/${POLICY_PLURAL}/${encode(name)}`;
@@ -573,6 +591,7 @@ export class PolicyReconciler {
           timeoutMs: this.#d.requestTimeoutMs ?? 10_000,
         })) as ScalingPolicy;
         mem.status = next;
+        mem.writtenAt = now;
         mem.rv = res?.metadata?.resourceVersion;
         mem.basedOnRv = base;
         this.#d.metrics.statusWrites.inc({ outcome: 'written' });

@@ -157,6 +157,22 @@ export async function events(namespace: string, policy?: string): Promise<KEvent
   );
 }
 
+/** Waits for an Event of the policy with this reason (Events follow the patch and status write by milliseconds). */
+export async function hasEvent(
+  namespace: string,
+  policy: string,
+  reason: string,
+  message?: RegExp,
+): Promise<KEvent> {
+  return waitFor(
+    async () =>
+      (await events(namespace, policy)).find(
+        (e) => e.reason === reason && (!message || message.test(e.message)),
+      ),
+    { timeoutMs: 10_000, what: `Event ${reason} of ${namespace}/${policy}` },
+  );
+}
+
 /** Polls until the target has `n` replicas (or the predicate holds); returns when it happened. */
 export async function waitForReplicas(
   namespace: string,

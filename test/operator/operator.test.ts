@@ -182,7 +182,8 @@ describe('Operator (in-process, fake API server)', () => {
     assert.equal((fake.lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity, 'op-1');
     // 300 rps at 50/replica.
     await until(() => fake.replicas === 6 && fake.status !== undefined, 'replicas 6', 15_000);
-    assert.ok(fake.events.some((e) => e.reason === 'Scaled'));
+    // The Event follows the status write.
+    await until(() => fake.events.some((e) => e.reason === 'Scaled'), 'a Scaled Event');
     assert.equal((fake.status as { desiredReplicas: number }).desiredReplicas, 6);
   });
 

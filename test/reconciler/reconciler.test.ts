@@ -277,6 +277,24 @@ describe('PolicyReconciler', () => {
     assert.equal(h.kube.policy!.status?.observedGeneration, 2);
   });
 
+  it('Level 5 on: its conditions and status parts are written, its per-tick history does not force writes', async () => {
+    const h = harness(
+      policy({ anomaly: { enabled: true }, autotune: { enabled: true }, predictive: { enabled: true } }),
+      5,
+    );
+    for (let i = 0; i < 50; i++) {
+      h.collector.values.rps = 250 + (i % 3) - 1;
+      await h.tick();
+    }
+    const st = h.kube.policy!.status!;
+    assert.ok(getCondition(st, 'AnomalyDetected'), 'the anomaly mechanism reports its condition');
+    assert.ok(getCondition(st, 'ForecastReady'), 'the forecaster reports its condition');
+    assert.ok((st.engineState as { level5?: unknown }).level5, 'its state is persisted');
+    // 50 ticks over 250 s: the first write, a few as mechanisms warm up, not one per tick.
+    assert.ok(statusWrites(h) <= 6, `status writes: ${statusWrites(h)}`);
+    assert.equal(replicasOf(h), 5);
+  });
+
   it('updates the operator metrics', async () => {
     const h = harness(policy(), 2);
     h.collector.values.rps = 200;
