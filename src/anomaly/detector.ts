@@ -166,7 +166,7 @@ export function anomalyStage(
       reason: 'AnomalyCleared',
       message: `${name} back after ${s.missing.ticks} tick(s) ${s.missing.kind}: ${fmt(v)}`,
     });
-    s.missing = undefined;
+    delete s.missing;
   }
 
   // A dropout ends as soon as the value climbs back off the floor.
@@ -177,7 +177,7 @@ export function anomalyStage(
       reason: 'AnomalyCleared',
       message: `${name} back from near zero: ${fmt(v)} (was ${fmt(s.dropout.ref)} before the collapse)`,
     });
-    s.dropout = undefined;
+    delete s.dropout;
     leftDropout = true;
   }
 
@@ -226,7 +226,7 @@ export function anomalyStage(
         // Persisted past the confirmation: it is the new reality; decisions follow it.
         s.window = [...ep.values];
         s.lastGood = v;
-        s.episode = undefined;
+        delete s.episode;
         events.push({
           type: 'Normal',
           reason: 'AnomalyCleared',
@@ -261,7 +261,7 @@ export function anomalyStage(
       };
     }
     // Back within (or above) the band: a transient, never acted on.
-    s.episode = undefined;
+    delete s.episode;
     events.push({
       type: 'Normal',
       reason: 'AnomalyCleared',

@@ -69,7 +69,7 @@ export function ineffectiveStage(
     if (s.raised) {
       events.push({ type: 'Normal', reason: 'AnomalyCleared', message: `scaling effective again: ${why}` });
     }
-    s.raised = undefined;
+    delete s.raised;
     s.streak = 0;
   };
 
@@ -89,13 +89,13 @@ export function ineffectiveStage(
     }
   } else if (s.prevReplicas !== undefined && input.currentReplicas < s.prevReplicas) {
     // A scale-down changes what "before" meant; judge afresh from here.
-    s.pending = undefined;
+    delete s.pending;
   }
 
   const p = s.pending;
   const readyEnough = input.readyReplicas === undefined || input.readyReplicas >= (p?.to ?? 0);
   if (p && u !== undefined && now - p.t >= cfg.settleSeconds * 1000 && readyEnough) {
-    s.pending = undefined;
+    delete s.pending;
     if (u < p.before * (1 - minFall)) {
       clear(`load per replica fell from ${fmt(p.before)} to ${fmt(u)} of target after ${p.from}→${p.to}`);
     } else {

@@ -98,7 +98,7 @@ export function flapStage(
   }
   if (tuned === base && s.tunedSeconds !== undefined && s.tunedSeconds !== base && s.changedAt !== now) {
     // The spec's window moved past the tuned value: follow the spec.
-    s.reason = undefined;
+    delete s.reason;
   }
   s.tunedSeconds = tuned;
   return {

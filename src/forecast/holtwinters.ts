@@ -278,8 +278,8 @@ function initialiseFromWarmup(r: Resolved, s: ForecastState): void {
   s.trend = 0;
   s.daily = filled.map((m) => m - level);
   s.weekly = new Array(r.nWeekly).fill(0);
-  s.warmSum = undefined;
-  s.warmN = undefined;
+  delete s.warmSum;
+  delete s.warmN;
 }
 
 /** Learn one closed bucket. Mutates s (callers pass a private copy). */
@@ -303,7 +303,11 @@ function learn(r: Resolved, s: ForecastState, idx: number, y: number): void {
   if (d <= 0) return;
   if (d * r.step > STALE_SEASONS * r.season) {
     // A week of silence (or of collapse): whatever comes now is a new regime.
-    const keep = { skipped: s.skipped, outageSteps: s.outageSteps, published: s.published };
+    const keep = {
+      skipped: s.skipped,
+      outageSteps: s.outageSteps,
+      ...(s.published === undefined ? {} : { published: s.published }),
+    };
     for (const k of Object.keys(s)) delete (s as unknown as Record<string, unknown>)[k];
     Object.assign(s, newForecastStateFor(r), keep);
     learn(r, s, idx, y);
@@ -339,7 +343,8 @@ function learn(r: Resolved, s: ForecastState, idx: number, y: number): void {
     s.ewAbsActual += rate * (Math.abs(y) - s.ewAbsActual);
     s.errs.push(err);
     if (s.errs.length > ERR_RING) s.errs.splice(0, s.errs.length - ERR_RING);
-    s.errQ = s.errs.length >= 10 ? [quantile(s.errs, 0.1), quantile(s.errs, 0.9)] : undefined;
+    if (s.errs.length >= 10) s.errQ = [quantile(s.errs, 0.1), quantile(s.errs, 0.9)];
+    else delete s.errQ;
   }
 
   const residual = y - yhat;
@@ -393,7 +398,7 @@ function ingest(r: Resolved, s: ForecastState, t: number, value: number | undefi
   if (s.open && s.open[0] < idx) {
     ownArrays(s);
     learn(r, s, s.open[0], s.open[1] / s.open[2]);
-    s.open = undefined;
+    delete s.open;
   }
   if (value === undefined) return;
   if (!trusted || !Number.isFinite(value) || value < 0) {

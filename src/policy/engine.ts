@@ -27,6 +27,7 @@
 import {
   averageValueProposal,
   describePolicy,
+  INT32_MAX,
   type RatePolicy,
   type ScalingRules,
   scaleDownLimit,
@@ -88,6 +89,12 @@ export interface DecisionContext {
   readonly metrics: MetricResult[];
   /** Metric values of the successful observations, by metric index (undefined when failed). */
   readonly values: (number | undefined)[];
+  /**
+   * This tick's observation of each metric as the engine judged it (stray and duplicate names
+   * dropped, a hostile ok value replaced by the failure it was classified as): what Level 5
+   * sees, so a NaN or 1e308 reaches its detectors and forecaster exactly as a failure would.
+   */
+  readonly observations: MetricObservation[];
   /** SLO-tuned AverageValue targets by metric name (Level 5 autotune); empty otherwise. */
   readonly targets: Record<string, number>;
   /** The Level 5 stage's output, when a Level 5 mechanism is enabled. */
@@ -160,6 +167,7 @@ function createContext(input: EngineInput): DecisionContext {
     state,
     metrics: [],
     values: [],
+    observations: [],
     targets: level5Enabled(spec) ? level5Targets(spec, prev.level5 as Level5State | undefined) : {},
     proposal: current,
     replicas: current,
@@ -202,6 +210,7 @@ function evaluateMetrics(ctx: DecisionContext): void {
     ctx.metrics.push(result);
     const obs = findObservation(ctx.input.observations, m.name);
     let value: number | undefined;
+    let hostile = false;
     if (obs === undefined) {
       result.error = { kind: 'empty', message: 'no observation for this metric' };
     } else if (!obs.ok) {
@@ -209,19 +218,24 @@ function evaluateMetrics(ctx: DecisionContext): void {
     } else if (Number.isNaN(obs.value)) {
       // Defence in depth: the collector should have caught these; a NaN never becomes a replica count.
       result.error = { kind: 'nan', message: 'value is NaN' };
+      hostile = true;
     } else if (!Number.isFinite(obs.value)) {
       result.error = { kind: 'infinite', message: `value is ${obs.value}` };
+      hostile = true;
     } else if (obs.value < 0) {
       result.error = { kind: 'negative', message: `value ${obs.value} is negative` };
+      hostile = true;
     } else if (obs.value > MAX_METRIC_VALUE) {
       result.error = { kind: 'too-large', message: `value ${obs.value} is above ${MAX_METRIC_VALUE}` };
+      hostile = true;
     } else if (!(target > 0)) {
       result.error = {
         kind: 'bad-query',
         message: `target ${String(m.target.value)} is not a positive number`,
       };
     } else {
-      value = obs.value;
+      // + 0 turns a -0 into 0: JSON has no -0, so a persisted state would read back differently.
+      value = obs.value + 0;
       result.value = value;
       const p =
         m.target.type === 'AverageValue'
@@ -231,6 +245,10 @@ function evaluateMetrics(ctx: DecisionContext): void {
       result.withinTolerance = p.withinTolerance;
     }
     ctx.values.push(value);
+    if (obs === undefined) continue;
+    if (hostile && result.error) ctx.observations.push({ name: m.name, ok: false, error: result.error });
+    else if (obs.ok && Object.is(obs.value, -0)) ctx.observations.push({ ...obs, value: 0 });
+    else ctx.observations.push(obs);
   }
 }
 
@@ -401,7 +419,7 @@ function applyLevel5(ctx: DecisionContext): void {
     spec,
     metrics: ctx.metrics,
     proposal: ctx.replicas,
-    observations: input.observations,
+    observations: ctx.observations,
     currentReplicas: ctx.current,
     ...(input.readyReplicas === undefined ? {} : { readyReplicas: input.readyReplicas }),
     ...(input.latencySeconds === undefined ? {} : { latencySeconds: input.latencySeconds }),
@@ -422,9 +440,12 @@ function applyLevel5(ctx: DecisionContext): void {
     // The forecast raises a failure hold; the rate limits, cooldowns and bounds still apply.
     ctx.done = false;
   }
-  if (out.proposal !== ctx.replicas) {
-    ctx.replicas = out.proposal;
-    ctx.proposal = out.proposal;
+  // The forecast sizes for its upper bound, which on extreme metrics (1e15 against a target of
+  // 0.1) saturates; a finite integer keeps the recommendation history JSON-stable.
+  const proposed = replicaCount(out.proposal, ctx.replicas);
+  if (proposed !== ctx.replicas) {
+    ctx.replicas = proposed;
+    ctx.proposal = proposed;
   }
   // Level 5 lists its main reason first; `applied` is in application order (last = main).
   for (let i = out.limitedBy.length - 1; i >= 0; i--) ctx.applied.push(out.limitedBy[i] as LimitReason);
@@ -604,6 +625,12 @@ function fmtValue(v: number): string {
 
 function fmtSeconds(ms: number): string {
   return `${Math.round(ms / 100) / 10}s`;
+}
+
+/** A proposal as a replica count in [0, INT32_MAX]; a NaN keeps `otherwise`. */
+function replicaCount(v: number, otherwise: number): number {
+  if (Number.isNaN(v)) return otherwise;
+  return clamp(Math.ceil(v), 0, INT32_MAX);
 }
 
 function clamp(v: number, lo: number, hi: number): number {

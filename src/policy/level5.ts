@@ -163,6 +163,10 @@ export function level5Stage(input: Level5Input): Level5Output {
   const status: Level5Output['status'] = {};
   const tolerance = spec.behavior.tolerance;
   const ready = input.readyReplicas ?? currentReplicas;
+  // The engine's pod count for Value targets: a readyReplicas of 0 (every pod restarting) is
+  // ignored, or a ready forecast would propose 0 replicas and Full mode would follow it down.
+  const podCount =
+    input.readyReplicas !== undefined && input.readyReplicas > 0 ? input.readyReplicas : currentReplicas;
   const obsByName = new Map(input.observations.map((o) => [o.name, o]));
   let proposal = input.proposal;
 
@@ -183,7 +187,7 @@ export function level5Stage(input: Level5Input): Level5Output {
       anomalies.set(m.name, out.result);
       const r = out.result;
       if (r.held && r.value !== undefined) {
-        const held = propose(m, r.value, currentReplicas, ready, tolerance);
+        const held = propose(m, r.value, currentReplicas, podCount, tolerance);
         reasons.push(
           `${m.name} ${fmt(r.observed ?? Number.NaN)} held back as anomalous (${r.heldTicks}/${spec.anomaly.confirmationTicks} ticks), using ${fmt(r.value)} which proposes ${held}`,
         );
@@ -236,7 +240,7 @@ export function level5Stage(input: Level5Input): Level5Output {
           upper: f.upper,
           // Sized for the upper bound: a replica started for load that does not come costs a
           // few replica-minutes, a missing one costs requests.
-          replicas: propose(m, f.upper, currentReplicas, ready, tolerance),
+          replicas: propose(m, f.upper, currentReplicas, podCount, tolerance),
           ready: out.result.ready,
         });
       }

@@ -2,6 +2,8 @@
 // the self-tuning reach the decision, its status fields and the persisted state.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
+import { type FlapState, flapStage } from '../../src/autotune/flap.ts';
 import { PolicyValidator } from '../../src/crd/validate.ts';
 import { decide } from '../../src/policy/engine.ts';
 import { type Level5State, level5TrainForecast } from '../../src/policy/level5.ts';
@@ -205,5 +207,133 @@ describe('engine with Level 5', () => {
     decide({ spec: s, state, observations: obs(500), currentReplicas: 10, now: T0 + 90 * TICK });
     decide({ spec: s, state, observations: obs(0), currentReplicas: 10, now: T0 + 95 * TICK });
     assert.equal(JSON.stringify(state), before);
+  });
+});
+
+// Regressions found by test/fuzz/engine.fuzz.test.ts once Level 5 was wired in.
+describe('engine with Level 5: state and input hygiene', () => {
+  const ALL = {
+    predictive: { enabled: true, seasonPeriod: '10m' },
+    anomaly: { enabled: true },
+    autotune: { enabled: true },
+  };
+
+  /** JSON drops undefined keys and turns -0 into 0 and NaN into null: any of them breaks a restart. */
+  function assertJsonStable(v: unknown, what: string): void {
+    assert.ok(isDeepStrictEqual(JSON.parse(JSON.stringify(v)), v), `${what} changes through JSON`);
+  }
+
+  it('keeps no undefined keys in the forecast state (warm-up tables, closed bucket)', () => {
+    // The fuzz counterexample: a 2-minute season (seasonPeriod 0s) fills its warm-up within a
+    // few ticks; the values and target are the extreme ones it used.
+    const s = spec({
+      maxReplicas: 1,
+      metrics: [{ name: 'rps', query: 'q', target: { type: 'AverageValue', value: '.1' } }],
+      predictive: { enabled: true, seasonPeriod: '0s' },
+    });
+    const outs = run(s, [1e15, 0, 1e15, 0, 0, 1e15, 0, 1e15, 0], 1);
+    for (const [i, o] of outs.entries()) assertJsonStable(o.state, `state after tick ${i}`);
+    const f = (outs.at(-1)?.state.level5 as Level5State | undefined)?.forecast.rps;
+    assert.ok(f !== undefined && f.daily.length > 0, 'the forecaster initialised');
+  });
+
+  it('keeps no undefined keys in the anomaly, ineffective-scaling and flap states', () => {
+    // Missing data that comes back, a held drop to zero that recovers, scale-ups and downs.
+    const s = spec({
+      ...ALL,
+      metrics: [{ name: 'rps', query: 'q', target: { type: 'Value', value: '500' } }],
+    });
+    for (const o of run(s, LOAD, 3)) assertJsonStable(o.state, `state at ${o.decision.reason}`);
+    const missingThenBack = run(spec(ALL), [100, undefined, 100]);
+    assertJsonStable(missingThenBack[2]?.state, 'state after a missing metric came back');
+  });
+
+  it('keeps no undefined reason in the flap state once the spec window passes the tuned one', () => {
+    const cfg = { baseSeconds: 300, maxSeconds: 3600, reversalThreshold: 2, windowSeconds: 600 };
+    let state: FlapState | undefined;
+    // 5 → 6 → 5 → 6: two reversals widen the window to 600 s.
+    [5, 6, 5, 6].forEach((currentReplicas, i) => {
+      state = flapStage(cfg, state, { currentReplicas }, T0 + i * TICK).state;
+    });
+    assert.equal(state?.tunedSeconds, 600);
+    const out = flapStage({ ...cfg, baseSeconds: 900 }, state, { currentReplicas: 6 }, T0 + 4 * TICK);
+    assert.equal(out.result.scaleDownStabilizationSeconds, 900);
+    assertJsonStable(out.state, 'flap state');
+  });
+
+  it('gives Level 5 a hostile ok value as the failure it is, not as a value', () => {
+    const s = spec(ALL);
+    const warm = run(s, LOAD.slice(0, 45)).at(-1) as EngineOutput;
+    const kinds: Array<[number, 'nan' | 'infinite' | 'negative' | 'too-large']> = [
+      [Number.NaN, 'nan'],
+      [Number.POSITIVE_INFINITY, 'infinite'],
+      [Number.NEGATIVE_INFINITY, 'infinite'],
+      [-1, 'negative'],
+      [2e15, 'too-large'],
+      [1e308, 'too-large'],
+    ];
+    for (const [value, kind] of kinds) {
+      const input = {
+        spec: s,
+        state: warm.state,
+        currentReplicas: 10,
+        readyReplicas: 10,
+        now: T0 + 45 * TICK,
+      };
+      const got = decide({ ...input, observations: [{ name: 'rps', ok: true, value }] });
+      const ref = decide({
+        ...input,
+        observations: [{ name: 'rps', ok: false, error: { kind, message: 'x' } }],
+      });
+      assert.deepEqual(got.state, ref.state, `${value}`);
+      assert.equal(got.decision.desiredReplicas, ref.decision.desiredReplicas);
+      assert.deepEqual(got.decision.limitedBy, ref.decision.limitedBy);
+      assertJsonStable(got.state, `state after ${value}`);
+    }
+  });
+
+  it('gives Level 5 the observation the engine used when a metric name repeats', () => {
+    const s = spec(ALL);
+    const warm = run(s, LOAD.slice(0, 45)).at(-1) as EngineOutput;
+    const input = { spec: s, state: warm.state, currentReplicas: 10, readyReplicas: 10, now: T0 + 45 * TICK };
+    const first = decide({ ...input, observations: obs(100) });
+    const repeated = decide({ ...input, observations: [...obs(100), ...obs(0)] });
+    assert.deepEqual(repeated, first);
+  });
+
+  it('treats an ok value of -0 as 0, in the HPA part and in Level 5', () => {
+    for (const s of [spec(), spec(ALL)]) {
+      const input = { spec: s, state: undefined, currentReplicas: 10, readyReplicas: 10, now: T0 };
+      const neg = decide({ ...input, observations: [{ name: 'rps', ok: true, value: -0 }] });
+      assertJsonStable(neg.state, 'state');
+      assertJsonStable(neg.decision, 'decision');
+      assert.deepEqual(neg, decide({ ...input, observations: obs(0) }));
+    }
+  });
+
+  it('ignores readyReplicas 0 in the forecast proposal, as the reactive one does', () => {
+    // Every pod restarting must not let a ready Full-mode forecast propose 0 replicas.
+    const s = spec({
+      metrics: [{ name: 'rps', query: 'q', target: { type: 'Value', value: '100' } }],
+      predictive: { enabled: true, seasonPeriod: '1h', mode: 'Full' },
+    });
+    const now = T0;
+    const history: Array<[number, number]> = [];
+    for (let t = now - 3 * 3600_000; t < now; t += TICK) history.push([t, 1000]);
+    const state: EngineState = {
+      version: 1,
+      recommendations: [],
+      scaleUpEvents: [],
+      scaleDownEvents: [],
+      consecutiveFailures: 0,
+      level5: level5TrainForecast(s, undefined, 'rps', history),
+    };
+    const input = { spec: s, state, observations: obs(1000), currentReplicas: 10, now };
+    const allReady = decide({ ...input, readyReplicas: 10 });
+    const noneReady = decide({ ...input, readyReplicas: 0 });
+    assert.equal(allReady.decision.forecasts?.[0]?.ready, true, 'the forecast is ready');
+    assert.equal(noneReady.decision.forecasts?.[0]?.replicas, allReady.decision.forecasts?.[0]?.replicas);
+    assert.equal(noneReady.decision.desiredReplicas, allReady.decision.desiredReplicas);
+    assert.equal(noneReady.decision.direction, 'Up');
   });
 });
