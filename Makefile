@@ -13,7 +13,7 @@ UNIT_TESTS = $(shell find test -name '*.test.ts' ! -name '*.int.test.ts' | sort)
 INT_TESTS = $(shell find test -name '*.int.test.ts' | sort)
 TRACE ?= ../shared/traces/nasa_per_minute.csv
 
-.PHONY: help deps build lint typecheck format test test-unit test-integration bench env-up env-down demo gen clean
+.PHONY: help deps build lint typecheck format test test-unit test-integration bench bench-scale env-up env-down demo gen clean
 
 help:
 	@echo "make test         lint, type-check, unit tests, then integration/e2e tests in the local sandbox"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint         biome (lint + format check) and tsc"
 	@echo "make build        compile to dist/"
 	@echo "make bench        benchmarks; results in bench/results/"
+	@echo "make bench-scale  operator at 1,000/5,000/10,000 policies in its own sandbox (SCALE_SIZES=100,500)"
 	@echo "make env-up       start the local control plane + Prometheus (.sandbox/env.sh)"
 	@echo "make env-down     stop it"
 	@echo "make demo         sandbox + operator + a simulated workload scaling live"
@@ -34,8 +35,13 @@ node_modules/.installed: package.json package-lock.json
 
 deps: node_modules/.installed
 
+# Everything generated from the CRD and the metric table; tests fail when a
+# generated file is stale.
 gen: deps
 	$(NODE) scripts/gen-types.ts
+	$(NODE) scripts/gen-deploy.ts
+	$(NODE) scripts/gen-docs.ts
+	$(NODE) scripts/gen-dashboards.ts
 
 build: deps
 	rm -rf dist
@@ -61,14 +67,22 @@ test: lint test-unit test-integration
 bench: deps
 	$(NODE) bench/simulate.ts --trace $(TRACE)
 
+# The scale benchmark (bench/scale.ts) in a sandbox of its own, so it never disturbs a test
+# sandbox in .sandbox/; SCALE_SIZES=100,500 for a quick run. Writes bench/results/scale.{json,md}.
+SCALE_SANDBOX_DIR ?= $(or $(TMPDIR),/tmp)/tidemark-scale-sandbox
+bench-scale: deps
+	TIDEMARK_SANDBOX_DIR=$(SCALE_SANDBOX_DIR) sandbox/with-sandbox.sh $(NODE) bench/scale.ts
+
 env-up: deps
 	sandbox/env-up.sh
 
 env-down:
 	sandbox/env-down.sh
 
+# scripts/demo.ts runs sandbox/env-up.sh itself (reusing a running sandbox), so
+# that a failed start ends the demo with one clear message. DEMO_SECONDS=N
+# shortens it.
 demo: deps
-	sandbox/env-up.sh
 	$(NODE) scripts/demo.ts
 
 clean:

@@ -178,8 +178,16 @@ test('the operator scales Deployment, StatefulSet and ReplicaSet targets as the 
   const env = sandboxEnv();
   // RBAC only (no Deployment: the sandbox has no image to run), for real.
   const rbac = (await kustomize(DEPLOY)).filter((o) =>
-    ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind),
+    ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap'].includes(
+      o.kind,
+    ),
   );
+  // The sandbox's Prometheus is allowed through the shipped ConfigMap, not the
+  // flag, so that its watch runs under the Role too.
+  for (const o of rbac) {
+    if (o.kind === 'ConfigMap')
+      (o as unknown as { data: Record<string, string> }).data.allowed = env.prometheusUrl;
+  }
   await kubectl(['apply', '-f', '-'], { input: toYaml(rbac) });
 
   // Spot checks through the API server's own authorizer.
@@ -194,6 +202,8 @@ test('the operator scales Deployment, StatefulSet and ReplicaSet targets as the 
   assert.equal(await canI('list', 'secrets', 'default'), false);
   assert.equal(await canI('patch', 'deployments.apps', 'default'), false);
   assert.equal(await canI('list', 'pods', 'default'), false);
+  assert.equal(await canI('watch', 'configmaps/tidemark-allowed-prometheus', 'tidemark-system'), true);
+  assert.equal(await canI('watch', 'configmaps/kube-root-ca.crt', 'tidemark-system'), false);
 
   await kubectl(['create', 'namespace', NS]);
   await kubectl(['apply', '-n', NS, '-f', '-'], {
@@ -235,8 +245,12 @@ test('the operator scales Deployment, StatefulSet and ReplicaSet targets as the 
       '--leader-election-namespace=tidemark-system',
       '--lease-name=tidemark-leader',
       `--identity=rbac-test-${process.pid}`,
-      `--allowed-prometheus=${env.prometheusUrl}`,
+      // As in deploy/base/deployment.yaml.
+      '--allowed-prometheus=http://prometheus.monitoring.svc:9090',
+      '--allowed-prometheus-configmap=tidemark-allowed-prometheus',
     ],
+    // The Deployment sets it from the downward API; the ConfigMap is read there.
+    env: { POD_NAMESPACE: 'tidemark-system' },
   });
   const running = op;
   for (const [kind, name] of [

@@ -105,7 +105,7 @@ test('cluster-wide install: the ClusterRole grants exactly what the operator cal
   assert.deepEqual((binding as unknown as { roleRef: { name: string } }).roleRef.name, 'tidemark-operator');
 });
 
-test('the operator namespace Role grants only the Lease, by name where the API allows', () => {
+test('the operator namespace Role grants only the Lease and the allow-list ConfigMap, by name where the API allows', () => {
   for (const objects of [cluster, namespaced, promOperator]) {
     const roles = find(objects, 'Role').filter((r) => r.metadata.namespace === 'tidemark-system');
     assert.equal(roles.length, 1);
@@ -138,6 +138,10 @@ test('the lease name and namespace in the Deployment match the Role', () => {
     args.some((a) => /^--allowed-prometheus=https?:\/\/\S+$/.test(a)),
     'no --allowed-prometheus',
   );
+  // The allow-list ConfigMap: named in the args, shipped, and the only one the Role lets it read.
+  assert.ok(args.includes('--allowed-prometheus-configmap=tidemark-allowed-prometheus'), args.join(' '));
+  const [cm] = find(cluster, 'ConfigMap', 'tidemark-allowed-prometheus');
+  assert.equal(cm?.metadata.namespace, 'tidemark-system');
 });
 
 test('the Deployment: 2 replicas, probes, resources, hardened security context', () => {
@@ -230,11 +234,11 @@ const GRANTED_IN_CODE: Record<string, RegExp> = {
   events: /\/api\/v1\/namespaces\/[^`]*\/events`/,
   secrets: /\/api\/v1\/namespaces\/[^`]*\/secrets\//,
   leases: /\/apis\/coordination\.k8s\.io\/v1\/namespaces\/[^`]*\/leases`/,
+  configmaps: /\/api\/v1\/namespaces\/[^`]*\/configmaps`/,
 };
 // Resources an operator might be expected to touch that are not granted:
 // a call to any of them in the source fails this test (grant it, then).
 const NOT_GRANTED: Record<string, RegExp> = {
-  configmaps: /\/configmaps\b/,
   'events.k8s.io events': /events\.k8s\.io\/v1/,
   'scalingpolicies/scale': /scalingpolicies\/scale/,
   ...Object.fromEntries(

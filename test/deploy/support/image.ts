@@ -18,7 +18,7 @@ function npmCli(): string {
 /**
  * Builds the image's /app in a fresh temporary folder and returns its path:
  * - stage "build": a real `tsc -p tsconfig.build.json` of src/ to dist/;
- * - stage "deps": `npm ci --omit=dev --ignore-scripts` from package.json and the lock;
+ * - stage "deps": `npm install --omit=dev --ignore-scripts` from package.json and the lock;
  * - final stage: node_modules, dist/, package.json, bin/, crds/ (no src/, no dev dependencies).
  */
 export function buildImageFolder(): { app: string; notes: string[] } {
@@ -42,20 +42,8 @@ export function buildImageFolder(): { app: string; notes: string[] } {
   cpSync(join(REPO, 'package.json'), join(app, 'package.json'));
   cpSync(join(REPO, 'package-lock.json'), join(app, 'package-lock.json'));
   const flags = ['--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'];
-  try {
-    run(NODE, [npmCli(), 'ci', ...flags], app);
-  } catch (err) {
-    // Some npm 11 releases refuse `npm ci` when the lock (even one they wrote
-    // themselves) lacks other platforms' optional packages ("Missing:
-    // @biomejs/cli-... from lock file"). Only that case falls back to
-    // `npm install`, which still follows the lock; anything else fails.
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '');
-    if (!/EUSAGE[\s\S]*Missing: \S+ from lock file/.test(stderr)) throw err;
-    notes.push(
-      `npm ci refused the lock file (${stderr.match(/Missing: \S+/)?.[0]}); used npm install --omit=dev`,
-    );
-    run(NODE, [npmCli(), 'install', '--no-save', ...flags], app);
-  }
+  // As the Dockerfile does: `npm install` follows the lock (see the Dockerfile for why not `npm ci`).
+  run(NODE, [npmCli(), 'install', '--no-save', ...flags], app);
   // final stage
   cpSync(join(REPO, 'bin'), join(app, 'bin'), { recursive: true });
   cpSync(join(REPO, 'crds'), join(app, 'crds'), { recursive: true });

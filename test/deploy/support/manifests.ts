@@ -107,4 +107,6 @@ export const OWN = [
   'coordination.k8s.io/leases create',
   'coordination.k8s.io/leases get tidemark-leader',
   'coordination.k8s.io/leases update tidemark-leader',
+  'core/configmaps list tidemark-allowed-prometheus',
+  'core/configmaps watch tidemark-allowed-prometheus',
 ];

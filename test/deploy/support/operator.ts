@@ -35,12 +35,13 @@ export async function startOperator(opts: {
   args: string[];
   appDir?: string;
   port?: number;
+  env?: Record<string, string>;
 }): Promise<RunningOperator> {
   const port = opts.port ?? (await freePort());
   const app = opts.appDir ?? REPO;
   const child = spawn(NODE, [join(app, 'bin/tidemark.js'), 'run', `--metrics-port=${port}`, ...opts.args], {
     cwd: app,
-    env: { ...process.env, KUBECONFIG: opts.kubeconfig },
+    env: { ...process.env, ...opts.env, KUBECONFIG: opts.kubeconfig },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,8 +1,8 @@
 // A plain-HTTP proxy in front of the API server that records every request the
 // operator sends, as RBAC sees it ("group/resource verb"), with the answer's
 // status. Streams (watches) pass through unbuffered.
-import { createServer, type Server } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { type ClientRequest, createServer, type Server } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
 
 export interface Recorded {
   method: string;
@@ -52,6 +52,10 @@ export async function startRecorder(upstream: { server: string; ca?: Buffer }): 
 }> {
   const target = new URL(upstream.server);
   const recorded: Recorded[] = [];
+  // Its own agent, and every upstream request tracked, so that close() leaves
+  // no socket behind (watches never end by themselves).
+  const agent = new Agent({ keepAlive: false, ...(upstream.ca ? { ca: upstream.ca } : {}) });
+  const open = new Set<ClientRequest>();
   const server: Server = createServer((req, res) => {
     const headers = { ...req.headers, host: target.host };
     const up = httpsRequest(
@@ -61,7 +65,7 @@ export async function startRecorder(upstream: { server: string; ca?: Buffer }): 
         path: req.url,
         method: req.method,
         headers,
-        ...(upstream.ca ? { ca: upstream.ca } : {}),
+        agent,
       },
       (r) => {
         recorded.push({
@@ -74,6 +78,8 @@ export async function startRecorder(upstream: { server: string; ca?: Buffer }): 
         r.pipe(res);
       },
     );
+    open.add(up);
+    up.on('close', () => open.delete(up));
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
@@ -84,8 +90,10 @@ export async function startRecorder(upstream: { server: string; ca?: Buffer }): 
     recorded,
     close: () =>
       new Promise<void>((r) => {
+        for (const up of open) up.destroy();
         server.closeAllConnections();
         server.close(() => r());
+        agent.destroy();
       }),
   };
 }
