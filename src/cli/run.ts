@@ -6,6 +6,7 @@ export interface RunOptions {
   metricsPort: number;
   metricsHost: string;
   allowedPrometheus?: string[];
+  allowedPrometheusConfigmap?: string;
   leaderElectionNamespace?: string;
   leaseName: string;
   leaseDurationSeconds: number;
@@ -80,6 +81,10 @@ export function registerRunCommand(program: Command): void {
       'comma-separated Prometheus base URLs policies may use (default: $TIDEMARK_ALLOWED_PROMETHEUS or $PROMETHEUS_URL)',
       list,
     )
+    .option(
+      '--allowed-prometheus-configmap <name>',
+      "a ConfigMap in the operator's own namespace whose key `allowed` (newline- or comma-separated URLs) adds to the allow-list; watched, edits apply without a restart",
+    )
     .option('--leader-election-namespace <ns>', "namespace of the Lease (default: the operator's own)")
     .option('--lease-name <name>', 'name of the Lease', 'tidemark-leader')
     .option('--lease-duration-seconds <s>', 'how long a lease is valid without renewal', int(2, 600), 15)
@@ -130,6 +135,15 @@ async function runOperator(opts: RunOptions): Promise<void> {
       metricsPort: opts.metricsPort,
       metricsHost: opts.metricsHost,
       allowedPrometheus: allowed,
+      ...(opts.allowedPrometheusConfigmap
+        ? {
+            // The operator's own namespace, never the policies': only its owner may widen the list.
+            allowedPrometheusConfigMap: {
+              namespace: leaseNamespace(undefined),
+              name: opts.allowedPrometheusConfigmap,
+            },
+          }
+        : {}),
       leaseNamespace: leaseNamespace(opts.leaderElectionNamespace),
       leaseName: opts.leaseName,
       ...(opts.identity ? { identity: opts.identity } : {}),

@@ -89,7 +89,8 @@ export interface CollectorLogger {
 }
 
 export interface CollectorOptions {
-  addressPolicy: AddressPolicy;
+  /** An AddressPolicy, or anything that checks like one (the operator's reloadable allow-list). */
+  addressPolicy: Pick<AddressPolicy, 'check'>;
   /** Required when any policy has spec.prometheus.authSecretRef. */
   readSecret?: ReadSecret;
   client?: PromClient;

@@ -3,13 +3,14 @@ import { hostname } from 'node:os';
 import { type KubeConfig, type KubernetesObject, makeInformer } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { AddressPolicy, Collector } from '../collector/index.ts';
+import { Collector } from '../collector/index.ts';
 import type { ScalingPolicy } from '../crd/types.generated.ts';
 import { createOperatorMetrics, type OperatorMetrics } from '../metrics/registry.ts';
 import { DiscoveryCache } from '../reconciler/discovery.ts';
 import { EventRecorder } from '../reconciler/events.ts';
 import { encode, httpTransport, isNotFound, type KubeTransport } from '../reconciler/kube.ts';
 import { POLICY_API_VERSION, POLICY_PLURAL, PolicyReconciler } from '../reconciler/reconciler.ts';
+import { AllowList, configMapInformer, watchAllowListConfigMap } from './allowlist.ts';
 import { startHealthServer } from './http.ts';
 import { kubeLeaseClient, LeaderElector } from './leader.ts';
 import { TickScheduler } from './scheduler.ts';
@@ -22,6 +23,8 @@ export interface OperatorOptions {
   metricsPort: number;
   metricsHost?: string;
   allowedPrometheus: string[];
+  /** A ConfigMap (key `allowed`) whose entries are allowed too; watched, so edits apply at once. */
+  allowedPrometheusConfigMap?: { namespace: string; name: string };
   leaseNamespace: string;
   leaseName: string;
   identity?: string;
@@ -55,6 +58,8 @@ export class Operator {
   readonly #reconciler: PolicyReconciler;
   readonly #elector: LeaderElector;
   readonly #collector: Collector;
+  readonly #allowList: AllowList;
+  #allowListWatch: { stop(): Promise<void> } | undefined;
   #server: Server | undefined;
   #port = 0;
   #stopping = false;
@@ -68,8 +73,11 @@ export class Operator {
     this.#transport = transport;
     const log = o.log;
     const m = this.metrics;
+    // One allow-list for the collector and the reconciler, so a ConfigMap edit reaches both.
+    const addressPolicy = new AllowList(o.allowedPrometheus);
+    this.#allowList = addressPolicy;
     this.#collector = new Collector({
-      addressPolicy: new AddressPolicy(o.allowedPrometheus),
+      addressPolicy,
       // Only ever the policy's own namespace (the collector passes it); values never logged.
       readSecret: async (namespace, name) =>
         (await transport({
@@ -86,7 +94,6 @@ export class Operator {
       },
       logger: log,
     });
-    const addressPolicy = new AddressPolicy(o.allowedPrometheus);
     this.#elector = new LeaderElector({
       client: kubeLeaseClient(transport, o.leaseNamespace, o.leaseName, isNotFound),
       identity: this.identity,
@@ -176,12 +183,35 @@ export class Operator {
         metricsPort: port,
         namespaces: this.#o.namespaces?.length ? this.#o.namespaces : 'all',
         allowedPrometheus: this.#o.allowedPrometheus,
+        ...(this.#o.allowedPrometheusConfigMap
+          ? {
+              allowedPrometheusConfigMap: `${this.#o.allowedPrometheusConfigMap.namespace}/${this.#o.allowedPrometheusConfigMap.name}`,
+            }
+          : {}),
         maxConcurrentTicks: this.#o.maxConcurrentTicks,
       },
       'operator starting',
     );
-    if (this.#o.allowedPrometheus.length === 0) {
-      log.warn('the Prometheus allow-list is empty: every policy will be reported InvalidPolicy');
+    const cm = this.#o.allowedPrometheusConfigMap;
+    if (cm) {
+      const watch = watchAllowListConfigMap({
+        allowList: this.#allowList,
+        namespace: cm.namespace,
+        name: cm.name,
+        log,
+        informer: configMapInformer(this.#o.kubeconfig, this.#transport, cm.namespace, cm.name),
+      });
+      this.#allowListWatch = watch;
+      // Read it before any tick, or a policy allowed only by the ConfigMap would be reported
+      // InvalidPolicy for a moment. A failed read is logged and retried; the flag's entries apply meanwhile.
+      await watch.started;
+    }
+    if (this.#allowList.entries.length === 0) {
+      log.warn(
+        cm
+          ? 'the Prometheus allow-list is empty (flag and ConfigMap): policies are reported InvalidPolicy until the ConfigMap allows their address'
+          : 'the Prometheus allow-list is empty: every policy will be reported InvalidPolicy',
+      );
     }
     const scopes = this.#o.namespaces?.length ? this.#o.namespaces : [undefined];
     for (const ns of scopes) this.#startInformer(ns);
@@ -322,7 +352,7 @@ export class Operator {
       }),
     ]);
     clearTimeout(timer);
-    await Promise.allSettled(this.#informers.map((i) => i.stop()));
+    await Promise.allSettled([...this.#informers.map((i) => i.stop()), this.#allowListWatch?.stop()]);
     await this.#elector.stop();
     this.metrics.leader.set(0);
     this.#collector.close();

@@ -1,12 +1,22 @@
 import type { Logger } from 'pino';
-import type { AddressCheck, PolicyObservations, PolicyRef } from '../collector/index.ts';
+import type { AddressCheck, PolicyObservations, PolicyRef, RangeResult } from '../collector/index.ts';
 import type { ScalingPolicy, ScalingPolicyStatus } from '../crd/types.generated.ts';
+import { fmtDuration } from '../forecast/holtwinters.ts';
 import type { OperatorMetrics } from '../metrics/registry.ts';
-import { decide as engineDecide } from '../policy/engine.ts';
+import { decide as engineDecide, initialState } from '../policy/engine.ts';
+import { forecastConfig, type Level5State, level5TrainForecast } from '../policy/level5.ts';
 import type { Decision, EngineInput, EngineOutput, EngineState, LimitReason } from '../policy/types.ts';
 import { DiscoveryCache, type ScalableResource, TargetResolveError } from './discovery.ts';
 import type { EventSpec, InvolvedObject } from './events.ts';
 import { encode, isConflict, isNotFound, KubeApiError, type KubeTransport } from './kube.ts';
+import {
+  historyKey,
+  historyRetryDelayMs,
+  historyWindow,
+  latencySpec,
+  readyReplicasOf,
+  wantsReadyReplicas,
+} from './level5-inputs.ts';
 import {
   type Condition,
   type ConditionInput,
@@ -26,6 +36,14 @@ export const POLICY_PLURAL = 'scalingpolicies';
 /** What the reconciler needs from the collector (src/collector's Collector satisfies it). */
 export interface ObservationSource {
   observe(policy: PolicyRef, opts?: { signal?: AbortSignal }): Promise<PolicyObservations>;
+  /** The forecaster's history; without it, a predictive policy learns from its live ticks only. */
+  queryRange?(
+    policy: PolicyRef,
+    query: string,
+    startMs: number,
+    endMs: number,
+    stepSeconds: number,
+  ): Promise<RangeResult>;
 }
 
 export interface EventSink {
@@ -81,6 +99,10 @@ interface Memory {
   rv?: string;
   basedOnRv?: string;
   writtenAt?: number;
+  /** Per metric, what its forecaster's history was loaded for (historyKey); absent: not loaded yet. */
+  history?: Map<string, string>;
+  /** The last history load failed: why, how often in a row, and when to try again. */
+  historyError?: { message: string; failures: number; retryAt: number };
 }
 
 /**
@@ -266,8 +288,14 @@ export class PolicyReconciler {
       message: `the scale subresource of ${display} is readable`,
     });
 
-    // Observations. The collector never rejects for Prometheus or a metric.
-    const obs = await this.#d.collector.observe({ namespace, spec });
+    // Observations. The collector never rejects for Prometheus or a metric; the ready count
+    // and the SLO latency are extras whose failure only leaves them out.
+    const latency = latencySpec(spec);
+    const [obs, readyReplicas, latencySeconds] = await Promise.all([
+      this.#d.collector.observe({ namespace, spec }),
+      wantsReadyReplicas(spec) ? this.#readyReplicas(resource, namespace, target.name, log) : undefined,
+      latency ? this.#latencySeconds(namespace, latency, log) : undefined,
+    ]);
     if (obs.problem?.invalidPolicy) return this.#invalid(obs.problem.message, prev, cond, events, finish);
     if (obs.insecureTLS || getCondition(prev, 'InsecureTLS')) {
       cond(
@@ -288,12 +316,15 @@ export class PolicyReconciler {
     }
 
     // The engine, with the state this process holds or, after a restart or failover, the persisted one.
-    const state = mem.engineState ?? restoreState(prev?.engineState, now, spec.pollingIntervalSeconds);
+    let state = mem.engineState ?? restoreState(prev?.engineState, now, spec.pollingIntervalSeconds);
+    state = await this.#loadHistory(namespace, spec, state, current, mem, now, log, events);
     const { decision, state: nextState } = this.#decide({
       spec,
       state,
       observations: obs.observations,
       currentReplicas: current,
+      ...(readyReplicas === undefined ? {} : { readyReplicas }),
+      ...(latencySeconds === undefined ? {} : { latencySeconds }),
       now,
     });
     const m = this.#d.metrics;
@@ -440,7 +471,18 @@ export class PolicyReconciler {
           },
     );
     // The Level 5 mechanisms own their conditions and status parts; present only while enabled.
-    for (const c of decision.conditions ?? []) cond(c);
+    const historyError = mem.historyError;
+    for (const c of decision.conditions ?? []) {
+      // A forecaster that stands aside because its history could not be loaded says so.
+      cond(
+        c.type === 'ForecastReady' && c.status === 'False' && historyError
+          ? {
+              ...c,
+              message: `${c.message}; its history could not be loaded from Prometheus (${historyError.message}), retrying`,
+            }
+          : c,
+      );
+    }
     for (const type of ['AnomalyDetected', 'ScalingIneffective', 'ForecastReady']) {
       if (!decision.conditions?.some((c) => c.type === type) && getCondition(next, type)) {
         next.conditions = next.conditions?.filter((c) => c.type !== type);
@@ -466,6 +508,124 @@ export class PolicyReconciler {
       this.#memory.set(uid, mem);
     }
     return mem;
+  }
+
+  /** The target object's ready replicas (the scale subresource has none); undefined when unknown. */
+  async #readyReplicas(
+    resource: ScalableResource,
+    namespace: string,
+    name: string,
+    log: Logger,
+  ): Promise<number | undefined> {
+    try {
+      const obj = await this.#d.transport({
+        method: 'GET',
+        path: DiscoveryCache.scalePath(resource, namespace, name).replace(/\/scale$/, ''),
+        timeoutMs: this.#d.requestTimeoutMs ?? 10_000,
+      });
+      return readyReplicasOf(resource.apiVersion, resource.kind, obj);
+    } catch (err) {
+      log.debug({ err: errText(err) }, 'reading the target for its ready replicas failed');
+      return undefined;
+    }
+  }
+
+  async #latencySeconds(
+    namespace: string,
+    spec: NonNullable<ReturnType<typeof latencySpec>>,
+    log: Logger,
+  ): Promise<number | undefined> {
+    const res = await this.#d.collector.observe({ namespace, spec });
+    const o = res.observations[0];
+    if (o?.ok) return o.value;
+    log.debug(
+      { err: o ? `${o.error.kind}: ${o.error.message}` : 'no observation' },
+      'SLO latency query failed',
+    );
+    return undefined;
+  }
+
+  /**
+   * Before a predictive policy's first decision in this process (and again when predictive is
+   * switched on, or a metric's query, the address, step, season or history length changes),
+   * train each metric's forecaster from Prometheus' history, so it need not wait a season of
+   * live ticks. A failure is logged, recorded (Event, ForecastReady message) and retried with
+   * backoff; meanwhile the forecaster learns from live ticks and stands aside until it has a season.
+   */
+  async #loadHistory(
+    namespace: string,
+    spec: ScalingPolicy['spec'],
+    state: EngineState | undefined,
+    current: number,
+    mem: Memory,
+    now: number,
+    log: Logger,
+    events: EventSpec[],
+  ): Promise<EngineState | undefined> {
+    const win = historyWindow(spec, now);
+    const source = this.#d.collector;
+    if (!win || !forecastConfig(spec)) {
+      delete mem.history;
+      delete mem.historyError;
+      return state;
+    }
+    if (!source.queryRange) return state;
+    if (mem.historyError && now < mem.historyError.retryAt) return state;
+    if (!mem.history) mem.history = new Map();
+    const loaded = mem.history;
+    for (const name of [...loaded.keys()]) {
+      if (!spec.metrics.some((m) => m.name === name)) loaded.delete(name);
+    }
+    let next = state;
+    for (const m of spec.metrics) {
+      const key = historyKey(spec, m.name);
+      if (key === undefined || loaded.get(m.name) === key) continue;
+      const started = this.#now();
+      const res = await source.queryRange(
+        { namespace, spec },
+        m.query,
+        win.startMs,
+        win.endMs,
+        win.stepSeconds,
+      );
+      if (!res.ok) {
+        const failures = (mem.historyError?.failures ?? 0) + 1;
+        const message = `${m.name}: ${res.error.kind}: ${res.error.message}`;
+        mem.historyError = { message, failures, retryAt: now + historyRetryDelayMs(failures) };
+        log.warn({ metric: m.name, err: message, failures }, 'loading the forecast history failed');
+        events.push({
+          type: 'Warning',
+          reason: 'ForecastHistoryUnavailable',
+          message: `forecast history of ${m.name} could not be loaded: ${res.error.kind}: ${res.error.message}; the forecaster learns from live ticks meanwhile`,
+        });
+        return next;
+      }
+      next ??= initialState(current, now);
+      let l5 = next.level5 as Level5State | undefined;
+      // A different query (or address) measured something else: its old model is no guide.
+      // A model without a season yet learned only ticks that Prometheus' history holds too
+      // (and history older than its first tick could not be added to it): start it afresh.
+      const old = l5?.forecast?.[m.name];
+      if (l5 && old && (loaded.has(m.name) || old.daily.length === 0)) {
+        const { [m.name]: _dropped, ...rest } = l5.forecast;
+        l5 = { ...l5, forecast: rest };
+      }
+      next = { ...next, level5: level5TrainForecast(spec, l5, m.name, res.points) };
+      loaded.set(m.name, key);
+      const first = res.points[0]?.[0];
+      const span = first === undefined ? 0 : Math.round((win.endMs - first) / 1000);
+      log.info(
+        { metric: m.name, points: res.points.length, spanSeconds: span, ms: this.#now() - started },
+        'forecast history loaded',
+      );
+      events.push({
+        type: 'Normal',
+        reason: 'ForecastHistoryLoaded',
+        message: `forecast history of ${m.name} loaded: ${res.points.length} points over ${fmtDuration(span)} (asked for ${spec.predictive?.history})`,
+      });
+    }
+    delete mem.historyError;
+    return next;
   }
 
   #invalid(
@@ -540,11 +700,14 @@ export class PolicyReconciler {
     if (forecastReplicas !== undefined) m.forecastReplicas.set(l, forecastReplicas);
     // The engine's counts are totals since its state began; the counter gets the increase.
     const key = `${namespace}/${policy}`;
-    const seen = this.#anomaliesSeen.get(key) ?? {};
+    // On the policy's first tick in this process its counts (restored from status) are the
+    // baseline; after that a kind not seen before counts from 0.
+    const known = this.#anomaliesSeen.get(key);
+    const seen = known ?? {};
     for (const [metric, kinds] of Object.entries(decision.anomalyCounts ?? {})) {
       for (const [kind, n] of Object.entries(kinds ?? {})) {
         const k = `${metric}\u0000${kind}`;
-        const before = seen[k];
+        const before = seen[k] ?? (known ? 0 : undefined);
         if (before !== undefined && n > before) m.anomalies.inc({ ...l, metric, kind }, n - before);
         seen[k] = n;
       }

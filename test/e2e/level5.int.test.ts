@@ -1,0 +1,255 @@
+// End-to-end Level 5: one real operator process against the sandbox. The forecast shows in
+// the status (standing aside on a fresh workload's short history; ready at once on a metric
+// whose history Prometheus already has), and an anomalous drop to zero raises
+// AnomalyDetected, holds the replicas for the confirmation ticks, and clears.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
+import { kubectl, NO_SANDBOX, promQuery, sandboxAvailable, waitFor } from '../support/sandbox.ts';
+import {
+  apply,
+  condition,
+  createNamespace,
+  deleteNamespace,
+  deployment,
+  events,
+  getPolicy,
+  hasEvent,
+  holdsReplicas,
+  OperatorProcess,
+  offeredQuery,
+  REPO,
+  replicas,
+  scalingPolicy,
+  setLoad,
+  waitForReplicas,
+} from './support.ts';
+
+const RUN = `l5-${Date.now().toString(36)}`;
+const ns = (s: string) => `${RUN}-${s}`;
+const SCENARIOS = ['short', 'ready', 'confirmed', 'transient'] as const;
+const skip = sandboxAvailable() ? false : NO_SANDBOX;
+
+/**
+ * A metric Prometheus can answer for any past time: a sine with a 4-minute season, held
+ * constant within each minute (the forecaster's step), so a live tick sees exactly the value
+ * the history had for its minute.
+ */
+const SINE = '20 + 10 * sin(2 * pi() * floor(vector(time()) / 60) / 4)';
+const sineAt = (ms: number) => 20 + 10 * Math.sin((2 * Math.PI * Math.floor(ms / 60_000)) / 4);
+
+async function policyWhen(
+  n: string,
+  what: string,
+  ok: (p: ScalingPolicy) => boolean,
+  timeoutMs = 30_000,
+): Promise<ScalingPolicy> {
+  return waitFor(
+    async () => {
+      const p = await getPolicy(n, 'web');
+      return p && ok(p) ? p : undefined;
+    },
+    { timeoutMs, intervalMs: 500, what: `${n}/web: ${what}` },
+  );
+}
+
+describe('Level 5 end to end', { skip, concurrency: true, timeout: 300_000 }, () => {
+  let op: OperatorProcess;
+
+  before(async () => {
+    await kubectl(['apply', '-f', join(REPO, 'crds')]);
+    await kubectl([
+      'wait',
+      '--for=condition=Established',
+      'crd/scalingpolicies.tidemark.dev',
+      '--timeout=60s',
+    ]);
+    await Promise.all(SCENARIOS.map((s) => createNamespace(ns(s))));
+    op = await OperatorProcess.start('level5', [
+      '--namespaces',
+      SCENARIOS.map(ns).join(','),
+      '--lease-name',
+      `${RUN}-l5`,
+    ]);
+    await waitFor(() => op.isLeader(), { timeoutMs: 20_000, what: 'the operator to lead' });
+  });
+
+  after(async () => {
+    if (op) {
+      const exit = await op.kill('SIGTERM');
+      assert.deepEqual(exit, { code: 0, signal: null }, 'SIGTERM: graceful exit 0');
+    }
+    if (!process.env.TIDEMARK_E2E_KEEP) await Promise.all(SCENARIOS.map((s) => deleteNamespace(ns(s))));
+  });
+
+  it('forecast on a fresh workload: standing aside, and status, condition and Event say why', async () => {
+    const n = ns('short');
+    await apply([deployment(n, 'web', 1, 120)]);
+    // Let Prometheus have the series first, so the history load finds the little there is.
+    await waitFor(async () => (await promQuery(offeredQuery(n, 'web'))).length === 1, {
+      timeoutMs: 30_000,
+      what: 'the offered load in Prometheus',
+    });
+    await apply([
+      scalingPolicy(n, 'web', {
+        metrics: [
+          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
+        ],
+        predictive: { enabled: true, seasonPeriod: '1h', history: '1h' },
+      }),
+    ]);
+    const p = await policyWhen(n, 'status.forecast', (p) => p.status?.forecast !== undefined);
+    const f = p.status!.forecast!;
+    assert.equal(f.standingAside, true, JSON.stringify(f));
+    assert.equal(f.model, 'holt-winters');
+    assert.ok(f.at && Date.parse(f.at) > Date.now(), `forecast for a future time: ${f.at}`);
+    const c = condition(p, 'ForecastReady');
+    assert.equal(c?.status, 'False');
+    assert.equal(c?.reason, 'StandingAside');
+    assert.match(c?.message ?? '', /^rps: history shorter than one season: \d+[sm] of 1h seen/);
+    const loaded = await hasEvent(
+      n,
+      'web',
+      'ForecastHistoryLoaded',
+      /^forecast history of rps loaded: \d+ points/,
+    );
+    assert.equal(loaded.type, 'Normal');
+    await hasEvent(n, 'web', 'ForecastStandingAside', /history shorter than one season/);
+    // Standing aside changes nothing: the reactive decision alone (120 rps at 50/replica).
+    await waitForReplicas(n, 'web', 3, 30_000);
+    assert.equal(condition(await getPolicy(n, 'web'), 'Ready')?.status, 'True');
+  });
+
+  it('forecast with history in Prometheus: ready on the first tick, with its numbers in status and metrics', async () => {
+    const n = ns('ready');
+    await apply([
+      deployment(n, 'web', 1, 10),
+      scalingPolicy(n, 'web', {
+        metrics: [{ name: 'sine', query: SINE, target: { type: 'AverageValue', value: '10' } }],
+        predictive: { enabled: true, mode: 'ForecastOnly', seasonPeriod: '4m', history: '30m' },
+      }),
+    ]);
+    const p = await policyWhen(n, 'a forecast', (p) => p.status?.forecast !== undefined);
+    const c = condition(p, 'ForecastReady');
+    assert.equal(c?.status, 'True', `ready from the loaded history: ${c?.message}`);
+    assert.equal(c?.reason, 'Forecasting');
+    assert.match(c?.message ?? '', /^ForecastOnly: sine [\d.]+ at \+62s proposes \d+/);
+    const f = p.status!.forecast!;
+    assert.equal(f.standingAside, false);
+    const at = Date.parse(f.at!);
+    const want = sineAt(at);
+    const [value, lower, upper] = [Number(f.value), Number(f.lower), Number(f.upper)];
+    assert.ok(Math.abs(value - want) <= 1, `forecast ${value} for ${f.at}, the sine is ${want} then`);
+    assert.ok(lower <= value && value <= upper, `bounds ${lower} ≤ ${value} ≤ ${upper}`);
+    assert.ok(Number.isInteger(f.replicas) && (f.replicas ?? 0) >= 1, `replicas ${f.replicas}`);
+    assert.ok(Number(f.errorPercent) < 5, `error ${f.errorPercent}%`);
+    const loaded = await hasEvent(n, 'web', 'ForecastHistoryLoaded');
+    assert.match(loaded.message, /: 31 points over 30m/);
+    // The operator's metrics carry it too.
+    const labels = { namespace: n, policy: 'web', metric: 'sine' };
+    const point = await waitFor(() => op.sample('tidemark_forecast_value', { ...labels, bound: 'point' }), {
+      timeoutMs: 10_000,
+      what: 'tidemark_forecast_value',
+    });
+    assert.ok(Math.abs(point - sineAt(Date.now() + 62_000)) <= 10.5, `point ${point}`);
+    assert.ok((await op.sample('tidemark_forecast_replicas', { namespace: n, policy: 'web' })) !== undefined);
+    assert.equal(
+      await op.sample('tidemark_policy_condition', {
+        namespace: n,
+        policy: 'web',
+        condition: 'ForecastReady',
+      }),
+      1,
+    );
+    // ForecastOnly: recorded, never acted on (the reactive proposal alone decides).
+    assert.ok(!(await events(n, 'web')).some((e) => /forecast sine/.test(e.message)));
+  });
+
+  /** A workload at 200 rps on 4 replicas (50/replica), anomaly handling on, settled. */
+  async function settled(n: string, confirmationTicks: number): Promise<void> {
+    await apply([
+      deployment(n, 'web', 1, 200),
+      scalingPolicy(n, 'web', {
+        metrics: [
+          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
+        ],
+        anomaly: { enabled: true, confirmationTicks },
+        behavior: { scaleDown: { stabilizationWindowSeconds: 0 } },
+      }),
+    ]);
+    await waitForReplicas(n, 'web', 4, 60_000);
+    const p = await policyWhen(
+      n,
+      'AnomalyDetected=False',
+      (p) => condition(p, 'AnomalyDetected')?.status === 'False',
+    );
+    assert.equal(condition(p, 'AnomalyDetected')?.reason, 'InputNormal');
+    // The detector judges against a window of at least 8 accepted ticks (2 s each).
+    await new Promise((r) => setTimeout(r, 20_000));
+  }
+
+  it('a drop to zero: AnomalyDetected, replicas held for the confirmation ticks, then acted on; cleared when the load returns', async () => {
+    const n = ns('confirmed');
+    await settled(n, 5);
+    await setLoad(n, 'web', 0);
+    const raised = await policyWhen(
+      n,
+      'AnomalyDetected=True',
+      (p) => condition(p, 'AnomalyDetected')?.status === 'True',
+    );
+    const detectedAt = Date.now();
+    const c = condition(raised, 'AnomalyDetected');
+    assert.equal(c?.reason, 'InputAnomalous');
+    assert.match(c?.message ?? '', /rps 0 is [\d.]+ sigmas below its median 200: held \d of 5 tick/);
+    assert.equal(await replicas(n, 'web'), 4, 'held at the anomaly');
+    const detected = await hasEvent(n, 'web', 'AnomalyDetected', /rps fell to 0 from a median of 200/);
+    assert.equal(detected.type, 'Warning');
+    // Held for 5 ticks of 2 s from the first: still 4 a few seconds on.
+    await holdsReplicas(n, 'web', 4, 5_000);
+    await waitForReplicas(n, 'web', 1, 30_000);
+    const held = Date.now() - detectedAt;
+    assert.ok(held >= 5_000, `scaled down ${held} ms after the detection`);
+    await hasEvent(
+      n,
+      'web',
+      'AnomalyCleared',
+      /rps drop confirmed over 5 tick\(s\) \(200 → 0\): now acted on/,
+    );
+    const scaled = (await events(n, 'web')).find((e) => e.reason === 'Scaled' && /4→1/.test(e.message));
+    assert.ok(scaled, 'a Scaled Event for the confirmed drop');
+    assert.ok(
+      (await op.sample('tidemark_anomalies_total', {
+        namespace: n,
+        policy: 'web',
+        metric: 'rps',
+        kind: 'dropToZero',
+      })) === 1,
+    );
+
+    // The load comes back: the collapse is over.
+    await setLoad(n, 'web', 200);
+    const cleared = await policyWhen(
+      n,
+      'AnomalyDetected=False',
+      (p) => condition(p, 'AnomalyDetected')?.status === 'False',
+    );
+    assert.equal(condition(cleared, 'AnomalyDetected')?.reason, 'InputNormal');
+    await hasEvent(n, 'web', 'AnomalyCleared', /rps back from near zero: 200/);
+    await waitForReplicas(n, 'web', 4, 30_000);
+  });
+
+  it('a drop to zero that recovers before confirmation is never acted on', async () => {
+    const n = ns('transient');
+    await settled(n, 30);
+    await setLoad(n, 'web', 0);
+    await policyWhen(n, 'AnomalyDetected=True', (p) => condition(p, 'AnomalyDetected')?.status === 'True');
+    await hasEvent(n, 'web', 'AnomalyDetected', /rps fell to 0/);
+    await holdsReplicas(n, 'web', 4, 8_000);
+    await setLoad(n, 'web', 200);
+    await policyWhen(n, 'AnomalyDetected=False', (p) => condition(p, 'AnomalyDetected')?.status === 'False');
+    await hasEvent(n, 'web', 'AnomalyCleared', /never acted on/);
+    await holdsReplicas(n, 'web', 4, 4_000);
+    assert.ok(!(await events(n, 'web')).some((e) => e.reason === 'Scaled' && /4→[123]:/.test(e.message)));
+  });
+});
