@@ -7,17 +7,23 @@
 // replica-minutes relative to the oracle and under-provisioned minutes relative to hpa-default,
 // direction reversals relative to hpa-default, and whether each Level 5 goal (issue 5) is met.
 //
+// Then, unless --no-synthetic, the autopilot policy on the synthetic traces of bench/traces.ts
+// (fixed seeds: seasonal, trending, flat), written to bench/results/simulate-synthetic.json
+// and .md: the same ratios on traces nothing was tuned on, to catch a change fitted to NASA.
+//
 // The outage is placed by a rule, not by hand: the busiest stretch of `--outage-minutes`
 // (default 180) after the first week (so the forecaster has learned what it can), unless
 // --outage START:LENGTH is given.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { UserError } from '../src/cli/main.ts';
+import { loadPolicyFile, UserError } from '../src/cli/main.ts';
 import { parseOutage, runSimulationFiles } from '../src/cli/simulate.ts';
+import type { PolicySpec } from '../src/policy/types.ts';
 import { formatMarkdown, formatTable } from '../src/simulate/report.ts';
-import type { Outage, Report, StrategyResult } from '../src/simulate/simulate.ts';
+import { type Outage, type Report, type StrategyResult, simulate } from '../src/simulate/simulate.ts';
 import { parseTrace } from '../src/simulate/trace.ts';
+import { syntheticTraces } from './traces.ts';
 
 const CAPACITY = 20;
 const STARTUP_SECONDS = 60;
@@ -30,6 +36,7 @@ const { values } = parseArgs({
     outage: { type: 'string', multiple: true },
     'outage-minutes': { type: 'string', default: '180' },
     out: { type: 'string', default: 'bench/results' },
+    'no-synthetic': { type: 'boolean', default: false },
   },
 });
 
@@ -97,6 +104,57 @@ interface Goal {
   goal: string;
   met: boolean;
   detail: string;
+}
+
+/** The autopilot policy on each synthetic trace: tidemark against hpa-default and the oracle. */
+function synthetic(policy: string): void {
+  const spec = loadPolicyFile(policy).spec as PolicySpec;
+  const rows: string[] = [];
+  const json: unknown[] = [];
+  for (const s of syntheticTraces()) {
+    const started = performance.now();
+    const { report } = simulate({
+      trace: s.trace,
+      traceName: s.name,
+      spec,
+      capacity: CAPACITY,
+      startupSeconds: STARTUP_SECONDS,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const t = get(report, 'tidemark');
+    const h = get(report, 'hpa-default');
+    const o = get(report, 'oracle');
+    const r = {
+      replicaMinutes: Number(ratio(t.replicaMinutes, h.replicaMinutes)),
+      underProvisionedMinutes: Number(ratio(t.underProvisionedMinutes, h.underProvisionedMinutes)),
+      directionReversals: Number(ratio(t.directionReversals, h.directionReversals)),
+    };
+    json.push({ name: s.name, description: s.description, ratiosToHpa: r, ...report });
+    rows.push(
+      `| ${s.name} | ${report.trace.minutes} | ${r.replicaMinutes.toFixed(3)} | ${r.underProvisionedMinutes.toFixed(3)} | ${r.directionReversals.toFixed(3)} | ${ratio(t.replicaMinutes, o.replicaMinutes)} | ${ratio(h.replicaMinutes, o.replicaMinutes)} |`,
+    );
+    process.stdout.write(`\n== ${s.name}: ${s.description} (${policy})\n`);
+    process.stdout.write(formatTable(report));
+    process.stdout.write(`${reversalsLine(report)}\nsimulated in ${seconds.toFixed(2)} s\n`);
+  }
+  const md = [
+    '# tidemark simulate: synthetic traces (bench/traces.ts)',
+    '',
+    `Policy \`${policy}\` (Level 5 on); ${CAPACITY} requests/minute per replica; ${STARTUP_SECONDS} s start-up. Fixed seeds, so every run sees the same minutes; nothing in the engine is tuned on them. Ratios are tidemark's to hpa-default's (the issue 5 goals: replica-minutes <= 1, under-provisioned minutes <= 0.5, reversals <= 1).`,
+    '',
+    ...syntheticTraces().map((s) => `- \`${s.name}\`: ${s.description}`),
+    '',
+    '| trace | minutes | replica-min / hpa | under-prov / hpa | reversals / hpa | tidemark replica-min / oracle | hpa replica-min / oracle |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+  ].join('\n');
+  writeFileSync(`${values.out}/simulate-synthetic.md`, md);
+  writeFileSync(
+    `${values.out}/simulate-synthetic.json`,
+    `${JSON.stringify({ policy, model: { capacityPerReplica: CAPACITY, startupSeconds: STARTUP_SECONDS }, traces: json }, null, 2)}\n`,
+  );
+  process.stdout.write(`\nwrote ${values.out}/simulate-synthetic.json and .md\n`);
 }
 
 function goals(auto: Report, outage: Report): Goal[] {
@@ -199,6 +257,7 @@ try {
   for (const x of g)
     process.stdout.write(`  ${x.met ? 'MET    ' : 'NOT MET'} ${x.goal}\n          ${x.detail}\n`);
   process.stdout.write(`\nwrote ${values.out}/${name}.json and .md\n`);
+  if (!values['no-synthetic']) synthetic(values.autopilot);
 } catch (err) {
   if (err instanceof UserError) {
     process.stderr.write(`bench: ${err.message}\n`);

@@ -23,6 +23,19 @@ export interface ForecastConfig {
   weekly: boolean;
   /** How far ahead the forecast looks (pod start-up + one polling interval). */
   leadSeconds: number;
+  /**
+   * How far the metric trails the load it measures (a rate over a range window reports the
+   * window's mean, about half the window old, read up to a scrape interval late). The model
+   * learns the metric, so a forecast of the load `leadSeconds` ahead is a forecast of the
+   * metric `leadSeconds + lagSeconds` ahead. Default 0.
+   */
+  lagSeconds?: number;
+  /**
+   * 'point' (default): the forecast is the model at now + lead (+ lag). 'max': the highest the
+   * model goes from now to then, for sizing replicas that must serve the whole stretch until a
+   * replacement could be ready (a scale-down acts at once, a scale-up only after start-up).
+   */
+  horizon?: 'point' | 'max';
   /** Stand aside while the recent error is above this. */
   maxErrorPercent: number;
   /**
@@ -147,7 +160,10 @@ interface Resolved {
   minChecked: number;
   nDaily: number;
   nWeekly: number;
+  /** Steps ahead of the last learned step the scored forecasts look (lead + lag). */
   horizon: number;
+  lag: number;
+  horizonMax: boolean;
 }
 
 function resolve(cfg: ForecastConfig): Resolved {
@@ -178,7 +194,12 @@ function resolve(cfg: ForecastConfig): Resolved {
     minChecked: cfg.minCheckedForecasts ?? 10,
     nDaily,
     nWeekly,
-    horizon: Math.max(1, Math.round(cfg.leadSeconds / step)),
+    horizon: Math.max(
+      1,
+      Math.round((Math.max(0, cfg.leadSeconds) + Math.max(0, cfg.lagSeconds ?? 0)) / step),
+    ),
+    lag: Math.max(0, cfg.lagSeconds ?? 0),
+    horizonMax: cfg.horizon === 'max',
   };
 }
 
@@ -453,8 +474,12 @@ export function forecastResult(cfg: ForecastConfig, state: ForecastState, now: n
     };
   }
   const nowIdx = Math.floor(now / 1000 / r.step);
-  const atIdx = Math.floor(at / 1000 / r.step);
-  const forecast = bounds(state, pointAt(r, state, atIdx));
+  const atIdx = Math.floor((at / 1000 + r.lag) / r.step);
+  let point = pointAt(r, state, atIdx);
+  // The bounds are the error quantiles of forecasts made `horizon` steps ahead, the farthest
+  // step looked at, so they are at least as wide as the nearer steps' would be.
+  if (r.horizonMax) for (let i = nowIdx; i < atIdx; i++) point = Math.max(point, pointAt(r, state, i));
+  const forecast = bounds(state, point);
   const nowcast = bounds(state, pointAt(r, state, nowIdx));
   const out = { ...base, forecast, nowcast };
   const silentFor = now / 1000 - (state.lastIdx + 1) * r.step;

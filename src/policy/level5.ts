@@ -103,16 +103,54 @@ export function newLevel5State(): Level5State {
   return { v: 1, anomaly: {}, forecast: {} };
 }
 
-/** The forecaster's config from the spec. Samples are bucketed per minute (or per polling interval if longer). */
-export function forecastConfig(spec: PolicySpec): ForecastConfig | undefined {
+const RANGE_SECONDS: Record<string, number> = {
+  ms: 0.001,
+  s: 1,
+  m: 60,
+  h: 3600,
+  d: 86400,
+  w: 604800,
+  y: 31536000,
+};
+
+/**
+ * How far a metric trails the load it measures, from its query: a range selector (`[1m]`,
+ * `[5m:30s]`) averages over its window, so the value describes the load about half a window
+ * ago; and the sample is read up to a scrape late, taken as half a polling interval on
+ * average (Prometheus' scrape interval is not known here; the polling interval stands in).
+ * Written by hand: only the range selectors' durations are needed, not a PromQL parser.
+ */
+export function metricLagSeconds(query: string, pollingIntervalSeconds: number): number {
+  let window = 0;
+  for (const m of query.matchAll(/\[\s*((?:\d+(?:ms|s|m|h|d|w|y))+)\s*(?::[^\]]*)?\]/g)) {
+    let secs = 0;
+    for (const part of (m[1] as string).matchAll(/(\d+)(ms|s|m|h|d|w|y)/g))
+      secs += Number(part[1]) * (RANGE_SECONDS[part[2] as string] as number);
+    window = Math.max(window, secs);
+  }
+  return window / 2 + pollingIntervalSeconds / 2;
+}
+
+/**
+ * The forecaster's config from the spec. Samples are bucketed per minute (or per polling
+ * interval if longer). With `metric`, the config for that metric's forecaster: the same plus
+ * the metric's own lag, so the forecast is for the load the new replicas will meet.
+ */
+export function forecastConfig(spec: PolicySpec, metric?: string): ForecastConfig | undefined {
   const p = spec.predictive;
   if (!p?.enabled) return undefined;
+  const query = metric === undefined ? undefined : spec.metrics.find((m) => m.name === metric)?.query;
   return {
     stepSeconds: Math.max(60, spec.pollingIntervalSeconds),
     seasonSeconds: parseDurationSeconds(p.seasonPeriod),
     weekly: p.weeklySeason,
     leadSeconds: p.podStartupSeconds + spec.pollingIntervalSeconds,
     maxErrorPercent: p.maxErrorPercent,
+    // Replicas removed now are gone at once and a replacement asked for at the next tick is
+    // ready only a lead time later, so the replicas must serve every moment until then: the
+    // forecast is the highest the model goes over that stretch, not its value at the end.
+    horizon: 'max',
+    ...(query === undefined ? {} : { lagSeconds: metricLagSeconds(query, spec.pollingIntervalSeconds) }),
   };
 }
 
@@ -134,7 +172,7 @@ export function level5TrainForecast(
   metric: string,
   history: ReadonlyArray<readonly [number, number]>,
 ): Level5State {
-  const cfg = forecastConfig(spec);
+  const cfg = forecastConfig(spec, metric);
   const s = state ? cloneData(state) : newLevel5State();
   if (!cfg) return s;
   s.forecast[metric] = trainForecast(cfg, s.forecast[metric], history);
@@ -223,7 +261,7 @@ export function level5Stage(input: Level5Input): Level5Output {
       const value = obs?.ok ? obs.value : undefined;
       const trusted = value !== undefined && !(a?.anomalous ?? false) && !(a?.held ?? false);
       const out = forecastStage(
-        fcfg,
+        forecastConfig(spec, m.name) ?? fcfg,
         prev.forecast[m.name],
         { ...(value === undefined ? {} : { value }), trusted },
         now,
@@ -260,7 +298,7 @@ export function level5Stage(input: Level5Input): Level5Output {
     forecastGuards = driver !== undefined && allReady && spec.predictive.mode !== 'ForecastOnly';
     if (driver) {
       const fr = driver.replicas;
-      const line = `forecast ${driver.metric} ${fmt(driver.value)} (${fmt(driver.lower)}–${fmt(driver.upper)}) at +${lead}s proposes ${fr}`;
+      const line = `forecast ${driver.metric} ${fmt(driver.value)} (${fmt(driver.lower)}–${fmt(driver.upper)}) up to +${lead}s proposes ${fr}`;
       if (spec.predictive.mode === 'ScaleUpOnly') {
         if (fr > proposal) {
           proposal = fr;
@@ -302,7 +340,7 @@ export function level5Stage(input: Level5Input): Level5Output {
             type: 'ForecastReady',
             status: 'True',
             reason: 'Forecasting',
-            message: `${spec.predictive.mode}: ${readyOnes.map((f) => `${f.metric} ${fmt(f.value)} at +${lead}s proposes ${f.replicas}`).join(', ')}${asideReasons.length > 0 ? `; standing aside for ${asideReasons.join('; ')}` : ''}`,
+            message: `${spec.predictive.mode}: ${readyOnes.map((f) => `${f.metric} ${fmt(f.value)} up to +${lead}s proposes ${f.replicas}`).join(', ')}${asideReasons.length > 0 ? `; standing aside for ${asideReasons.join('; ')}` : ''}`,
           }
         : {
             type: 'ForecastReady',
@@ -419,14 +457,16 @@ export function level5Stage(input: Level5Input): Level5Output {
 
   // 5. Forecast-guarded scale-down. The scale-down window waits out dips because a reactive
   // scaler cannot tell a dip from a decline; a ready forecast (its recent error within
-  // maxErrorPercent) whose upper bound is already in the proposal can: if the load comes back
-  // within the time a new pod needs, the forecast floor has kept the replicas. So the window
-  // shrinks to the lead time (times any flap widening), never above what it was.
+  // maxErrorPercent) can: its upper bound, taken over the whole stretch until a replacement
+  // pod could be ready (lead time plus the metric's lag), is already in the proposal, so if
+  // the load comes back before a new pod could serve it, the floor has kept the replicas. The
+  // window is then not needed: it drops to zero, or, while the self-tuner has widened it for
+  // flapping, to the lead time for each spec window of widening, never above what it was.
   if (forecastGuards && fcfg) {
     const specWindow = spec.behavior.scaleDown.stabilizationWindowSeconds;
     const window = scaleDownStabilizationSeconds ?? specWindow;
     const widening = specWindow > 0 ? window / specWindow : 1;
-    const guarded = Math.min(window, Math.ceil(fcfg.leadSeconds * Math.max(1, widening)));
+    const guarded = Math.min(window, Math.ceil(fcfg.leadSeconds * Math.max(0, widening - 1)));
     if (guarded < window) {
       scaleDownStabilizationSeconds = guarded;
       if (proposal < currentReplicas)

@@ -189,6 +189,30 @@ describe('Holt-Winters forecaster', () => {
     assert.deepEqual(state, copy);
   });
 
+  it("horizon 'max' forecasts the highest value from now to now + lead + lag, lag looks further ahead", () => {
+    const { state } = run(cfg, (3 * SEASON) / 60, sine);
+    // The sine's phase is absolute time: the first time after the training at a given phase.
+    const period = SEASON * 1000;
+    const at = (phase: number) => Math.ceil((T0 + 3 * period) / period) * period + phase * period;
+    // Falling half of the sine: the highest value over the next minutes is the one nearest now.
+    const falling = at(0.5);
+    const point = forecastResult({ ...cfg, maxErrorPercent: 1000 }, state, falling).forecast?.value ?? 0;
+    const max =
+      forecastResult({ ...cfg, maxErrorPercent: 1000, horizon: 'max' }, state, falling).forecast?.value ?? 0;
+    assert.ok(max > point + 0.5, `max ${max} vs point ${point}`);
+    assert.ok(Math.abs(max - sine(falling)) < 1.5, `max ${max} vs now ${sine(falling)}`);
+    // Rising half: ten minutes of lag read the season ten minutes further on.
+    const rising = at(0);
+    const lagged =
+      forecastResult({ ...cfg, maxErrorPercent: 1000, lagSeconds: 600 }, state, rising).forecast?.value ?? 0;
+    const plain = forecastResult({ ...cfg, maxErrorPercent: 1000 }, state, rising).forecast?.value ?? 0;
+    assert.ok(
+      Math.abs(lagged - sine(rising + 720_000)) < 1.5,
+      `lagged ${lagged} vs ${sine(rising + 720_000)}`,
+    );
+    assert.ok(lagged > plain + 5, `lagged ${lagged} vs plain ${plain}`);
+  });
+
   it('parses CRD durations', () => {
     assert.equal(parseDurationSeconds('24h'), 86400);
     assert.equal(parseDurationSeconds('7d'), 604800);

@@ -131,7 +131,7 @@ describe('engine with Level 5', () => {
     assert.ok(d.desiredReplicas > reactive, `desired ${d.desiredReplicas}`);
     assert.equal(d.direction, 'Up');
     assert.ok(d.limitedBy.includes('Forecast'), d.limitedBy.join());
-    assert.match(d.reason, /forecast rps [\d.]+ \([\d.]+–[\d.]+\) at \+615s proposes \d+/);
+    assert.match(d.reason, /forecast rps [\d.]+ \([\d.]+–[\d.]+\) up to \+615s proposes \d+/);
     assert.equal(d.conditions?.find((c) => c.type === 'ForecastReady')?.status, 'True');
     const f = d.forecasts?.[0];
     assert.ok(f?.ready && f.lower <= f.value && f.value <= f.upper, JSON.stringify(f));

@@ -9,6 +9,7 @@ import {
   level5Stage,
   level5Targets,
   level5TrainForecast,
+  metricLagSeconds,
 } from '../../src/policy/level5.ts';
 import type { MetricObservation, MetricResult, PolicySpec } from '../../src/policy/types.ts';
 
@@ -148,7 +149,7 @@ describe('level 5 stage', () => {
       `proposal ${out.proposal}, ahead ${ahead}`,
     );
     assert.deepEqual(out.limitedBy, ['Forecast']);
-    assert.match(out.reasons[0] ?? '', /forecast rps [0-9.]+ \([0-9.]+–[0-9.]+\) at \+615s proposes \d+/);
+    assert.match(out.reasons[0] ?? '', /forecast rps [0-9.]+ \([0-9.]+–[0-9.]+\) up to \+615s proposes \d+/);
     const f = out.status.forecast;
     assert.equal(f?.standingAside, false);
     assert.equal(f?.model, 'holt-winters');
@@ -239,5 +240,14 @@ describe('level 5 stage', () => {
       b = ob.state;
       replicas = Math.max(1, Math.min(50, oa.proposal));
     }
+  });
+});
+
+describe('metric lag', () => {
+  it('is half the longest range window plus half a polling interval', () => {
+    assert.equal(metricLagSeconds('sum(rate(http_requests_total[1m])) * 60', 15), 37.5);
+    assert.equal(metricLagSeconds('max_over_time(rate(x[30s])[5m:1m])', 30), 165);
+    assert.equal(metricLagSeconds('sum(increase(x[1h30m]))', 10), 2705);
+    assert.equal(metricLagSeconds('queue_depth{app="a"}', 15), 7.5);
   });
 });
