@@ -1,0 +1,1148 @@
+// `make bench-scale`: the operator at 1,000, 5,000 and 10,000 ScalingPolicies (issue 7, item 4).
+//
+// Runs inside a sandbox (sandbox/with-sandbox.sh sources its env.sh). For each size N:
+//   1. a fresh namespace with N targets and N policies, created through the API with bounded
+//      concurrency; every policy queries its own Prometheus series, served by a static exporter
+//      in this process and registered through the sandbox's file_sd directory;
+//   2. the operator (`bin/tidemark.js run`) as a child process, 15 s polling interval;
+//   3. after a warm-up (every policy has ticked and written its first status), a window of a few
+//      intervals in which the metric values do not move, so an operator that writes nothing when
+//      nothing changed shows zero status writes and zero scaling actions;
+//   4. figures over the window: operator CPU (/proc/<pid>/stat) and peak RSS (VmHWM), tick
+//      latency (tidemark_tick_duration_seconds: due time to decision), Prometheus queries/s (its
+//      own prometheus_http_requests_total), API server requests/s by verb and resource
+//      (apiserver_request_total), status writes, and the CPU of every sandbox process, so that
+//      where the sandbox is the limit it shows;
+//   5. the operator is stopped and the namespace deleted before the next size.
+//
+// Targets: by default a tiny custom resource with a scale subresource (kind Widget), not a
+// Deployment. The operator does the same work for both (discovery, GET and PATCH of `scale`),
+// but 10,000 one-replica Deployments mean 10,000 ReplicaSets and Pods as well: the sandbox's 3
+// KWOK nodes hold 110 pods each, and on 2 cores the controller-manager, scheduler and KWOK churn
+// would be measured instead of the operator. `--target deployment` (SCALE_TARGET) uses
+// Deployments for small sizes (raise TIDEMARK_NODES: N/110 nodes).
+//
+// --max-concurrent-ticks is 256, not the operator's default 32: ticks wait on I/O (GET scale,
+// the PromQL query), so throughput is about slots / tick latency, and 10,000 policies at 15 s
+// need 667 ticks/s; with 32 slots each tick would have to finish in 48 ms on a loaded 2-core
+// machine (at 2,000 policies with 32 slots the queue never drained: p50 20 s).
+//
+// Options (flags or environment): --sizes (SCALE_SIZES, "1000,5000,10000"), --target
+// (SCALE_TARGET, widget|deployment), --interval (SCALE_INTERVAL_SECONDS, 15), --measure-intervals
+// (SCALE_MEASURE_INTERVALS, 4), --max-concurrent-ticks (SCALE_MAX_CONCURRENT_TICKS, 256),
+// --create-concurrency (SCALE_CREATE_CONCURRENCY, 32), --out (SCALE_OUT, bench/results).
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { httpTransport, isAlreadyExists, isNotFound, type KubeTransport } from '../src/reconciler/kube.ts';
+
+const REPO = resolve(import.meta.dirname, '..');
+const env = (name: string, fallback: string) => process.env[name] || fallback;
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: env('SCALE_SIZES', '1000,5000,10000') },
+    target: { type: 'string', default: env('SCALE_TARGET', 'widget') },
+    interval: { type: 'string', default: env('SCALE_INTERVAL_SECONDS', '15') },
+    'measure-intervals': { type: 'string', default: env('SCALE_MEASURE_INTERVALS', '4') },
+    'max-concurrent-ticks': { type: 'string', default: env('SCALE_MAX_CONCURRENT_TICKS', '256') },
+    'create-concurrency': { type: 'string', default: env('SCALE_CREATE_CONCURRENCY', '32') },
+    out: { type: 'string', default: env('SCALE_OUT', 'bench/results') },
+  },
+});
+const SIZES = args.sizes
+  .split(',')
+  .map((s) => Number(s.trim()))
+  .filter((n) => Number.isInteger(n) && n > 0);
+if (SIZES.length === 0) throw new Error(`--sizes: no positive integer in "${args.sizes}"`);
+const TARGET = args.target === 'deployment' ? 'deployment' : 'widget';
+const INTERVAL_S = Number(args.interval);
+const MEASURE_S = INTERVAL_S * Number(args['measure-intervals']);
+const MAX_TICKS = Number(args['max-concurrent-ticks']);
+const WARMUP_INTERVALS = 12;
+const CREATE_CONCURRENCY = Number(args['create-concurrency']);
+const OUT = args.out;
+
+// Goals at 10,000 policies (issue 7).
+const GOALS = { policies: 10_000, cpuCores: 1, rssMiB: 512, p99Seconds: 2, statusWrites: 0 };
+
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run through \`make bench-scale\` (sandbox/with-sandbox.sh)`);
+  return v;
+}
+const SANDBOX_DIR = required('SANDBOX_DIR');
+const PROMETHEUS_URL = required('PROMETHEUS_URL').replace(/\/$/, '');
+const TARGETS_DIR = required('TIDEMARK_SCRAPE_TARGETS_DIR');
+const KUBECTL = env('KUBECTL', 'kubectl');
+const NODE = join(REPO, 'node_modules/.bin/node');
+
+const kc = new KubeConfig();
+kc.loadFromDefault();
+// The operator's own keep-alive transport (client-node's KubeConfig for the credentials):
+// client-node's generated clients open a new TLS connection per call, and 20,000 handshakes
+// would load the API server on 2 cores more than the creates themselves.
+const kube: KubeTransport = httpTransport(kc, { maxSockets: CREATE_CONCURRENCY });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (msg: string) =>
+  process.stderr.write(`[scale] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
+
+// --- machine and process figures ------------------------------------------------------
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+function machine() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const meminfo = readFileSync('/proc/meminfo', 'utf8');
+  const memKiB = Number(/MemTotal:\s+(\d+)/.exec(meminfo)?.[1] ?? 0);
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim();
+  } catch {}
+  return {
+    nproc: os.availableParallelism(),
+    memoryGiB: Math.round((memKiB / 1024 / 1024) * 10) / 10,
+    cpuModel: /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    commit,
+  };
+}
+
+/** CPU seconds (user + system) of a process; undefined when it is gone. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may contain spaces: state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
+function statusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
+function machineJiffies(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** The sandbox's processes, from the PID files env-up.sh writes. */
+function sandboxPids(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of [
+    'etcd',
+    'kube-apiserver',
+    'kube-controller-manager',
+    'kube-scheduler',
+    'kwok',
+    'workload',
+    'prometheus',
+  ]) {
+    try {
+      const pid = Number(readFileSync(join(SANDBOX_DIR, 'pids', `${c}.pid`), 'utf8').split(' ')[0]);
+      if (pid > 0) out[c] = pid;
+    } catch {}
+  }
+  return out;
+}
+
+// --- Prometheus text format -------------------------------------------------------------
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** The samples of the named families (and their _bucket/_count/_sum), skipping every other line. */
+function parseSamples(text: string, prefixes: string[]): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || !prefixes.some((p) => line.startsWith(p))) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+const sum = (samples: Sample[], name: string, match: (l: Record<string, string>) => boolean = () => true) =>
+  samples.filter((s) => s.name === name && match(s.labels)).reduce((a, s) => a + s.value, 0);
+
+/** Quantile from cumulative histogram buckets, interpolated inside a bucket (as histogram_quantile). */
+function quantile(q: number, buckets: Array<{ le: number; count: number }>): number | undefined {
+  const sorted = [...buckets].sort((a, b) => a.le - b.le);
+  const total = sorted.at(-1)?.count ?? 0;
+  if (total <= 0) return undefined;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const b of sorted) {
+    if (b.count >= rank) {
+      if (!Number.isFinite(b.le)) return prevLe; // beyond the last finite bucket: its bound
+      const inBucket = b.count - prevCount;
+      return inBucket > 0 ? prevLe + ((b.le - prevLe) * (rank - prevCount)) / inBucket : b.le;
+    }
+    prevLe = b.le;
+    prevCount = b.count;
+  }
+  return prevLe;
+}
+
+/** The buckets of a histogram over a window: the later scrape minus the earlier one. */
+function histogramDelta(
+  s0: Sample[],
+  s1: Sample[],
+  name: string,
+  match: (l: Record<string, string>) => boolean = () => true,
+): Array<{ le: number; count: number }> {
+  const bucket = `${name}_bucket`;
+  const les = [...new Set(s1.filter((s) => s.name === bucket && match(s.labels)).map((s) => s.labels.le!))];
+  return les.map((le) => {
+    const m = (l: Record<string, string>) => l.le === le && match(l);
+    return {
+      le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le),
+      count: sum(s1, bucket, m) - sum(s0, bucket, m),
+    };
+  });
+}
+
+async function getText(url: string): Promise<string> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+  return res.text();
+}
+
+/** A raw GET to the API server (its /metrics is text, which the JSON transport does not parse). */
+async function apiserverText(path: string): Promise<string> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const url = new URL(path, cluster.server);
+  return new Promise((resolve, reject) => {
+    const r = https.request(url, { ...opts, method: 'GET', timeout: 60_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        (res.statusCode ?? 0) < 300
+          ? resolve(Buffer.concat(chunks).toString('utf8'))
+          : reject(new Error(`GET ${path}: ${res.statusCode}`)),
+      );
+      res.on('error', reject);
+    });
+    r.on('timeout', () => r.destroy(new Error(`GET ${path} timed out`)));
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+async function promQuery(q: string): Promise<number | undefined> {
+  const body = JSON.parse(await getText(`${PROMETHEUS_URL}/api/v1/query?query=${encodeURIComponent(q)}`)) as {
+    data?: { result?: Array<{ value?: [number, string] }> };
+  };
+  const v = body.data?.result?.[0]?.value?.[1];
+  return v === undefined ? undefined : Number(v);
+}
+
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+  everyMs = 1000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+// --- the series every policy reads --------------------------------------------------------
+
+const EXPORTER_JOB = 'tidemark-scale-bench';
+const SERIES = 'tidemark_bench_load';
+/** Each policy's metric: 40 per replica against a target of 100 proposes 1 replica, its current count. */
+const LOAD = 40;
+
+class Exporter {
+  #text = '';
+  #server: Server;
+  constructor() {
+    this.#server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(this.#text);
+    });
+  }
+  async listen(): Promise<number> {
+    await new Promise<void>((r) => this.#server.listen(0, '127.0.0.1', r));
+    return (this.#server.address() as AddressInfo).port;
+  }
+  /** Serves one constant series per policy of the namespace (built once: scrapes then cost nothing). */
+  set(namespace: string, n: number) {
+    const lines = [`# TYPE ${SERIES} gauge`];
+    for (let i = 0; i < n; i++)
+      lines.push(`${SERIES}{bench_namespace="${namespace}",policy="${name(i)}"} ${LOAD}`);
+    this.#text = `${lines.join('\n')}\n`;
+  }
+  close() {
+    this.#server.close();
+  }
+}
+
+const name = (i: number) => `p-${String(i).padStart(5, '0')}`;
+
+// --- objects ----------------------------------------------------------------------------------
+
+const WIDGET_GROUP = 'scale.bench.tidemark.dev';
+const WIDGET_CRD = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: `widgets.${WIDGET_GROUP}` },
+  spec: {
+    group: WIDGET_GROUP,
+    scope: 'Namespaced',
+    names: { kind: 'Widget', plural: 'widgets', singular: 'widget', listKind: 'WidgetList' },
+    versions: [
+      {
+        name: 'v1',
+        served: true,
+        storage: true,
+        subresources: {
+          status: {},
+          scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas' },
+        },
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: {
+              spec: { type: 'object', properties: { replicas: { type: 'integer', minimum: 0 } } },
+              status: { type: 'object', properties: { replicas: { type: 'integer' } } },
+            },
+          },
+        },
+      },
+    ],
+  },
+};
+
+function targetOf(ns: string, i: number): { path: string; body: unknown; ref: Record<string, string> } {
+  const n = `t-${String(i).padStart(5, '0')}`;
+  if (TARGET === 'widget') {
+    return {
+      path: `/apis/${WIDGET_GROUP}/v1/namespaces/${ns}/widgets`,
+      body: {
+        apiVersion: `${WIDGET_GROUP}/v1`,
+        kind: 'Widget',
+        metadata: { name: n },
+        spec: { replicas: 1 },
+      },
+      ref: { apiVersion: `${WIDGET_GROUP}/v1`, kind: 'Widget', name: n },
+    };
+  }
+  const labels = { app: n };
+  return {
+    path: `/apis/apps/v1/namespaces/${ns}/deployments`,
+    body: {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: n, labels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels, annotations: { 'pod-ready.stage.kwok.x-k8s.io/delay': '1s' } },
+          spec: { containers: [{ name: 'app', image: 'fake' }] },
+        },
+      },
+    },
+    ref: { apiVersion: 'apps/v1', kind: 'Deployment', name: n },
+  };
+}
+
+function policyOf(ns: string, i: number, ref: Record<string, string>) {
+  return {
+    apiVersion: 'tidemark.dev/v1alpha1',
+    kind: 'ScalingPolicy',
+    metadata: { name: name(i) },
+    spec: {
+      targetRef: ref,
+      minReplicas: 1,
+      maxReplicas: 3,
+      pollingIntervalSeconds: INTERVAL_S,
+      mode: 'Active',
+      prometheus: { address: PROMETHEUS_URL },
+      metrics: [
+        {
+          name: 'load',
+          query: `${SERIES}{bench_namespace="${ns}",policy="${name(i)}"}`,
+          target: { type: 'AverageValue', value: '100' },
+        },
+      ],
+    },
+  };
+}
+
+/** Runs `fn(0..n-1)` with at most `limit` in flight; retries a request the API server throttled. */
+async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await fn(i);
+          break;
+        } catch (err) {
+          if (attempt >= 5) throw err;
+          await sleep(200 * 2 ** attempt);
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
+}
+
+const create = async (path: string, body: unknown) => {
+  try {
+    await kube({ method: 'POST', path, body });
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+  }
+};
+
+// --- the operator ---------------------------------------------------------------------------
+
+interface Operator {
+  proc: ChildProcess;
+  pid: number;
+  port: number;
+  exited: Promise<void>;
+}
+
+async function startOperator(logFile: string): Promise<Operator> {
+  const proc = spawn(
+    NODE,
+    [
+      '--disable-warning=ExperimentalWarning',
+      join(REPO, 'bin/tidemark.js'),
+      'run',
+      '--metrics-port',
+      '0',
+      '--metrics-host',
+      '127.0.0.1',
+      '--allowed-prometheus',
+      PROMETHEUS_URL,
+      '--leader-election-namespace',
+      'default',
+      '--lease-name',
+      'tidemark-scale-bench',
+      '--max-concurrent-ticks',
+      String(MAX_TICKS),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const out = createWriteStream(logFile);
+  let port: number | undefined;
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    out.write(`${line}\n`);
+    if (port === undefined && line.includes('operator starting')) {
+      try {
+        port = (JSON.parse(line) as { metricsPort?: number }).metricsPort;
+      } catch {}
+    }
+  });
+  proc.stderr!.on('data', (d: Buffer) => out.write(d));
+  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+  const p = await waitFor(
+    'the operator to start',
+    60_000,
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`the operator exited (${proc.exitCode}): see ${logFile}`);
+      return port;
+    },
+    100,
+  );
+  return { proc, pid: proc.pid!, port: p, exited };
+}
+
+async function stopOperator(op: Operator): Promise<void> {
+  if (op.proc.exitCode !== null || op.proc.signalCode !== null) return;
+  op.proc.kill('SIGTERM');
+  const done = await Promise.race([op.exited.then(() => true), sleep(40_000).then(() => false)]);
+  if (!done) {
+    op.proc.kill('SIGKILL');
+    await op.exited;
+  }
+}
+
+const OP_FAMILIES = [
+  'tidemark_tick_duration_seconds',
+  'tidemark_status_writes_total',
+  'tidemark_prometheus_query_duration_seconds',
+  'tidemark_prometheus_query_errors_total',
+  'tidemark_policies_watched',
+  'tidemark_leader',
+  'tidemark_scaling_actions_total',
+  'tidemark_decisions_total',
+  'tidemark_metric_errors_total',
+];
+
+async function operatorSamples(op: Operator) {
+  const t0 = performance.now();
+  const text = await getText(`http://127.0.0.1:${op.port}/metrics`);
+  return { samples: parseSamples(text, OP_FAMILIES), bytes: text.length, ms: performance.now() - t0 };
+}
+
+// --- one size ------------------------------------------------------------------------------------
+
+interface SizeResult {
+  policies: number;
+  target: string;
+  loadAverageBefore: number[];
+  createSeconds: number;
+  createPerSecond: number;
+  warmupSeconds: number;
+  windowSeconds: number;
+  operator: {
+    cpuCores: number;
+    peakRssMiB: number;
+    rssMiB: number;
+    metricsScrapeMs: number;
+    metricsBytes: number;
+  };
+  ticks: {
+    count: number;
+    expected: number;
+    p50Seconds: number | null;
+    p99Seconds: number | null;
+    within2s: number | null;
+    maxBucket: string;
+  };
+  prometheus: {
+    queriesPerSecond: number;
+    operatorQueriesPerSecond: number;
+    queryErrors: number;
+    queryP50Seconds: number | null;
+    queryP99Seconds: number | null;
+  };
+  apiserver: {
+    requestsPerSecond: number;
+    byVerb: Record<string, number>;
+    top: Array<{ verb: string; resource: string; subresource: string; perSecond: number }>;
+    getScaleP50Seconds: number | null;
+    getScaleP99Seconds: number | null;
+  };
+  statusWrites: { warmup: number; window: number };
+  scalingActions: number;
+  metricErrors: number;
+  sandboxCpuCores: Record<string, number>;
+  machineBusyCores: number;
+  notes: string[];
+}
+
+async function runSize(n: number, exporter: Exporter): Promise<SizeResult> {
+  const ns = `scale-bench-${n}`;
+  const notes: string[] = [];
+  const loadAverageBefore = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  log(`N=${n}: load average ${loadAverageBefore.join(' ')}; creating namespace ${ns}`);
+  await create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  if (TARGET === 'deployment') {
+    await waitFor('the default ServiceAccount', 60_000, async () =>
+      (await kube({ method: 'GET', path: `/api/v1/namespaces/${ns}/serviceaccounts/default` }))
+        ? true
+        : undefined,
+    );
+  }
+
+  exporter.set(ns, n);
+  const created0 = performance.now();
+  const refs: Array<Record<string, string>> = [];
+  await pool(n, CREATE_CONCURRENCY, async (i) => {
+    const t = targetOf(ns, i);
+    refs[i] = t.ref;
+    await create(t.path, t.body);
+  });
+  log(`N=${n}: ${n} ${TARGET}s in ${((performance.now() - created0) / 1000).toFixed(1)} s`);
+  await pool(n, CREATE_CONCURRENCY, (i) =>
+    create(`/apis/tidemark.dev/v1alpha1/namespaces/${ns}/scalingpolicies`, policyOf(ns, i, refs[i]!)),
+  );
+  const createSeconds = (performance.now() - created0) / 1000;
+  log(`N=${n}: ${n} targets + ${n} policies in ${createSeconds.toFixed(1)} s`);
+
+  await waitFor(`Prometheus to hold ${n} series of ${ns}`, 120_000, async () => {
+    const c = await promQuery(`count(${SERIES}{bench_namespace="${ns}"})`);
+    return c === n ? c : undefined;
+  });
+
+  const logFile = join(SANDBOX_DIR, 'logs', `scale-bench-operator-${n}.log`);
+  const start = performance.now();
+  const op = await startOperator(logFile);
+  try {
+    // Warm-up: the first ticks are spread over one interval, and each writes the first status.
+    await waitFor(
+      `the operator to lead and watch ${n} policies`,
+      300_000,
+      async () => {
+        const { samples } = await operatorSamples(op);
+        return sum(samples, 'tidemark_leader') === 1 && sum(samples, 'tidemark_policies_watched') === n
+          ? true
+          : undefined;
+      },
+      2000,
+    );
+    // Becoming leader queues every policy at once (a quick failover), and each first tick writes
+    // the first status: warm once every policy has written it and the queue has drained, that is
+    // the last interval ran as many ticks as were due in it, ±5 % (at most WARMUP_INTERVALS).
+    await sleep(INTERVAL_S * 1000);
+    let prev = await operatorSamples(op);
+    let settled = false;
+    for (let i = 0; i < WARMUP_INTERVALS; i++) {
+      await sleep(INTERVAL_S * 1000);
+      const cur = await operatorSamples(op);
+      const written = sum(cur.samples, 'tidemark_status_writes_total', (l) => l.outcome === 'written');
+      const ticks =
+        sum(cur.samples, 'tidemark_tick_duration_seconds_count') -
+        sum(prev.samples, 'tidemark_tick_duration_seconds_count');
+      prev = cur;
+      // Below 0.95 n the operator is not keeping up (a queue is growing), above 1.05 n it is draining one.
+      if (written >= n && ticks >= 0.95 * n && ticks <= 1.05 * n) {
+        settled = true;
+        break;
+      }
+      log(`N=${n}: warm-up: ${written}/${n} first status writes, ${ticks} ticks in the last interval`);
+    }
+    if (!settled) {
+      notes.push(
+        `not settled after ${WARMUP_INTERVALS} warm-up intervals: ticks per interval never matched the ${n} due`,
+      );
+    }
+    const warmupSeconds = (performance.now() - start) / 1000;
+
+    // The window: /metrics fetched just outside it, so rendering 100k+ series is not counted as work.
+    const pids = sandboxPids();
+    const api0 = parseSamples(await apiserverText('/metrics'), [
+      'apiserver_request_total',
+      'apiserver_request_duration_seconds_bucket',
+    ]);
+    const prom0 = parseSamples(await getText(`${PROMETHEUS_URL}/metrics`), [
+      'prometheus_http_requests_total',
+    ]);
+    const m0 = await operatorSamples(op);
+    const t0 = performance.now();
+    const cpu0 = cpuSeconds(op.pid) ?? 0;
+    const sb0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) ?? 0]));
+    const self0 = process.cpuUsage();
+    const mach0 = machineJiffies();
+    log(`N=${n}: warm after ${warmupSeconds.toFixed(0)} s; measuring ${MEASURE_S} s`);
+    await sleep(MEASURE_S * 1000);
+    const cpu1 = cpuSeconds(op.pid) ?? 0;
+    const sb1 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) ?? 0]));
+    const self1 = process.cpuUsage(self0);
+    const mach1 = machineJiffies();
+    const windowSeconds = (performance.now() - t0) / 1000;
+    const peakRssKiB = statusKiB(op.pid, 'VmHWM') ?? 0;
+    const rssKiB = statusKiB(op.pid, 'VmRSS') ?? 0;
+    const m1 = await operatorSamples(op);
+    const prom1 = parseSamples(await getText(`${PROMETHEUS_URL}/metrics`), [
+      'prometheus_http_requests_total',
+    ]);
+    const api1 = parseSamples(await apiserverText('/metrics'), [
+      'apiserver_request_total',
+      'apiserver_request_duration_seconds_bucket',
+    ]);
+
+    // Operator deltas.
+    const d = (name: string, match?: (l: Record<string, string>) => boolean) =>
+      sum(m1.samples, name, match) - sum(m0.samples, name, match);
+    const buckets = histogramDelta(m0.samples, m1.samples, 'tidemark_tick_duration_seconds');
+    const queryBuckets = histogramDelta(m0.samples, m1.samples, 'tidemark_prometheus_query_duration_seconds');
+    // Server-side latency of the operator's reads of the targets' scale (excludes the client's queueing).
+    const isScaleGet = (l: Record<string, string>) => l.verb === 'GET' && l.subresource === 'scale';
+    const scaleBuckets = histogramDelta(api0, api1, 'apiserver_request_duration_seconds', isScaleGet);
+    const tickCount = d('tidemark_tick_duration_seconds_count');
+    const within2 = buckets.find((b) => b.le === 2)?.count;
+    const maxBucket =
+      buckets
+        .filter((b, i, all) => b.count > (i > 0 ? (all[i - 1]?.count ?? 0) : 0))
+        .map((b) => (Number.isFinite(b.le) ? `≤${b.le}s` : '>30s'))
+        .at(-1) ?? 'none';
+    const statusWarmup = sum(m0.samples, 'tidemark_status_writes_total');
+    const statusWindow = d('tidemark_status_writes_total');
+
+    // Prometheus and API server deltas.
+    const promD = (match: (l: Record<string, string>) => boolean) =>
+      sum(prom1, 'prometheus_http_requests_total', match) -
+      sum(prom0, 'prometheus_http_requests_total', match);
+    const queries = promD((l) => l.handler === '/api/v1/query' || l.handler === '/api/v1/query_range');
+    const apiKey = (l: Record<string, string>) => `${l.verb}|${l.resource ?? ''}|${l.subresource ?? ''}`;
+    const apiDelta = new Map<string, number>();
+    for (const s of api1)
+      if (s.name === 'apiserver_request_total')
+        apiDelta.set(apiKey(s.labels), (apiDelta.get(apiKey(s.labels)) ?? 0) + s.value);
+    for (const s of api0)
+      if (s.name === 'apiserver_request_total')
+        apiDelta.set(apiKey(s.labels), (apiDelta.get(apiKey(s.labels)) ?? 0) - s.value);
+    const byVerb: Record<string, number> = {};
+    let apiTotal = 0;
+    for (const [k, v] of apiDelta) {
+      const verb = k.split('|')[0]!;
+      byVerb[verb] = (byVerb[verb] ?? 0) + v / windowSeconds;
+      apiTotal += v;
+    }
+    // Our own two /metrics GETs are in the window's deltas: not the operator's load.
+    const top = [...apiDelta]
+      .filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([k, v]) => {
+        const [verb = '', resource = '', subresource = ''] = k.split('|');
+        return { verb, resource, subresource, perSecond: round(v / windowSeconds, 2) };
+      });
+
+    const sandboxCpuCores: Record<string, number> = {};
+    for (const k of Object.keys(pids))
+      sandboxCpuCores[k] = round(((sb1[k] ?? 0) - (sb0[k] ?? 0)) / windowSeconds, 3);
+    sandboxCpuCores['bench (exporter)'] = round((self1.user + self1.system) / 1e6 / windowSeconds, 3);
+    const machineBusyCores = round(
+      ((mach1.busy - mach0.busy) / (mach1.total - mach0.total)) * os.availableParallelism(),
+      2,
+    );
+
+    const expected = (n * windowSeconds) / INTERVAL_S;
+    if (tickCount < 0.95 * expected) {
+      notes.push(
+        `only ${tickCount} of ~${Math.round(expected)} due ticks reached a decision: ticks were skipped or failed`,
+      );
+    }
+    const sandboxTotal = Object.entries(sandboxCpuCores).reduce((a, [, v]) => a + v, 0);
+    if (machineBusyCores > 0.9 * os.availableParallelism()) {
+      notes.push(
+        `the machine was saturated (${machineBusyCores} of ${os.availableParallelism()} cores busy)`,
+      );
+    }
+    const result: SizeResult = {
+      policies: n,
+      target: TARGET,
+      loadAverageBefore,
+      createSeconds: round(createSeconds, 1),
+      createPerSecond: round((2 * n) / createSeconds, 0),
+      warmupSeconds: round(warmupSeconds, 0),
+      windowSeconds: round(windowSeconds, 1),
+      operator: {
+        cpuCores: round((cpu1 - cpu0) / windowSeconds, 3),
+        peakRssMiB: round(peakRssKiB / 1024, 0),
+        rssMiB: round(rssKiB / 1024, 0),
+        metricsScrapeMs: round(m1.ms, 0),
+        metricsBytes: m1.bytes,
+      },
+      ticks: {
+        count: tickCount,
+        expected: Math.round(expected),
+        p50Seconds: nullable(quantile(0.5, buckets), 3),
+        p99Seconds: nullable(quantile(0.99, buckets), 3),
+        within2s: within2 === undefined || tickCount === 0 ? null : round(within2 / tickCount, 5),
+        maxBucket,
+      },
+      prometheus: {
+        queriesPerSecond: round(queries / windowSeconds, 1),
+        operatorQueriesPerSecond: round(
+          d('tidemark_prometheus_query_duration_seconds_count') / windowSeconds,
+          1,
+        ),
+        queryErrors: d('tidemark_prometheus_query_errors_total'),
+        queryP50Seconds: nullable(quantile(0.5, queryBuckets), 3),
+        queryP99Seconds: nullable(quantile(0.99, queryBuckets), 3),
+      },
+      apiserver: {
+        requestsPerSecond: round(apiTotal / windowSeconds, 1),
+        byVerb: Object.fromEntries(Object.entries(byVerb).map(([k, v]) => [k, round(v, 2)])),
+        top,
+        getScaleP50Seconds: nullable(quantile(0.5, scaleBuckets), 3),
+        getScaleP99Seconds: nullable(quantile(0.99, scaleBuckets), 3),
+      },
+      statusWrites: { warmup: statusWarmup, window: statusWindow },
+      scalingActions: d('tidemark_scaling_actions_total'),
+      metricErrors: d('tidemark_metric_errors_total'),
+      sandboxCpuCores,
+      machineBusyCores,
+      notes,
+    };
+    log(
+      `N=${n}: operator ${result.operator.cpuCores} cores, peak ${result.operator.peakRssMiB} MiB; ` +
+        `ticks ${tickCount}/${Math.round(expected)} p50 ${result.ticks.p50Seconds} s p99 ${result.ticks.p99Seconds} s; ` +
+        `status writes ${statusWindow}; sandbox ${round(sandboxTotal, 2)} cores; machine ${machineBusyCores} cores busy`,
+    );
+    return result;
+  } finally {
+    await stopOperator(op);
+    log(`N=${n}: operator stopped; deleting namespace ${ns}`);
+    const cleanup0 = performance.now();
+    // Delete the policies and targets as collections first: quicker than the namespace
+    // controller's one-by-one walk, and the next size starts on a quiet API server.
+    for (const path of [
+      `/apis/tidemark.dev/v1alpha1/namespaces/${ns}/scalingpolicies`,
+      TARGET === 'widget'
+        ? `/apis/${WIDGET_GROUP}/v1/namespaces/${ns}/widgets`
+        : `/apis/apps/v1/namespaces/${ns}/deployments`,
+    ]) {
+      await kube({ method: 'DELETE', path, timeoutMs: 600_000 }).catch((err: unknown) =>
+        log(`delete ${path}: ${String(err)}`),
+      );
+    }
+    await kube({ method: 'DELETE', path: `/api/v1/namespaces/${ns}` }).catch(() => {});
+    await waitFor(
+      `namespace ${ns} to go`,
+      600_000,
+      async () => {
+        try {
+          await kube({ method: 'GET', path: `/api/v1/namespaces/${ns}` });
+          return undefined;
+        } catch (err) {
+          return isNotFound(err) ? true : undefined;
+        }
+      },
+      2000,
+    ).catch((err: unknown) => log(String(err)));
+    log(`N=${n}: cleaned up in ${((performance.now() - cleanup0) / 1000).toFixed(0)} s`);
+  }
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+function nullable(x: number | undefined, digits: number): number | null {
+  return x === undefined ? null : round(x, digits);
+}
+
+// --- versions -----------------------------------------------------------------------------------
+
+async function versions() {
+  const v: Record<string, string> = {};
+  try {
+    const kv = (await kube({ method: 'GET', path: '/version' })) as { gitVersion?: string };
+    v.kubernetes = kv.gitVersion ?? 'unknown';
+  } catch {}
+  try {
+    const b = JSON.parse(await getText(`${PROMETHEUS_URL}/api/v1/status/buildinfo`)) as {
+      data?: { version?: string };
+    };
+    v.prometheus = b.data?.version ?? 'unknown';
+  } catch {}
+  try {
+    const text = readFileSync(join(REPO, 'sandbox/versions.sh'), 'utf8');
+    for (const k of ['ETCD_VERSION', 'KWOK_VERSION']) {
+      const m = new RegExp(`^${k}=(\\S+)`, 'm').exec(text);
+      if (m) v[k.replace('_VERSION', '').toLowerCase()] = m[1]!;
+    }
+  } catch {}
+  const pkg = JSON.parse(
+    readFileSync(join(REPO, 'node_modules/@kubernetes/client-node/package.json'), 'utf8'),
+  ) as {
+    version: string;
+  };
+  v['@kubernetes/client-node'] = pkg.version;
+  v.node = process.version;
+  return v;
+}
+
+// --- report ----------------------------------------------------------------------------------------
+
+function growth(results: SizeResult[]) {
+  const base = results[0]!;
+  const ratio = (a: number | null, b: number | null) =>
+    a === null || b === null || b === 0 ? null : round(a / b, 2);
+  return results.map((r) => ({
+    policies: r.policies,
+    size: round(r.policies / base.policies, 2),
+    operatorCpu: ratio(r.operator.cpuCores, base.operator.cpuCores),
+    peakRss: ratio(r.operator.peakRssMiB, base.operator.peakRssMiB),
+    p99: ratio(r.ticks.p99Seconds, base.ticks.p99Seconds),
+    prometheusQps: ratio(r.prometheus.queriesPerSecond, base.prometheus.queriesPerSecond),
+    apiserverRps: ratio(r.apiserver.requestsPerSecond, base.apiserver.requestsPerSecond),
+  }));
+}
+
+function goals(results: SizeResult[]) {
+  const at = results.find((r) => r.policies === GOALS.policies) ?? results.at(-1)!;
+  const g = (ok: boolean, value: string, goal: string) => ({ met: ok, value, goal });
+  return {
+    evaluatedAt: at.policies,
+    ...(at.policies !== GOALS.policies
+      ? { caveat: `no ${GOALS.policies}-policy run: evaluated at ${at.policies}` }
+      : {}),
+    cpu: g(
+      at.operator.cpuCores < GOALS.cpuCores,
+      `${at.operator.cpuCores} cores`,
+      `< ${GOALS.cpuCores} core`,
+    ),
+    memory: g(
+      at.operator.peakRssMiB < GOALS.rssMiB,
+      `${at.operator.peakRssMiB} MiB peak RSS`,
+      `< ${GOALS.rssMiB} MiB`,
+    ),
+    p99: g(
+      at.ticks.p99Seconds !== null &&
+        at.ticks.p99Seconds < GOALS.p99Seconds &&
+        (at.ticks.within2s ?? 0) >= 0.99,
+      `${at.ticks.p99Seconds} s (${round((at.ticks.within2s ?? 0) * 100, 2)} % of ticks ≤ 2 s)`,
+      `< ${GOALS.p99Seconds} s`,
+    ),
+    statusWrites: g(
+      at.statusWrites.window === GOALS.statusWrites,
+      `${at.statusWrites.window} in ${at.windowSeconds} s`,
+      '0 when nothing changed',
+    ),
+  };
+}
+
+function markdown(report: Report): string {
+  const { machine: m, results: rs } = report;
+  const row = (cells: Array<string | number | null>) =>
+    `| ${cells.map((c) => (c === null ? '–' : String(c))).join(' | ')} |`;
+  const lines = [
+    '# Scale benchmark',
+    '',
+    `Generated by \`make bench-scale\` (bench/scale.ts) on ${report.date}, commit ${m.commit}.`,
+    '',
+    '## Machine',
+    '',
+    `- ${m.nproc} CPUs (\`nproc\`), ${m.memoryGiB} GiB memory, ${m.cpuModel}`,
+    `- ${m.kernel}; Node.js ${m.node}`,
+    `- versions: ${Object.entries(report.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+    `- load average (1, 5, 15 min) at start: ${report.loadAverageAtStart.join(', ')}` +
+      (report.loadAverageAtStart[0]! > 0.5 * m.nproc
+        ? ' — the machine was busy with other work (other test runs), which the figures below include'
+        : ''),
+    `- everything (sandbox, operator, exporter) shares these ${m.nproc} cores`,
+    '',
+    '## Setup',
+    '',
+    `- targets: ${report.settings.target === 'widget' ? 'Widget, a tiny custom resource with a scale subresource (see bench/scale.ts for why not Deployments)' : 'Deployments with 1 replica on KWOK nodes'}`,
+    `- every policy: one AverageValue metric, its own series \`${SERIES}{policy=...}\` (constant ${LOAD} vs target 100, so 1 replica stays right and nothing changes), polling interval ${report.settings.intervalSeconds} s, Active mode, Level 5 off`,
+    `- operator: \`bin/tidemark.js run --max-concurrent-ticks ${report.settings.maxConcurrentTicks}\`; window ${report.settings.measureSeconds} s after warm-up (every policy ticked and wrote its first status)`,
+    '',
+    '## Results',
+    '',
+    row([
+      'policies',
+      'operator CPU (cores)',
+      'peak RSS (MiB)',
+      'tick p50 (s)',
+      'tick p99 (s)',
+      'ticks ≤ 2 s',
+      'ticks / due',
+      'Prometheus queries/s',
+      'API server req/s',
+      'status writes (window)',
+      'scale patches',
+      'sandbox CPU (cores)',
+      'machine busy (cores)',
+    ]),
+    row(Array(13).fill('---')),
+    ...rs.map((r) =>
+      row([
+        r.policies,
+        r.operator.cpuCores,
+        r.operator.peakRssMiB,
+        r.ticks.p50Seconds,
+        r.ticks.p99Seconds,
+        r.ticks.within2s === null ? null : `${round(r.ticks.within2s * 100, 2)} %`,
+        `${r.ticks.count} / ${r.ticks.expected}`,
+        r.prometheus.queriesPerSecond,
+        r.apiserver.requestsPerSecond,
+        r.statusWrites.window,
+        r.scalingActions,
+        round(
+          Object.values(r.sandboxCpuCores).reduce((a, b) => a + b, 0),
+          2,
+        ),
+        r.machineBusyCores,
+      ]),
+    ),
+    '',
+    '### Growth relative to the smallest size',
+    '',
+    row([
+      'policies',
+      '× policies',
+      '× operator CPU',
+      '× peak RSS',
+      '× p99',
+      '× Prometheus q/s',
+      '× API server req/s',
+    ]),
+    row(Array(7).fill('---')),
+    ...report.growth.map((g) =>
+      row([g.policies, g.size, g.operatorCpu, g.peakRss, g.p99, g.prometheusQps, g.apiserverRps]),
+    ),
+    '',
+    '### Sandbox CPU by process (cores, over the window)',
+    '',
+    row(['policies', ...Object.keys(rs[0]!.sandboxCpuCores)]),
+    row(Array(Object.keys(rs[0]!.sandboxCpuCores).length + 1).fill('---')),
+    ...rs.map((r) => row([r.policies, ...Object.values(r.sandboxCpuCores)])),
+    '',
+    '### API server requests per second by verb (whole API server, all clients)',
+    '',
+    ...rs.map(
+      (r) =>
+        `- ${r.policies}: ${Object.entries(r.apiserver.byVerb)
+          .filter(([, v]) => v > 0)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}; busiest: ${r.apiserver.top
+          .slice(0, 4)
+          .map((t) => `${t.verb} ${t.resource}${t.subresource ? `/${t.subresource}` : ''} ${t.perSecond}`)
+          .join(', ')}`,
+    ),
+    '',
+    '### Other figures',
+    '',
+    ...rs.map(
+      (r) =>
+        `- ${r.policies}: created ${2 * r.policies} objects in ${r.createSeconds} s (${r.createPerSecond}/s); warm-up ${r.warmupSeconds} s; ` +
+        `status writes during warm-up ${r.statusWrites.warmup}; metric errors ${r.metricErrors}; Prometheus query errors ${r.prometheus.queryErrors}; ` +
+        `operator's own query count ${r.prometheus.operatorQueriesPerSecond}/s, their latency p50/p99 ${r.prometheus.queryP50Seconds}/${r.prometheus.queryP99Seconds} s; ` +
+        `API server time for GET scale p50/p99 ${r.apiserver.getScaleP50Seconds}/${r.apiserver.getScaleP99Seconds} s; its /metrics is ${round(r.operator.metricsBytes / 1e6, 1)} MB and took ${r.operator.metricsScrapeMs} ms; ` +
+        `load average before ${r.loadAverageBefore.join(', ')}${r.notes.length ? `; notes: ${r.notes.join('; ')}` : ''}`,
+    ),
+    '',
+    `## Goals at ${GOALS.policies.toLocaleString('en')} policies`,
+    '',
+    ...(report.goals.caveat ? [`(${report.goals.caveat})`, ''] : []),
+    row(['goal', 'target', 'measured', 'met']),
+    row(['---', '---', '---', '---']),
+    ...(['cpu', 'memory', 'p99', 'statusWrites'] as const).map((k) => {
+      const g = report.goals[k];
+      return row([k, g.goal, g.value, g.met ? 'yes' : 'NO']);
+    }),
+    '',
+  ];
+  if (report.reading) lines.push('## Reading', '', report.reading, '');
+  return lines.join('\n');
+}
+
+interface Report {
+  date: string;
+  machine: ReturnType<typeof machine>;
+  versions: Record<string, string>;
+  loadAverageAtStart: number[];
+  settings: Record<string, unknown> & {
+    target: string;
+    intervalSeconds: number;
+    maxConcurrentTicks: number;
+    measureSeconds: number;
+  };
+  results: SizeResult[];
+  failed?: { policies: number; error: string };
+  growth: ReturnType<typeof growth>;
+  goals: ReturnType<typeof goals>;
+  reading?: string;
+}
+
+// --- main ----------------------------------------------------------------------------------------
+
+async function main() {
+  const loadAverageAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  log(`sizes ${SIZES.join(', ')}; target ${TARGET}; load average ${loadAverageAtStart.join(' ')}`);
+  execFileSync(KUBECTL, ['apply', '-f', join(REPO, 'crds')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (TARGET === 'widget') {
+    await create('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', WIDGET_CRD);
+  }
+  for (const gv of ['/apis/tidemark.dev/v1alpha1', `/apis/${WIDGET_GROUP}/v1`]) {
+    await waitFor(`${gv} to be served`, 60_000, async () =>
+      (await kube({ method: 'GET', path: gv })) ? true : undefined,
+    );
+  }
+
+  const exporter = new Exporter();
+  const port = await exporter.listen();
+  const sdFile = join(TARGETS_DIR, `${EXPORTER_JOB}.json`);
+  writeFileSync(sdFile, JSON.stringify([{ targets: [`127.0.0.1:${port}`], labels: { job: EXPORTER_JOB } }]));
+
+  const results: SizeResult[] = [];
+  let failed: Report['failed'];
+  try {
+    for (const n of SIZES) {
+      try {
+        results.push(await runSize(n, exporter));
+      } catch (err) {
+        failed = { policies: n, error: err instanceof Error ? err.message : String(err) };
+        log(`N=${n} failed: ${failed.error}`);
+        break;
+      }
+    }
+  } finally {
+    exporter.close();
+    rmSync(sdFile, { force: true });
+  }
+  if (results.length === 0) throw new Error(`no size completed: ${failed?.error}`);
+
+  const report: Report = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    versions: await versions(),
+    loadAverageAtStart,
+    settings: {
+      target: TARGET,
+      sizes: SIZES,
+      intervalSeconds: INTERVAL_S,
+      measureSeconds: MEASURE_S,
+      maxConcurrentTicks: MAX_TICKS,
+      createConcurrency: CREATE_CONCURRENCY,
+      scrapeInterval: process.env.TIDEMARK_SCRAPE_INTERVAL ?? '5s',
+    },
+    results,
+    ...(failed ? { failed } : {}),
+    growth: growth(results),
+    goals: goals(results),
+  };
+  const readingFile = join(OUT, 'scale-reading.md');
+  try {
+    // A person's reading of the figures, kept beside them and carried into scale.md.
+    report.reading = readFileSync(readingFile, 'utf8').trim();
+  } catch {}
+  mkdirSync(OUT, { recursive: true });
+  const { reading: _r, ...json } = report;
+  writeFileSync(join(OUT, 'scale.json'), `${JSON.stringify(json, null, 2)}\n`);
+  const md = markdown(report);
+  writeFileSync(join(OUT, 'scale.md'), md);
+  process.stdout.write(`${md}\n`);
+  log(`wrote ${join(OUT, 'scale.json')} and ${join(OUT, 'scale.md')}`);
+  if (failed) {
+    log(`stopped at ${failed.policies} policies: ${failed.error}`);
+    process.exitCode = 1;
+  }
+}
+
+await main();
