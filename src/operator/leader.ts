@@ -59,6 +59,7 @@ export class LeaderElector {
   #observedAt = -Infinity;
   #lastContact = -Infinity;
   #timer: unknown;
+  #deadlineTimer: unknown;
   #running = false;
   #step: Promise<boolean> | undefined;
 
@@ -220,6 +221,10 @@ export class LeaderElector {
 
   #renewed(now: number): boolean {
     this.#lastRenew = now;
+    // Step down (and say so: onStoppedLeading, the leader gauge) when the deadline passes,
+    // even while a renew request still hangs on a partitioned network.
+    this.#o.clock.clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = this.#o.clock.setTimeout(() => this.#checkDeadline(), this.#o.renewDeadlineMs);
     if (!this.#leading) {
       this.#leading = true;
       this.#o.onStartedLeading?.();
@@ -234,6 +239,7 @@ export class LeaderElector {
   }
 
   #lose(): void {
+    this.#o.clock.clearTimeout(this.#deadlineTimer);
     if (!this.#leading) return;
     this.#leading = false;
     this.#o.onStoppedLeading?.();

@@ -99,6 +99,12 @@ interface Memory {
   rv?: string;
   basedOnRv?: string;
   writtenAt?: number;
+  /**
+   * A status this process computed but failed to write (conflicts beyond the
+   * retries, API server away): the next tick builds on it, so that what it
+   * recorded (a scaling decision, lastScaleTime) is not lost.
+   */
+  unwritten?: ScalingPolicyStatus;
   /** Per metric, what its forecaster's history was loaded for (historyKey); absent: not loaded yet. */
   history?: Map<string, string>;
   /** The last history load failed: why, how often in a row, and when to try again. */
@@ -142,6 +148,16 @@ export class PolicyReconciler {
   readonly #now: () => number;
   readonly #memory = new Map<string, Memory>();
   readonly #anomaliesSeen = new Map<string, Record<string, number>>();
+  /**
+   * Scale patches whose outcome is unknown (timed out, connection lost, 5xx): the
+   * API server may still apply them, e.g. once etcd answers again. Kept across
+   * reset() (the leadership is usually lost in the same outage), so that the
+   * next tick that finds the target at the patched count records the action
+   * once instead of losing it.
+   */
+  readonly #unconfirmed = new Map<string, UnconfirmedScale>();
+  /** Unwritten statuses kept across reset(), with the status they were built on. */
+  readonly #carried = new Map<string, { base?: ScalingPolicyStatus; unwritten: ScalingPolicyStatus }>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -152,10 +168,16 @@ export class PolicyReconciler {
   /** The policy was deleted: forget it (its target keeps its replicas). */
   forget(uid: string): void {
     this.#memory.delete(uid);
+    this.#unconfirmed.delete(uid);
+    this.#carried.delete(uid);
   }
 
   /** Leadership changed hands: the status, written by whoever led, is the truth again. */
   reset(): void {
+    // A status this process failed to write survives only if nobody wrote one since (see #memoryOf).
+    for (const [uid, m] of this.#memory) {
+      if (m.unwritten) this.#carried.set(uid, { base: m.status, unwritten: m.unwritten });
+    }
     this.#memory.clear();
   }
 
@@ -169,7 +191,7 @@ export class PolicyReconciler {
     const nowIso = new Date(now).toISOString();
     const target = spec.targetRef;
     const next: ScalingPolicyStatus = {
-      ...structuredClone(prev ?? {}),
+      ...structuredClone(mem.unwritten ?? prev ?? {}),
       observedGeneration: generation,
       targetDisplay: `${target.kind}/${target.name}`,
     };
@@ -196,6 +218,10 @@ export class PolicyReconciler {
       const volatileDue = now - (mem.writtenAt ?? -Infinity) >= (this.#d.volatileMaxAgeMs ?? 300_000);
       if (statusChanged(prev, next, spec, volatileDue ? undefined : VOLATILE_STATE_KEYS)) {
         statusWritten = await this.#writeStatus(policy, next, mem, log, now);
+        if (statusWritten) delete mem.unwritten;
+        else mem.unwritten = next;
+      } else {
+        delete mem.unwritten;
       }
       for (const e of events) {
         if (!this.#d.mayAct(uid)) break;
@@ -273,6 +299,26 @@ export class PolicyReconciler {
     }
     const current = scale.spec?.replicas ?? 0;
     const display = `${target.kind} ${namespace}/${target.name}`;
+    const late = this.#confirmUnconfirmed(uid, current, prev, now);
+    if (late) {
+      // Our own earlier patch took effect after its request failed: record it now, once.
+      events.push({
+        type: 'Normal',
+        reason: 'Scaled',
+        message: `scaled ${display} ${late.from}→${late.to}: ${late.reason} (applied after the request failed)`,
+      });
+      next.lastScaleTime = late.time;
+      next.recentDecisions = pushDecision(next.recentDecisions, {
+        time: late.time,
+        from: late.from,
+        to: late.to,
+        reason: late.reason,
+        limitedBy: late.limitedBy,
+      });
+      mem.engineState = late.state;
+      this.#d.metrics.scalingActions.inc({ namespace, policy: name, direction: late.direction });
+      log.info({ from: late.from, to: late.to }, 'an earlier scale patch took effect after it failed');
+    }
     const wasNotFound = getCondition(prev, 'AbleToScale')?.reason === 'TargetNotFound';
     if (wasNotFound) {
       events.push({
@@ -370,6 +416,18 @@ export class PolicyReconciler {
         // The engine assumed the action happened; it did not, so its new state is dropped.
         keepState = false;
         outcome = 'scale-failed';
+        if (outcomeUnknown(err)) {
+          this.#unconfirmed.set(uid, {
+            from: current,
+            to: desired,
+            time: nowIso,
+            at: now,
+            reason: decision.reason,
+            limitedBy: decision.limitedBy.join(','),
+            direction: decision.direction,
+            state: nextState,
+          });
+        }
         const message = `patching the scale of ${display} to ${desired} failed: ${errText(err)}`;
         cond({ type: 'AbleToScale', status: 'False', reason: 'FailedUpdateScale', message });
         log.warn({ err: errText(err), desired }, 'scale patch failed');
@@ -501,11 +559,34 @@ export class PolicyReconciler {
     return finish(outcome, { decision, ...(scaled ? { scaled } : {}) });
   }
 
+  /** The unconfirmed patch of this policy if the target now has its count and no one recorded it; cleared either way. */
+  #confirmUnconfirmed(
+    uid: string,
+    current: number,
+    prev: ScalingPolicyStatus | undefined,
+    now: number,
+  ): UnconfirmedScale | undefined {
+    const u = this.#unconfirmed.get(uid);
+    if (!u) return undefined;
+    this.#unconfirmed.delete(uid);
+    if (current !== u.to || u.from === u.to || now - u.at > UNCONFIRMED_MAX_AGE_MS) return undefined;
+    const last = prev?.lastScaleTime ? Date.parse(prev.lastScaleTime) : Number.NEGATIVE_INFINITY;
+    // Someone (another leader) recorded a scaling action since: the count is theirs.
+    if (last >= u.at) return undefined;
+    return u;
+  }
+
   #memoryOf(uid: string, policy: ScalingPolicy): Memory {
     let mem = this.#memory.get(uid);
     if (!mem) {
       mem = { status: policy.status, basedOnRv: policy.metadata.resourceVersion };
       this.#memory.set(uid, mem);
+      const carried = this.#carried.get(uid);
+      this.#carried.delete(uid);
+      // Another leader's write in between makes ours stale: then the status as stored is the truth.
+      if (carried && !statusChanged(carried.base, policy.status ?? {}, policy.spec)) {
+        mem.unwritten = carried.unwritten;
+      }
     }
     return mem;
   }
@@ -780,6 +861,25 @@ export class PolicyReconciler {
       }
     }
   }
+}
+
+interface UnconfirmedScale {
+  from: number;
+  to: number;
+  time: string;
+  at: number;
+  reason: string;
+  limitedBy: string;
+  direction: Decision['direction'];
+  state: EngineState;
+}
+
+/** Beyond this, a changed count is not attributed to an old failed patch. */
+const UNCONFIRMED_MAX_AGE_MS = 5 * 60_000;
+
+/** Transport failures, timeouts and 5xx: the request may or may not have been applied. */
+function outcomeUnknown(err: unknown): boolean {
+  return !(err instanceof KubeApiError) || err.status === 0 || err.status >= 500;
 }
 
 function errText(err: unknown): string {
