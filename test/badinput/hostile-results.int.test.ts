@@ -23,7 +23,7 @@ import {
   replicas,
   scalingPolicy,
 } from '../e2e/support.ts';
-import { kubectl, NO_SANDBOX, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
+import { kubectl, NO_SANDBOX, promQuery, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
 
 const RUN = `hostile-${Date.now().toString(36)}`;
 const NS = RUN;
@@ -125,6 +125,14 @@ describe('hostile PromQL results never become a replica count', {
     ]);
     await createNamespace(NS);
     const prom = sandboxEnv().prometheusUrl;
+    // Precondition, not the thing under test: Prometheus exposes its own
+    // /metrics handler histogram only after it has scraped itself twice, and
+    // this file may run within seconds of the sandbox starting.
+    const histogram = CASES.find((c) => c.name === 'histogram')!.query;
+    await waitFor(async () => (await promQuery(histogram)).length > 1, {
+      timeoutMs: 60_000,
+      what: `several series for ${histogram}`,
+    });
     const objects: unknown[] = [];
     for (const c of CASES) {
       objects.push({

@@ -93,7 +93,11 @@ describe('workload simulator in the sandbox', { skip }, () => {
       timeoutMs: promBudget(),
       what: 'ready_pods 3 in Prometheus',
     });
-    // The window must hold only samples from when all 3 pods were ready.
+    // The window must hold only samples from when all 3 pods were ready: Prometheus
+    // saw ready_pods 3 by now, so 30 s (the window) plus a scrape from now it holds
+    // nothing from before. Earlier samples skew the split and, while one pod served
+    // all 60 rps (over its capacity of 50), put 10 s latencies into the histogram.
+    await new Promise((r) => setTimeout(r, 30_000 + env.scrapeIntervalMs));
     const total = await waitFor(
       async () => near(await one(`sum(rate(http_requests_total{${sel}}[30s]))`), 60, 0.1),
       {
