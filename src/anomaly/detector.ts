@@ -97,6 +97,12 @@ function accept(s: AnomalyMetricState, v: number, size: number): void {
   s.lastGood = v;
 }
 
+/** The observation goes through as it is; only an open dropout (a gap) still marks it. */
+function passThrough(s: AnomalyMetricState, v: number): AnomalyResult {
+  const dropout = s.dropout !== undefined;
+  return { value: v, observed: v, held: false, heldTicks: 0, anomalous: dropout, dropout };
+}
+
 function count(s: AnomalyMetricState, kind: AnomalyKind): void {
   s.counts[kind] = (s.counts[kind] ?? 0) + 1;
 }
@@ -183,18 +189,7 @@ export function anomalyStage(
 
   if (s.window.length < minHistory && !s.episode) {
     accept(s, v, size);
-    return {
-      result: {
-        value: v,
-        observed: v,
-        held: false,
-        heldTicks: 0,
-        anomalous: s.dropout !== undefined,
-        dropout: s.dropout !== undefined,
-      },
-      state: s,
-      events,
-    };
+    return { result: passThrough(s, v), state: s, events };
   }
 
   const ep = s.episode;
@@ -232,18 +227,7 @@ export function anomalyStage(
           reason: 'AnomalyCleared',
           message: `${name} drop confirmed over ${confirm} tick(s) (${fmt(ep.ref)} → ${fmt(v)}): now acted on`,
         });
-        return {
-          result: {
-            value: v,
-            observed: v,
-            held: false,
-            heldTicks: 0,
-            anomalous: s.dropout !== undefined,
-            dropout: s.dropout !== undefined,
-          },
-          state: s,
-          events,
-        };
+        return { result: passThrough(s, v), state: s, events };
       }
       return {
         result: {

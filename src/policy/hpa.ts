@@ -105,6 +105,19 @@ export interface RateLimit {
   policy?: RatePolicy;
 }
 
+/** Replicas at the start of the policy's period: current, less what was added, plus what was removed in it. */
+function periodStartReplicas(
+  currentReplicas: number,
+  upEvents: readonly TimedChange[],
+  downEvents: readonly TimedChange[],
+  policy: RatePolicy,
+  now: number,
+): number {
+  const added = replicasChangeInPeriod(upEvents, policy.periodSeconds, now);
+  const removed = replicasChangeInPeriod(downEvents, policy.periodSeconds, now);
+  return currentReplicas - added + removed;
+}
+
 /**
  * calculateScaleUpLimitWithScalingRules: the period start is current − added + removed within
  * each policy's period; Pods adds value, Percent multiplies by (1 + value/100) rounded up;
@@ -122,9 +135,7 @@ export function scaleUpLimit(
   let result = useMin ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
   let chosen: RatePolicy | undefined;
   for (const policy of rules.policies) {
-    const added = replicasChangeInPeriod(upEvents, policy.periodSeconds, now);
-    const removed = replicasChangeInPeriod(downEvents, policy.periodSeconds, now);
-    const periodStart = currentReplicas - added + removed;
+    const periodStart = periodStartReplicas(currentReplicas, upEvents, downEvents, policy, now);
     const proposed =
       policy.type === 'Pods' ? periodStart + policy.value : Math.ceil(periodStart * (1 + policy.value / 100));
     if (useMin ? proposed < result : proposed > result) {
@@ -154,9 +165,7 @@ export function scaleDownLimit(
   let result = useMax ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   let chosen: RatePolicy | undefined;
   for (const policy of rules.policies) {
-    const added = replicasChangeInPeriod(upEvents, policy.periodSeconds, now);
-    const removed = replicasChangeInPeriod(downEvents, policy.periodSeconds, now);
-    const periodStart = currentReplicas - added + removed;
+    const periodStart = periodStartReplicas(currentReplicas, upEvents, downEvents, policy, now);
     const proposed =
       policy.type === 'Pods'
         ? periodStart - policy.value
