@@ -38,13 +38,15 @@ node_modules/.installed: package.json package-lock.json
 
 deps: node_modules/.installed
 
-# Everything generated from the CRD and the metric table; tests fail when a
-# generated file is stale.
+# Everything generated from the CRD and the metric table (tests fail when a
+# generated file is stale), and the README's first-screen picture and numbers,
+# from a run of the quick start it shows (no staleness test: they follow the engine).
 gen: deps
 	$(NODE) scripts/gen-types.ts
 	$(NODE) scripts/gen-deploy.ts
 	$(NODE) scripts/gen-docs.ts
 	$(NODE) scripts/gen-dashboards.ts
+	$(NODE) scripts/gen-readme-figure.ts
 
 build: deps
 	rm -rf dist
