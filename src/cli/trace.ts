@@ -12,20 +12,12 @@ import {
   traceCsv,
 } from '../trace/synth.ts';
 import { UserError } from './main.ts';
+import { positiveNumber } from './simulate.ts';
 
 function wholeNumber(flag: string) {
   return (v: string): number => {
     if (!/^\d+$/.test(v.trim())) throw new UserError(`${flag} must be a whole number, got "${v}"`);
     return Number(v);
-  };
-}
-
-function positiveNumber(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n <= 0)
-      throw new UserError(`${flag} must be a positive number, got "${v}"`);
-    return n;
   };
 }
 

@@ -1,26 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { synthTrace, traceCsv } from '../../src/trace/synth.ts';
-
-const run = promisify(execFile);
-const bin = new URL('../../bin/tidemark.js', import.meta.url).pathname;
-
-async function tidemark(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-const noStack = (s: string) => assert.doesNotMatch(s, /\n\s+at /, 'no stack trace');
+import { assertNoStack, tidemark } from '../support/cli.ts';
 
 test('trace synth writes the minute,requests CSV of synthTrace to stdout', async () => {
   const r = await tidemark('trace', 'synth', '--shape', 'flash-crowd', '--days', '2', '--seed', '7');
@@ -71,7 +56,7 @@ test('bad flags are one clear error each, exit 2, no stack trace', async () => {
     assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.equal(r.stdout, '');
-    noStack(r.stderr);
+    assertNoStack(r.stderr);
   }
 });
 
@@ -79,5 +64,22 @@ test('a missing required flag names it', async () => {
   const r = await tidemark('trace', 'synth', '--shape', 'flat', '--days', '1');
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /required option '--seed <s>' not specified/);
-  noStack(r.stderr);
+  assertNoStack(r.stderr);
+});
+
+test('a reader that stops early (`| head`) ends the output quietly, exit 0', () => {
+  const bin = new URL('../../bin/tidemark.js', import.meta.url).pathname;
+  const r = spawnSync(
+    'bash',
+    [
+      '-o',
+      'pipefail',
+      '-c',
+      `"${process.execPath}" "${bin}" trace synth --shape flat --days 366 --seed 1 | head -2`,
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.stdout, 'minute,requests\n0,60\n');
+  assertNoStack(r.stderr);
+  assert.equal(r.status, 0, r.stderr);
 });
