@@ -11,10 +11,11 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the npm package `node` (the project's own runtime for
 # development) needs no install step here; the image's Node.js 24 runs the code.
-# `npm install` follows package-lock.json as `npm ci` would, but accepts a lock
-# that lacks other platforms' optional packages (@biomejs/cli-*), which the
-# registry the lock was made against does not serve and `npm ci` refuses.
-RUN npm install --no-audit --no-fund --ignore-scripts
+# `npm ci` installs exactly what package-lock.json records and fails if it
+# disagrees with package.json. It works now that the lock carries every
+# platform's optional @biomejs/cli-* entry (npm ci refused a lock that lacked
+# them); an image never holds versions the tests did not run against.
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY crds ./crds
@@ -24,7 +25,7 @@ RUN npm run build
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 
 # --- final image: Node.js runtime, production dependencies, compiled output -----
 FROM node:24-slim

@@ -26,22 +26,27 @@ help:
 	@echo "make env-down     stop it"
 	@echo "make demo         sandbox + operator + a simulated workload scaling live"
 
-# `npm install` honours package-lock.json like `npm ci`, but tolerates the
-# registry here not serving other platforms' optional packages (@biomejs/cli-*),
-# which makes `npm ci` refuse the lock file.
+# `npm ci` installs exactly package-lock.json and never writes it, so a fresh
+# clone's `make test` leaves `git status` clean (`npm install` rewrote the lock).
+# It works since the lock carries every platform's optional @biomejs/cli-* entry
+# (npm ci refused the older lock, which lacked them); it fails, naming the
+# package, when package.json and the lock disagree: then run `npm install X` and
+# commit both. It empties node_modules first, so it runs only when either changes.
 node_modules/.installed: package.json package-lock.json
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	@touch $@
 
 deps: node_modules/.installed
 
-# Everything generated from the CRD and the metric table; tests fail when a
-# generated file is stale.
+# Everything generated from the CRD and the metric table (tests fail when a
+# generated file is stale), and the README's first-screen picture and numbers,
+# from a run of the quick start it shows (no staleness test: they follow the engine).
 gen: deps
 	$(NODE) scripts/gen-types.ts
 	$(NODE) scripts/gen-deploy.ts
 	$(NODE) scripts/gen-docs.ts
 	$(NODE) scripts/gen-dashboards.ts
+	$(NODE) scripts/gen-readme-figure.ts
 
 build: deps
 	rm -rf dist

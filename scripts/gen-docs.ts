@@ -73,11 +73,9 @@ function sections(path: string, node: SchemaNode, out: Section[] = []): Section[
   return out;
 }
 
+/** The anchor GitHub gives the heading `## path`: lower case, punctuation (dots, brackets) dropped. */
 function anchor(path: string): string {
-  return path
-    .replace(/[^a-zA-Z0-9]+/g, '-')
-    .replace(/^-|-$/g, '')
-    .toLowerCase();
+  return path.toLowerCase().replace(/[^a-z0-9_-]/g, '');
 }
 
 function table(s: Section): string[] {

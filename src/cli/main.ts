@@ -4,6 +4,7 @@ import { parseAllDocuments } from 'yaml';
 import { formatIssues, PolicyValidator } from '../crd/validate.ts';
 import { registerRunCommand } from './run.ts';
 import { registerSimulateCommand } from './simulate.ts';
+import { registerTraceCommand } from './trace.ts';
 
 /** A mistake by the user: printed as one clear message, never as a stack trace. */
 export class UserError extends Error {}
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
 
   registerSimulateCommand(program);
   registerRunCommand(program);
+  registerTraceCommand(program);
   return program;
 }
 

@@ -58,7 +58,7 @@ export function runSimulationFiles(opts: SimulateRunOptions): SimulationResult &
   }
 }
 
-function positiveNumber(flag: string) {
+export function positiveNumber(flag: string) {
   return (v: string): number => {
     const n = Number(v);
     if (v.trim() === '' || !Number.isFinite(n) || n <= 0)

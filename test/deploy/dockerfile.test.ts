@@ -21,9 +21,16 @@ const stages = instructions.reduce<string[][]>((acc, l) => {
 test('Dockerfile: multi-stage on Node.js 24, production dependencies and compiled output only, non-root', () => {
   assert.ok(stages.length >= 2, 'not multi-stage');
   for (const s of stages) assert.match(s[0]!, /^FROM node:24(-[a-z]+)?(@sha256:[0-9a-f]+)?( AS \w+)?$/i);
+  // `npm ci` installs exactly the lock and fails when package.json and the lock disagree;
+  // `npm install` may rewrite the lock, so an image could hold versions nobody tested.
   assert.ok(
-    instructions.some((l) => /^RUN npm install\b(?!.*--omit=dev)/.test(l)),
-    'no full `npm install` for the build',
+    instructions.some((l) => /^RUN npm ci\b(?!.*--omit=dev)/.test(l)),
+    'no full `npm ci` for the build',
+  );
+  assert.deepEqual(
+    instructions.filter((l) => /\bnpm (install|i|add)\b/.test(l)),
+    [],
+    'dependencies come from the lock through `npm ci`, never `npm install`',
   );
   assert.ok(
     instructions.some((l) => /^RUN npm run build\b/.test(l)),
@@ -34,8 +41,8 @@ test('Dockerfile: multi-stage on Node.js 24, production dependencies and compile
   assert.doesNotMatch(copies, /\bsrc\b/, 'the final image must not carry src/');
   for (const part of ['dist', 'bin', 'crds', 'package.json', 'node_modules'])
     assert.match(copies, new RegExp(part));
-  const depsStage = stages.find((s) => s.some((l) => /npm install .*--omit=dev/.test(l)));
-  assert.ok(depsStage, 'no stage runs `npm install --omit=dev`');
+  const depsStage = stages.find((s) => s.some((l) => /^RUN npm ci .*--omit=dev/.test(l)));
+  assert.ok(depsStage, 'no stage runs `npm ci --omit=dev`');
   const user = final.find((l) => /^USER /.test(l));
   assert.match(user ?? '', /^USER [1-9][0-9]*(:[0-9]+)?$/, 'final USER must be numeric and not root');
   assert.match(final.at(-1)!, /^ENTRYPOINT \[.*"\/app\/bin\/tidemark\.js", "run"\]$/);

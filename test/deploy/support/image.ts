@@ -18,7 +18,7 @@ function npmCli(): string {
 /**
  * Builds the image's /app in a fresh temporary folder and returns its path:
  * - stage "build": a real `tsc -p tsconfig.build.json` of src/ to dist/;
- * - stage "deps": `npm install --omit=dev --ignore-scripts` from package.json and the lock;
+ * - stage "deps": `npm ci --omit=dev --ignore-scripts` from package.json and the lock;
  * - final stage: node_modules, dist/, package.json, bin/, crds/ (no src/, no dev dependencies).
  */
 export function buildImageFolder(): { app: string; notes: string[] } {
@@ -26,7 +26,8 @@ export function buildImageFolder(): { app: string; notes: string[] } {
   const app = mkdtempSync(join(tmpdir(), 'tidemark-image-'));
   const run = (cmd: string, args: string[], cwd: string) =>
     execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000, encoding: 'utf8' });
-  // stage build (its output only)
+  // stage build (its output only): its `npm ci` is the one `make deps` ran for this checkout,
+  // so the checkout's own TypeScript compiles.
   run(
     NODE,
     [
@@ -42,8 +43,9 @@ export function buildImageFolder(): { app: string; notes: string[] } {
   cpSync(join(REPO, 'package.json'), join(app, 'package.json'));
   cpSync(join(REPO, 'package-lock.json'), join(app, 'package-lock.json'));
   const flags = ['--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'];
-  // As the Dockerfile does: `npm install` follows the lock (see the Dockerfile for why not `npm ci`).
-  run(NODE, [npmCli(), 'install', '--no-save', ...flags], app);
+  // As the Dockerfile does: `npm ci` installs exactly the lock, and fails if it disagrees with
+  // package.json.
+  run(NODE, [npmCli(), 'ci', ...flags], app);
   // final stage
   cpSync(join(REPO, 'bin'), join(app, 'bin'), { recursive: true });
   cpSync(join(REPO, 'crds'), join(app, 'crds'), { recursive: true });
