@@ -35,7 +35,7 @@ export function policyRef(address = 'http://prom:9090'): PolicyRef {
   return {
     namespace: 'shop',
     spec: {
-      prometheus: { address },
+      prometheus: { address, insecureSkipVerify: false, timeoutSeconds: 5 },
       pollingIntervalSeconds: 15,
       metrics: [{ name: 'rps', query: 'q' }],
     },
