@@ -24,6 +24,7 @@ import {
   REPO,
   scalingPolicy,
 } from '../e2e/support.ts';
+import { installCrd } from '../security/support.ts';
 import { NO_SANDBOX, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
 
 const skip = sandboxAvailable() ? false : NO_SANDBOX;
@@ -51,6 +52,7 @@ describe('tidemark backtest against the sandbox Prometheus', { skip }, () => {
 
   before(async () => {
     prometheus = sandboxEnv().prometheusUrl;
+    await installCrd();
     await createNamespace(namespace);
     // A minute boundary at least 30 s away, so every pod is ready and scraped before it.
     m0 = Math.ceil((Date.now() + 30_000) / MIN) * MIN;
