@@ -8,43 +8,23 @@
  * same series written as a CSV.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import {
-  apply,
-  createNamespace,
-  deleteNamespace,
-  deployment,
-  NODE,
-  REPO,
-  scalingPolicy,
-} from '../e2e/support.ts';
+import { apply, createNamespace, deleteNamespace, deployment, scalingPolicy } from '../e2e/support.ts';
 import { installCrd } from '../security/support.ts';
+import { runTidemark, scratch } from '../support/cli.ts';
 import { NO_SANDBOX, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
+import { backtestJson, simulateSeries } from './helpers.ts';
 
 const skip = sandboxAvailable() ? false : NO_SANDBOX;
-const run = promisify(execFile);
 const MIN = 60_000;
-
-async function tidemark(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(NODE, [join(REPO, 'bin/tidemark.js'), ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const tidemark = (...args: string[]) => runTidemark(args);
 
 describe('tidemark backtest against the sandbox Prometheus', { skip }, () => {
   const namespace = `backtest-it-${process.pid}`;
   const name = 'web';
-  const dir = mkdtempSync(join(tmpdir(), 'tidemark-backtest-it-'));
+  const { dir, file } = scratch('tidemark-backtest-it-');
   const query = `sum(rate(http_requests_total{namespace="${namespace}",deployment="${name}"}[1m]))`;
   let m0 = 0;
   let policyFile = '';
@@ -66,8 +46,7 @@ describe('tidemark backtest against the sandbox Prometheus', { skip }, () => {
       metrics: [{ name: 'rps', query, target: { type: 'AverageValue', value: '30' } }],
     });
     await apply([d, policy]);
-    policyFile = join(dir, 'policy.yaml');
-    writeFileSync(policyFile, stringify(policy));
+    policyFile = file('policy.yaml', stringify(policy));
     // Two known minutes after M0, plus time for the last scrape to land.
     await waitFor(() => Date.now() >= m0 + 2 * MIN + 3 * sandboxEnv().scrapeIntervalMs, {
       timeoutMs: 5 * MIN,
@@ -81,10 +60,9 @@ describe('tidemark backtest against the sandbox Prometheus', { skip }, () => {
   });
 
   it('replays the known profile, and its report equals simulate on the same series', async () => {
-    const csv = join(dir, 'series.csv');
-    const svg = join(dir, 'backtest.svg');
-    const b = await tidemark(
-      'backtest',
+    const csv = `${dir}/series.csv`;
+    const svg = `${dir}/backtest.svg`;
+    const report = await backtestJson([
       '--policy',
       policyFile,
       '--prometheus',
@@ -93,15 +71,11 @@ describe('tidemark backtest against the sandbox Prometheus', { skip }, () => {
       '5m',
       '--capacity',
       '40',
-      '--format',
-      'json',
       '--trace-out',
       csv,
       '--plot',
       svg,
-    );
-    assert.equal(b.code, 0, b.stderr);
-    const report = JSON.parse(b.stdout);
+    ]);
     const from = Date.parse(report.extra.backtest.from);
     const load = readFileSync(csv, 'utf8')
       .trim()
@@ -116,45 +90,22 @@ describe('tidemark backtest against the sandbox Prometheus', { skip }, () => {
     near(minuteAt(m0 + MIN), 80);
     assert.equal(report.trace.minutes, load.length);
 
-    const s = await tidemark(
-      'simulate',
-      '--trace',
-      csv,
-      '--policy',
-      policyFile,
-      '--capacity',
-      '40',
-      '--format',
-      'json',
-      '--start-time',
-      report.extra.backtest.from,
-      ...(report.extra.outages ?? []).flatMap((o: { startMinute: number; lengthMinutes: number }) => [
-        '--outage',
-        `${o.startMinute}:${o.lengthMinutes}`,
-      ]),
-    );
-    assert.equal(s.code, 0, s.stderr);
-    const sim = JSON.parse(s.stdout);
+    const sim = await simulateSeries(report, csv, policyFile, 40);
     assert.deepEqual(report.results, sim.results);
-    assert.deepEqual(report.model.startupSeconds, sim.model.startupSeconds);
+    assert.equal(report.model.startupSeconds, sim.model.startupSeconds);
     assert.equal(report.trace.minutes, sim.trace.minutes);
     assert.match(readFileSync(svg, 'utf8'), /<svg/);
   });
 
   it('reads a live ScalingPolicy and, without --capacity, measures against its target', async () => {
-    const b = await tidemark(
-      'backtest',
+    const report = await backtestJson([
       '--policy',
       `${namespace}/${name}`,
       '--prometheus',
       prometheus,
       '--since',
       '5m',
-      '--format',
-      'json',
-    );
-    assert.equal(b.code, 0, b.stderr);
-    const report = JSON.parse(b.stdout);
+    ]);
     assert.equal(report.model.basis, 'target');
     assert.equal(report.model.capacityPerReplica, null);
     assert.equal(report.extra.backtest.policy, `${namespace}/${name}`);
@@ -166,34 +117,29 @@ describe('tidemark backtest against the sandbox Prometheus', { skip }, () => {
   });
 
   it('a query the real Prometheus rejects, and one with no history, are clear errors', async () => {
-    const broken = join(dir, 'broken.yaml');
-    const policy = scalingPolicy(namespace, name, {
-      metrics: [
-        {
-          name: 'rps',
-          query: 'sum(rate(http_requests_total[1m]',
-          target: { type: 'AverageValue', value: '30' },
-        },
+    const cases: Array<[string, RegExp]> = [
+      [
+        'sum(rate(http_requests_total[1m]',
+        /failed \(bad-query\): Prometheus rejected the query \(HTTP 400\)/,
       ],
-    });
-    writeFileSync(broken, stringify(policy));
-    const r = await tidemark('backtest', '--policy', broken, '--prometheus', prometheus, '--since', '5m');
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /failed \(bad-query\): Prometheus rejected the query \(HTTP 400\)/);
-    const none = join(dir, 'none.yaml');
-    const empty = scalingPolicy(namespace, name, {
-      metrics: [
-        {
-          name: 'rps',
-          query: 'sum(rate(no_such_metric_total[1m]))',
-          target: { type: 'AverageValue', value: '30' },
-        },
-      ],
-    });
-    writeFileSync(none, stringify(empty));
-    const e = await tidemark('backtest', '--policy', none, '--prometheus', prometheus, '--since', '5m');
-    assert.equal(e.code, 2);
-    assert.match(e.stderr, /metric rps has no samples from/);
-    assert.doesNotMatch(r.stderr + e.stderr, /\n\s+at /);
+      ['sum(rate(no_such_metric_total[1m]))', /metric rps has no samples from/],
+    ];
+    for (const [query, message] of cases) {
+      const policy = scalingPolicy(namespace, name, {
+        metrics: [{ name: 'rps', query, target: { type: 'AverageValue', value: '30' } }],
+      });
+      const r = await tidemark(
+        'backtest',
+        '--policy',
+        file('bad.yaml', stringify(policy)),
+        '--prometheus',
+        prometheus,
+        '--since',
+        '5m',
+      );
+      assert.equal(r.code, 2, query);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    }
   });
 });

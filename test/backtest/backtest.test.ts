@@ -4,6 +4,7 @@ import { type BacktestOptions, chooseMetric, runBacktest } from '../../src/backt
 import { formatBacktestTable, type TargetResult } from '../../src/backtest/report.ts';
 import { AddressPolicy, Collector } from '../../src/collector/index.ts';
 import { simulate } from '../../src/simulate/simulate.ts';
+import type { Trace } from '../../src/simulate/trace.ts';
 import { policySpec } from '../simulate/helpers.ts';
 import { rangeClient } from './helpers.ts';
 
@@ -16,6 +17,18 @@ function loadAt(ms: number, hole?: [number, number]): number | undefined {
   const minute = Math.round((ms - (END - 60 * MIN)) / MIN) - 1;
   if (hole && minute >= hole[0] && minute < hole[1]) return undefined;
   return minute < 20 ? 40 : 120;
+}
+
+/** The simulator itself on the series the backtest replayed. */
+function simulateDirectly(r: { replay: { trace: Trace } }, capacity: number) {
+  return simulate({
+    trace: r.replay.trace,
+    traceName: 'x',
+    spec: policySpec({ minReplicas: 1, maxReplicas: 20 }),
+    capacity,
+    startupSeconds: 60,
+    startTime: END - 60 * MIN,
+  });
 }
 
 function options(o: Partial<BacktestOptions> & { hole?: [number, number] } = {}): BacktestOptions {
@@ -46,14 +59,7 @@ test('the history is read minute by minute up to the last whole minute and repla
 
 test('with --capacity the report is the simulator’s on the same series, and says where it came from', async () => {
   const r = await runBacktest(options({ capacity: 14 }));
-  const direct = simulate({
-    trace: r.replay.trace,
-    traceName: 'x',
-    spec: policySpec({ minReplicas: 1, maxReplicas: 20 }),
-    capacity: 14,
-    startupSeconds: 60,
-    startTime: END - 60 * MIN,
-  });
+  const direct = simulateDirectly(r, 14);
   assert.deepEqual(r.report.results, direct.report.results);
   assert.equal(r.report.model.capacityPerReplica, 14);
   assert.equal(r.report.model.basis, 'capacity');
@@ -70,14 +76,7 @@ test('without --capacity the report is measured against the target: minutes and 
   assert.equal(r.report.model.capacityPerReplica, null);
   assert.equal(r.report.model.basis, 'target');
   assert.equal(r.report.model.target, 14);
-  const targetRun = simulate({
-    trace: r.replay.trace,
-    traceName: 'x',
-    spec: policySpec({ minReplicas: 1, maxReplicas: 20 }),
-    capacity: 14,
-    startupSeconds: 60,
-    startTime: END - 60 * MIN,
-  });
+  const targetRun = simulateDirectly(r, 14);
   const results = r.report.results as TargetResult[];
   for (const [i, x] of results.entries()) {
     const s = targetRun.report.results[i]!;

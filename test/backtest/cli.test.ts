@@ -2,17 +2,14 @@
 // tests' local HTTP fake answering range queries from a known function (the
 // real Prometheus is in backtest.int.test.ts, which needs the sandbox).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { type FakePrometheus, sendJson, startFake, success } from '../collector/fake-prometheus.ts';
+import { runTidemark, scratch } from '../support/cli.ts';
+import { backtestJson, simulateSeries } from './helpers.ts';
 
-const run = promisify(execFile);
-const bin = new URL('../../bin/tidemark.js', import.meta.url).pathname;
-const dir = mkdtempSync(join(tmpdir(), 'tidemark-backtest-'));
+const { dir, file } = scratch('tidemark-backtest-');
 // The allow-list must come from the flags of each test, not from a sandbox's environment.
 const env = {
   ...process.env,
@@ -20,22 +17,7 @@ const env = {
   TIDEMARK_ALLOWED_PROMETHEUS: '',
   KUBECONFIG: '/nonexistent',
 };
-
-async function tidemark(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function file(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
+const tidemark = (...args: string[]) => runTidemark(args, { env });
 
 const policy = (target: string) =>
   file(
@@ -98,45 +80,30 @@ test('--trace-out writes the series that simulate replays to the same report', a
   const csv = join(dir, 'series.csv');
   const svg = join(dir, 'plot.svg');
   const p = policy('{type: AverageValue, value: "2"}');
-  const b = await tidemark(
-    'backtest',
-    '--policy',
-    p,
-    '--prometheus',
-    prom.url,
-    '--since',
-    '3h',
-    '--capacity',
-    '2.5',
-    '--format',
-    'json',
-    '--trace-out',
-    csv,
-    '--plot',
-    svg,
+  const report = await backtestJson(
+    [
+      '--policy',
+      p,
+      '--prometheus',
+      prom.url,
+      '--since',
+      '3h',
+      '--capacity',
+      '2.5',
+      '--trace-out',
+      csv,
+      '--plot',
+      svg,
+    ],
+    env,
   );
-  assert.equal(b.code, 0, b.stderr);
-  const report = JSON.parse(b.stdout);
   assert.equal(report.model.capacityPerReplica, 2.5);
   const rows = readFileSync(csv, 'utf8').trim().split('\n');
   assert.equal(rows[0], 'minute,requests');
   assert.equal(rows.length, 181);
   assert.ok(rows.slice(1).every((row) => /^\d+,(3|9)$/.test(row)));
-  const s = await tidemark(
-    'simulate',
-    '--trace',
-    csv,
-    '--policy',
-    p,
-    '--capacity',
-    '2.5',
-    '--format',
-    'json',
-    '--start-time',
-    report.extra.backtest.from,
-  );
-  assert.equal(s.code, 0, s.stderr);
-  assert.deepEqual(report.results, JSON.parse(s.stdout).results);
+  const sim = await simulateSeries(report, csv, p, 2.5, env);
+  assert.deepEqual(report.results, sim.results);
   assert.match(readFileSync(svg, 'utf8'), /rps \(metric units\)/);
 });
 
