@@ -67,7 +67,7 @@ export function positiveNumber(flag: string) {
   };
 }
 
-function nonNegativeInteger(flag: string) {
+export function nonNegativeInteger(flag: string) {
   return (v: string): number => {
     if (!/^\d+$/.test(v.trim()))
       throw new UserError(`${flag} must be a non-negative whole number, got "${v}"`);
@@ -93,7 +93,10 @@ function parseStartTime(v: string): number {
 }
 
 /** A progress line on stderr: live on a terminal, otherwise at most one line every 10 s. */
-function progressReporter(): { onProgress: (f: number) => void; done: () => void } {
+export function progressReporter(label = 'simulating'): {
+  onProgress: (f: number) => void;
+  done: () => void;
+} {
   const tty = process.stderr.isTTY === true;
   const started = performance.now();
   let last = started;
@@ -104,7 +107,7 @@ function progressReporter(): { onProgress: (f: number) => void; done: () => void
       const interval = tty ? 200 : 10_000;
       if (now - last < interval || f >= 1) return;
       last = now;
-      const text = `simulating: ${(f * 100).toFixed(0)}% (${((now - started) / 1000).toFixed(1)} s)`;
+      const text = `${label}: ${(f * 100).toFixed(0)}% (${((now - started) / 1000).toFixed(1)} s)`;
       process.stderr.write(tty ? `\r${text}` : `${text}\n`);
       shown = true;
     },

@@ -20,6 +20,8 @@ export interface Band {
 export interface PlotOptions {
   title: string;
   capacity: number;
+  /** The load's unit: long on the axis, short in the legend. Default requests / minute, req/min. */
+  unit?: { axis: string; short: string };
   bands?: Band[];
   width?: number;
   buckets?: number;
@@ -182,7 +184,7 @@ export function renderSvg(series: Series, opts: PlotOptions): string {
       `<text transform="translate(16 ${top + h / 2}) rotate(-90)" text-anchor="middle">${esc(label)}</text>`,
     );
   };
-  yAxis(top1, h1, yMax1, y1, 'requests / minute');
+  yAxis(top1, h1, yMax1, y1, opts.unit?.axis ?? 'requests / minute');
   yAxis(top2, h2, yMax2, y2, 'replicas');
 
   const legend: Array<{ label: string; color: string; kind: 'line' | 'area'; dash?: string }> = [];
@@ -203,7 +205,7 @@ export function renderSvg(series: Series, opts: PlotOptions): string {
   }
   out.push(
     `<text x="${left + plotW + 12}" y="${top2 + 10}" fill="#666">lines: ready capacity</text>`,
-    `<text x="${left + plotW + 12}" y="${top2 + 24}" fill="#666">(req/min, top) and</text>`,
+    `<text x="${left + plotW + 12}" y="${top2 + 24}" fill="#666">(${esc(opts.unit?.short ?? 'req/min')}, top) and</text>`,
     `<text x="${left + plotW + 12}" y="${top2 + 38}" fill="#666">replicas (bottom)</text>`,
   );
   out.push(

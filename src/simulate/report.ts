@@ -27,8 +27,21 @@ export function ratios(report: Report, r: StrategyResult): { vsOracle: string; v
   return { vsOracle, vsHpa };
 }
 
-function rows(report: Report): string[][] {
-  const header = [...COLUMNS.map(([, h]) => h), 'replica-min / oracle', 'under-prov / hpa'];
+/** Other words for the table (the backtest's, whose load is in the metric's units). */
+export interface TableView {
+  /** The line above the table. */
+  title?: string;
+  /** Column headers by result field, or `vsOracle` / `vsHpa` for the two ratio columns. */
+  headers?: Partial<Record<keyof StrategyResult | 'vsOracle' | 'vsHpa', string>>;
+}
+
+function rows(report: Report, view: TableView = {}): string[][] {
+  const h = view.headers ?? {};
+  const header = [
+    ...COLUMNS.map(([k, label]) => h[k] ?? label),
+    h.vsOracle ?? 'replica-min / oracle',
+    h.vsHpa ?? 'under-prov / hpa',
+  ];
   const body = report.results.map((r) => {
     const { vsOracle, vsHpa } = ratios(report, r);
     return [...COLUMNS.map(([k]) => fmt(r[k])), vsOracle, vsHpa];
@@ -47,12 +60,17 @@ function describe(report: Report): string {
 }
 
 /** A table for people, aligned in a monospace terminal. */
-export function formatTable(report: Report): string {
-  const table = rows(report);
+export function formatTable(report: Report, view: TableView = {}): string {
+  const table = rows(report, view);
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   const line = (r: string[]) =>
     r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const out = [describe(report), '', line(table[0]!), widths.map((w) => '-'.repeat(w)).join('  ')];
+  const out = [
+    view.title ?? describe(report),
+    '',
+    line(table[0]!),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+  ];
   for (const r of table.slice(1)) out.push(line(r));
   const downs = report.extra.scaleDownsDuringOutage as Record<string, number> | undefined;
   if (downs) {

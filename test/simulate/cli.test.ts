@@ -1,30 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { runTidemark, scratch } from '../support/cli.ts';
 
-const run = promisify(execFile);
-const bin = new URL('../../bin/tidemark.js', import.meta.url).pathname;
-const dir = mkdtempSync(join(tmpdir(), 'tidemark-sim-'));
-
-async function tidemark(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function file(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
+const { dir, file } = scratch('tidemark-sim-');
+const tidemark = (...args: string[]) => runTidemark(args);
 
 const policy = (spec: string) => `apiVersion: tidemark.dev/v1alpha1
 kind: ScalingPolicy
