@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { formatIssues, PolicyValidator } from '../crd/validate.ts';
+import { registerConvertCommand } from './convert.ts';
 import { registerRunCommand } from './run.ts';
 import { registerSimulateCommand } from './simulate.ts';
 
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
 
   registerSimulateCommand(program);
   registerRunCommand(program);
+  registerConvertCommand(program);
   return program;
 }
 
