@@ -307,6 +307,9 @@ export function describeSource(s: Source): string {
 
 /** The policy skeleton both mappings fill. */
 export function policyFor(s: Source, spec: PolicyObject['spec']): PolicyObject {
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(s.name) || s.name.length > 253) {
+    throw new ConvertError(`metadata.name ${JSON.stringify(s.name)} is not a valid object name`);
+  }
   return {
     apiVersion: 'tidemark.dev/v1alpha1',
     kind: 'ScalingPolicy',
