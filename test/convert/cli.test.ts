@@ -126,3 +126,15 @@ current-context: x
   assert.match(r.stderr, /cannot read from the cluster \(namespace shop\)/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
+
+test("the README's convert example shows what the command prints", async () => {
+  const readme = (await import('node:fs')).readFileSync(join(REPO, 'README.md'), 'utf8');
+  const m =
+    /npx tidemark convert (examples\/migrate\/\S+\.yaml)\n```\n\n[^\n]*\n\n```yaml\n([\s\S]*?)```/.exec(
+      readme,
+    );
+  assert.ok(m, 'the example and its output in README.md');
+  const r = await tidemark(['convert', m[1]!]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(m[2], r.stdout);
+});
