@@ -43,27 +43,24 @@ interface Ctx {
   averageValueTriggers: number;
 }
 
+const SPEC_FIELDS = [
+  'scaleTargetRef',
+  'pollingInterval',
+  'cooldownPeriod',
+  'initialCooldownPeriod',
+  'idleReplicaCount',
+  'minReplicaCount',
+  'maxReplicaCount',
+  'fallback',
+  'advanced',
+  'triggers',
+];
+
 export function convertScaledObject(o: Obj, auths: AuthIndex): { policy: PolicyObject; notes: Note[] } {
   const source = sourceOf(o);
   const spec = obj(o.spec);
   const notes: Note[] = [];
-  unknownFields(
-    spec,
-    [
-      'scaleTargetRef',
-      'pollingInterval',
-      'cooldownPeriod',
-      'initialCooldownPeriod',
-      'idleReplicaCount',
-      'minReplicaCount',
-      'maxReplicaCount',
-      'fallback',
-      'advanced',
-      'triggers',
-    ],
-    'spec',
-    notes,
-  );
+  unknownFields(spec, SPEC_FIELDS, 'spec', notes);
   const ref = obj(spec.scaleTargetRef);
   const name = str(ref.name);
   if (!name) throw new ConvertError('spec.scaleTargetRef.name is required');
@@ -76,15 +73,6 @@ export function convertScaledObject(o: Obj, auths: AuthIndex): { policy: PolicyO
     );
   }
   const advanced = obj(spec.advanced);
-  unknownFields(
-    advanced,
-    ['restoreToOriginalReplicaCount', 'horizontalPodAutoscalerConfig', 'scalingModifiers'],
-    'spec.advanced',
-    notes,
-  );
-  const hpaConfig = obj(advanced.horizontalPodAutoscalerConfig);
-  unknownFields(hpaConfig, ['name', 'behavior'], 'spec.advanced.horizontalPodAutoscalerConfig', notes);
-
   const ctx: Ctx = {
     source,
     target,
@@ -97,30 +85,11 @@ export function convertScaledObject(o: Obj, auths: AuthIndex): { policy: PolicyO
     averageValueTriggers: 0,
   };
   const metrics = triggers(spec.triggers, ctx);
-  const behavior = convertBehavior(hpaConfig.behavior, notes);
+  const behavior = convertBehavior(advancedBehavior(advanced, notes), notes);
   cooldown(spec, minReplicas, behavior, notes);
   const fallback = convertFallback(spec.fallback, minReplicas, maxReplicas, metrics.length, ctx);
   scalingModifiers(advanced.scalingModifiers, ctx);
-  if (advanced.restoreToOriginalReplicaCount === true) {
-    notes.push({
-      level: 'note',
-      text: 'restoreToOriginalReplicaCount: deleting a ScalingPolicy leaves the replicas as they are; scale back by hand if needed.',
-    });
-  }
-  if (ctx.address === undefined) {
-    notes.push({
-      level: 'todo',
-      path: ['spec', 'prometheus'],
-      text: 'no prometheus trigger names a server: set the address.',
-    });
-  }
-  if (ctx.emptyIsZero) {
-    notes.push({
-      level: 'note',
-      path: ['spec', 'metrics'],
-      text: 'KEDA read an empty query result as 0 (ignoreNullValues defaults to true); Tidemark reads it as a metric error, which never scales down. Append `or vector(0)` to a query if no series really means no load.',
-    });
-  }
+  closingNotes(advanced, ctx);
   const policy = policyFor(source, {
     targetRef: target,
     minReplicas,
@@ -136,6 +105,42 @@ export function convertScaledObject(o: Obj, auths: AuthIndex): { policy: PolicyO
     ...(fallback ? { fallback } : {}),
   });
   return { policy, notes };
+}
+
+/** spec.advanced: the HPA behavior KEDA passes on; its other fields are handled or named. */
+function advancedBehavior(advanced: Obj, notes: Note[]): unknown {
+  unknownFields(
+    advanced,
+    ['restoreToOriginalReplicaCount', 'horizontalPodAutoscalerConfig', 'scalingModifiers'],
+    'spec.advanced',
+    notes,
+  );
+  const hpaConfig = obj(advanced.horizontalPodAutoscalerConfig);
+  unknownFields(hpaConfig, ['name', 'behavior'], 'spec.advanced.horizontalPodAutoscalerConfig', notes);
+  return hpaConfig.behavior;
+}
+
+function closingNotes(advanced: Obj, ctx: Ctx): void {
+  if (advanced.restoreToOriginalReplicaCount === true) {
+    ctx.notes.push({
+      level: 'note',
+      text: 'restoreToOriginalReplicaCount: deleting a ScalingPolicy leaves the replicas as they are; scale back by hand if needed.',
+    });
+  }
+  if (ctx.address === undefined) {
+    ctx.notes.push({
+      level: 'todo',
+      path: ['spec', 'prometheus'],
+      text: 'no prometheus trigger names a server: set the address.',
+    });
+  }
+  if (ctx.emptyIsZero) {
+    ctx.notes.push({
+      level: 'note',
+      path: ['spec', 'metrics'],
+      text: 'KEDA read an empty query result as 0 (ignoreNullValues defaults to true); Tidemark reads it as a metric error, which never scales down. Append `or vector(0)` to a query if no series really means no load.',
+    });
+  }
 }
 
 /** minReplicaCount (default 0); idleReplicaCount has no equivalent, so the safe side is kept. */

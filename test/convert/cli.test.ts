@@ -109,16 +109,17 @@ test('user mistakes are one clear line and exit 2', async () => {
 
 test('--from-cluster with an API server that does not answer says so, without a stack trace', async () => {
   const kubeconfig = join(tmp(), 'kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "http://127.0.0.1:9"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u, namespace: shop}}]
-current-context: x
-`,
-  );
+  // Nothing listens on port 9: the API server does not answer.
+  const cluster = { server: 'https://127.0.0.1:9', 'insecure-skip-tls-verify': true };
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'c', cluster }],
+    users: [{ name: 'u', user: { token: 't' } }],
+    contexts: [{ name: 'x', context: { cluster: 'c', user: 'u', namespace: 'shop' } }],
+    'current-context': 'x',
+  };
+  writeFileSync(kubeconfig, JSON.stringify(config));
   const r = await tidemark(['convert', '--from-cluster'], {
     env: { ...process.env, KUBECONFIG: kubeconfig },
   });

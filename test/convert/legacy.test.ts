@@ -3,6 +3,7 @@
 // calculateScaleUpLimit = max(2 × current, 4) per sync, the highest recommendation of 300 s).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parse } from 'yaml';
 import { convertObjects } from '../../src/convert/index.ts';
 import { PolicyValidator } from '../../src/crd/validate.ts';
 import { decide, initialState } from '../../src/policy/engine.ts';
@@ -12,22 +13,15 @@ const T0 = 1_700_000_000_000;
 const MAX = 1000;
 
 function legacySpec(): PolicySpec {
-  const hpa = {
-    apiVersion: 'autoscaling/v2',
-    kind: 'HorizontalPodAutoscaler',
-    metadata: { name: 'web', namespace: 'shop' },
-    spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
-      minReplicas: 1,
-      maxReplicas: MAX,
-      metrics: [
-        {
-          type: 'External',
-          external: { metric: { name: 'rps' }, target: { type: 'AverageValue', averageValue: '1' } },
-        },
-      ],
-    },
-  };
+  const hpa = parse(`
+    apiVersion: autoscaling/v2
+    kind: HorizontalPodAutoscaler
+    metadata: {name: web, namespace: shop}
+    spec:
+      scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+      maxReplicas: ${MAX}
+      metrics: [{type: External, external: {metric: {name: rps}, target: {type: AverageValue, averageValue: "1"}}}]
+  `);
   const out = convertObjects([hpa], { prometheus: 'http://prometheus:9090', queries: { rps: 'sum(rps)' } });
   const r = new PolicyValidator().validate(out.converted[0]!.policy);
   assert.ok(r.ok);
