@@ -317,3 +317,13 @@ export function policyFor(s: Source, spec: PolicyObject['spec']): PolicyObject {
     spec,
   };
 }
+
+/** --query NAME=PROMQL, where NAME is the metric's name or OBJECT/METRIC for one object only. */
+export function lookupQuery(options: ConvertOptions, object: string, names: string[]): string | undefined {
+  const q = options.queries ?? {};
+  for (const n of names) {
+    const v = q[`${object}/${n}`] ?? q[n];
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}

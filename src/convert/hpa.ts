@@ -7,6 +7,7 @@ import {
   DEFAULT_PROMETHEUS,
   HPA_SYNC_SECONDS,
   int,
+  lookupQuery,
   metricName,
   type Note,
   type Obj,
@@ -202,14 +203,4 @@ function adapterMetric(m: Obj, src: Obj, where: string, path: (string | number)[
       `Replace it, or pass --query ${raw}=PROMQL.`,
   });
   return { name, query, target: { type, value } };
-}
-
-/** --query NAME=PROMQL, where NAME is the metric's name or OBJECT/METRIC for one object only. */
-export function lookupQuery(options: ConvertOptions, object: string, names: string[]): string | undefined {
-  const q = options.queries ?? {};
-  for (const n of names) {
-    const v = q[`${object}/${n}`] ?? q[n];
-    if (v !== undefined) return v;
-  }
-  return undefined;
 }

@@ -60,7 +60,7 @@ export function convertObjects(
         throw new ConvertError(`apiVersion ${s.apiVersion} is not supported (${KEDA_API_VERSION})`);
       }
       const { policy, notes } =
-        s.kind === 'ScaledObject' ? convertScaledObject(o, auths) : convertHpa(o, options);
+        s.kind === 'ScaledObject' ? convertScaledObject(o, auths, options) : convertHpa(o, options);
       const checked = validator.validate(policy);
       if (!checked.ok)
         throw new ConvertError(`the resulting ScalingPolicy is not valid:\n${formatIssues(checked.issues)}`);

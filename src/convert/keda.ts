@@ -4,9 +4,11 @@
 import {
   type Behavior,
   ConvertError,
+  type ConvertOptions,
   convertBehavior,
   HPA_SYNC_SECONDS,
   int,
+  lookupQuery,
   metricName,
   type Note,
   type Obj,
@@ -30,6 +32,7 @@ const PAUSED_REPLICAS = 'autoscaling.keda.sh/paused-replicas';
 export type AuthIndex = Map<string, Obj>;
 
 interface Ctx {
+  options: ConvertOptions;
   source: Source;
   target: PolicyObject['spec']['targetRef'];
   notes: Note[];
@@ -56,7 +59,11 @@ const SPEC_FIELDS = [
   'triggers',
 ];
 
-export function convertScaledObject(o: Obj, auths: AuthIndex): { policy: PolicyObject; notes: Note[] } {
+export function convertScaledObject(
+  o: Obj,
+  auths: AuthIndex,
+  options: ConvertOptions = {},
+): { policy: PolicyObject; notes: Note[] } {
   const source = sourceOf(o);
   const spec = obj(o.spec);
   const notes: Note[] = [];
@@ -74,6 +81,7 @@ export function convertScaledObject(o: Obj, auths: AuthIndex): { policy: PolicyO
   }
   const advanced = obj(spec.advanced);
   const ctx: Ctx = {
+    options,
     source,
     target,
     notes,
@@ -346,7 +354,7 @@ function resourceTrigger(t: Obj, i: number, path: (string | number)[], ctx: Ctx)
       described: `spec.triggers[${i}] (${resource} trigger)`,
     },
     name,
-    undefined,
+    lookupQuery(ctx.options, ctx.source.name, [name, resource]),
     ctx.notes,
     path,
   );
@@ -371,6 +379,17 @@ function otherTrigger(t: Obj, i: number, path: (string | number)[], ctx: Ctx): P
   );
   const value = key ? quantityToDecimal(meta[key])! : '1';
   const name = metricName(str(t.name) ?? type, ctx.names);
+  const targetType = t.metricType === 'Value' ? 'Value' : 'AverageValue';
+  const given = lookupQuery(ctx.options, ctx.source.name, [name, type]);
+  const source = key ? `metadata.${key}` : 'a guess';
+  if (given !== undefined) {
+    ctx.notes.push({
+      level: 'note',
+      path,
+      text: `spec.triggers[${i}] ("${type}" trigger) uses the --query given for "${name}", against the target from ${source}.`,
+    });
+    return { name, query: given, target: { type: targetType, value } };
+  }
   const shown = Object.entries(meta)
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(', ');
@@ -380,13 +399,12 @@ function otherTrigger(t: Obj, i: number, path: (string | number)[], ctx: Ctx): P
     text:
       `spec.triggers[${i}] is a "${type}" trigger, which reads its source directly, not Prometheus (metadata: ${shown || 'none'}). ` +
       `Replace this placeholder with PromQL over an exporter of the same number (e.g. kafka_consumergroup_lag, rabbitmq_queue_messages_ready), ` +
-      `and check the target (${key ? `from metadata.${key}` : 'a guess'}). Until then the query finds no series: the metric fails, which never scales down.`,
+      `or pass --query ${name}=PROMQL, and check the target (${source}). Until then the query finds no series: the metric fails, which never scales down.`,
   });
-  const type2 = t.metricType === 'Value' ? 'Value' : 'AverageValue';
   return {
     name,
     query: `TODO_promql_for_keda_${type.replace(/[^a-zA-Z0-9_]/g, '_')}_trigger`,
-    target: { type: type2, value },
+    target: { type: targetType, value },
   };
 }
 

@@ -288,3 +288,24 @@ describe('tidemark convert: fixtures', () => {
     });
   }
 });
+
+test('--query also replaces the suggestion for a KEDA cpu trigger and the placeholder of another scaler', () => {
+  const queries = {
+    cpu: 'avg(cpu_percent{app="orders"})',
+    'orders/rabbitmq': 'sum(rabbitmq_queue_messages_ready{queue="orders"})',
+  };
+  const out = convertObjects(loadFixture('so-several-triggers.yaml'), { queries });
+  const c = byName(out, 'orders');
+  assert.deepEqual(todos(c), []);
+  assert.deepEqual(
+    c.policy.spec.metrics.slice(2).map((m) => [m.name, m.query, m.target.value]),
+    [
+      ['cpu', queries.cpu, '75'],
+      ['rabbitmq', queries['orders/rabbitmq'], '40'],
+    ],
+  );
+  const other = convertObjects(loadFixture('so-several-triggers.yaml'), {
+    queries: { 'billing/rabbitmq': 'x' },
+  });
+  assert.equal(todos(byName(other, 'orders')).length, 2, 'OBJECT/METRIC applies to that object only');
+});
