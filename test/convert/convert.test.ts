@@ -309,3 +309,21 @@ test('--query also replaces the suggestion for a KEDA cpu trigger and the placeh
   });
   assert.equal(todos(byName(other, 'orders')).length, 2, 'OBJECT/METRIC applies to that object only');
 });
+
+test('an HPA with `behavior: {}` gets the behavior defaults written out, the same as the CRD defaults', () => {
+  const [hpa] = loadFixture('hpa-v2-behavior.yaml') as [{ spec: Record<string, unknown> }];
+  hpa.spec.behavior = {};
+  const c = convertObjects([hpa], {
+    prometheus: PROM,
+    queries: { nginx_ingress_requests_per_second: 'sum(x)' },
+  }).converted[0]!;
+  const { behavior, ...rest } = c.policy.spec;
+  const defaulted = new PolicyValidator().validate({ ...c.policy, spec: rest });
+  assert.ok(defaulted.ok);
+  const sorted = (b: typeof behavior) => ({
+    ...b,
+    scaleUp: { ...b.scaleUp, policies: [...b.scaleUp.policies].sort((x, y) => x.type.localeCompare(y.type)) },
+  });
+  assert.deepEqual(sorted(behavior), sorted(defaulted.policy.spec.behavior as typeof behavior));
+  assert.doesNotMatch(notesText(c), /legacy/);
+});
