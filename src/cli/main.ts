@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { formatIssues, PolicyValidator } from '../crd/validate.ts';
 import { registerBacktestCommand } from './backtest.ts';
+import { registerConvertCommand } from './convert.ts';
 import { registerRunCommand } from './run.ts';
 import { registerSimulateCommand } from './simulate.ts';
 import { registerTraceCommand } from './trace.ts';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerBacktestCommand(program);
   registerRunCommand(program);
   registerTraceCommand(program);
+  registerConvertCommand(program);
   return program;
 }
 
