@@ -20,6 +20,8 @@ test('the extractor finds commands, joins continuations, reads markers, skips ot
     '<!-- needs: sandbox; until "ready now" -->',
     '',
     '```bash',
+    '# set-up first',
+    'kubectl apply -f crds/',
     'tidemark run --allowed-prometheus "$PROMETHEUS_URL"',
     '```',
     '```yaml',
@@ -34,14 +36,16 @@ test('the extractor finds commands, joins continuations, reads markers, skips ot
       command: 'npx tidemark simulate --trace t.csv --policy p.yaml   # comment',
       where: 'X.md:3',
       sandbox: false,
+      setup: [],
     },
     {
       command: 'tidemark run --allowed-prometheus "$PROMETHEUS_URL"',
-      where: 'X.md:11',
+      where: 'X.md:13',
       sandbox: true,
       until: 'ready now',
+      setup: ['kubectl apply -f crds/'],
     },
-    { command: 'tidemark validate x.yaml', where: 'X.md:17', sandbox: false },
+    { command: 'tidemark validate x.yaml', where: 'X.md:19', sandbox: false, setup: [] },
   ]);
   assert.throws(
     () => extractCommands('<!-- needs: gpu -->\n```sh\ntidemark x\n```', 'Y.md'),

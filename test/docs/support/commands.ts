@@ -23,6 +23,12 @@ export interface DocCommand {
   sandbox: boolean;
   /** For a server: text its output shows once it works; it is stopped after that. */
   until?: string;
+  /**
+   * In a sandbox block, the other shell lines before the command (the set-up the reader runs
+   * first, such as `kubectl apply`); they run before it, so the command runs as written in
+   * its block. Earlier tidemark commands are tests of their own and are not repeated.
+   */
+  setup: string[];
 }
 
 const SHELL_LANGS = new Set(['', 'sh', 'bash', 'shell', 'console', 'zsh']);
@@ -60,13 +66,16 @@ export function extractCommands(text: string, file: string): DocCommand[] {
     const fence = open[1]!;
     const lang = open[2]!.toLowerCase();
     let j = i + 1;
+    const before: string[] = [];
     for (; j < lines.length && !lines[j]!.trimStart().startsWith(fence); j++) {
       if (!SHELL_LANGS.has(lang)) continue;
       const start = j;
       let command = lines[j]!.trim().replace(/^\$\s+/, '');
       while (command.endsWith('\\') && j + 1 < lines.length)
         command = `${command.slice(0, -1).trimEnd()} ${lines[++j]!.trim()}`;
-      if (TIDEMARK.test(command)) out.push({ command, where: `${file}:${start + 1}`, ...need });
+      if (TIDEMARK.test(command)) {
+        out.push({ command, where: `${file}:${start + 1}`, ...need, setup: need.sandbox ? [...before] : [] });
+      } else if (command !== '' && !command.startsWith('#')) before.push(command);
     }
     i = j;
   }
@@ -120,7 +129,8 @@ export function runDocCommand(c: DocCommand, cwd: string, timeoutMs: number): Pr
     npm_config_offline: 'true',
     npm_config_update_notifier: 'false',
   };
-  const child = spawn('bash', ['-c', c.command], {
+  const script = [...c.setup, c.command].join('\n');
+  const child = spawn('bash', ['-e', '-c', script], {
     cwd,
     env,
     detached: true,
