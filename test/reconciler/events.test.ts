@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EventAggregator, EventRecorder } from '../../src/reconciler/events.ts';
+import {
+  COMBINED_PREFIX,
+  EventCorrelator,
+  EventQueue,
+  EventRecorder,
+  type EventSink,
+  type EventSpec,
+  type InvolvedObject,
+} from '../../src/reconciler/events.ts';
 import { FakeKube } from './fake-kube.ts';
 
 const obj = {
@@ -11,27 +19,64 @@ const obj = {
   uid: 'u',
 };
 
-describe('EventAggregator', () => {
-  it('folds repeats within the window into a count, and starts anew after it', () => {
-    const a = new EventAggregator({ windowMs: 60_000 });
-    const k = EventAggregator.key(obj, { type: 'Warning', reason: 'MetricError', message: 'm' });
-    assert.equal(a.plan(k, 0).kind, 'create');
-    a.recorded(k, 'p.1', 1, 't0', 0);
-    const u = a.plan(k, 30_000);
-    assert.deepEqual(u, { kind: 'update', eventName: 'p.1', count: 2, firstTimestamp: 't0' });
-    a.recorded(k, 'p.1', 2, 't0', 30_000);
-    assert.equal(a.plan(k, 89_999).kind, 'update');
-    assert.equal(a.plan(k, 90_000).kind, 'create');
+describe('EventCorrelator', () => {
+  it('patches repeats within the window, and starts anew after it', () => {
+    let t = 0;
+    const c = new EventCorrelator({ dedupeWindowMs: 60_000 }, () => t);
+    const e = { type: 'Warning' as const, reason: 'MetricError', message: 'm' };
+    const first = c.correlate(obj, e);
+    assert.equal(first.kind, 'create');
+    if (first.kind !== 'create') return;
+    c.recorded(first.key, 'p.1', 1, 't0');
+    t = 30_000;
+    const u = c.correlate(obj, e);
+    assert.deepEqual(u, {
+      kind: 'update',
+      key: first.key,
+      message: 'm',
+      eventName: 'p.1',
+      count: 2,
+      firstTimestamp: 't0',
+    });
+    c.recorded(first.key, 'p.1', 2, 't0');
+    t = 89_999;
+    assert.equal(c.correlate(obj, e).kind, 'update');
+    t = 90_000;
+    assert.equal(c.correlate(obj, e).kind, 'create');
   });
 
-  it('different messages are different Events; memory is bounded', () => {
-    const a = new EventAggregator({ maxKeys: 2 });
-    const k = (m: string) => EventAggregator.key(obj, { type: 'Normal', reason: 'Scaled', message: m });
-    a.recorded(k('a'), 'e1', 1, 't', 0);
-    a.recorded(k('b'), 'e2', 1, 't', 0);
-    a.recorded(k('c'), 'e3', 1, 't', 0);
-    assert.equal(a.plan(k('a'), 1).kind, 'create', 'oldest forgotten');
-    assert.equal(a.plan(k('c'), 1).kind, 'update');
+  it('keeps messages apart until the 10th similar one in 10 minutes, then folds them under the reason', () => {
+    let t = 0;
+    const c = new EventCorrelator({}, () => t);
+    const kinds: string[] = [];
+    for (let i = 1; i <= 12; i++) {
+      const r = c.correlate(obj, { type: 'Warning', reason: 'Flapping', message: `value ${i}` });
+      assert.notEqual(r.kind, 'drop');
+      if (r.kind === 'drop') return;
+      kinds.push(r.message.startsWith(COMBINED_PREFIX) ? 'combined' : 'own');
+      c.recorded(r.key, `e${i}`, 1, 't');
+      t += 1_000;
+    }
+    assert.deepEqual(kinds, [...Array(9).fill('own'), 'combined', 'combined', 'combined']);
+    const other = c.correlate(obj, { type: 'Warning', reason: 'Other', message: 'value 1' });
+    assert.equal(other.kind === 'create' && other.message, 'value 1', 'another reason is its own group');
+    t += 601_000;
+    const later = c.correlate(obj, { type: 'Warning', reason: 'Flapping', message: 'value 99' });
+    assert.equal(later.kind === 'create' && later.message, 'value 99', 'a new window starts apart again');
+  });
+
+  it('drops what exceeds the object token bucket, refilled one per refill period', () => {
+    let t = 0;
+    const c = new EventCorrelator({ spamBurst: 3, spamRefillMs: 10_000 }, () => t);
+    const e = (i: number): EventSpec => ({ type: 'Normal', reason: `R${i}`, message: 'm' });
+    assert.deepEqual(
+      [1, 2, 3, 4].map((i) => c.correlate(obj, e(i)).kind),
+      ['create', 'create', 'create', 'drop'],
+    );
+    assert.equal(c.correlate({ ...obj, name: 'q', uid: 'w' }, e(5)).kind, 'create', 'per object');
+    t = 10_000;
+    assert.equal(c.correlate(obj, e(6)).kind, 'create');
+    assert.equal(c.correlate(obj, e(7)).kind, 'drop');
   });
 });
 
@@ -61,7 +106,12 @@ describe('EventRecorder', () => {
 
   it('starts a new Event when the old one expired, and never throws', async () => {
     const kube = new FakeKube();
-    const r = new EventRecorder(kube.transport, { instance: 'op-1', now: () => 0 });
+    const outcomes: string[] = [];
+    const r = new EventRecorder(kube.transport, {
+      instance: 'op-1',
+      now: () => 0,
+      onOutcome: (o) => outcomes.push(o),
+    });
     const e = { type: 'Normal' as const, reason: 'Scaled', message: 'm' };
     await r.record(obj, e);
     kube.events.length = 0;
@@ -71,8 +121,52 @@ describe('EventRecorder', () => {
       async () => {
         throw new Error('down');
       },
-      { instance: 'x' },
+      { instance: 'x', onOutcome: (o) => outcomes.push(o) },
     );
     await broken.record(obj, e);
+    assert.deepEqual(outcomes, ['created', 'created', 'failed']);
+  });
+});
+
+/** A sink whose writes wait until the test lets them through. */
+class GatedSink implements EventSink {
+  written: string[] = [];
+  #open: Array<() => void> = [];
+  gated = true;
+  async record(_o: InvolvedObject, e: EventSpec) {
+    if (this.gated) await new Promise<void>((r) => this.#open.push(r));
+    this.written.push(e.reason);
+  }
+  open() {
+    this.gated = false;
+    for (const r of this.#open.splice(0)) r();
+  }
+}
+
+describe('EventQueue', () => {
+  it('returns at once while the API is slow, sends in order, and drops (counted) beyond its bound', async () => {
+    const sink = new GatedSink();
+    let dropped = 0;
+    const q = new EventQueue(sink, { capacity: 3, onDrop: () => dropped++ });
+    for (const reason of ['A', 'B', 'C', 'D', 'E']) {
+      await q.record(obj, { type: 'Normal', reason, message: 'm' });
+    }
+    assert.deepEqual(sink.written, [], 'nothing written yet, and no record() waited for it');
+    assert.ok(dropped >= 1, `the queue is bounded: ${dropped} dropped`);
+    sink.open();
+    await q.drain();
+    assert.deepEqual(sink.written, ['A', 'B', 'C', 'D', 'E'].slice(0, 5 - dropped), 'in order');
+    assert.equal(q.length, 0);
+  });
+
+  it('drain() gives up after its timeout when the API never answers', async () => {
+    const sink = new GatedSink();
+    const q = new EventQueue(sink);
+    await q.record(obj, { type: 'Normal', reason: 'A', message: 'm' });
+    await q.drain(50);
+    assert.deepEqual(sink.written, []);
+    sink.open();
+    await q.drain();
+    assert.deepEqual(sink.written, ['A']);
   });
 });
