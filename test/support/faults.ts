@@ -312,12 +312,15 @@ export class PromProxy {
 /**
  * A TCP proxy in front of the API server (TLS passes through: the server's
  * certificate names 127.0.0.1). cut() is a network partition: open connections
- * die and new ones are accepted but never answered; heal() ends it.
+ * die and new ones are accepted but never answered; heal() ends it. stall()
+ * lets requests through but holds every answer (the server's bytes are
+ * swallowed), as a server stuck mid-request would; heal() ends that too.
  */
 export class TcpProxy {
   readonly server: net.Server;
   port = 0;
   #cut = false;
+  #stalled = false;
   readonly #sockets = new Set<net.Socket>();
 
   constructor(target: { host: string; port: number }) {
@@ -334,8 +337,15 @@ export class TcpProxy {
       });
       up.on('error', () => client.destroy());
       client.on('close', () => up.destroy());
-      client.pipe(up).pipe(client);
+      client.pipe(up);
+      up.on('data', (d: Buffer) => {
+        if (!this.#stalled) client.write(d);
+      });
     });
+  }
+
+  stall(): void {
+    this.#stalled = true;
   }
 
   async start(): Promise<this> {
@@ -351,6 +361,7 @@ export class TcpProxy {
 
   heal(): void {
     this.#cut = false;
+    this.#stalled = false;
     // Black-holed connections go too, so clients reconnect through the healed path.
     for (const s of this.#sockets) s.destroy();
   }
