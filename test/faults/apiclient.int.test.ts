@@ -15,8 +15,17 @@ import {
   KubeApiError,
   withDeadlineBudget,
 } from '../../src/reconciler/kube.ts';
-import { api } from '../e2e/support.ts';
-import { apiServerAddress, TcpProxy } from '../support/faults.ts';
+import {
+  api,
+  apply,
+  createNamespace,
+  deleteNamespace,
+  deployment,
+  events,
+  OperatorProcess,
+  scalingPolicy,
+} from '../e2e/support.ts';
+import { apiServerAddress, FAST_LEASE, installCrd, sumSamples, TcpProxy } from '../support/faults.ts';
 import { kubeConfig, NO_SANDBOX, sandboxAvailable, waitFor } from '../support/sandbox.ts';
 
 const RUN = `apic-${Date.now().toString(36)}`;
@@ -94,5 +103,73 @@ describe('a leader whose write stalls', { skip }, () => {
     );
     assert.equal(a.isLeader(), false);
     assert.ok(outcome.err instanceof KubeApiError);
+  });
+});
+
+/**
+ * A policy that flaps on purpose: its metric jumps every second between 100 and
+ * 500 (2 to 10 replicas at 50 each), and no stabilization or rate limit holds
+ * it, so nearly every tick scales with a new message ("scaled … 4→9: …").
+ */
+function flappingPolicy(namespace: string) {
+  return scalingPolicy(namespace, 'web', {
+    pollingIntervalSeconds: 1,
+    maxReplicas: 10,
+    behavior: {
+      scaleUp: { stabilizationWindowSeconds: 0, policies: [{ type: 'Pods', value: 20, periodSeconds: 1 }] },
+      scaleDown: { stabilizationWindowSeconds: 0, policies: [{ type: 'Pods', value: 20, periodSeconds: 1 }] },
+    },
+    metrics: [
+      {
+        name: 'rps',
+        query: '50 * (2 + floor(vector(time())) * 7 % 9)',
+        target: { type: 'AverageValue', value: '50' },
+      },
+    ],
+  });
+}
+
+const operatorArgs = (namespace: string, extra: string[] = []) => [
+  '--namespaces',
+  namespace,
+  '--lease-name',
+  namespace,
+  ...FAST_LEASE,
+  ...extra,
+];
+
+describe('Events of a flapping policy', { skip, timeout: 300_000 }, () => {
+  const n = `${RUN}-flap`;
+  let op: OperatorProcess | undefined;
+  before(async () => {
+    await installCrd();
+    await createNamespace(n);
+  });
+  after(async () => {
+    await op?.kill('SIGTERM');
+    await deleteNamespace(n);
+  });
+
+  it('fold into a bounded number of Event objects with counts, and are rate-limited per object', async () => {
+    await apply([deployment(n, 'web', 2, 0), flappingPolicy(n)]);
+    op = await OperatorProcess.start('apiclient-flap', operatorArgs(n));
+    const started = op;
+    await waitFor(
+      async () => (await sumSamples(started, 'tidemark_scaling_actions_total')) >= 30 || undefined,
+      { timeoutMs: 180_000, intervalMs: 2_000, what: '30 scaling actions' },
+    );
+    const scaled = (await events(n, 'web')).filter((e) => e.reason === 'Scaled');
+    const detail = JSON.stringify(scaled.map((e) => [e.count, e.message.slice(0, 60)]));
+    assert.ok(
+      scaled.length <= 10,
+      `30+ scale actions make at most 10 Scaled Events, got ${scaled.length}: ${detail}`,
+    );
+    const combined = scaled.find((e) => e.message.startsWith('(combined from similar events): '));
+    assert.ok(combined && (combined.count ?? 1) > 1, `similar ones folded into one with a count: ${detail}`);
+    const all = await events(n, 'web');
+    const writes = all.reduce((s, e) => s + (e.count ?? 1), 0);
+    // Burst 25, then one per 5 minutes: the test ends well within one refill.
+    assert.ok(writes <= 26, `the object's Event writes are capped by its token bucket: ${writes}`);
+    assert.ok((await sumSamples(started, 'tidemark_events_total', { outcome: 'spam_dropped' })) > 0);
   });
 });
