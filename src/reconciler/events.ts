@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { encode, isNotFound, type KubeTransport } from './kube.ts';
+import { encode, isNotFound, KubeApiError, type KubeTransport } from './kube.ts';
 import { LruMap, type MonotonicNow, monotonicNow, TokenBucket } from './ratelimit.ts';
 
 export interface EventSpec {
@@ -57,6 +57,11 @@ interface Seen {
   firstTimestamp: string;
   lastSeen: number;
 }
+
+/** Worth another try later: throttled, a server error, or no answer. Not: refused, or not leading. */
+const retryable = (err: unknown) =>
+  err instanceof KubeApiError &&
+  (err.status === 429 || err.status >= 500 || (err.status === 0 && err.reason !== 'NotLeader'));
 
 export const COMBINED_PREFIX = '(combined from similar events): ';
 
@@ -147,6 +152,8 @@ export class EventRecorder implements EventSink {
   readonly #wallNow: () => number;
   readonly #log: Logger | undefined;
   readonly #onOutcome: ((o: EventOutcome) => void) | undefined;
+  readonly #maxTries: number;
+  readonly #retryDelayMs: number;
 
   constructor(
     transport: KubeTransport,
@@ -160,8 +167,14 @@ export class EventRecorder implements EventSink {
       log?: Logger;
       correlation?: CorrelatorOptions;
       onOutcome?: (o: EventOutcome) => void;
+      /** Tries of one write that failed for a passing reason (client-go: 12)… */
+      maxTries?: number;
+      /** …this far apart, plus up to half again as jitter. */
+      retryDelayMs?: number;
     },
   ) {
+    this.#maxTries = opts.maxTries ?? 12;
+    this.#retryDelayMs = opts.retryDelayMs ?? 5_000;
     this.#transport = transport;
     this.#instance = opts.instance;
     this.#component = opts.component ?? 'tidemark';
@@ -171,29 +184,47 @@ export class EventRecorder implements EventSink {
     this.#correlator = new EventCorrelator(opts.correlation, opts.now);
   }
 
-  /** Never throws: an Event that cannot be written is logged, not allowed to fail a tick. */
+  /**
+   * Never throws: an Event that cannot be written is logged, not allowed to fail
+   * a tick. A write refused for a passing reason (429 from API Priority and
+   * Fairness, a 5xx, a broken connection) is tried again, as client-go's
+   * recorder does; the occurrence is correlated once, whatever the tries.
+   */
   async record(obj: InvolvedObject, e: EventSpec): Promise<void> {
     const c = this.#correlator.correlate(obj, e);
     if (c.kind === 'drop') return this.#onOutcome?.('spam_dropped');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcome = await this.#write(obj, e, c);
+        return this.#onOutcome?.(outcome);
+      } catch (err) {
+        if (!retryable(err) || attempt >= this.#maxTries) {
+          this.#onOutcome?.('failed');
+          this.#log?.warn(
+            {
+              namespace: obj.namespace,
+              policy: obj.name,
+              reason: e.reason,
+              attempts: attempt,
+              err: String(err),
+            },
+            'could not record event',
+          );
+          return;
+        }
+        await new Promise((r) => setTimeout(r, this.#retryDelayMs * (1 + Math.random() / 2)).unref());
+      }
+    }
+  }
+
+  async #write(obj: InvolvedObject, e: EventSpec, c: Exclude<Correlation, { kind: 'drop' }>) {
     const nowIso = new Date(this.#wallNow()).toISOString();
     const base = `/api/v1/namespaces/${encode(obj.namespace)}/events`;
-    try {
-      if (c.kind === 'update' && (await this.#patch(base, c, nowIso))) return this.#onOutcome?.('updated');
-      const name = `${obj.name}.${this.#wallNow().toString(16)}${randomBytes(3).toString('hex')}`;
-      await this.#transport({
-        method: 'POST',
-        path: base,
-        body: this.#event(obj, e, c.message, name, nowIso),
-      });
-      this.#correlator.recorded(c.key, name, 1, nowIso);
-      this.#onOutcome?.('created');
-    } catch (err) {
-      this.#onOutcome?.('failed');
-      this.#log?.warn(
-        { namespace: obj.namespace, policy: obj.name, reason: e.reason, err: String(err) },
-        'could not record event',
-      );
-    }
+    if (c.kind === 'update' && (await this.#patch(base, c, nowIso))) return 'updated' as const;
+    const name = `${obj.name}.${this.#wallNow().toString(16)}${randomBytes(3).toString('hex')}`;
+    await this.#transport({ method: 'POST', path: base, body: this.#event(obj, e, c.message, name, nowIso) });
+    this.#correlator.recorded(c.key, name, 1, nowIso);
+    return 'created' as const;
   }
 
   /** Count + 1 on the Event seen before; false when it expired (Events live 1 h by default). */

@@ -106,7 +106,8 @@ export function httpTransport(kc: KubeConfig, opts: TransportOptions = {}): Kube
         const e = err as KubeApiError;
         const code = e.status ? String(e.status) : e.reason === 'Deadline' ? 'deadline' : 'error';
         obs.onRequest?.({ method: req.method, code, seconds: (now() - started) / 1000 });
-        const retryMs = e.status === 429 ? (e.retryAfterMs ?? 1000) : undefined;
+        // Jitter, so the requests APF turned away together do not all come back together.
+        const retryMs = e.status === 429 ? (e.retryAfterMs ?? 1000) * (1 + Math.random() / 4) : undefined;
         if (retryMs === undefined || attempt >= maxRetries || now() + retryMs >= deadline) throw err;
         obs.onThrottled?.({ source: 'server', seconds: retryMs / 1000 });
         await sleep(retryMs);

@@ -3,10 +3,12 @@
 // the lease; Events of a flapping policy stay bounded; under API Priority and
 // Fairness throttling nothing is lost.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
+import { parse, stringify } from 'yaml';
 import { kubeLeaseClient, LeaderElector } from '../../src/operator/leader.ts';
 import {
   httpTransport,
@@ -25,8 +27,18 @@ import {
   OperatorProcess,
   scalingPolicy,
 } from '../e2e/support.ts';
-import { apiServerAddress, FAST_LEASE, installCrd, sumSamples, TcpProxy } from '../support/faults.ts';
-import { kubeConfig, NO_SANDBOX, sandboxAvailable, waitFor } from '../support/sandbox.ts';
+import {
+  apiServerAddress,
+  assertActionsAccountedFor,
+  FAST_LEASE,
+  hasCondition,
+  installCrd,
+  startOperatorWithKubeconfig,
+  sumSamples,
+  TcpProxy,
+  waitForStatus,
+} from '../support/faults.ts';
+import { kubeConfig, kubectl, NO_SANDBOX, sandboxAvailable, waitFor } from '../support/sandbox.ts';
 
 const RUN = `apic-${Date.now().toString(36)}`;
 const skip = sandboxAvailable() ? false : NO_SANDBOX;
@@ -171,5 +183,140 @@ describe('Events of a flapping policy', { skip, timeout: 300_000 }, () => {
     // Burst 25, then one per 5 minutes: the test ends well within one refill.
     assert.ok(writes <= 26, `the object's Event writes are capped by its token bucket: ${writes}`);
     assert.ok((await sumSamples(started, 'tidemark_events_total', { outcome: 'spam_dropped' })) > 0);
+  });
+});
+
+/**
+ * API Priority and Fairness set to throttle one ServiceAccount hard: its own
+ * priority level with one nominal share, no borrowing, and Reject (429 with
+ * Retry-After) for whatever exceeds its seats; a "ballast" level with many
+ * shares shrinks those seats to one (seats are shared out by shares).
+ */
+function apfObjects(name: string, namespace: string, serviceAccount: string) {
+  const plc = (n: string, shares: number) => ({
+    apiVersion: 'flowcontrol.apiserver.k8s.io/v1',
+    kind: 'PriorityLevelConfiguration',
+    metadata: { name: n },
+    spec: {
+      type: 'Limited',
+      limited: {
+        nominalConcurrencyShares: shares,
+        lendablePercent: 0,
+        borrowingLimitPercent: 0,
+        limitResponse: { type: 'Reject' },
+      },
+    },
+  });
+  return [
+    plc(`${name}-ballast`, 10_000),
+    plc(name, 1),
+    {
+      apiVersion: 'flowcontrol.apiserver.k8s.io/v1',
+      kind: 'FlowSchema',
+      metadata: { name },
+      spec: {
+        priorityLevelConfiguration: { name },
+        matchingPrecedence: 100,
+        distinguisherMethod: { type: 'ByUser' },
+        rules: [
+          {
+            subjects: [{ kind: 'ServiceAccount', serviceAccount: { name: serviceAccount, namespace } }],
+            resourceRules: [
+              { verbs: ['*'], apiGroups: ['*'], resources: ['*'], clusterScope: true, namespaces: ['*'] },
+            ],
+            nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
+          },
+        ],
+      },
+    },
+  ];
+}
+
+/** A kubeconfig that authenticates as the ServiceAccount (a fresh token), so its FlowSchema applies. */
+async function serviceAccountKubeconfig(namespace: string, serviceAccount: string): Promise<string> {
+  const { stdout: token } = await kubectl([
+    '-n',
+    namespace,
+    'create',
+    'token',
+    serviceAccount,
+    '--duration=1h',
+  ]);
+  const kc = parse(await kubectl(['config', 'view', '--raw', '--minify']).then((r) => r.stdout)) as {
+    users: Array<{ user: Record<string, unknown> }>;
+  };
+  for (const u of kc.users) u.user = { token: token.trim() };
+  const file = join(tmpdir(), `${namespace}-${serviceAccount}.kubeconfig`);
+  writeFileSync(file, stringify(kc));
+  return file;
+}
+
+describe('an operator throttled by API Priority and Fairness', { skip, timeout: 400_000 }, () => {
+  const n = `${RUN}-apf`;
+  const sa = 'tidemark-apf';
+  const TARGETS = 30;
+  let op: OperatorProcess | undefined;
+  before(async () => {
+    await installCrd();
+    await createNamespace(n);
+  });
+  after(async () => {
+    await op?.kill('SIGTERM');
+    await kubectl(['delete', 'flowschema', n, '--ignore-not-found']).catch(() => {});
+    await kubectl(['delete', 'prioritylevelconfiguration', n, `${n}-ballast`, '--ignore-not-found']).catch(
+      () => {},
+    );
+    await kubectl(['delete', 'clusterrolebinding', n, '--ignore-not-found']).catch(() => {});
+    await deleteNamespace(n);
+  });
+
+  it('loses nothing: every decided scale write lands and every status converges', async () => {
+    // Real APF, not a proxy answering 429: the operator's ServiceAccount gets one seat.
+    // (cluster-admin here keeps the test about throttling; the RBAC is proven in test/deploy.)
+    await apply([
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: n } },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: n },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: [{ kind: 'ServiceAccount', name: sa, namespace: n }],
+      },
+      ...apfObjects(n, n, sa),
+    ]);
+    const names = Array.from({ length: TARGETS }, (_, i) => `web-${i}`);
+    await apply(
+      names.flatMap((name) => [
+        deployment(n, name, 1, 0),
+        scalingPolicy(n, name, {
+          behavior: { scaleUp: { policies: [{ type: 'Pods', value: 10, periodSeconds: 1 }] } },
+          // 300 at 50 a replica: 6.
+          metrics: [{ name: 'rps', query: 'vector(300)', target: { type: 'AverageValue', value: '50' } }],
+        }),
+      ]),
+    );
+    const kubeconfig = await serviceAccountKubeconfig(n, sa);
+    op = await startOperatorWithKubeconfig('apiclient-apf', operatorArgs(n), kubeconfig);
+    for (const name of names) {
+      await waitForStatus(
+        n,
+        name,
+        (p) => p.status?.currentReplicas === 6 && hasCondition('Ready', 'True', 'Reconciled')(p),
+        'scaled to 6 and reconciled',
+        180_000,
+      );
+    }
+    const throttled = await sumSamples(op, 'tidemark_api_requests_total', { code: '429' });
+    assert.ok(throttled > 0, 'APF answered some requests with 429 (else this test proves nothing)');
+    // Events go out in the background, each retried after a 429: wait for them.
+    for (const name of names) {
+      await waitFor(() => assertActionsAccountedFor(n, name, { loadChanges: 0 }), {
+        timeoutMs: 120_000,
+        intervalMs: 1_000,
+        what: `${name}: every scale write has its decision and its Event`,
+      });
+    }
+    const waits = await sumSamples(op, 'tidemark_api_throttle_wait_seconds_count', { source: 'server' });
+    assert.ok(waits > 0, 'the operator waited out Retry-After');
   });
 });

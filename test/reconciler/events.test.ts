@@ -9,6 +9,7 @@ import {
   type EventSpec,
   type InvolvedObject,
 } from '../../src/reconciler/events.ts';
+import { KubeApiError, type KubeRequest } from '../../src/reconciler/kube.ts';
 import { FakeKube } from './fake-kube.ts';
 
 const obj = {
@@ -125,6 +126,34 @@ describe('EventRecorder', () => {
     );
     await broken.record(obj, e);
     assert.deepEqual(outcomes, ['created', 'created', 'failed']);
+  });
+});
+
+describe('EventRecorder retries', () => {
+  it('tries a throttled write again (429, 5xx, no answer) and gives up at once on a refusal', async () => {
+    const kube = new FakeKube();
+    const answers = [
+      new KubeApiError(429, 'TooManyRequests', 'slow down'),
+      new KubeApiError(0, 'Transport', 'reset'),
+      new KubeApiError(503, 'ServiceUnavailable', 'busy'),
+    ];
+    const outcomes: string[] = [];
+    const flaky = async (req: KubeRequest) => {
+      const err = answers.shift();
+      if (err) throw err;
+      return kube.transport(req);
+    };
+    const r = new EventRecorder(flaky, {
+      instance: 'op',
+      retryDelayMs: 1,
+      onOutcome: (o) => outcomes.push(o),
+    });
+    await r.record(obj, { type: 'Normal', reason: 'Scaled', message: 'm' });
+    assert.equal(kube.events.length, 1, 'written on the 4th try');
+    answers.push(new KubeApiError(403, 'Forbidden', 'no'));
+    await r.record(obj, { type: 'Normal', reason: 'Other', message: 'm' });
+    assert.deepEqual(outcomes, ['created', 'failed']);
+    assert.equal(kube.events.length, 1);
   });
 });
 
