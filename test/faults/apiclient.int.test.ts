@@ -18,7 +18,6 @@ import {
   withDeadlineBudget,
 } from '../../src/reconciler/kube.ts';
 import {
-  api,
   apply,
   createNamespace,
   deleteNamespace,
@@ -46,6 +45,10 @@ const RUN = `apic-${Date.now().toString(36)}`;
 const skip = sandboxAvailable() ? false : NO_SANDBOX;
 const LEASE = { leaseDurationMs: 6_000, renewDeadlineMs: 4_000, retryPeriodMs: 1_000 };
 
+before(async () => {
+  if (!skip) await installCrd();
+});
+
 describe('a leader whose write stalls', { skip }, () => {
   let proxy: TcpProxy;
   const cm = `/api/v1/namespaces/default/configmaps/${RUN}`;
@@ -54,11 +57,14 @@ describe('a leader whose write stalls', { skip }, () => {
   });
   after(async () => {
     await proxy.close();
-    await api()({ method: 'DELETE', path: cm }).catch(() => {});
-    await api()({
-      method: 'DELETE',
-      path: `/apis/coordination.k8s.io/v1/namespaces/default/leases/${RUN}`,
-    }).catch(() => {});
+    await kubectl([
+      '-n',
+      'default',
+      'delete',
+      `configmap/${RUN}`,
+      `lease/${RUN}`,
+      '--ignore-not-found',
+    ]).catch(() => {});
   });
 
   it('abandons the write at its deadline, before another replica could take the lease', async () => {
@@ -155,10 +161,7 @@ const operatorArgs = (namespace: string, extra: string[] = []) => [
 describe('Events of a flapping policy', { skip, timeout: 300_000 }, () => {
   const n = `${RUN}-flap`;
   let op: OperatorProcess | undefined;
-  before(async () => {
-    await installCrd();
-    await createNamespace(n);
-  });
+  before(() => createNamespace(n));
   after(async () => {
     await op?.kill('SIGTERM');
     await deleteNamespace(n);
@@ -258,10 +261,7 @@ describe('an operator throttled by API Priority and Fairness', { skip, timeout: 
   const sa = 'tidemark-apf';
   const TARGETS = 30;
   let op: OperatorProcess | undefined;
-  before(async () => {
-    await installCrd();
-    await createNamespace(n);
-  });
+  before(() => createNamespace(n));
   after(async () => {
     await op?.kill('SIGTERM');
     await kubectl(['delete', 'flowschema', n, '--ignore-not-found']).catch(() => {});
