@@ -50,10 +50,28 @@ export interface OperatorOptions {
 export const DEFAULT_KUBE_API_QPS = 50;
 export const DEFAULT_KUBE_API_BURST = 100;
 
-const apiObserver = (m: OperatorMetrics): ApiObserver => ({
-  onRequest: (e) => m.apiRequests.inc({ verb: e.method, code: e.code }),
-  onThrottled: (e) => m.apiThrottleWait.observe({ source: e.source }, e.seconds),
-});
+/**
+ * The operator's API transports: one shared by everything, under the QPS/burst
+ * limit; one for the Lease, with connections of its own and outside the limit,
+ * so a busy operator never starves its own renewals (client-go's elector has its
+ * own client too); and the leader's writes, which end before the lease could
+ * pass to another replica, and which a process that does not lead never sends
+ * (docs/api-client.md).
+ */
+function apiClients(o: OperatorOptions, m: OperatorMetrics, writeBudgetMs: () => number) {
+  const observer: ApiObserver = {
+    onRequest: (e) => m.apiRequests.inc({ verb: e.method, code: e.code }),
+    onThrottled: (e) => m.apiThrottleWait.observe({ source: e.source }, e.seconds),
+  };
+  const transport = httpTransport(o.kubeconfig, {
+    maxSockets: Math.max(8, o.maxConcurrentTicks * 2),
+    limiter: new TokenBucket(o.kubeApiQps ?? DEFAULT_KUBE_API_QPS, o.kubeApiBurst ?? DEFAULT_KUBE_API_BURST),
+    observer,
+  });
+  const leaseTransport = httpTransport(o.kubeconfig, { maxSockets: 2, observer });
+  const fenced = withDeadlineBudget(transport, (req) => (req.method === 'GET' ? undefined : writeBudgetMs()));
+  return { transport, leaseTransport, fenced };
+}
 
 type Informer = ReturnType<typeof makeInformer<KubernetesObject>>;
 
@@ -92,23 +110,8 @@ export class Operator {
     this.metrics = createOperatorMetrics(o.registry ?? new Registry());
     const log = o.log;
     const m = this.metrics;
-    const transport = httpTransport(o.kubeconfig, {
-      maxSockets: Math.max(8, o.maxConcurrentTicks * 2),
-      limiter: new TokenBucket(
-        o.kubeApiQps ?? DEFAULT_KUBE_API_QPS,
-        o.kubeApiBurst ?? DEFAULT_KUBE_API_BURST,
-      ),
-      observer: apiObserver(m),
-    });
+    const { transport, leaseTransport, fenced } = apiClients(o, m, () => this.#elector.writeBudgetMs());
     this.#transport = transport;
-    // Lease requests have connections of their own and skip the shared limit: a busy
-    // operator must never starve its own renewals (client-go's elector has its own client too).
-    const leaseTransport = httpTransport(o.kubeconfig, { maxSockets: 2, observer: apiObserver(m) });
-    // The leader's writes end before the lease could pass to another replica; a
-    // process that does not lead sends none (docs/api-client.md).
-    const fenced = withDeadlineBudget(transport, (req) =>
-      req.method === 'GET' ? undefined : this.#elector.writeBudgetMs(),
-    );
     // One allow-list for the collector and the reconciler, so a ConfigMap edit reaches both.
     const addressPolicy = new AllowList(o.allowedPrometheus);
     this.#allowList = addressPolicy;
