@@ -30,7 +30,11 @@
 // Options (flags or environment): --sizes (SCALE_SIZES, "1000,5000,10000"), --target
 // (SCALE_TARGET, widget|deployment), --interval (SCALE_INTERVAL_SECONDS, 15), --measure-intervals
 // (SCALE_MEASURE_INTERVALS, 4), --max-concurrent-ticks (SCALE_MAX_CONCURRENT_TICKS, 256),
-// --create-concurrency (SCALE_CREATE_CONCURRENCY, 32), --out (SCALE_OUT, bench/results).
+// --create-concurrency (SCALE_CREATE_CONCURRENCY, 32), --out (SCALE_OUT, bench/results),
+// --kube-api-qps / --kube-api-burst (SCALE_KUBE_API_QPS / _BURST): the operator's client-side API
+// limit; by default sized to the load (one GET of scale per policy per interval, doubled, at least
+// the operator's 50/100), so the figures show the operator under its limit rather than starved by it.
+// With a smaller QPS the "API client" line shows the requests/s staying under it and the waits.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -54,6 +58,8 @@ const { values: args } = parseArgs({
     'max-concurrent-ticks': { type: 'string', default: env('SCALE_MAX_CONCURRENT_TICKS', '256') },
     'create-concurrency': { type: 'string', default: env('SCALE_CREATE_CONCURRENCY', '32') },
     out: { type: 'string', default: env('SCALE_OUT', 'bench/results') },
+    'kube-api-qps': { type: 'string', default: env('SCALE_KUBE_API_QPS', '') },
+    'kube-api-burst': { type: 'string', default: env('SCALE_KUBE_API_BURST', '') },
   },
 });
 const SIZES = args.sizes
@@ -66,6 +72,11 @@ const INTERVAL_S = Number(args.interval);
 const MEASURE_S = INTERVAL_S * Number(args['measure-intervals']);
 const MAX_TICKS = Number(args['max-concurrent-ticks']);
 const WARMUP_INTERVALS = 12;
+/** The operator's --kube-api-qps/--kube-api-burst at n policies (see the header). */
+function apiLimit(n: number): { qps: number; burst: number } {
+  const qps = Number(args['kube-api-qps']) || Math.max(50, Math.ceil((2 * n) / INTERVAL_S));
+  return { qps, burst: Number(args['kube-api-burst']) || Math.max(100, 2 * qps) };
+}
 const CREATE_CONCURRENCY = Number(args['create-concurrency']);
 const OUT = args.out;
 
@@ -446,7 +457,7 @@ interface Operator {
   exited: Promise<void>;
 }
 
-async function startOperator(logFile: string): Promise<Operator> {
+async function startOperator(logFile: string, limit: { qps: number; burst: number }): Promise<Operator> {
   const proc = spawn(
     NODE,
     [
@@ -465,6 +476,10 @@ async function startOperator(logFile: string): Promise<Operator> {
       'tidemark-scale-bench',
       '--max-concurrent-ticks',
       String(MAX_TICKS),
+      '--kube-api-qps',
+      String(limit.qps),
+      '--kube-api-burst',
+      String(limit.burst),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -512,6 +527,8 @@ const OP_FAMILIES = [
   'tidemark_scaling_actions_total',
   'tidemark_decisions_total',
   'tidemark_metric_errors_total',
+  'tidemark_api_requests_total',
+  'tidemark_api_throttle_wait_seconds',
 ];
 
 async function operatorSamples(op: Operator) {
@@ -560,6 +577,16 @@ interface SizeResult {
     getScaleP99Seconds: number | null;
   };
   statusWrites: { warmup: number; window: number };
+  /** The operator's own API requests (tidemark_api_requests_total) against its client-side limit. */
+  apiClient: {
+    qps: number;
+    burst: number;
+    requestsPerSecond: number;
+    warmupRequestsPerSecond: number;
+    clientWaits: number;
+    clientWaitSeconds: number;
+    http429: number;
+  };
   scalingActions: number;
   metricErrors: number;
   sandboxCpuCores: Record<string, number>;
@@ -603,7 +630,8 @@ async function runSize(n: number, exporter: Exporter): Promise<SizeResult> {
 
   const logFile = join(SANDBOX_DIR, 'logs', `scale-bench-operator-${n}.log`);
   const start = performance.now();
-  const op = await startOperator(logFile);
+  const limit = apiLimit(n);
+  const op = await startOperator(logFile, limit);
   try {
     // Warm-up: the first ticks are spread over one interval, and each writes the first status.
     await waitFor(
@@ -788,6 +816,17 @@ async function runSize(n: number, exporter: Exporter): Promise<SizeResult> {
         getScaleP99Seconds: nullable(quantile(0.99, scaleBuckets), 3),
       },
       statusWrites: { warmup: statusWarmup, window: statusWindow },
+      apiClient: {
+        ...limit,
+        requestsPerSecond: round(d('tidemark_api_requests_total') / windowSeconds, 1),
+        warmupRequestsPerSecond: round(sum(m0.samples, 'tidemark_api_requests_total') / warmupSeconds, 1),
+        clientWaits: d('tidemark_api_throttle_wait_seconds_count', (l) => l.source === 'client'),
+        clientWaitSeconds: round(
+          d('tidemark_api_throttle_wait_seconds_sum', (l) => l.source === 'client'),
+          1,
+        ),
+        http429: d('tidemark_api_requests_total', (l) => l.code === '429'),
+      },
       scalingActions: d('tidemark_scaling_actions_total'),
       metricErrors: d('tidemark_metric_errors_total'),
       sandboxCpuCores,
@@ -1024,6 +1063,15 @@ function markdown(report: Report): string {
           .slice(0, 4)
           .map((t) => `${t.verb} ${t.resource}${t.subresource ? `/${t.subresource}` : ''} ${t.perSecond}`)
           .join(', ')}`,
+    ),
+    '',
+    '### API client',
+    '',
+    ...rs.map(
+      (r) =>
+        `- ${r.policies}: limit ${r.apiClient.qps}/s (burst ${r.apiClient.burst}); the operator sent ${r.apiClient.requestsPerSecond}/s in the window, ` +
+        `${r.apiClient.warmupRequestsPerSecond}/s during warm-up; ${r.apiClient.clientWaits} requests waited for the limit ` +
+        `(${r.apiClient.clientWaitSeconds} s in all); ${r.apiClient.http429} answered 429`,
     ),
     '',
     '### Other figures',

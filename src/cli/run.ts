@@ -16,6 +16,8 @@ export interface RunOptions {
   identity?: string;
   logLevel: string;
   shutdownGraceSeconds: number;
+  kubeApiQps: number;
+  kubeApiBurst: number;
 }
 
 const list = (v: string): string[] =>
@@ -99,10 +101,23 @@ export function registerRunCommand(program: Command): void {
     .option('--identity <id>', 'leader election identity (default: host, pid and a random suffix)')
     .option('--log-level <level>', 'pino log level', process.env.LOG_LEVEL ?? 'info')
     .option('--shutdown-grace-seconds <s>', 'how long SIGTERM waits for in-flight ticks', int(0, 600), 20)
+    .option(
+      '--kube-api-qps <n>',
+      'Kubernetes API requests per second, sustained (client-side limit; lease renewals are exempt)',
+      int(1, 10_000),
+      50,
+    )
+    .option(
+      '--kube-api-burst <n>',
+      'Kubernetes API requests allowed at once above the QPS',
+      int(1, 10_000),
+      100,
+    )
     .action(async (opts: RunOptions) => {
       if (opts.renewDeadlineSeconds >= opts.leaseDurationSeconds) {
         fail('--renew-deadline-seconds must be less than --lease-duration-seconds');
       }
+      if (opts.kubeApiBurst < opts.kubeApiQps) fail('--kube-api-burst must be at least --kube-api-qps');
       await runOperator(opts);
     });
 }
@@ -151,6 +166,8 @@ async function runOperator(opts: RunOptions): Promise<void> {
       leaseDurationMs: opts.leaseDurationSeconds * 1000,
       renewDeadlineMs: opts.renewDeadlineSeconds * 1000,
       retryPeriodMs: opts.retryPeriodSeconds * 1000,
+      kubeApiQps: opts.kubeApiQps,
+      kubeApiBurst: opts.kubeApiBurst,
     });
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));

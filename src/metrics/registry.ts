@@ -29,6 +29,9 @@ export interface OperatorMetrics {
   leader: Gauge<string>;
   policiesWatched: Gauge<string>;
   statusWrites: Counter<'outcome'>;
+  apiRequests: Counter<'verb' | 'code'>;
+  apiThrottleWait: Histogram<'source'>;
+  events: Counter<'outcome'>;
   /** Drops every per-policy series of a deleted policy, so /metrics does not keep ghosts. */
   forgetPolicy(namespace: string, policy: string): Promise<void>;
 }
@@ -108,6 +111,24 @@ export function createOperatorMetrics(registry: Registry = new Registry()): Oper
     statusWrites: counter('tidemark_status_writes_total', 'Status subresource writes by outcome.', [
       'outcome',
     ] as const),
+    // The API client (docs/api-client.md): every attempt by verb and HTTP code (429 = API
+    // Priority and Fairness said wait; deadline = abandoned), and the time spent waiting.
+    apiRequests: counter('tidemark_api_requests_total', 'Kubernetes API requests by verb and code.', [
+      'verb',
+      'code',
+    ] as const),
+    apiThrottleWait: new Histogram<'source'>({
+      name: 'tidemark_api_throttle_wait_seconds',
+      help: 'Waits before an API request: client-side QPS limit (client) or a 429 Retry-After (server).',
+      labelNames: ['source'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
+    events: counter(
+      'tidemark_events_total',
+      'Kubernetes Events by outcome (created, updated, spam_dropped, queue_dropped, failed).',
+      ['outcome'] as const,
+    ),
   };
   const perPolicy = [
     m.desiredReplicas,

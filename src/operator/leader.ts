@@ -9,8 +9,19 @@
 // before anyone else may start; every write carries the resourceVersion it read,
 // so two candidates cannot both win; on shutdown the holder clears the lease so
 // a standby takes over at its next retry instead of after the full duration.
+//
+// Every duration is measured on a monotonic clock (performance.now()): a step of
+// the wall clock (NTP, a resumed VM) must neither make a leader step down nor
+// keep a cut-off one acting. The wall clock only writes the Lease's timestamps,
+// which are informational to every reader that follows client-go.
 import type { Clock } from './scheduler.ts';
-import { realClock } from './scheduler.ts';
+
+/** performance.now() and real timers: the elector's default clock. */
+export const monotonicClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 export interface LeaseRecord {
   holderIdentity?: string;
@@ -38,7 +49,10 @@ export interface ElectorOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Measures every duration and runs the timers; must not step (default: monotonicClock). */
   clock?: Clock;
+  /** Wall-clock ms for the Lease's acquireTime/renewTime only (default: Date.now). */
+  wallNow?: () => number;
   random?: () => number;
   onStartedLeading?: () => void;
   onStoppedLeading?: () => void;
@@ -54,10 +68,10 @@ export class LeaderElector {
   readonly #o: Required<Omit<ElectorOptions, 'onStartedLeading' | 'onStoppedLeading' | 'onError'>> &
     Pick<ElectorOptions, 'onStartedLeading' | 'onStoppedLeading' | 'onError'>;
   #leading = false;
-  #lastRenew = -Infinity;
+  #lastRenew = Number.NEGATIVE_INFINITY;
   #observed: LeaseRecord | undefined;
-  #observedAt = -Infinity;
-  #lastContact = -Infinity;
+  #observedAt = Number.NEGATIVE_INFINITY;
+  #lastContact = Number.NEGATIVE_INFINITY;
   #timer: unknown;
   #deadlineTimer: unknown;
   #running = false;
@@ -68,7 +82,8 @@ export class LeaderElector {
       leaseDurationMs: 15_000,
       renewDeadlineMs: 10_000,
       retryPeriodMs: 2_000,
-      clock: realClock,
+      clock: monotonicClock,
+      wallNow: Date.now,
       random: Math.random,
       ...opts,
     };
@@ -95,21 +110,35 @@ export class LeaderElector {
     return this.#observed?.holderIdentity || undefined;
   }
 
-  /** When the API server last answered a lease request (for /readyz of a standby). */
-  get lastContact(): number {
-    return this.#lastContact;
+  /** How long since the API server last answered a lease request (for /readyz of a standby). */
+  sinceContactMs(): number {
+    return this.#o.clock.now() - this.#lastContact;
+  }
+
+  /**
+   * How long a write started now may take: until the lease could pass to
+   * another replica (lastRenew + leaseDuration, counted from before the renew
+   * was sent, so never later than any other replica's count), less half the
+   * margin between renewDeadline and leaseDuration, kept back for a late timer
+   * and for the abort to reach the server. 0 when not leading: no write at all.
+   */
+  writeBudgetMs(): number {
+    if (!this.isLeader()) return 0;
+    const slack = (this.#o.leaseDurationMs - this.#o.renewDeadlineMs) / 2;
+    return Math.max(0, this.#lastRenew + this.#o.leaseDurationMs - slack - this.#o.clock.now());
   }
 
   /** One attempt to acquire or renew; resolves to whether this process leads afterwards. */
   async tryAcquireOrRenew(): Promise<boolean> {
     const c = this.#o.clock;
     const now = c.now();
+    const wall = microTime(this.#o.wallNow());
     const durationSeconds = Math.ceil(this.#o.leaseDurationMs / 1000);
     const mine: LeaseRecord = {
       holderIdentity: this.#o.identity,
       leaseDurationSeconds: durationSeconds,
-      acquireTime: microTime(now),
-      renewTime: microTime(now),
+      acquireTime: wall,
+      renewTime: wall,
       leaseTransitions: 0,
     };
     let current: LeaseRecord | undefined;
@@ -201,13 +230,13 @@ export class LeaderElector {
     try {
       const current = await this.#o.client.get();
       if (!current || current.holderIdentity !== this.#o.identity) return;
-      const now = this.#o.clock.now();
+      const wall = microTime(this.#o.wallNow());
       await this.#o.client.update({
         ...current,
         holderIdentity: '',
         leaseDurationSeconds: 1,
-        acquireTime: microTime(now),
-        renewTime: microTime(now),
+        acquireTime: wall,
+        renewTime: wall,
       });
     } catch (err) {
       this.#o.onError?.(err);

@@ -7,8 +7,16 @@ import { Collector } from '../collector/index.ts';
 import type { ScalingPolicy } from '../crd/types.generated.ts';
 import { createOperatorMetrics, type OperatorMetrics } from '../metrics/registry.ts';
 import { DiscoveryCache } from '../reconciler/discovery.ts';
-import { EventRecorder } from '../reconciler/events.ts';
-import { encode, httpTransport, isNotFound, type KubeTransport } from '../reconciler/kube.ts';
+import { EventQueue, EventRecorder } from '../reconciler/events.ts';
+import {
+  type ApiObserver,
+  encode,
+  httpTransport,
+  isNotFound,
+  type KubeTransport,
+  withDeadlineBudget,
+} from '../reconciler/kube.ts';
+import { TokenBucket } from '../reconciler/ratelimit.ts';
 import { POLICY_API_VERSION, POLICY_PLURAL, PolicyReconciler } from '../reconciler/reconciler.ts';
 import { AllowList, configMapInformer, watchAllowListConfigMap } from './allowlist.ts';
 import { startHealthServer } from './http.ts';
@@ -32,7 +40,37 @@ export interface OperatorOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Client-side limit of API requests per second (sustained) and at once (burst). */
+  kubeApiQps?: number;
+  kubeApiBurst?: number;
   registry?: Registry;
+}
+
+/** Defaults of --kube-api-qps/--kube-api-burst: client-go's 5/10, raised tenfold for an operator (docs/api-client.md). */
+export const DEFAULT_KUBE_API_QPS = 50;
+export const DEFAULT_KUBE_API_BURST = 100;
+
+/**
+ * The operator's API transports: one shared by everything, under the QPS/burst
+ * limit; one for the Lease, with connections of its own and outside the limit,
+ * so a busy operator never starves its own renewals (client-go's elector has its
+ * own client too); and the leader's writes, which end before the lease could
+ * pass to another replica, and which a process that does not lead never sends
+ * (docs/api-client.md).
+ */
+function apiClients(o: OperatorOptions, m: OperatorMetrics, writeBudgetMs: () => number) {
+  const observer: ApiObserver = {
+    onRequest: (e) => m.apiRequests.inc({ verb: e.method, code: e.code }),
+    onThrottled: (e) => m.apiThrottleWait.observe({ source: e.source }, e.seconds),
+  };
+  const transport = httpTransport(o.kubeconfig, {
+    maxSockets: Math.max(8, o.maxConcurrentTicks * 2),
+    limiter: new TokenBucket(o.kubeApiQps ?? DEFAULT_KUBE_API_QPS, o.kubeApiBurst ?? DEFAULT_KUBE_API_BURST),
+    observer,
+  });
+  const leaseTransport = httpTransport(o.kubeconfig, { maxSockets: 2, observer });
+  const fenced = withDeadlineBudget(transport, (req) => (req.method === 'GET' ? undefined : writeBudgetMs()));
+  return { transport, leaseTransport, fenced };
 }
 
 type Informer = ReturnType<typeof makeInformer<KubernetesObject>>;
@@ -57,6 +95,7 @@ export class Operator {
   readonly #scheduler: TickScheduler;
   readonly #reconciler: PolicyReconciler;
   readonly #elector: LeaderElector;
+  readonly #events: EventQueue;
   readonly #collector: Collector;
   readonly #allowList: AllowList;
   #allowListWatch: { stop(): Promise<void> } | undefined;
@@ -69,10 +108,10 @@ export class Operator {
     this.#o = o;
     this.identity = o.identity ?? defaultIdentity();
     this.metrics = createOperatorMetrics(o.registry ?? new Registry());
-    const transport = httpTransport(o.kubeconfig, { maxSockets: Math.max(8, o.maxConcurrentTicks * 2) });
-    this.#transport = transport;
     const log = o.log;
     const m = this.metrics;
+    const { transport, leaseTransport, fenced } = apiClients(o, m, () => this.#elector.writeBudgetMs());
+    this.#transport = transport;
     // One allow-list for the collector and the reconciler, so a ConfigMap edit reaches both.
     const addressPolicy = new AllowList(o.allowedPrometheus);
     this.#allowList = addressPolicy;
@@ -95,7 +134,7 @@ export class Operator {
       logger: log,
     });
     this.#elector = new LeaderElector({
-      client: kubeLeaseClient(transport, o.leaseNamespace, o.leaseName, isNotFound),
+      client: kubeLeaseClient(leaseTransport, o.leaseNamespace, o.leaseName, isNotFound),
       identity: this.identity,
       ...(o.leaseDurationMs ? { leaseDurationMs: o.leaseDurationMs } : {}),
       ...(o.renewDeadlineMs ? { renewDeadlineMs: o.renewDeadlineMs } : {}),
@@ -128,12 +167,20 @@ export class Operator {
       },
     });
     this.#scheduler.setEnabled(false);
+    this.#events = new EventQueue(
+      new EventRecorder(fenced, {
+        instance: this.identity,
+        log,
+        onOutcome: (outcome) => m.events.inc({ outcome }),
+      }),
+      { onDrop: () => m.events.inc({ outcome: 'queue_dropped' }) },
+    );
     this.#reconciler = new PolicyReconciler({
-      transport,
+      transport: fenced,
       discovery: new DiscoveryCache(transport),
       collector: this.#collector,
       addressPolicy,
-      events: new EventRecorder(transport, { instance: this.identity, log }),
+      events: this.#events,
       metrics: m,
       log,
       mayAct: (uid) => !this.#stoppingHard && this.#elector.isLeader() && this.#scheduler.has(uid),
@@ -157,7 +204,7 @@ export class Operator {
     const synced = this.#informers.length > 0 && this.#synced.size === this.#informers.length;
     if (!synced) return { ok: false, detail: 'informers not synced' };
     if (this.#elector.isLeader()) return { ok: true, detail: 'leader' };
-    const sinceContact = Date.now() - this.#elector.lastContact;
+    const sinceContact = this.#elector.sinceContactMs();
     const limit = 3 * (this.#o.retryPeriodMs ?? 2000) + 5000;
     if (sinceContact <= limit)
       return { ok: true, detail: `standby (leader ${this.#elector.observedHolder ?? 'none'})` };
@@ -352,6 +399,8 @@ export class Operator {
       }),
     ]);
     clearTimeout(timer);
+    // The last ticks' Events, while this process still leads (bounded: the API may be gone).
+    await this.#events.drain(Math.min(graceMs, 5_000));
     await Promise.allSettled([...this.#informers.map((i) => i.stop()), this.#allowListWatch?.stop()]);
     await this.#elector.stop();
     this.metrics.leader.set(0);

@@ -1,16 +1,20 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { type MonotonicNow, monotonicNow, type TokenBucket } from './ratelimit.ts';
 
 /** An answer from the API server other than 2xx, or a transport failure (status 0). */
 export class KubeApiError extends Error {
   readonly status: number;
   readonly reason: string;
-  constructor(status: number, reason: string, message: string) {
+  /** From a 429's Retry-After header (API Priority and Fairness): when to try again. */
+  readonly retryAfterMs: number | undefined;
+  constructor(status: number, reason: string, message: string, retryAfterMs?: number) {
     super(message);
     this.name = 'KubeApiError';
     this.status = status;
     this.reason = reason;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -18,6 +22,8 @@ export const isNotFound = (err: unknown) => err instanceof KubeApiError && err.s
 export const isConflict = (err: unknown) => err instanceof KubeApiError && err.status === 409;
 export const isAlreadyExists = (err: unknown) =>
   err instanceof KubeApiError && err.status === 409 && err.reason === 'AlreadyExists';
+/** The request was abandoned at its deadline (it may or may not have reached the server). */
+export const isDeadline = (err: unknown) => err instanceof KubeApiError && err.reason === 'Deadline';
 
 export interface KubeRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -26,11 +32,39 @@ export interface KubeRequest {
   body?: unknown;
   /** For PATCH: merge (application/merge-patch+json) unless told otherwise. */
   contentType?: string;
+  /**
+   * Total deadline in ms, from the call until the response is read: it covers
+   * the wait for the client-side rate limit, every retry after a 429 and the
+   * exchange itself, and destroys the request when it passes.
+   */
   timeoutMs?: number;
 }
 
 /** One request to the API server; resolves with the parsed JSON body. */
 export type KubeTransport = (req: KubeRequest) => Promise<unknown>;
+
+/** What the transport reports, for metrics. */
+export interface ApiObserver {
+  /** Every attempt: its HTTP status, or `error` / `deadline`. */
+  onRequest?(e: { method: string; code: string; seconds: number }): void;
+  /** A wait for the client-side limit (`client`) or a server's Retry-After (`server`). */
+  onThrottled?(e: { source: 'client' | 'server'; seconds: number }): void;
+}
+
+export interface TransportOptions {
+  maxSockets?: number;
+  /** Client-side QPS/burst limit shared by every request of this transport. */
+  limiter?: TokenBucket;
+  /** Deadline of a request that names none. */
+  defaultTimeoutMs?: number;
+  /** Retries of one request after 429 (client-go's default is 10). */
+  max429Retries?: number;
+  observer?: ApiObserver;
+  now?: MonotonicNow;
+}
+
+const deadlineError = (req: KubeRequest, totalMs: number, what: string) =>
+  new KubeApiError(0, 'Deadline', `${req.method} ${req.path}: deadline of ${totalMs} ms exceeded ${what}`);
 
 /**
  * A transport over node:http(s) with the kubeconfig's credentials.
@@ -40,44 +74,63 @@ export type KubeTransport = (req: KubeRequest) => Promise<unknown>;
  * agent for every call (no keep-alive), which matters at thousands of policies.
  * Here one keep-alive agent serves every request; credentials (tokens can
  * rotate) are re-read from the kubeconfig at most every 30 s.
+ *
+ * Every request has a total deadline (http.request's `timeout` is only an idle
+ * timeout: a response that trickles never trips it), waits its turn at the
+ * client-side rate limit, and honours 429 + Retry-After from API Priority and
+ * Fairness while its deadline allows.
  */
-export function httpTransport(kc: KubeConfig, opts: { maxSockets?: number } = {}): KubeTransport {
+export function httpTransport(kc: KubeConfig, opts: TransportOptions = {}): KubeTransport {
+  const send = exchange(kc, opts.maxSockets ?? 32);
+  const now = opts.now ?? monotonicNow;
+  const obs = opts.observer ?? {};
+  const maxRetries = opts.max429Retries ?? 10;
+  return async (req) => {
+    const totalMs = req.timeoutMs ?? opts.defaultTimeoutMs ?? 30_000;
+    const deadline = now() + totalMs;
+    for (let attempt = 0; ; attempt++) {
+      if (opts.limiter) {
+        const waitMs = opts.limiter.reserve(deadline - now());
+        if (waitMs === undefined) throw deadlineError(req, totalMs, 'waiting for the client-side rate limit');
+        if (waitMs > 0) {
+          obs.onThrottled?.({ source: 'client', seconds: waitMs / 1000 });
+          await sleep(waitMs);
+        }
+      }
+      const started = now();
+      try {
+        const body = await send(req, deadline - started, totalMs);
+        obs.onRequest?.({ method: req.method, code: '2xx', seconds: (now() - started) / 1000 });
+        return body;
+      } catch (err) {
+        const e = err as KubeApiError;
+        const code = e.status ? String(e.status) : e.reason === 'Deadline' ? 'deadline' : 'error';
+        obs.onRequest?.({ method: req.method, code, seconds: (now() - started) / 1000 });
+        // Jitter, so the requests APF turned away together do not all come back together.
+        const retryMs = e.status === 429 ? (e.retryAfterMs ?? 1000) * (1 + Math.random() / 4) : undefined;
+        if (retryMs === undefined || attempt >= maxRetries || now() + retryMs >= deadline) throw err;
+        obs.onThrottled?.({ source: 'server', seconds: retryMs / 1000 });
+        await sleep(retryMs);
+      }
+    }
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Exchange = (req: KubeRequest, remainingMs: number, totalMs: number) => Promise<unknown>;
+
+/** One HTTP exchange with the API server, destroyed when `remainingMs` pass. */
+function exchange(kc: KubeConfig, maxSockets: number): Exchange {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const base = new URL(cluster.server);
   const prefix = base.pathname.replace(/\/$/, '');
-  const secure = base.protocol === 'https:';
-  let agent: http.Agent | undefined;
-  let headers: Record<string, string> = {};
-  let headersAt = -Infinity;
-
-  async function prepare(): Promise<void> {
-    if (agent && Date.now() - headersAt < 30_000) return;
-    const o: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(o);
-    headers = {};
-    for (const [k, v] of Object.entries(o.headers ?? {})) if (v !== undefined) headers[k] = String(v);
-    if (o.auth) headers.authorization = `Basic ${Buffer.from(o.auth).toString('base64')}`;
-    headersAt = Date.now();
-    if (!agent) {
-      const common = { keepAlive: true, maxSockets: opts.maxSockets ?? 32 };
-      agent = secure
-        ? new https.Agent({
-            ...common,
-            ca: o.ca,
-            cert: o.cert,
-            key: o.key,
-            pfx: o.pfx,
-            passphrase: o.passphrase,
-            servername: o.servername,
-            ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
-          })
-        : new http.Agent(common);
-    }
-  }
-
-  return async (req) => {
-    await prepare();
+  const mod = base.protocol === 'https:' ? https : http;
+  const conn = connection(kc, base.protocol === 'https:', maxSockets);
+  return async (req, remainingMs, totalMs) => {
+    if (remainingMs <= 0) throw deadlineError(req, totalMs, 'before the request was sent');
+    const { agent, headers } = await conn();
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     const h: Record<string, string> = { ...headers, accept: 'application/json' };
     if (payload) {
@@ -85,7 +138,6 @@ export function httpTransport(kc: KubeConfig, opts: { maxSockets?: number } = {}
         req.contentType ?? (req.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
       h['content-length'] = String(payload.length);
     }
-    const mod = secure ? https : http;
     return new Promise((resolve, reject) => {
       const r = mod.request(
         {
@@ -96,40 +148,103 @@ export function httpTransport(kc: KubeConfig, opts: { maxSockets?: number } = {}
           method: req.method,
           headers: h,
           agent,
-          timeout: req.timeoutMs ?? 30_000,
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (e) => reject(new KubeApiError(0, 'Transport', e.message)));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let body: unknown;
-            try {
-              body = text ? JSON.parse(text) : undefined;
-            } catch {
-              body = text;
-            }
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) return resolve(body);
-            const b = (body ?? {}) as { reason?: string; message?: string };
-            reject(
-              new KubeApiError(
-                status,
-                b.reason ?? 'Unknown',
-                `${req.method} ${req.path}: ${status} ${b.message ?? String(text).slice(0, 200)}`,
-              ),
-            );
-          });
-        },
+        (res) => readResponse(req, res).then(resolve, reject),
       );
-      r.on('timeout', () => r.destroy(new Error(`timed out after ${req.timeoutMs ?? 30_000} ms`)));
+      const timer = setTimeout(() => r.destroy(deadlineError(req, totalMs, 'in flight')), remainingMs);
+      r.on('close', () => clearTimeout(timer));
       r.on('error', (e) =>
-        reject(new KubeApiError(0, 'Transport', `${req.method} ${req.path}: ${e.message}`)),
+        reject(
+          e instanceof KubeApiError
+            ? e
+            : new KubeApiError(0, 'Transport', `${req.method} ${req.path}: ${e.message}`),
+        ),
       );
       if (payload) r.write(payload);
       r.end();
     });
+  };
+}
+
+/** The keep-alive agent and the credential headers, re-read at most every 30 s (tokens rotate). */
+function connection(kc: KubeConfig, secure: boolean, maxSockets: number) {
+  let agent: http.Agent | undefined;
+  let headers: Record<string, string> = {};
+  let headersAt = Number.NEGATIVE_INFINITY;
+  return async (): Promise<{ agent: http.Agent; headers: Record<string, string> }> => {
+    if (agent && monotonicNow() - headersAt < 30_000) return { agent, headers };
+    const o: https.RequestOptions = {};
+    await kc.applyToHTTPSOptions(o);
+    headers = {};
+    for (const [k, v] of Object.entries(o.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+    if (o.auth) headers.authorization = `Basic ${Buffer.from(o.auth).toString('base64')}`;
+    headersAt = monotonicNow();
+    agent ??= secure
+      ? new https.Agent({
+          keepAlive: true,
+          maxSockets,
+          ca: o.ca,
+          cert: o.cert,
+          key: o.key,
+          pfx: o.pfx,
+          passphrase: o.passphrase,
+          servername: o.servername,
+          ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
+        })
+      : new http.Agent({ keepAlive: true, maxSockets });
+    return { agent, headers };
+  };
+}
+
+function readResponse(req: KubeRequest, res: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', (e) =>
+      reject(e instanceof KubeApiError ? e : new KubeApiError(0, 'Transport', e.message)),
+    );
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        body = text;
+      }
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) return resolve(body);
+      const b = (body ?? {}) as { reason?: string; message?: string };
+      const retryAfter = Number(res.headers['retry-after']);
+      reject(
+        new KubeApiError(
+          status,
+          b.reason ?? 'Unknown',
+          `${req.method} ${req.path}: ${status} ${b.message ?? String(text).slice(0, 200)}`,
+          Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined,
+        ),
+      );
+    });
+  });
+}
+
+/**
+ * Caps the deadline of some requests (the leader's writes) by a budget that
+ * shrinks as the lease ages; a budget of 0 refuses the request outright.
+ */
+export function withDeadlineBudget(
+  transport: KubeTransport,
+  budgetMs: (req: KubeRequest) => number | undefined,
+  defaultTimeoutMs = 30_000,
+): KubeTransport {
+  return (req) => {
+    const budget = budgetMs(req);
+    if (budget === undefined) return transport(req);
+    if (budget <= 0) {
+      return Promise.reject(
+        new KubeApiError(0, 'NotLeader', `${req.method} ${req.path}: not leading: not sent`),
+      );
+    }
+    return transport({ ...req, timeoutMs: Math.min(req.timeoutMs ?? defaultTimeoutMs, Math.floor(budget)) });
   };
 }
 

@@ -31,6 +31,9 @@ describe('tidemark run (configuration)', () => {
       assert.match(err, /renew-deadline-seconds must be less than/);
       assert.equal(await main(['run', '--max-concurrent-ticks', 'many']), 1);
       assert.match(err, /expected an integer/);
+      assert.equal(await main(['run', '--kube-api-qps', '50', '--kube-api-burst', '10']), 2);
+      assert.match(err, /--kube-api-burst must be at least --kube-api-qps/);
+      assert.equal(await main(['run', '--kube-api-qps', '0']), 1);
     } finally {
       process.stderr.write = write;
     }

@@ -1,35 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LeaderElector, type LeaseClient, type LeaseRecord, microTime } from '../../src/operator/leader.ts';
+import { LeaderElector, type LeaseClient, microTime } from '../../src/operator/leader.ts';
 import { FakeClock } from './fake-clock.ts';
-
-/** An in-memory Lease with the API server's optimistic concurrency. */
-class FakeLease implements LeaseClient {
-  record: LeaseRecord | undefined;
-  rv = 0;
-  down = false;
-  writes = 0;
-  async get() {
-    if (this.down) throw new Error('connection refused');
-    return this.record ? { ...this.record } : undefined;
-  }
-  async create(r: LeaseRecord) {
-    if (this.down) throw new Error('connection refused');
-    if (this.record) throw Object.assign(new Error('exists'), { status: 409 });
-    this.writes++;
-    this.record = { ...r, resourceVersion: String(++this.rv) };
-    return { ...this.record };
-  }
-  async update(r: LeaseRecord) {
-    if (this.down) throw new Error('connection refused');
-    if (!this.record || r.resourceVersion !== this.record.resourceVersion) {
-      throw Object.assign(new Error('conflict'), { status: 409 });
-    }
-    this.writes++;
-    this.record = { ...r, resourceVersion: String(++this.rv) };
-    return { ...this.record };
-  }
-}
+import { FakeLease } from './fake-lease.ts';
 
 function elector(lease: LeaseClient, identity: string, clock: FakeClock, log: string[] = []) {
   return new LeaderElector({

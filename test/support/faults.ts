@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
 import { api, events, getPolicy, OperatorProcess, REPO, replicas } from '../e2e/support.ts';
-import { sandboxEnv, waitFor } from './sandbox.ts';
+import { kubectl, sandboxEnv, waitFor } from './sandbox.ts';
 
 const execFileAsync = promisify(execFile);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -27,6 +27,12 @@ export type Component =
   | 'workload'
   | 'prometheus';
 export type ComponentAction = 'kill' | 'stop' | 'start' | 'restart' | 'freeze' | 'thaw' | 'health' | 'wait';
+
+/** Installs the ScalingPolicy CRD and waits until the API server serves it. */
+export async function installCrd(): Promise<void> {
+  await kubectl(['apply', '-f', join(REPO, 'crds')]);
+  await kubectl(['wait', '--for=condition=Established', 'crd/scalingpolicies.tidemark.dev', '--timeout=60s']);
+}
 
 /** Runs sandbox/component.sh ACTION NAME against this run's sandbox. */
 export async function component(action: ComponentAction, name: Component, timeoutS = 120): Promise<void> {
@@ -312,12 +318,15 @@ export class PromProxy {
 /**
  * A TCP proxy in front of the API server (TLS passes through: the server's
  * certificate names 127.0.0.1). cut() is a network partition: open connections
- * die and new ones are accepted but never answered; heal() ends it.
+ * die and new ones are accepted but never answered; heal() ends it. stall()
+ * lets requests through but holds every answer (the server's bytes are
+ * swallowed), as a server stuck mid-request would; heal() ends that too.
  */
 export class TcpProxy {
   readonly server: net.Server;
   port = 0;
   #cut = false;
+  #stalled = false;
   readonly #sockets = new Set<net.Socket>();
 
   constructor(target: { host: string; port: number }) {
@@ -334,8 +343,15 @@ export class TcpProxy {
       });
       up.on('error', () => client.destroy());
       client.on('close', () => up.destroy());
-      client.pipe(up).pipe(client);
+      client.pipe(up);
+      up.on('data', (d: Buffer) => {
+        if (!this.#stalled) client.write(d);
+      });
     });
+  }
+
+  stall(): void {
+    this.#stalled = true;
   }
 
   async start(): Promise<this> {
@@ -351,6 +367,7 @@ export class TcpProxy {
 
   heal(): void {
     this.#cut = false;
+    this.#stalled = false;
     // Black-holed connections go too, so clients reconnect through the healed path.
     for (const s of this.#sockets) s.destroy();
   }
