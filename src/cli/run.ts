@@ -172,7 +172,15 @@ async function runOperator(opts: RunOptions): Promise<void> {
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));
   }
-  await op.start();
+  try {
+    await op.start();
+  } catch (err) {
+    // The metrics server binds first, before any watch or Lease: nothing else to stop.
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    fail(
+      `metrics port ${opts.metricsPort} on ${opts.metricsHost} is in use: pass a free one with --metrics-port`,
+    );
+  }
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       log.info({ signal }, 'signal received');
