@@ -11,8 +11,9 @@
 // Pure: `now` comes from the caller; the state is plain JSON.
 
 import { median, medianAbsoluteDeviation } from 'simple-statistics';
-import { cloneData } from '../policy/clone.ts';
-import type { AnomalyKind, EngineEvent, MetricObservation } from '../policy/types.ts';
+import { cloneData } from '../core/clone.ts';
+import { fmtNumber as fmt } from '../core/format.ts';
+import type { AnomalyKind, EngineEvent, MetricObservation } from '../core/types.ts';
 
 export type { AnomalyKind };
 
@@ -86,10 +87,6 @@ export function newAnomalyState(): AnomalyMetricState {
 const MAD_TO_SIGMA = 1.4826;
 /** A drop to at most this fraction of the previous median is a collapse to zero. */
 const ZERO_FRACTION = 0.05;
-
-function fmt(v: number): string {
-  return Number.isInteger(v) ? String(v) : v.toPrecision(4).replace(/\.?0+$/, '');
-}
 
 function accept(s: AnomalyMetricState, v: number, size: number): void {
   s.window.push(v);

@@ -12,7 +12,8 @@
 //
 // Pure: every function takes `now` (epoch ms) from the caller; no clock, no randomness.
 import { quantile } from 'simple-statistics';
-import type { EngineEvent } from '../policy/types.ts';
+import type { EngineEvent } from '../core/types.ts';
+import { type HeadroomState, newHeadroom, updateHeadroom } from './headroom.ts';
 
 export interface ForecastConfig {
   /** Samples are averaged into buckets of this many seconds; the model steps once per bucket. */
@@ -38,6 +39,11 @@ export interface ForecastConfig {
   horizon?: 'point' | 'max';
   /** Stand aside while the recent error is above this. */
   maxErrorPercent: number;
+  /**
+   * The share of checked forecasts the load may exceed the forecast plus headroom (0.05 = 5 %):
+   * the headroom is calibrated online towards it (headroom.ts). Default 0.05.
+   */
+  missBudget?: number;
   /**
    * Time constant of the level's exponential smoothing. Expressed in time rather than as a
    * per-step alpha so the behaviour does not change with the step. Default 300 s.
@@ -78,6 +84,8 @@ export interface ForecastState {
   errs: number[];
   /** The 0.1 and 0.9 quantiles of errs, kept with them so a tick need not sort them. */
   errQ?: [number, number];
+  /** The headroom calibrated on errs towards the miss budget (headroom.ts). */
+  hr?: HeadroomState;
   ewAbsErr: number;
   ewAbsActual: number;
   checked: number;
@@ -109,6 +117,8 @@ export interface ForecastResult {
   /** Recent error: exponentially weighted sum |actual − forecast| over sum |actual|, in percent. */
   errorPercent?: number;
   checked: number;
+  /** What to add to the forecast to meet the miss budget, in the metric's units (0 until calibrated). */
+  headroom: number;
 }
 
 export interface ForecastInput {
@@ -164,6 +174,7 @@ interface Resolved {
   horizon: number;
   lag: number;
   horizonMax: boolean;
+  missBudget: number;
 }
 
 function resolve(cfg: ForecastConfig): Resolved {
@@ -200,6 +211,7 @@ function resolve(cfg: ForecastConfig): Resolved {
     ),
     lag: Math.max(0, cfg.lagSeconds ?? 0),
     horizonMax: cfg.horizon === 'max',
+    missBudget: cfg.missBudget ?? 0.05,
   };
 }
 
@@ -366,6 +378,7 @@ function learn(r: Resolved, s: ForecastState, idx: number, y: number): void {
     if (s.errs.length > ERR_RING) s.errs.splice(0, s.errs.length - ERR_RING);
     if (s.errs.length >= 10) s.errQ = [quantile(s.errs, 0.1), quantile(s.errs, 0.9)];
     else delete s.errQ;
+    s.hr = updateHeadroom(s.hr ?? newHeadroom(r.missBudget), r.missBudget, err, s.errs);
   }
 
   const residual = y - yhat;
@@ -461,7 +474,12 @@ export function forecastResult(cfg: ForecastConfig, state: ForecastState, now: n
   const r = resolve(cfg);
   const at = now + r.lead * 1000;
   const err = errorPercent(state);
-  const base = { at, checked: state.checked, ...(err === undefined ? {} : { errorPercent: err }) };
+  const base = {
+    at,
+    checked: state.checked,
+    headroom: state.hr?.q ?? 0,
+    ...(err === undefined ? {} : { errorPercent: err }),
+  };
   if (!initialised(state) || state.lastIdx === undefined) {
     const seen =
       state.firstIdx === undefined || state.lastIdx === undefined

@@ -7,9 +7,12 @@ import { type FlapState, flapStage } from '../../src/autotune/flap.ts';
 import { PolicyValidator } from '../../src/crd/validate.ts';
 import { decide } from '../../src/policy/engine.ts';
 import { type Level5State, level5TrainForecast } from '../../src/policy/level5.ts';
+import type { ShadowState } from '../../src/policy/shadow.ts';
 import type { EngineOutput, EngineState, MetricObservation, PolicySpec } from '../../src/policy/types.ts';
 
 const T0 = 1_700_000_000_000;
+/** A shadow evaluation whose gate is open: Level 5 acts. */
+const ACTING = { v: 1, acting: true, buckets: [], dir: 0 } as const satisfies ShadowState;
 const TICK = 15_000;
 const validator = new PolicyValidator();
 
@@ -103,7 +106,8 @@ describe('engine with Level 5', () => {
     const now = Math.ceil(T0 / season) * season;
     const history: Array<[number, number]> = [];
     for (let t = now - 3 * season; t < now; t += TICK) history.push([t, load(t)]);
-    const level5 = level5TrainForecast(s, undefined, 'rps', history);
+    // Level 5 already earned its place in the shadow evaluation (it starts standing aside).
+    const level5 = { ...level5TrainForecast(s, undefined, 'rps', history), shadow: ACTING };
     let state: EngineState = {
       version: 1,
       recommendations: [],

@@ -100,7 +100,7 @@ describe('level 5 stage', () => {
         assert.equal(out.conditions.find((c) => c.type === 'AnomalyDetected')?.status, 'True');
         assert.match(
           out.reasons[0] ?? '',
-          /rps 0 held back as anomalous \(\d\/4 ticks\), using 100 which proposes 10/,
+          /rps 0 held back as anomalous \(\d\/4 ticks\), using 100.0 which proposes 10/,
         );
       }
     }
