@@ -174,6 +174,10 @@ export interface ScalingPolicySpec {
      */
     targetMissPercent?: number;
     /**
+     * Unset, Level 5 acts only while it has no more misses and no more replica-seconds than the reactive path (and no more reversals). Set, one miss tick is worth this many replica-seconds, and Level 5 acts while replica-seconds + this × miss ticks is no more than the reactive path's.
+     */
+    missCostReplicaSeconds?: number;
+    /**
      * Rolling window of the shadow evaluation; Level 5 acts only while its scores over this window are no worse than the reactive (HPA-compatible) path's.
      */
     evaluationWindowSeconds?: number;
@@ -406,6 +410,10 @@ export interface ScalingPolicySpecDefaulted {
      * Miss budget of the forecast's headroom, in percent of checked forecasts; the headroom above the forecast is calibrated online from the forecaster's recent errors so the load exceeds forecast plus headroom about this often.
      */
     targetMissPercent: number;
+    /**
+     * Unset, Level 5 acts only while it has no more misses and no more replica-seconds than the reactive path (and no more reversals). Set, one miss tick is worth this many replica-seconds, and Level 5 acts while replica-seconds + this × miss ticks is no more than the reactive path's.
+     */
+    missCostReplicaSeconds?: number;
     /**
      * Rolling window of the shadow evaluation; Level 5 acts only while its scores over this window are no worse than the reactive (HPA-compatible) path's.
      */

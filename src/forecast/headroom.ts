@@ -21,7 +21,7 @@ export interface HeadroomState {
 }
 
 /** Step size of the level's update; Gibbs & Candès use 0.005 to 0.05. */
-const GAMMA = 0.02;
+const GAMMA = 0.005;
 /** Errors needed before the quantile means anything. */
 export const MIN_ERRORS = 10;
 

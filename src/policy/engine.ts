@@ -679,14 +679,14 @@ function finish(ctx: DecisionContext): EngineOutput {
     decision.forecasts = l5.forecasts;
     decision.anomalyCounts = l5.anomalyCounts;
     decision.ineffectiveCount = l5.ineffectiveCount;
-    if (ctx.shadow) reportShadow(decision, ctx.shadow.scores);
+    if (ctx.shadow) reportShadow(decision, ctx.shadow.scores, ctx.shadow.decided);
   }
   return { decision, state };
 }
 
 /** The scores into status.forecast.evaluation, and ForecastReady=False NotBeneficial while standing aside. */
-function reportShadow(decision: Decision, scores: ShadowScores): void {
-  decision.evaluation = scores;
+function reportShadow(decision: Decision, live: ShadowScores, scores: ShadowScores): void {
+  decision.evaluation = live;
   const f = decision.status?.forecast;
   if (f) {
     f.evaluation = {
@@ -706,8 +706,15 @@ function reportShadow(decision: Decision, scores: ShadowScores): void {
     type: 'ForecastReady',
     status: 'False',
     reason: 'NotBeneficial',
-    message: `standing aside: over the last ${fmtDuration(scores.windowSeconds)} Level 5 would have ${scoreText(scores.level5)}, the reactive path ${scoreText(scores.reactive)} (Level 5 acts only while no worse on each); ${ready.message}`,
+    message: `${standAsideText(scores)}; ${ready.message}`,
   };
+}
+
+function standAsideText(s: ShadowScores): string {
+  const scores = `Level 5 ${scoreText(s.level5)}, the reactive path ${scoreText(s.reactive)}`;
+  if (s.evidenceSeconds < s.windowSeconds / 24)
+    return `standing aside until scored for ${fmtDuration(s.windowSeconds / 24)} (${fmtDuration(s.evidenceSeconds)} so far): ${scores}`;
+  return `standing aside: over the last ${fmtDuration(s.windowSeconds)}, ${scores}; Level 5 acts only while no worse`;
 }
 
 function scoreText(p: PathScore): string {

@@ -573,10 +573,10 @@ function sloStep(c: Ctx, slo: NonNullable<NonNullable<PolicySpec['autotune']>['s
  * 6. Forecast-guarded scale-down. The scale-down window waits out dips because a reactive
  * scaler cannot tell a dip from a decline; a ready forecast can: its count, sized for the
  * highest point until a replacement pod could be ready plus the calibrated headroom, is a
- * floor under the proposal, so the window is not needed: it drops to the lead time (enough
- * for a replacement to be ready, which keeps the count from following noise), or, while the
- * self-tuner has widened it for flapping, to the lead time for each spec window of widening,
- * never above what it was.
+ * floor under the proposal, so the spec's window is not needed. It drops to two lead times (a
+ * replacement could be ready, and the metric has had as long again to confirm the decline,
+ * which keeps the count from following noise), or, while the self-tuner has widened it for
+ * flapping, to that for each spec window of widening, never above what it was.
  */
 function guardStep(c: Ctx): void {
   if (!c.forecastGuards) return;
@@ -584,7 +584,7 @@ function guardStep(c: Ctx): void {
   const specWindow = c.spec.behavior.scaleDown.stabilizationWindowSeconds;
   const window = c.scaleDownStabilizationSeconds ?? specWindow;
   const widening = specWindow > 0 ? window / specWindow : 1;
-  const guarded = Math.min(window, Math.ceil(lead * Math.max(1, widening - 1)));
+  const guarded = Math.min(window, Math.ceil(2 * lead * Math.max(1, widening - 1)));
   if (guarded >= window) return;
   c.scaleDownStabilizationSeconds = guarded;
   if (c.input.proposal < c.current)

@@ -63,6 +63,8 @@ export interface ShadowState {
   /** The actual target's replicas at the last tick and its last direction. */
   prevN?: number;
   dir: number;
+  /** The window's scores the gate was last set on (at a bucket boundary): what status and conditions show. */
+  decided?: ShadowScores;
 }
 
 export interface ShadowInput {
@@ -88,7 +90,10 @@ export interface ShadowInput {
 export interface ShadowOutput {
   state: ShadowState;
   acting: boolean;
+  /** The window's scores up to this tick (for /metrics). */
   scores: ShadowScores;
+  /** The scores the gate was last set on, at a bucket boundary (for status and conditions: they change once a bucket). */
+  decided: ShadowScores;
   /** True on the tick the gate changed. */
   switched: boolean;
 }
@@ -236,17 +241,26 @@ export function windowScores(s: ShadowState, spec: PolicySpec, upTo: number): Sh
   };
 }
 
-/** The gate: Level 5 no worse than the reactive path on every score, and acting cost nothing so far. */
-export function mayAct(w: ShadowScores, bucketSecs: number): boolean {
+/**
+ * The gate. "No worse" is, per score, Level 5's ≤ the reactive path's; with
+ * predictive.missCostReplicaSeconds set (K), replica-seconds and misses are one cost instead,
+ * replica-seconds + K × miss ticks, so fewer misses may pay for more replicas at that rate.
+ * Reversals are always compared on their own. Acting must also have cost nothing so far in the
+ * window (the realized excess ≤ 0 by the same rule), and the window must hold a bucket of ticks.
+ */
+export function mayAct(w: ShadowScores, bucketSecs: number, missCost?: number): boolean {
   const { level5: l, reactive: r, excess: x } = w;
+  if (w.evidenceSeconds < bucketSecs || l.reversals > r.reversals || x.reversals > 0) return false;
+  if (missCost !== undefined)
+    return (
+      l.replicaSeconds + missCost * l.missTicks <= r.replicaSeconds + missCost * r.missTicks &&
+      x.replicaSeconds + missCost * x.missTicks <= 0
+    );
   return (
-    w.evidenceSeconds >= bucketSecs &&
     l.missTicks <= r.missTicks &&
     l.replicaSeconds <= r.replicaSeconds &&
-    l.reversals <= r.reversals &&
     x.missTicks <= 0 &&
-    x.replicaSeconds <= 0 &&
-    x.reversals <= 0
+    x.replicaSeconds <= 0
   );
 }
 
@@ -292,12 +306,20 @@ export function shadowStep(input: ShadowInput): ShadowOutput {
   const closed = prev?.lastT !== undefined && Math.floor(prev.lastT / 1000 / bs) < idx;
   let switched = false;
   if (closed) {
-    const act = mayAct(windowScores(s, spec, idx - 1), bs);
+    const w = windowScores(s, spec, idx - 1);
+    const act = mayAct(w, bs, spec.predictive?.missCostReplicaSeconds);
     if (act !== s.acting) {
       s.other = fork(input, s.dir);
       s.acting = act;
       switched = true;
     }
+    s.decided = { ...w, acting: act };
   }
-  return { state: s, acting: s.acting, scores: windowScores(s, spec, idx), switched };
+  return {
+    state: s,
+    acting: s.acting,
+    scores: windowScores(s, spec, idx),
+    decided: s.decided ?? { ...windowScores(s, spec, idx), acting: s.acting },
+    switched,
+  };
 }

@@ -65,7 +65,13 @@ export interface Report {
 /** Per-minute series for the plot (means over each minute). */
 export interface Series {
   requests: Float64Array;
-  strategies: Array<{ strategy: StrategyName; replicas: Float32Array; ready: Float32Array }>;
+  strategies: Array<{
+    strategy: StrategyName;
+    replicas: Float32Array;
+    ready: Float32Array;
+    /** 1 for each under-provisioned minute (absent in hand-made series). */
+    under?: Uint8Array;
+  }>;
   /** Tidemark's forecast of the metric (requests per minute) per minute it was for, when predictive is on. */
   forecast?: ForecastSeries;
 }
@@ -100,6 +106,7 @@ interface Cluster {
   scaleDownsInOutage: number;
   minuteReplicaSeconds: Float32Array;
   minuteReadySeconds: Float32Array;
+  minuteUnder: Uint8Array;
 }
 
 export function simulate(opts: SimulationOptions): SimulationResult {
@@ -257,6 +264,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
         strategy: c.strategy.name,
         replicas: c.minuteReplicaSeconds.map((x) => x / 60),
         ready: c.minuteReadySeconds.map((x) => x / 60),
+        under: c.minuteUnder,
       })),
       ...(tidemark.forecast ? { forecast: tidemark.forecast } : {}),
     },
@@ -281,6 +289,7 @@ function newCluster(strategy: Strategy, initial: number, minutes: number): Clust
     scaleDownsInOutage: 0,
     minuteReplicaSeconds: new Float32Array(minutes),
     minuteReadySeconds: new Float32Array(minutes),
+    minuteUnder: new Uint8Array(minutes),
   };
 }
 
@@ -357,6 +366,7 @@ function serve(c: Cluster, demand: number, capacity: number, minute: number, sec
     if (c.lastUnderMinute !== minute) {
       c.lastUnderMinute = minute;
       c.underMinutes++;
+      c.minuteUnder[minute] = 1;
     }
   }
 }
