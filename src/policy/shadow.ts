@@ -250,7 +250,7 @@ export function windowScores(s: ShadowState, spec: PolicySpec, upTo: number): Sh
  */
 export function mayAct(w: ShadowScores, bucketSecs: number, missCost?: number): boolean {
   const { level5: l, reactive: r, excess: x } = w;
-  if (w.evidenceSeconds < bucketSecs || l.reversals > r.reversals || x.reversals > 0) return false;
+  if (w.evidenceSeconds < bucketSecs || l.reversals > r.reversals) return false;
   if (missCost !== undefined)
     return (
       l.replicaSeconds + missCost * l.missTicks <= r.replicaSeconds + missCost * r.missTicks &&
