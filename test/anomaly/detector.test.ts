@@ -88,7 +88,9 @@ describe('anomaly detector', () => {
     assert.equal(results[32]?.value, 101);
     assert.equal(results[32]?.dropout, false);
     assert.ok(
-      events[32]?.some((e) => /recovered to 101.0 after a 2-tick drop that was never acted on/.test(e.message)),
+      events[32]?.some((e) =>
+        /recovered to 101.0 after a 2-tick drop that was never acted on/.test(e.message),
+      ),
       JSON.stringify(events[32]),
     );
   });
