@@ -679,13 +679,13 @@ function finish(ctx: DecisionContext): EngineOutput {
     decision.forecasts = l5.forecasts;
     decision.anomalyCounts = l5.anomalyCounts;
     decision.ineffectiveCount = l5.ineffectiveCount;
-    if (ctx.shadow) reportShadow(decision, ctx.shadow.scores, ctx.shadow.decided);
+    if (ctx.shadow) reportShadow(decision, ctx.shadow.scores, ctx.shadow.decided, ctx.spec);
   }
   return { decision, state };
 }
 
 /** The scores into status.forecast.evaluation, and ForecastReady=False NotBeneficial while standing aside. */
-function reportShadow(decision: Decision, live: ShadowScores, scores: ShadowScores): void {
+function reportShadow(decision: Decision, live: ShadowScores, scores: ShadowScores, spec: PolicySpec): void {
   decision.evaluation = live;
   const f = decision.status?.forecast;
   if (f) {
@@ -697,7 +697,8 @@ function reportShadow(decision: Decision, live: ShadowScores, scores: ShadowScor
       reactive: { ...scores.reactive },
     };
   }
-  if (scores.acting) return;
+  // ForecastOnly never acts on the forecast: its scores are a dry run, not a reason to stand aside.
+  if (scores.acting || spec.predictive?.mode === 'ForecastOnly') return;
   const conditions = decision.conditions ?? [];
   const i = conditions.findIndex((c) => c.type === 'ForecastReady');
   const ready = conditions[i];
