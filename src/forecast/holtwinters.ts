@@ -315,6 +315,20 @@ function initialiseFromWarmup(r: Resolved, s: ForecastState): void {
   delete s.warmN;
 }
 
+/** Scores the forecast made `horizon` steps ago for this step: the error, its bounds and the headroom. */
+function score(r: Resolved, s: ForecastState, y: number, forecast: number): void {
+  const err = y - forecast;
+  s.checked++;
+  const rate = Math.max(r.errRate, 1 / s.checked);
+  s.ewAbsErr += rate * (Math.abs(err) - s.ewAbsErr);
+  s.ewAbsActual += rate * (Math.abs(y) - s.ewAbsActual);
+  s.errs.push(err);
+  if (s.errs.length > ERR_RING) s.errs.splice(0, s.errs.length - ERR_RING);
+  if (s.errs.length >= 10) s.errQ = [quantile(s.errs, 0.1), quantile(s.errs, 0.9)];
+  else delete s.errQ;
+  s.hr = updateHeadroom(s.hr ?? newHeadroom(r.missBudget), r.missBudget, err, s.errs);
+}
+
 /** Learn one closed bucket. Mutates s (callers pass a private copy). */
 function learn(r: Resolved, s: ForecastState, idx: number, y: number): void {
   if (!initialised(s)) {
@@ -367,19 +381,7 @@ function learn(r: Resolved, s: ForecastState, idx: number, y: number): void {
     return;
   }
 
-  // Score the forecast made `horizon` steps ago for this step.
-  if (due) {
-    const err = y - due[1];
-    s.checked++;
-    const rate = Math.max(r.errRate, 1 / s.checked);
-    s.ewAbsErr += rate * (Math.abs(err) - s.ewAbsErr);
-    s.ewAbsActual += rate * (Math.abs(y) - s.ewAbsActual);
-    s.errs.push(err);
-    if (s.errs.length > ERR_RING) s.errs.splice(0, s.errs.length - ERR_RING);
-    if (s.errs.length >= 10) s.errQ = [quantile(s.errs, 0.1), quantile(s.errs, 0.9)];
-    else delete s.errQ;
-    s.hr = updateHeadroom(s.hr ?? newHeadroom(r.missBudget), r.missBudget, err, s.errs);
-  }
+  if (due) score(r, s, y, due[1]);
 
   const residual = y - yhat;
   const clipped = scaleKnown

@@ -279,7 +279,7 @@ describe('Level 5 end to end', { skip, concurrency: true, timeout: 300_000 }, ()
       n,
       'web',
       'AnomalyCleared',
-      /rps drop confirmed over 5 tick\(s\) \(200 → 0\): now acted on/,
+      /rps drop confirmed over 5 tick\(s\) \(200\.0 → 0\): now acted on/,
     );
     const scaled = (await events(n, 'web')).find((e) => e.reason === 'Scaled' && /4→1/.test(e.message));
     assert.ok(scaled, 'a Scaled Event for the confirmed drop');
