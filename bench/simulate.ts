@@ -17,8 +17,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PolicyValidator } from '../src/crd/validate.ts';
 import type { PolicySpec } from '../src/policy/types.ts';
+import { validatedPolicySpec } from '../src/simulate/policy.ts';
 import {
   type Report,
   type SimulationResult,
@@ -34,6 +34,8 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'bench/results' },
     'no-synthetic': { type: 'boolean', default: false },
     startups: { type: 'string', default: '60,30,180' },
+    /** Sets predictive.missCostReplicaSeconds (the exchange rate) for an extra look; not the headline. */
+    'miss-cost': { type: 'string' },
   },
 });
 
@@ -83,19 +85,11 @@ function syntheticTraces(): NamedTrace[] {
   }));
 }
 
-const validator = new PolicyValidator();
-
 /** The user-like policy: the three switches on, nothing else set. */
 function userPolicy(target: number): PolicySpec {
-  const res = validator.validate({
-    apiVersion: 'tidemark.dev/v1alpha1',
-    kind: 'ScalingPolicy',
-    metadata: { name: 'bench', namespace: 'bench' },
-    spec: {
-      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
-      minReplicas: 1,
+  return validatedPolicySpec(
+    {
       maxReplicas: 100,
-      prometheus: { address: 'http://prometheus:9090' },
       metrics: [
         {
           name: 'rps',
@@ -103,13 +97,15 @@ function userPolicy(target: number): PolicySpec {
           target: { type: 'AverageValue', value: String(Number(target.toFixed(3))) },
         },
       ],
-      predictive: { enabled: true },
+      predictive: {
+        enabled: true,
+        ...(values['miss-cost'] === undefined ? {} : { missCostReplicaSeconds: Number(values['miss-cost']) }),
+      },
       anomaly: { enabled: true },
       autotune: { enabled: true },
     },
-  });
-  if (!res.ok) throw new Error(`bench policy invalid: ${JSON.stringify(res)}`);
-  return res.policy.spec;
+    'bench',
+  );
 }
 
 function get(r: Report, s: string): StrategyResult {
@@ -278,6 +274,12 @@ const md = [
   '# make bench: Level 5 switched on as a new user would, against hpa-default',
   '',
   `Each trace at its own scale by one rule: capacity = peak minute / ${PEAK_REPLICAS} (the peak needs ${PEAK_REPLICAS} replicas), target ${TARGET_SHARE * 100} % of capacity (AverageValue), min 1, max 100; policy: \`predictive\`, \`anomaly\`, \`autotune\` enabled, nothing else set. Ratios are tidemark ÷ hpa-default from \`tidemark simulate\`. Shadow-property stretches: 24 h stretches (hourly steps) where tidemark had more than 1.05 × hpa-default's replica-minutes and under-provisioned minutes at once.`,
+  ...(values['miss-cost'] === undefined
+    ? []
+    : [
+        '',
+        `This run also sets \`predictive.missCostReplicaSeconds: ${values['miss-cost']}\` (the exchange rate; the headline run leaves it unset).`,
+      ]),
   '',
   `## Start-up ${startups[0]} s`,
   '',
@@ -297,9 +299,11 @@ const md = [
   ...startups.slice(1).flatMap((s) => [`## Start-up ${s} s`, '', ...tableLines(byStartup.get(s) ?? []), '']),
 ].join('\n');
 mkdirSync(values.out, { recursive: true });
-writeFileSync(`${values.out}/simulate-suite.md`, md);
+const stem =
+  values['miss-cost'] === undefined ? 'simulate-suite' : `simulate-suite-misscost-${values['miss-cost']}`;
+writeFileSync(`${values.out}/${stem}.md`, md);
 writeFileSync(
-  `${values.out}/simulate-suite.json`,
+  `${values.out}/${stem}.json`,
   `${JSON.stringify(
     {
       rule: {

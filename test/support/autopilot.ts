@@ -1,29 +1,17 @@
 // Shared set-up for the Level 5 autopilot tests: a validated policy with predictive on, and a
 // closed loop through the simulator (src/simulate) so a test reads what a target would see.
 import assert from 'node:assert/strict';
-import { PolicyValidator } from '../../src/crd/validate.ts';
 import type { PolicySpec } from '../../src/policy/types.ts';
+import { validatedPolicySpec } from '../../src/simulate/policy.ts';
 import { type SimulationResult, simulate } from '../../src/simulate/simulate.ts';
-
-const validator = new PolicyValidator();
 
 /** A ScalingPolicy spec through the CRD's validation and defaults; target 10 per replica (AverageValue). */
 export function autopilotSpec(extra: Record<string, unknown> = {}, maxReplicas = 50): PolicySpec {
-  const res = validator.validate({
-    apiVersion: 'tidemark.dev/v1alpha1',
-    kind: 'ScalingPolicy',
-    metadata: { name: 'p', namespace: 'ns' },
-    spec: {
-      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
-      minReplicas: 1,
-      maxReplicas,
-      prometheus: { address: 'http://prometheus:9090' },
-      metrics: [{ name: 'rps', query: 'sum(rate(x[1m]))', target: { type: 'AverageValue', value: '10' } }],
-      ...extra,
-    },
+  return validatedPolicySpec({
+    maxReplicas,
+    metrics: [{ name: 'rps', query: 'sum(rate(x[1m]))', target: { type: 'AverageValue', value: '10' } }],
+    ...extra,
   });
-  assert.ok(res.ok, JSON.stringify(res));
-  return res.policy.spec;
 }
 
 /** A seeded PRNG (mulberry32), so a constructed series is the same on every run. */
