@@ -13,13 +13,15 @@
 // summed in fixed buckets (the window / 24) over a rolling window (default one day), so the
 // state stays small. At each bucket boundary the gate is set for the next bucket:
 //
-//   Level 5 acts  ⇔  over the window, on each of the three scores, Level 5's is no worse
-//                    (≤) than the reactive path's, AND what acting has cost so far in the
-//                    window (the realized excess of the acting path over the reactive one)
-//                    is ≤ 0 on each score, AND the window holds at least one bucket of ticks.
+//   Level 5 acts  ⇔  over the window, Level 5's reversals ≤ the reactive path's, and its
+//                    miss ticks and replica-seconds are each ≤ the reactive path's (or, with
+//                    predictive.missCostReplicaSeconds = K, replica-seconds + K × misses ≤),
+//                    AND what acting has cost so far in the window (the realized excess of the
+//                    acting path over the reactive one) is ≤ 0 by the same rule, AND the window
+//                    holds at least one bucket of ticks.
 //
-// The second condition makes the bound of docs/autopilot.md hold: the cumulative realized
-// excess over the reactive path grows by at most one bucket's worth per window.
+// The realized-excess condition makes the bound of docs/autopilot.md hold: the cumulative
+// realized excess over the reactive path rises by at most one bucket's worth per window.
 import { cloneData } from '../core/clone.ts';
 import type { MetricResult, PathScore, PolicySpec, ShadowScores } from '../core/types.ts';
 import { averageValueProposal, valueProposal } from './hpa.ts';
