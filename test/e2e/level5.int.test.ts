@@ -40,6 +40,17 @@ const skip = sandboxAvailable() ? false : NO_SANDBOX;
 const SINE = '20 + 10 * sin(2 * pi() * floor(vector(time()) / 60) / 4)';
 const sineAt = (ms: number) => 20 + 10 * Math.sin((2 * Math.PI * Math.floor(ms / 60_000)) / 4);
 
+/** A workload on the SINE metric (target 10) with predictive on, its history in Prometheus. */
+async function applySine(n: string, predictive: Record<string, unknown>): Promise<void> {
+  await apply([
+    deployment(n, 'web', 1, 10),
+    scalingPolicy(n, 'web', {
+      metrics: [{ name: 'sine', query: SINE, target: { type: 'AverageValue', value: '10' } }],
+      predictive: { enabled: true, seasonPeriod: '4m', history: '30m', ...predictive },
+    }),
+  ]);
+}
+
 async function policyWhen(
   n: string,
   what: string,
@@ -124,13 +135,7 @@ describe('Level 5 end to end', { skip, concurrency: true, timeout: 300_000 }, ()
 
   it('forecast with history in Prometheus: ready on the first tick, with its numbers in status and metrics', async () => {
     const n = ns('ready');
-    await apply([
-      deployment(n, 'web', 1, 10),
-      scalingPolicy(n, 'web', {
-        metrics: [{ name: 'sine', query: SINE, target: { type: 'AverageValue', value: '10' } }],
-        predictive: { enabled: true, mode: 'ForecastOnly', seasonPeriod: '4m', history: '30m' },
-      }),
-    ]);
+    await applySine(n, { mode: 'ForecastOnly' });
     const p = await policyWhen(n, 'a forecast', (p) => p.status?.forecast !== undefined);
     const c = condition(p, 'ForecastReady');
     assert.equal(c?.status, 'True', `ready from the loaded history: ${c?.message}`);
@@ -184,14 +189,8 @@ describe('Level 5 end to end', { skip, concurrency: true, timeout: 300_000 }, ()
 
   it('shadow evaluation: the scores of Level 5 and the reactive path in status and /metrics, standing aside until scored', async () => {
     const n = ns('shadow');
-    await apply([
-      deployment(n, 'web', 1, 10),
-      scalingPolicy(n, 'web', {
-        metrics: [{ name: 'sine', query: SINE, target: { type: 'AverageValue', value: '10' } }],
-        // A 10-minute window: buckets of 25 s, so the gate is first set within a minute.
-        predictive: { enabled: true, seasonPeriod: '4m', history: '30m', evaluationWindowSeconds: 600 },
-      }),
-    ]);
+    // A 10-minute window: buckets of 25 s, so the gate is first set within a minute.
+    await applySine(n, { evaluationWindowSeconds: 600 });
     const first = await policyWhen(
       n,
       'status.forecast.evaluation',
