@@ -449,7 +449,9 @@ function applyLevel5(ctx: DecisionContext): void {
     out.state.shadow = shadow.state;
     ctx.shadow = shadow;
     if (!shadow.acting) {
-      delete state.tunedScaleDownStabilizationSeconds;
+      // Standing aside, the spec's window is the one in effect (and the one reported).
+      if (out.scaleDownStabilizationSeconds === undefined) delete state.tunedScaleDownStabilizationSeconds;
+      else state.tunedScaleDownStabilizationSeconds = spec.behavior.scaleDown.stabilizationWindowSeconds;
       return;
     }
   }
