@@ -12,6 +12,7 @@
 //
 // Pure: every function takes `now` (epoch ms) from the caller; no clock, no randomness.
 import { quantile } from 'simple-statistics';
+import { fmtNumber } from '../core/format.ts';
 import type { EngineEvent } from '../core/types.ts';
 import { type HeadroomState, newHeadroom, updateHeadroom } from './headroom.ts';
 
@@ -521,7 +522,7 @@ export function forecastResult(cfg: ForecastConfig, state: ForecastState, now: n
     return {
       ...out,
       ready: false,
-      standAsideReason: `recent error ${err.toFixed(1)}% is above maxErrorPercent ${r.maxError}%`,
+      standAsideReason: `recent error ${fmtNumber(err)}% is above maxErrorPercent ${r.maxError}%`,
     };
   }
   return { ...out, ready: true };
@@ -554,7 +555,7 @@ export function forecastStage(
       events.push({
         type: 'Normal',
         reason: 'ForecastReady',
-        message: `forecast ready: recent error ${(result.errorPercent ?? 0).toFixed(1)}% (max ${r.maxError}%)`,
+        message: `forecast ready: recent error ${fmtNumber(result.errorPercent ?? 0)}% (max ${r.maxError}%)`,
       });
     } else {
       events.push({
