@@ -131,12 +131,13 @@ export function reactiveProposal(
   let p = -1;
   for (const m of metrics) {
     if (m.value === undefined || !(m.target > 0)) continue;
-    const pods = ready > 0 ? ready : current;
+    // A path at 0 replicas measures a Value metric on no pods: take one, as a wake-up would.
+    const pods = ready > 0 ? ready : Math.max(1, current);
     const r =
       m.targetType === 'AverageValue'
         ? averageValueProposal(m.value, m.target, current, tolerance).replicas
         : valueProposal((m.value * podCount) / pods, m.target, current, pods, tolerance).replicas;
-    if (r > p) p = r;
+    if (Number.isFinite(r) && r > p) p = r;
   }
   return p < 0 ? current : p;
 }
@@ -199,7 +200,7 @@ function score(input: ShadowInput, s: ShadowState, other: PathState, actualRev: 
     s.lastT === undefined ? spec.pollingIntervalSeconds : Math.max(0, (now - s.lastT) / 1000),
   );
   const tol = spec.behavior.tolerance;
-  const pods = input.readyReplicas > 0 ? input.readyReplicas : input.currentReplicas;
+  const pods = input.readyReplicas > 0 ? input.readyReplicas : Math.max(1, input.currentReplicas);
   const actual = [
     input.currentReplicas * dt,
     overloaded(input.metrics, pods, input.readyReplicas, tol) ? 1 : 0,
@@ -270,7 +271,7 @@ export function mayAct(w: ShadowScores, bucketSecs: number, missCost?: number): 
 function advanceOther(input: ShadowInput, s: ShadowState, other: PathState): void {
   const { spec, now } = input;
   if (!input.trusted) return;
-  const pods = input.readyReplicas > 0 ? input.readyReplicas : input.currentReplicas;
+  const pods = input.readyReplicas > 0 ? input.readyReplicas : Math.max(1, input.currentReplicas);
   const reactive = reactiveProposal(input.metrics, pods, other.n, other.ready, spec.behavior.tolerance);
   const proposal = s.acting ? reactive : input.level5Proposal(reactive, other.n);
   const window = s.acting ? spec.behavior.scaleDown.stabilizationWindowSeconds : input.level5DownWindow;

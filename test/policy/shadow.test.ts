@@ -111,6 +111,35 @@ describe('shadow evaluation', () => {
     );
   });
 
+  it('a Value metric on a path at 0 replicas: the virtual path proposes what the load needs, not maxReplicas', () => {
+    const spec = autopilotSpec({
+      minReplicas: 0,
+      metrics: [
+        { name: 'rps', query: 'q', target: { type: 'Value', value: '10' }, activationThreshold: '1' },
+      ],
+      predictive: { enabled: true, seasonPeriod: '1h' },
+    });
+    let state: EngineInput['state'];
+    for (let i = 0; i < 40; i++) {
+      const current = i < 20 ? 0 : 3;
+      const out = decide({
+        spec,
+        state,
+        observations: [{ name: 'rps', ok: true, value: i % 7 }],
+        currentReplicas: current,
+        readyReplicas: 0,
+        now: 1_700_000_000_000 + i * 15_000,
+      });
+      assert.ok(Number.isInteger(out.decision.desiredReplicas), `tick ${i}: ${out.decision.desiredReplicas}`);
+      const json = JSON.stringify(out.state);
+      assert.ok(!json.includes('null'), `tick ${i}: a NaN in the state: ${json.slice(0, 300)}`);
+      // At most 6 against a target of 10 needs 1 replica: the virtual path must not run off to max.
+      const other = (out.state.level5 as { shadow?: { other?: { n: number } } }).shadow?.other;
+      assert.ok((other?.n ?? 0) <= 3, `tick ${i}: the virtual path holds ${other?.n} replicas`);
+      state = JSON.parse(json);
+    }
+  });
+
   it('never worse than the reactive path by more than one window’s worth (property, random loads)', () => {
     // Bound checked: over the whole series, per score, tidemark (gated Level 5) minus hpa-default
     // (the reactive path, which tidemark equals with Level 5 off) is at most one window's worth:
