@@ -11,7 +11,6 @@ NODE := node --disable-warning=ExperimentalWarning
 # Unit tests need no cluster; *.int.test.ts need the local sandbox (make env-up).
 UNIT_TESTS = $(shell find test -name '*.test.ts' ! -name '*.int.test.ts' | sort)
 INT_TESTS = $(shell find test -name '*.int.test.ts' | sort)
-TRACE ?= ../shared/traces/nasa_per_minute.csv
 
 .PHONY: help deps build lint typecheck format test test-unit test-integration bench bench-scale env-up env-down demo gen clean
 
@@ -69,8 +68,10 @@ test-integration: deps
 
 test: lint test-unit test-integration
 
+# Every *.csv in TRACES plus seeded synthetic traces, each at its own scale (bench/simulate.ts).
+TRACES ?= ../shared/traces
 bench: deps
-	$(NODE) bench/simulate.ts --trace $(TRACE)
+	$(NODE) bench/simulate.ts --traces $(TRACES)
 
 # The scale benchmark (bench/scale.ts) in a sandbox of its own, so it never disturbs a test
 # sandbox in .sandbox/; SCALE_SIZES=100,500 for a quick run. Writes bench/results/scale.{json,md}.

@@ -1,85 +1,111 @@
-// `make bench`: replays a trace (default: the NASA-HTTP trace) through `tidemark simulate`
-// with the benchmark's model, three times:
-//   1. examples/nasa-bench.yaml: Level 5 off (tidemark must equal hpa-default);
-//   2. examples/nasa-autopilot.yaml: forecasting, anomaly handling and self-tuning on;
-//   3. the autopilot policy again with an injected metric outage (the query returns no sample).
-// It writes bench/results/simulate-<trace>.json and .md and prints the tables, each strategy's
-// replica-minutes relative to the oracle and under-provisioned minutes relative to hpa-default,
-// direction reversals relative to hpa-default, and whether each Level 5 goal (issue 5) is met.
+// `make bench`: Level 5 as a new user would switch it on, on every trace there is, each at its
+// own scale by one rule, against the HPA with its defaults.
 //
-// Then, unless --no-synthetic, the autopilot policy on the synthetic traces of bench/traces.ts
-// (fixed seeds: seasonal, trending, flat), written to bench/results/simulate-synthetic.json
-// and .md: the same ratios on traces nothing was tuned on, to catch a change fitted to NASA.
+// Traces: every `*.csv` in the traces folder (default ../shared/traces; where a trace its
+// README names is missing, the public dataset's name and where to put it are printed and the
+// run goes on), plus seeded synthetic traces (src/trace/synth.ts: seasonal, trending, flat,
+// flash-crowd), which nothing in the engine was tuned on.
 //
-// The outage is placed by a rule, not by hand: the busiest stretch of `--outage-minutes`
-// (default 180) after the first week (so the forecaster has learned what it can), unless
-// --outage START:LENGTH is given.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+// Scale rule, the same for every trace: capacity = peak minute / 25 (so the peak needs 25
+// replicas), target 70 % of capacity (AverageValue), start-up 60 s (then 30 s and 180 s for the
+// worst rows), min 1, max 100. Policy: `predictive`, `anomaly` and `autotune` enabled and
+// nothing else set. One table, a row per trace with tidemark ÷ hpa-default for replica-minutes,
+// under-provisioned minutes and direction reversals, and a last row with the worst ratio of
+// each column; plus the shadow property per trace: no 24 h stretch (hourly steps) where Level 5
+// has both more replica-minutes and more under-provisioned minutes than hpa-default by more
+// than 5 %. Written to bench/results/simulate-suite.{json,md}.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadPolicyFile, UserError } from '../src/cli/main.ts';
-import { parseOutage, runSimulationFiles } from '../src/cli/simulate.ts';
 import type { PolicySpec } from '../src/policy/types.ts';
-import { formatMarkdown, formatTable } from '../src/simulate/report.ts';
-import { type Outage, type Report, type StrategyResult, simulate } from '../src/simulate/simulate.ts';
-import { parseTrace } from '../src/simulate/trace.ts';
-import { syntheticTraces } from './traces.ts';
-
-const CAPACITY = 20;
-const STARTUP_SECONDS = 60;
+import { validatedPolicySpec } from '../src/simulate/policy.ts';
+import {
+  type Report,
+  type SimulationResult,
+  type StrategyResult,
+  simulate,
+} from '../src/simulate/simulate.ts';
+import { parseTrace, type Trace } from '../src/simulate/trace.ts';
+import { type Shape, synthTrace } from '../src/trace/synth.ts';
 
 const { values } = parseArgs({
   options: {
-    trace: { type: 'string', default: '../shared/traces/nasa_per_minute.csv' },
-    policy: { type: 'string', default: 'examples/nasa-bench.yaml' },
-    autopilot: { type: 'string', default: 'examples/nasa-autopilot.yaml' },
-    outage: { type: 'string', multiple: true },
-    'outage-minutes': { type: 'string', default: '180' },
+    traces: { type: 'string', default: '../shared/traces' },
     out: { type: 'string', default: 'bench/results' },
     'no-synthetic': { type: 'boolean', default: false },
+    startups: { type: 'string', default: '60,30,180' },
+    /** Sets predictive.missCostReplicaSeconds (the exchange rate) for an extra look; not the headline. */
+    'miss-cost': { type: 'string' },
   },
 });
 
-function stem(file: string): string {
-  const base = basename(file).replace(/\.csv$/, '');
-  return base === 'nasa_per_minute' ? 'nasa' : base.replace(/_per_minute$/, '');
-}
+/** The public datasets the traces README names, for the message when one is missing. */
+const NAMED: Record<string, string> = {
+  'nasa_per_minute.csv': 'NASA-HTTP (Internet Traffic Archive, July–August 1995), per-minute request counts',
+  'clarknet_per_minute.csv':
+    'ClarkNet-HTTP (Internet Traffic Archive, 28 Aug–10 Sep 1995), per-minute request counts',
+};
 
-/** The busiest `length`-minute stretch starting after the first week (or the first quarter of a shorter trace). */
-function busiestStretch(requests: Float64Array, length: number): Outage {
-  const from = Math.min(7 * 1440, Math.floor(requests.length / 4));
-  let sum = 0;
-  let best = { start: from, sum: -1 };
-  for (let i = from; i < requests.length; i++) {
-    sum += requests[i]!;
-    if (i - from >= length) sum -= requests[i - length]!;
-    if (i - from >= length - 1 && sum > best.sum) best = { start: i - length + 1, sum };
-  }
-  return { startMinute: best.start, lengthMinutes: Math.min(length, requests.length - best.start) };
-}
+const SYNTHETIC: Array<{ shape: Shape; days: number; seed: number }> = [
+  { shape: 'seasonal', days: 28, seed: 20240601 },
+  { shape: 'trending', days: 21, seed: 7_654_321 },
+  { shape: 'flat', days: 14, seed: 4242 },
+  { shape: 'flash-crowd', days: 21, seed: 31337 },
+];
 
-interface Run {
+const PEAK_REPLICAS = 25;
+const TARGET_SHARE = 0.7;
+const RATIOS = ['replicaMinutes', 'underProvisionedMinutes', 'directionReversals'] as const;
+type Ratio = (typeof RATIOS)[number];
+
+interface NamedTrace {
   name: string;
-  policy: string;
-  outages?: Outage[];
-  report: Report;
-  seconds: number;
+  trace: Trace;
 }
 
-function run(name: string, policy: string, outages?: Outage[]): Run {
-  const result = runSimulationFiles({
-    trace: values.trace,
-    policy,
-    capacity: CAPACITY,
-    startupSeconds: STARTUP_SECONDS,
-    ...(outages ? { outages } : {}),
-  });
-  const seconds = result.elapsedMs / 1000;
-  const report = {
-    ...result.report,
-    extra: { ...result.report.extra, policyFile: policy, runSeconds: Number(seconds.toFixed(2)) },
-  };
-  return { name, policy, ...(outages ? { outages } : {}), report, seconds };
+function realTraces(dir: string): NamedTrace[] {
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.csv')) : [];
+  const readme = existsSync(join(dir, 'README.md')) ? readFileSync(join(dir, 'README.md'), 'utf8') : '';
+  for (const [file, dataset] of Object.entries(NAMED)) {
+    if ((readme === '' || readme.includes(file)) && !files.includes(file))
+      process.stdout.write(
+        `missing ${join(dir, file)}: ${dataset}; put it there (columns minute,requests) to include it\n`,
+      );
+  }
+  return files.sort().map((f) => ({
+    name: basename(f, '.csv').replace(/_per_minute$/, ''),
+    trace: parseTrace(readFileSync(join(dir, f), 'utf8'), f),
+  }));
+}
+
+function syntheticTraces(): NamedTrace[] {
+  return SYNTHETIC.map(({ shape, days, seed }) => ({
+    name: `synthetic-${shape}`,
+    trace: { requests: Float64Array.from(synthTrace({ shape, days, seed })), firstMinute: 0 },
+  }));
+}
+
+/** The user-like policy: the three switches on, nothing else set. */
+function userPolicy(target: number): PolicySpec {
+  return validatedPolicySpec(
+    {
+      maxReplicas: 100,
+      metrics: [
+        {
+          name: 'rps',
+          query: 'sum(rate(http_requests_total[1m])) * 60',
+          target: { type: 'AverageValue', value: String(Number(target.toFixed(3))) },
+        },
+      ],
+      predictive: {
+        enabled: true,
+        ...(values['miss-cost'] === undefined ? {} : { missCostReplicaSeconds: Number(values['miss-cost']) }),
+      },
+      anomaly: { enabled: true },
+      autotune: { enabled: true },
+    },
+    'bench',
+  );
 }
 
 function get(r: Report, s: string): StrategyResult {
@@ -88,180 +114,215 @@ function get(r: Report, s: string): StrategyResult {
   return x;
 }
 
-function ratio(a: number, b: number): string {
-  return b > 0 ? (a / b).toFixed(3) : a === 0 ? '1.000' : 'n/a';
+function ratio(a: number, b: number): number {
+  return b > 0 ? a / b : a === 0 ? 1 : Number.POSITIVE_INFINITY;
 }
 
-function reversalsLine(r: Report): string {
-  const hpa = get(r, 'hpa-default').directionReversals;
-  return `direction reversals / hpa-default: ${r.results
-    .filter((x) => x.strategy !== 'oracle')
-    .map((x) => `${x.strategy} ${ratio(x.directionReversals, hpa)}`)
-    .join(', ')}`;
-}
-
-interface Goal {
-  goal: string;
-  met: boolean;
-  detail: string;
-}
-
-/** The autopilot policy on each synthetic trace: tidemark against hpa-default and the oracle. */
-function synthetic(policy: string): void {
-  const spec = loadPolicyFile(policy).spec as PolicySpec;
-  const rows: string[] = [];
-  const json: unknown[] = [];
-  for (const s of syntheticTraces()) {
-    const started = performance.now();
-    const { report } = simulate({
-      trace: s.trace,
-      traceName: s.name,
-      spec,
-      capacity: CAPACITY,
-      startupSeconds: STARTUP_SECONDS,
-    });
-    const seconds = (performance.now() - started) / 1000;
-    const t = get(report, 'tidemark');
-    const h = get(report, 'hpa-default');
-    const o = get(report, 'oracle');
-    const r = {
-      replicaMinutes: Number(ratio(t.replicaMinutes, h.replicaMinutes)),
-      underProvisionedMinutes: Number(ratio(t.underProvisionedMinutes, h.underProvisionedMinutes)),
-      directionReversals: Number(ratio(t.directionReversals, h.directionReversals)),
-    };
-    json.push({ name: s.name, description: s.description, ratiosToHpa: r, ...report });
-    rows.push(
-      `| ${s.name} | ${report.trace.minutes} | ${r.replicaMinutes.toFixed(3)} | ${r.underProvisionedMinutes.toFixed(3)} | ${r.directionReversals.toFixed(3)} | ${ratio(t.replicaMinutes, o.replicaMinutes)} | ${ratio(h.replicaMinutes, o.replicaMinutes)} |`,
-    );
-    process.stdout.write(`\n== ${s.name}: ${s.description} (${policy})\n`);
-    process.stdout.write(formatTable(report));
-    process.stdout.write(`${reversalsLine(report)}\nsimulated in ${seconds.toFixed(2)} s\n`);
+/** 24 h stretches (hourly steps) where tidemark has > 5 % more replica-minutes AND under-provisioned minutes. */
+function shadowViolations(sim: SimulationResult): {
+  stretches: number;
+  worst?: { startMinute: number; rm: number; up: number };
+} {
+  const t = sim.series.strategies.find((s) => s.strategy === 'tidemark');
+  const h = sim.series.strategies.find((s) => s.strategy === 'hpa-default');
+  if (!t?.under || !h?.under) return { stretches: 0 };
+  const n = t.replicas.length;
+  let stretches = 0;
+  let worst: { startMinute: number; rm: number; up: number } | undefined;
+  for (let start = 0; start + 1440 <= n || (start === 0 && n > 0); start += 60) {
+    const end = Math.min(n, start + 1440);
+    let rmT = 0;
+    let rmH = 0;
+    let upT = 0;
+    let upH = 0;
+    for (let i = start; i < end; i++) {
+      rmT += t.replicas[i] as number;
+      rmH += h.replicas[i] as number;
+      upT += t.under[i] as number;
+      upH += h.under[i] as number;
+    }
+    if (rmT > 1.05 * rmH && upT > 1.05 * upH) {
+      stretches++;
+      if (!worst || upT / Math.max(1, upH) > worst.up)
+        worst = { startMinute: start, rm: rmT / rmH, up: upT / Math.max(1, upH) };
+    }
+    if (end === n) break;
   }
-  const md = [
-    '# tidemark simulate: synthetic traces (bench/traces.ts)',
-    '',
-    `Policy \`${policy}\` (Level 5 on); ${CAPACITY} requests/minute per replica; ${STARTUP_SECONDS} s start-up. Fixed seeds, so every run sees the same minutes; nothing in the engine is tuned on them. Ratios are tidemark's to hpa-default's (the issue 5 goals: replica-minutes <= 1, under-provisioned minutes <= 0.5, reversals <= 1).`,
-    '',
-    ...syntheticTraces().map((s) => `- \`${s.name}\`: ${s.description}`),
-    '',
-    '| trace | minutes | replica-min / hpa | under-prov / hpa | reversals / hpa | tidemark replica-min / oracle | hpa replica-min / oracle |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows,
-    '',
-  ].join('\n');
-  writeFileSync(`${values.out}/simulate-synthetic.md`, md);
-  writeFileSync(
-    `${values.out}/simulate-synthetic.json`,
-    `${JSON.stringify({ policy, model: { capacityPerReplica: CAPACITY, startupSeconds: STARTUP_SECONDS }, traces: json }, null, 2)}\n`,
-  );
-  process.stdout.write(`\nwrote ${values.out}/simulate-synthetic.json and .md\n`);
+  return worst ? { stretches, worst } : { stretches };
 }
 
-function goals(auto: Report, outage: Report): Goal[] {
-  const t = get(auto, 'tidemark');
-  const h = get(auto, 'hpa-default');
-  const under = t.underProvisionedMinutes / Math.max(1, h.underProvisionedMinutes);
-  const rm = t.replicaMinutes / h.replicaMinutes;
-  const downs = (outage.extra.scaleDownsDuringOutage ?? {}) as Record<string, number>;
+interface Row {
+  trace: string;
+  minutes: number;
+  capacity: number;
+  startupSeconds: number;
+  ratios: Record<Ratio, number>;
+  tidemark: StrategyResult;
+  hpa: StrategyResult;
+  oracle: StrategyResult;
+  shadow: ReturnType<typeof shadowViolations>;
+  level5: Record<string, unknown>;
+  seconds: number;
+}
+
+function runOne(t: NamedTrace, startupSeconds: number): Row {
+  let peak = 0;
+  for (const x of t.trace.requests) if (x > peak) peak = x;
+  const capacity = Math.max(1e-6, peak / PEAK_REPLICAS);
+  const started = performance.now();
+  const sim = simulate({
+    trace: t.trace,
+    traceName: t.name,
+    spec: userPolicy(TARGET_SHARE * capacity),
+    capacity,
+    startupSeconds,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const tm = get(sim.report, 'tidemark');
+  const hpa = get(sim.report, 'hpa-default');
+  const ratios = Object.fromEntries(RATIOS.map((k) => [k, ratio(tm[k], hpa[k])])) as Record<Ratio, number>;
+  return {
+    trace: t.name,
+    minutes: sim.report.trace.minutes,
+    capacity: Number(capacity.toFixed(3)),
+    startupSeconds,
+    ratios,
+    tidemark: tm,
+    hpa,
+    oracle: get(sim.report, 'oracle'),
+    shadow: shadowViolations(sim),
+    level5: sim.report.extra.tidemark as Record<string, unknown>,
+    seconds: Number(seconds.toFixed(2)),
+  };
+}
+
+function worst(rows: Row[]): Record<Ratio, number> {
+  return Object.fromEntries(RATIOS.map((k) => [k, Math.max(...rows.map((r) => r.ratios[k]))])) as Record<
+    Ratio,
+    number
+  >;
+}
+
+function mean(rows: Row[], k: Ratio): number {
+  return rows.reduce((a, r) => a + r.ratios[k], 0) / Math.max(1, rows.length);
+}
+
+const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'inf');
+
+function tableLines(rows: Row[]): string[] {
+  const w = worst(rows);
+  return [
+    '| trace | minutes | capacity/replica | replica-min ÷ hpa | under-prov min ÷ hpa | reversals ÷ hpa | under-prov min (tidemark / hpa) | shadow-property stretches |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.trace} | ${r.minutes} | ${r.capacity} | ${f3(r.ratios.replicaMinutes)} | ${f3(r.ratios.underProvisionedMinutes)} | ${f3(r.ratios.directionReversals)} | ${r.tidemark.underProvisionedMinutes} / ${r.hpa.underProvisionedMinutes} | ${r.shadow.stretches} |`,
+    ),
+    `| **worst** | | | **${f3(w.replicaMinutes)}** | **${f3(w.underProvisionedMinutes)}** | **${f3(w.directionReversals)}** | | **${Math.max(...rows.map((r) => r.shadow.stretches))}** |`,
+    `| mean | | | ${f3(mean(rows, 'replicaMinutes'))} | ${f3(mean(rows, 'underProvisionedMinutes'))} | ${f3(mean(rows, 'directionReversals'))} | | |`,
+  ];
+}
+
+function goals(rows: Row[]): Array<{ goal: string; met: boolean; detail: string }> {
+  const w = worst(rows);
   return [
     {
-      goal: '(a) forecasting on: under-provisioned minutes <= 50% of hpa-default and replica-minutes <= hpa-default',
-      met: under <= 0.5 && rm <= 1,
-      detail: `under-provisioned ${t.underProvisionedMinutes} vs ${h.underProvisionedMinutes} (${(under * 100).toFixed(1)}%${under <= 0.5 ? ', met' : ', not met'}); replica-minutes ${t.replicaMinutes} vs ${h.replicaMinutes} (${(rm * 100).toFixed(1)}%${rm <= 1 ? ', met' : ', not met'})`,
+      goal: 'under-provisioned minutes <= 0.5 x hpa-default on every trace',
+      met: w.underProvisionedMinutes <= 0.5,
+      detail: `worst ${f3(w.underProvisionedMinutes)}`,
     },
     {
-      goal: '(b) direction reversals <= hpa-default',
-      met: t.directionReversals <= h.directionReversals,
-      detail: `${t.directionReversals} vs ${h.directionReversals}`,
+      goal: 'replica-minutes <= 1.0 x hpa-default on every trace',
+      met: w.replicaMinutes <= 1,
+      detail: `worst ${f3(w.replicaMinutes)}`,
     },
     {
-      goal: '(c) with a metric outage, no scale-down caused by the missing data',
-      met: (downs.tidemark ?? 0) === 0,
-      detail: `scale-downs while the metric was missing: ${Object.entries(downs)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ')}`,
+      goal: 'direction reversals <= 1.0 x hpa-default on every trace',
+      met: w.directionReversals <= 1,
+      detail: `worst ${f3(w.directionReversals)}`,
+    },
+    {
+      goal: 'replica-minutes <= 0.9 x hpa-default on average (aim)',
+      met: mean(rows, 'replicaMinutes') <= 0.9,
+      detail: `mean ${f3(mean(rows, 'replicaMinutes'))}`,
+    },
+    {
+      goal: 'shadow property: no 24 h stretch worse on both by more than 5 %',
+      met: rows.every((r) => r.shadow.stretches === 0),
+      detail: rows.map((r) => `${r.trace} ${r.shadow.stretches}`).join(', '),
     },
   ];
 }
 
-try {
-  let outages: Outage[] | undefined;
-  for (const o of values.outage ?? []) outages = parseOutage(o, outages);
-  if (!outages) {
-    let text: string;
-    try {
-      text = readFileSync(values.trace, 'utf8');
-    } catch (err) {
-      throw new UserError(
-        `cannot read trace file ${values.trace}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-      );
-    }
-    const length = Number(values['outage-minutes']);
-    if (!Number.isInteger(length) || length < 1)
-      throw new UserError('--outage-minutes must be a whole number >= 1');
-    outages = [busiestStretch(parseTrace(text, values.trace).requests, length)];
-  }
-  const runs = [
-    run('Level 5 off (HPA-compatible defaults)', values.policy),
-    run('Level 5 on (autopilot)', values.autopilot),
-    run('Level 5 on, with a metric outage', values.autopilot, outages),
-  ];
-  const [, auto, outage] = runs as [Run, Run, Run];
-  const g = goals(auto.report, outage.report);
-
-  mkdirSync(values.out, { recursive: true });
-  const name = `simulate-${stem(values.trace)}`;
-  const first = runs[0]!.report;
-  writeFileSync(
-    `${values.out}/${name}.json`,
-    `${JSON.stringify(
-      {
-        trace: first.trace,
-        model: first.model,
-        runs: runs.map((r) => ({ name: r.name, policy: r.policy, outages: r.outages, ...r.report })),
-        goals: g,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  const o = outages[0]!;
-  const md = [
-    `# tidemark simulate: ${first.trace.file}`,
-    '',
-    `${first.trace.minutes} minutes; ${CAPACITY} requests/minute per replica; ${STARTUP_SECONDS} s start-up.`,
-    '',
-    ...runs.flatMap((r) => [
-      `## ${r.name}`,
-      '',
-      `Policy \`${r.policy}\`${r.outages ? `; metric missing for minutes ${o.startMinute}–${o.startMinute + o.lengthMinutes} (the busiest ${o.lengthMinutes} minutes after the first week)` : ''}; simulated in ${r.seconds.toFixed(1)} s.`,
-      '',
-      formatMarkdown(r.report),
-      reversalsLine(r.report),
-      '',
-    ]),
-    '## Level 5 goals (issue 5)',
-    '',
-    ...g.map((x) => `- ${x.met ? 'MET' : 'NOT MET'}: ${x.goal}: ${x.detail}`),
-    '',
-  ].join('\n');
-  writeFileSync(`${values.out}/${name}.md`, md);
-  for (const r of runs) {
+const traces = [...realTraces(values.traces), ...(values['no-synthetic'] ? [] : syntheticTraces())];
+const startups = values.startups.split(',').map(Number);
+const byStartup = new Map<number, Row[]>();
+const began = performance.now();
+for (const s of startups) {
+  const rows: Row[] = [];
+  for (const t of traces) {
+    const row = runOne(t, s);
+    rows.push(row);
     process.stdout.write(
-      `\n== ${r.name} (${r.policy}${r.outages ? `, outage ${o.startMinute}:${o.lengthMinutes}` : ''})\n`,
+      `${t.name} start-up ${s}s: replica-min ${f3(row.ratios.replicaMinutes)}, under-prov ${f3(row.ratios.underProvisionedMinutes)}, reversals ${f3(row.ratios.directionReversals)}, shadow stretches ${row.shadow.stretches} (${row.seconds}s)\n`,
     );
-    process.stdout.write(formatTable(r.report));
-    process.stdout.write(`${reversalsLine(r.report)}\nsimulated in ${r.seconds.toFixed(2)} s\n`);
   }
-  process.stdout.write('\nLevel 5 goals:\n');
-  for (const x of g)
-    process.stdout.write(`  ${x.met ? 'MET    ' : 'NOT MET'} ${x.goal}\n          ${x.detail}\n`);
-  process.stdout.write(`\nwrote ${values.out}/${name}.json and .md\n`);
-  if (!values['no-synthetic']) synthetic(values.autopilot);
-} catch (err) {
-  if (err instanceof UserError) {
-    process.stderr.write(`bench: ${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
+  byStartup.set(s, rows);
 }
+const main = byStartup.get(startups[0] as number) ?? [];
+const md = [
+  '# make bench: Level 5 switched on as a new user would, against hpa-default',
+  '',
+  `Each trace at its own scale by one rule: capacity = peak minute / ${PEAK_REPLICAS} (the peak needs ${PEAK_REPLICAS} replicas), target ${TARGET_SHARE * 100} % of capacity (AverageValue), min 1, max 100; policy: \`predictive\`, \`anomaly\`, \`autotune\` enabled, nothing else set. Ratios are tidemark ÷ hpa-default from \`tidemark simulate\`. Shadow-property stretches: 24 h stretches (hourly steps) where tidemark had more than 1.05 × hpa-default's replica-minutes and under-provisioned minutes at once.`,
+  ...(values['miss-cost'] === undefined
+    ? []
+    : [
+        '',
+        `This run also sets \`predictive.missCostReplicaSeconds: ${values['miss-cost']}\` (the exchange rate; the headline run leaves it unset).`,
+      ]),
+  '',
+  `## Start-up ${startups[0]} s`,
+  '',
+  ...tableLines(main),
+  '',
+  ...startups.slice(1).flatMap((s) => {
+    const w = worst(byStartup.get(s) ?? []);
+    return [
+      `Worst row with ${s} s start-up: replica-min ${f3(w.replicaMinutes)}, under-prov ${f3(w.underProvisionedMinutes)}, reversals ${f3(w.directionReversals)}.`,
+      '',
+    ];
+  }),
+  '## Goals (issue 10)',
+  '',
+  ...goals(main).map((g) => `- ${g.met ? 'MET' : 'NOT MET'}: ${g.goal} (${g.detail})`),
+  '',
+  ...startups.slice(1).flatMap((s) => [`## Start-up ${s} s`, '', ...tableLines(byStartup.get(s) ?? []), '']),
+].join('\n');
+mkdirSync(values.out, { recursive: true });
+const stem =
+  values['miss-cost'] === undefined ? 'simulate-suite' : `simulate-suite-misscost-${values['miss-cost']}`;
+writeFileSync(`${values.out}/${stem}.md`, md);
+writeFileSync(
+  `${values.out}/${stem}.json`,
+  `${JSON.stringify(
+    {
+      rule: {
+        peakReplicas: PEAK_REPLICAS,
+        targetShareOfCapacity: TARGET_SHARE,
+        minReplicas: 1,
+        maxReplicas: 100,
+      },
+      runs: startups.map((s) => ({
+        startupSeconds: s,
+        rows: byStartup.get(s),
+        worst: worst(byStartup.get(s) ?? []),
+      })),
+      goals: goals(main),
+    },
+    null,
+    2,
+  )}\n`,
+);
+process.stdout.write(
+  `\n${md}\nwrote ${values.out}/simulate-suite.json and .md in ${((performance.now() - began) / 1000).toFixed(0)} s\n`,
+);

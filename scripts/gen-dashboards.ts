@@ -561,6 +561,30 @@ export function policy(): Json {
         ],
       },
     ],
+    [
+      {
+        title: 'Autopilot: Level 5 against the reactive path',
+        description:
+          'The shadow evaluation over its rolling window (default one day): replica-seconds held, miss ticks (load per ready replica above what the target allows) and direction reversals of Level 5 and of the HPA-compatible reactive path, both scored on the observed load. Level 5 acts only while it is no worse on each (docs/autopilot.md).',
+        type: 'timeseries',
+        w: 18,
+        h: 8,
+        targets: [
+          {
+            expr: `max by (path, score) (tidemark_autopilot_score{${SEL}})`,
+            legendFormat: '{{path}} {{score}}',
+          },
+        ],
+      },
+      {
+        title: 'Level 5 acting',
+        description: '1 while Level 5 acts, 0 while it stands aside (ForecastReady=False NotBeneficial).',
+        type: 'timeseries',
+        w: 6,
+        h: 8,
+        targets: [{ expr: `max(tidemark_autopilot_acting{${SEL}})`, legendFormat: 'acting' }],
+      },
+    ],
   ];
   const variable = (name: string, query: string) => ({
     name,

@@ -11,8 +11,9 @@
 // Pure: `now` comes from the caller; the state is plain JSON.
 
 import { median, medianAbsoluteDeviation } from 'simple-statistics';
-import { cloneData } from '../policy/clone.ts';
-import type { AnomalyKind, EngineEvent, MetricObservation } from '../policy/types.ts';
+import { cloneData } from '../core/clone.ts';
+import { fmtNumber as fmt } from '../core/format.ts';
+import type { AnomalyKind, EngineEvent, MetricObservation } from '../core/types.ts';
 
 export type { AnomalyKind };
 
@@ -87,10 +88,6 @@ const MAD_TO_SIGMA = 1.4826;
 /** A drop to at most this fraction of the previous median is a collapse to zero. */
 const ZERO_FRACTION = 0.05;
 
-function fmt(v: number): string {
-  return Number.isInteger(v) ? String(v) : v.toPrecision(4).replace(/\.?0+$/, '');
-}
-
 function accept(s: AnomalyMetricState, v: number, size: number): void {
   s.window.push(v);
   if (s.window.length > size) s.window.splice(0, s.window.length - size);
@@ -107,91 +104,95 @@ function count(s: AnomalyMetricState, kind: AnomalyKind): void {
   s.counts[kind] = (s.counts[kind] ?? 0) + 1;
 }
 
-/**
- * One tick for one metric. `observation` is this tick's collector result for the metric
- * (undefined when the metric was not queried).
- */
-export function anomalyStage(
-  cfg: AnomalyConfig,
-  state: AnomalyMetricState | undefined,
-  observation: MetricObservation | undefined,
-  now: number,
-): { result: AnomalyResult; state: AnomalyMetricState; events: EngineEvent[] } {
-  const s: AnomalyMetricState = state ? cloneData(state) : newAnomalyState();
-  const events: EngineEvent[] = [];
-  const size = cfg.windowSize ?? 30;
-  const minHistory = cfg.minHistory ?? 8;
-  const name = observation?.name ?? 'metric';
-  const confirm = Math.max(0, cfg.confirmationTicks);
+type StageOut = { result: AnomalyResult; state: AnomalyMetricState; events: EngineEvent[] };
 
-  // Missing or stale: no number to judge.
-  let missingKind: 'missing' | 'stale' | undefined;
+/** One tick's working set: the metric's next state, its events and the settings. */
+interface Tick {
+  cfg: AnomalyConfig;
+  s: AnomalyMetricState;
+  events: EngineEvent[];
+  name: string;
+  size: number;
+  confirm: number;
+  now: number;
+}
+
+/** Missing or stale: no number to judge. The held value stands in while an episode is open. */
+function missingInput(t: Tick, observation: MetricObservation | undefined): StageOut | undefined {
+  const { s, cfg, now, name } = t;
+  let kind: 'missing' | 'stale' | undefined;
   let detail = '';
-  if (!observation) missingKind = 'missing';
+  if (!observation) kind = 'missing';
   else if (!observation.ok) {
-    missingKind = observation.error.kind === 'stale' ? 'stale' : 'missing';
+    kind = observation.error.kind === 'stale' ? 'stale' : 'missing';
     detail = `${observation.error.kind}: ${observation.error.message}`;
   } else if (
     cfg.staleAfterSeconds !== undefined &&
     observation.sampledAt !== undefined &&
     now - observation.sampledAt > cfg.staleAfterSeconds * 1000
   ) {
-    missingKind = 'stale';
+    kind = 'stale';
     detail = `sample is ${fmt((now - observation.sampledAt) / 1000)}s old`;
   }
-  if (missingKind) {
-    if (!s.missing) {
-      s.missing = { kind: missingKind, since: now, ticks: 0 };
-      count(s, missingKind);
-      events.push({
-        type: 'Warning',
-        reason: 'AnomalyDetected',
-        message: `${name} ${missingKind}${detail ? ` (${detail})` : ''}: no scale-down from it while it lasts${s.lastGood === undefined ? '' : `; last good value ${fmt(s.lastGood)}`}`,
-      });
-    }
-    s.missing.ticks++;
-    const held = s.episode !== undefined;
-    return {
-      result: {
-        ...(held && s.lastGood !== undefined ? { value: s.lastGood } : {}),
-        held,
-        heldTicks: s.episode?.ticks ?? 0,
-        anomalous: true,
-        kind: missingKind,
-        dropout: s.dropout !== undefined,
-        message: `${name} ${missingKind} for ${s.missing.ticks} tick(s)`,
-      },
-      state: s,
-      events,
-    };
+  if (!kind) return undefined;
+  if (!s.missing) {
+    s.missing = { kind, since: now, ticks: 0 };
+    count(s, kind);
+    t.events.push({
+      type: 'Warning',
+      reason: 'AnomalyDetected',
+      message: `${name} ${kind}${detail ? ` (${detail})` : ''}: no scale-down from it while it lasts${s.lastGood === undefined ? '' : `; last good value ${fmt(s.lastGood)}`}`,
+    });
   }
-  const v = (observation as { value: number }).value;
+  s.missing.ticks++;
+  const held = s.episode !== undefined;
+  return {
+    result: {
+      ...(held && s.lastGood !== undefined ? { value: s.lastGood } : {}),
+      held,
+      heldTicks: s.episode?.ticks ?? 0,
+      anomalous: true,
+      kind,
+      dropout: s.dropout !== undefined,
+      message: `${name} ${kind} for ${s.missing.ticks} tick(s)`,
+    },
+    state: s,
+    events: t.events,
+  };
+}
+
+/** A value again after missing ticks or a collapse; true when a dropout just ended. */
+function backAgain(t: Tick, v: number): boolean {
+  const { s, name } = t;
   if (s.missing) {
-    events.push({
+    t.events.push({
       type: 'Normal',
       reason: 'AnomalyCleared',
       message: `${name} back after ${s.missing.ticks} tick(s) ${s.missing.kind}: ${fmt(v)}`,
     });
     delete s.missing;
   }
-
   // A dropout ends as soon as the value climbs back off the floor.
-  let leftDropout = false;
-  if (s.dropout && v > ZERO_FRACTION * s.dropout.ref) {
-    events.push({
-      type: 'Normal',
-      reason: 'AnomalyCleared',
-      message: `${name} back from near zero: ${fmt(v)} (was ${fmt(s.dropout.ref)} before the collapse)`,
-    });
-    delete s.dropout;
-    leftDropout = true;
-  }
+  if (!s.dropout || v <= ZERO_FRACTION * s.dropout.ref) return false;
+  t.events.push({
+    type: 'Normal',
+    reason: 'AnomalyCleared',
+    message: `${name} back from near zero: ${fmt(v)} (was ${fmt(s.dropout.ref)} before the collapse)`,
+  });
+  delete s.dropout;
+  return true;
+}
 
-  if (s.window.length < minHistory && !s.episode) {
-    accept(s, v, size);
-    return { result: passThrough(s, v), state: s, events };
-  }
+interface Judgement {
+  m: number;
+  scale: number;
+  low: boolean;
+  high: boolean;
+}
 
+/** Where v sits against the recent median (or the open episode's reference). */
+function judge(t: Tick, v: number, leftDropout: boolean): Judgement {
+  const { s, cfg } = t;
   const ep = s.episode;
   const m = ep ? ep.ref : median(s.window);
   const scale = ep
@@ -211,90 +212,102 @@ export function anomalyStage(
   const low = v < m - cfg.deviationThreshold * scale || collapse;
   // Coming back from a collapse, or wobbling inside one, is not a surge.
   const high = v > m + cfg.deviationThreshold * scale && !leftDropout && !s.dropout;
+  return { m, scale, low, high };
+}
 
-  if (ep) {
-    if (low) {
-      ep.ticks++;
-      ep.values.push(v);
-      if (ep.values.length > size) ep.values.splice(0, ep.values.length - size);
-      if (ep.ticks > confirm) {
-        // Persisted past the confirmation: it is the new reality; decisions follow it.
-        s.window = [...ep.values];
-        s.lastGood = v;
-        delete s.episode;
-        events.push({
-          type: 'Normal',
-          reason: 'AnomalyCleared',
-          message: `${name} drop confirmed over ${confirm} tick(s) (${fmt(ep.ref)} → ${fmt(v)}): now acted on`,
-        });
-        return { result: passThrough(s, v), state: s, events };
-      }
-      return {
-        result: {
-          value: s.lastGood ?? ep.ref,
-          observed: v,
-          held: true,
-          heldTicks: ep.ticks,
-          anomalous: true,
-          kind: ep.kind,
-          dropout: s.dropout !== undefined,
-          message: `${name} ${fmt(v)} is ${fmt((ep.ref - v) / ep.scale)} sigmas below its median ${fmt(ep.ref)}: held ${ep.ticks} of ${confirm} tick(s)`,
-        },
-        state: s,
-        events,
-      };
-    }
+/** An open episode: still low (held, or confirmed once past the confirmation ticks) or over. */
+function continueEpisode(t: Tick, ep: AnomalyEpisode, v: number, low: boolean): StageOut | undefined {
+  const { s, name, confirm } = t;
+  if (!low) {
     // Back within (or above) the band: a transient, never acted on.
     delete s.episode;
-    events.push({
+    t.events.push({
       type: 'Normal',
       reason: 'AnomalyCleared',
       message: `${name} recovered to ${fmt(v)} after a ${ep.ticks}-tick drop that was never acted on`,
     });
-  } else if (low && confirm > 0) {
-    const kind = v <= ZERO_FRACTION * m ? 'dropToZero' : 'drop';
-    count(s, kind);
-    if (kind === 'dropToZero') s.dropout = { ref: m, since: now };
-    s.episode = { kind, since: now, ticks: 1, ref: m, scale, values: [v] };
-    events.push({
-      type: 'Warning',
-      reason: 'AnomalyDetected',
-      message: `${name} fell to ${fmt(v)} from a median of ${fmt(m)} (${fmt((m - v) / scale)} sigmas): held back until confirmed over ${confirm} tick(s)`,
-    });
-    return {
-      result: {
-        value: s.lastGood ?? m,
-        observed: v,
-        held: true,
-        heldTicks: 1,
-        anomalous: true,
-        kind,
-        dropout: s.dropout !== undefined,
-        message: `${name} ${fmt(v)} is ${fmt((m - v) / scale)} sigmas below its median ${fmt(m)}: held 1 of ${confirm} tick(s)`,
-      },
-      state: s,
-      events,
-    };
-  } else if (low && v <= ZERO_FRACTION * m) {
-    // confirmationTicks 0: nothing is held, but an outage is still marked for the forecaster.
-    count(s, 'dropToZero');
-    s.dropout = { ref: m, since: now };
+    return undefined;
   }
+  ep.ticks++;
+  ep.values.push(v);
+  if (ep.values.length > t.size) ep.values.splice(0, ep.values.length - t.size);
+  if (ep.ticks > confirm) {
+    // Persisted past the confirmation: it is the new reality; decisions follow it.
+    s.window = [...ep.values];
+    s.lastGood = v;
+    delete s.episode;
+    t.events.push({
+      type: 'Normal',
+      reason: 'AnomalyCleared',
+      message: `${name} drop confirmed over ${confirm} tick(s) (${fmt(ep.ref)} → ${fmt(v)}): now acted on`,
+    });
+    return { result: passThrough(s, v), state: s, events: t.events };
+  }
+  return held(t, v, ep.kind, ep.ticks, ep.ref, ep.scale);
+}
 
-  let kind: AnomalyKind | undefined;
-  if (high) {
-    kind = 'surge';
-    if (!s.surging) {
-      s.surging = true;
-      count(s, 'surge');
-      events.push({
-        type: 'Normal',
-        reason: 'AnomalyDetected',
-        message: `${name} surged to ${fmt(v)} from a median of ${fmt(m)} (${fmt((v - m) / scale)} sigmas): acted on at once`,
-      });
+function held(
+  t: Tick,
+  v: number,
+  kind: AnomalyEpisode['kind'],
+  ticks: number,
+  m: number,
+  scale: number,
+): StageOut {
+  const { s, name } = t;
+  return {
+    result: {
+      value: s.lastGood ?? m,
+      observed: v,
+      held: true,
+      heldTicks: ticks,
+      anomalous: true,
+      kind,
+      dropout: s.dropout !== undefined,
+      message: `${name} ${fmt(v)} is ${fmt((m - v) / scale)} sigmas below its median ${fmt(m)}: held ${ticks} of ${t.confirm} tick(s)`,
+    },
+    state: s,
+    events: t.events,
+  };
+}
+
+/** A new drop: held back until confirmed (or, with no confirmation ticks, only marked). */
+function startEpisode(t: Tick, v: number, j: Judgement): StageOut | undefined {
+  const { s, name, confirm, now } = t;
+  const { m, scale } = j;
+  if (confirm === 0) {
+    // confirmationTicks 0: nothing is held, but an outage is still marked for the forecaster.
+    if (v <= ZERO_FRACTION * m) {
+      count(s, 'dropToZero');
+      s.dropout = { ref: m, since: now };
     }
-  } else s.surging = false;
-  accept(s, v, size);
+    return undefined;
+  }
+  const kind = v <= ZERO_FRACTION * m ? 'dropToZero' : 'drop';
+  count(s, kind);
+  if (kind === 'dropToZero') s.dropout = { ref: m, since: now };
+  s.episode = { kind, since: now, ticks: 1, ref: m, scale, values: [v] };
+  t.events.push({
+    type: 'Warning',
+    reason: 'AnomalyDetected',
+    message: `${name} fell to ${fmt(v)} from a median of ${fmt(m)} (${fmt((m - v) / scale)} sigmas): held back until confirmed over ${confirm} tick(s)`,
+  });
+  return held(t, v, kind, 1, m, scale);
+}
+
+/** A value that is not held: accepted into the window; a surge passes at once, with one event. */
+function accepted(t: Tick, v: number, j: Judgement): StageOut {
+  const { s, name } = t;
+  if (j.high && !s.surging) {
+    count(s, 'surge');
+    t.events.push({
+      type: 'Normal',
+      reason: 'AnomalyDetected',
+      message: `${name} surged to ${fmt(v)} from a median of ${fmt(j.m)} (${fmt((v - j.m) / j.scale)} sigmas): acted on at once`,
+    });
+  }
+  s.surging = j.high;
+  accept(s, v, t.size);
   const dropout = s.dropout !== undefined;
   return {
     result: {
@@ -303,11 +316,44 @@ export function anomalyStage(
       held: false,
       heldTicks: 0,
       anomalous: dropout,
-      ...(kind ? { kind } : {}),
+      ...(j.high ? { kind: 'surge' as const } : {}),
       dropout,
-      ...(high ? { message: `${name} surged to ${fmt(v)} (median ${fmt(m)})` } : {}),
+      ...(j.high ? { message: `${name} surged to ${fmt(v)} (median ${fmt(j.m)})` } : {}),
     },
     state: s,
-    events,
+    events: t.events,
   };
+}
+
+/**
+ * One tick for one metric. `observation` is this tick's collector result for the metric
+ * (undefined when the metric was not queried).
+ */
+export function anomalyStage(
+  cfg: AnomalyConfig,
+  state: AnomalyMetricState | undefined,
+  observation: MetricObservation | undefined,
+  now: number,
+): StageOut {
+  const t: Tick = {
+    cfg,
+    s: state ? cloneData(state) : newAnomalyState(),
+    events: [],
+    name: observation?.name ?? 'metric',
+    size: cfg.windowSize ?? 30,
+    confirm: Math.max(0, cfg.confirmationTicks),
+    now,
+  };
+  const missing = missingInput(t, observation);
+  if (missing) return missing;
+  const v = (observation as { value: number }).value;
+  const leftDropout = backAgain(t, v);
+  if (t.s.window.length < (cfg.minHistory ?? 8) && !t.s.episode) {
+    accept(t.s, v, t.size);
+    return { result: passThrough(t.s, v), state: t.s, events: t.events };
+  }
+  const j = judge(t, v, leftDropout);
+  const ep = t.s.episode;
+  const out = ep ? continueEpisode(t, ep, v, j.low) : j.low ? startEpisode(t, v, j) : undefined;
+  return out ?? accepted(t, v, j);
 }

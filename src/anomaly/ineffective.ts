@@ -6,8 +6,9 @@
 //
 // Scale-ups are inferred from the target's replica count rising between ticks, so this
 // needs no feedback from the rest of the engine. Pure: `now` comes from the caller.
-import { cloneData } from '../policy/clone.ts';
-import type { EngineEvent } from '../policy/types.ts';
+import { cloneData } from '../core/clone.ts';
+import { fmtNumber as fmt } from '../core/format.ts';
+import type { EngineEvent } from '../core/types.ts';
 
 export interface IneffectiveConfig {
   maxIneffectiveScaleUps: number;
@@ -47,10 +48,6 @@ export interface IneffectiveResult {
   /** When set, the proposal must not exceed this (no further scale-ups). */
   capAt?: number;
   message?: string;
-}
-
-function fmt(v: number): string {
-  return v.toPrecision(3);
 }
 
 export function ineffectiveStage(

@@ -5,8 +5,8 @@
 //
 // Scaling actions are inferred from the target's replica count changing between ticks.
 // Pure: `now` comes from the caller.
-import { cloneData } from '../policy/clone.ts';
-import type { EngineEvent } from '../policy/types.ts';
+import { cloneData } from '../core/clone.ts';
+import type { EngineEvent } from '../core/types.ts';
 
 export interface FlapConfig {
   /** The spec's scale-down stabilization window: the floor the tuned value decays to. */

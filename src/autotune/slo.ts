@@ -9,8 +9,9 @@
 // learned load follows a service whose capacity changes with releases.
 //
 // Pure: `now` comes from the caller.
-import { cloneData } from '../policy/clone.ts';
-import type { EngineEvent } from '../policy/types.ts';
+import { cloneData } from '../core/clone.ts';
+import { fmtNumber as fmt } from '../core/format.ts';
+import type { EngineEvent } from '../core/types.ts';
 
 export interface SloConfig {
   objectiveSeconds: number;
@@ -51,10 +52,6 @@ function layout(cfg: SloConfig): { lo: number; hi: number; n: number } {
 
 function edge(l: { lo: number; hi: number; n: number }, i: number): number {
   return l.lo * (l.hi / l.lo) ** (i / l.n);
-}
-
-function fmt(v: number): string {
-  return v.toPrecision(3);
 }
 
 export function sloStage(

@@ -166,9 +166,21 @@ export interface ScalingPolicySpec {
      */
     history?: string;
     /**
-     * Expected time from a scale-up to a ready pod; the forecast looks this far ahead plus one polling interval.
+     * Time from a scale-up to a ready pod; the forecast looks this far ahead plus one polling interval. Unset, it is learned from the target's ready replicas (60 until the first scale-up is measured).
      */
     podStartupSeconds?: number;
+    /**
+     * Miss budget of the forecast's headroom, in percent of checked forecasts; the headroom above the forecast is calibrated online from the forecaster's recent errors so the load exceeds forecast plus headroom about this often.
+     */
+    targetMissPercent?: number;
+    /**
+     * Unset, Level 5 acts only while it has no more misses and no more replica-seconds than the reactive path (and no more reversals). Set, one miss tick is worth this many replica-seconds, and Level 5 acts while replica-seconds + this × miss ticks is no more than the reactive path's.
+     */
+    missCostReplicaSeconds?: number;
+    /**
+     * Rolling window of the shadow evaluation; Level 5 acts only while its scores over this window are no worse than the reactive (HPA-compatible) path's.
+     */
+    evaluationWindowSeconds?: number;
     /**
      * The forecaster stands aside while its recent mean absolute percentage error is above this.
      */
@@ -391,9 +403,21 @@ export interface ScalingPolicySpecDefaulted {
      */
     history: string;
     /**
-     * Expected time from a scale-up to a ready pod; the forecast looks this far ahead plus one polling interval.
+     * Time from a scale-up to a ready pod; the forecast looks this far ahead plus one polling interval. Unset, it is learned from the target's ready replicas (60 until the first scale-up is measured).
      */
-    podStartupSeconds: number;
+    podStartupSeconds?: number;
+    /**
+     * Miss budget of the forecast's headroom, in percent of checked forecasts; the headroom above the forecast is calibrated online from the forecaster's recent errors so the load exceeds forecast plus headroom about this often.
+     */
+    targetMissPercent: number;
+    /**
+     * Unset, Level 5 acts only while it has no more misses and no more replica-seconds than the reactive path (and no more reversals). Set, one miss tick is worth this many replica-seconds, and Level 5 acts while replica-seconds + this × miss ticks is no more than the reactive path's.
+     */
+    missCostReplicaSeconds?: number;
+    /**
+     * Rolling window of the shadow evaluation; Level 5 acts only while its scores over this window are no worse than the reactive (HPA-compatible) path's.
+     */
+    evaluationWindowSeconds: number;
     /**
      * The forecaster stands aside while its recent mean absolute percentage error is above this.
      */
@@ -475,6 +499,25 @@ export interface ScalingPolicyStatus {
     upper?: string;
     errorPercent?: string;
     standingAside?: boolean;
+    headroom?: string;
+    headroomMissPercent?: string;
+    leadSeconds?: number;
+    learnedStartupSeconds?: number;
+    evaluation?: {
+      acting?: boolean;
+      windowSeconds?: number;
+      evidenceSeconds?: number;
+      level5?: {
+        replicaSeconds?: number;
+        missTicks?: number;
+        reversals?: number;
+      };
+      reactive?: {
+        replicaSeconds?: number;
+        missTicks?: number;
+        reversals?: number;
+      };
+    };
   };
   tuned?: {
     scaleDownStabilizationSeconds?: number;

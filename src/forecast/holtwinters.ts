@@ -12,7 +12,9 @@
 //
 // Pure: every function takes `now` (epoch ms) from the caller; no clock, no randomness.
 import { quantile } from 'simple-statistics';
-import type { EngineEvent } from '../policy/types.ts';
+import { fmtNumber } from '../core/format.ts';
+import type { EngineEvent } from '../core/types.ts';
+import { type HeadroomState, newHeadroom, updateHeadroom } from './headroom.ts';
 
 export interface ForecastConfig {
   /** Samples are averaged into buckets of this many seconds; the model steps once per bucket. */
@@ -38,6 +40,11 @@ export interface ForecastConfig {
   horizon?: 'point' | 'max';
   /** Stand aside while the recent error is above this. */
   maxErrorPercent: number;
+  /**
+   * The share of checked forecasts the load may exceed the forecast plus headroom (0.05 = 5 %):
+   * the headroom is calibrated online towards it (headroom.ts). Default 0.05.
+   */
+  missBudget?: number;
   /**
    * Time constant of the level's exponential smoothing. Expressed in time rather than as a
    * per-step alpha so the behaviour does not change with the step. Default 300 s.
@@ -78,6 +85,8 @@ export interface ForecastState {
   errs: number[];
   /** The 0.1 and 0.9 quantiles of errs, kept with them so a tick need not sort them. */
   errQ?: [number, number];
+  /** The headroom calibrated on errs towards the miss budget (headroom.ts). */
+  hr?: HeadroomState;
   ewAbsErr: number;
   ewAbsActual: number;
   checked: number;
@@ -109,6 +118,8 @@ export interface ForecastResult {
   /** Recent error: exponentially weighted sum |actual − forecast| over sum |actual|, in percent. */
   errorPercent?: number;
   checked: number;
+  /** What to add to the forecast to meet the miss budget, in the metric's units (0 until calibrated). */
+  headroom: number;
 }
 
 export interface ForecastInput {
@@ -164,6 +175,7 @@ interface Resolved {
   horizon: number;
   lag: number;
   horizonMax: boolean;
+  missBudget: number;
 }
 
 function resolve(cfg: ForecastConfig): Resolved {
@@ -200,6 +212,7 @@ function resolve(cfg: ForecastConfig): Resolved {
     ),
     lag: Math.max(0, cfg.lagSeconds ?? 0),
     horizonMax: cfg.horizon === 'max',
+    missBudget: cfg.missBudget ?? 0.05,
   };
 }
 
@@ -303,6 +316,20 @@ function initialiseFromWarmup(r: Resolved, s: ForecastState): void {
   delete s.warmN;
 }
 
+/** Scores the forecast made `horizon` steps ago for this step: the error, its bounds and the headroom. */
+function score(r: Resolved, s: ForecastState, y: number, forecast: number): void {
+  const err = y - forecast;
+  s.checked++;
+  const rate = Math.max(r.errRate, 1 / s.checked);
+  s.ewAbsErr += rate * (Math.abs(err) - s.ewAbsErr);
+  s.ewAbsActual += rate * (Math.abs(y) - s.ewAbsActual);
+  s.errs.push(err);
+  if (s.errs.length > ERR_RING) s.errs.splice(0, s.errs.length - ERR_RING);
+  if (s.errs.length >= 10) s.errQ = [quantile(s.errs, 0.1), quantile(s.errs, 0.9)];
+  else delete s.errQ;
+  s.hr = updateHeadroom(s.hr ?? newHeadroom(r.missBudget), r.missBudget, err, s.errs);
+}
+
 /** Learn one closed bucket. Mutates s (callers pass a private copy). */
 function learn(r: Resolved, s: ForecastState, idx: number, y: number): void {
   if (!initialised(s)) {
@@ -355,18 +382,7 @@ function learn(r: Resolved, s: ForecastState, idx: number, y: number): void {
     return;
   }
 
-  // Score the forecast made `horizon` steps ago for this step.
-  if (due) {
-    const err = y - due[1];
-    s.checked++;
-    const rate = Math.max(r.errRate, 1 / s.checked);
-    s.ewAbsErr += rate * (Math.abs(err) - s.ewAbsErr);
-    s.ewAbsActual += rate * (Math.abs(y) - s.ewAbsActual);
-    s.errs.push(err);
-    if (s.errs.length > ERR_RING) s.errs.splice(0, s.errs.length - ERR_RING);
-    if (s.errs.length >= 10) s.errQ = [quantile(s.errs, 0.1), quantile(s.errs, 0.9)];
-    else delete s.errQ;
-  }
+  if (due) score(r, s, y, due[1]);
 
   const residual = y - yhat;
   const clipped = scaleKnown
@@ -461,7 +477,12 @@ export function forecastResult(cfg: ForecastConfig, state: ForecastState, now: n
   const r = resolve(cfg);
   const at = now + r.lead * 1000;
   const err = errorPercent(state);
-  const base = { at, checked: state.checked, ...(err === undefined ? {} : { errorPercent: err }) };
+  const base = {
+    at,
+    checked: state.checked,
+    headroom: state.hr?.q ?? 0,
+    ...(err === undefined ? {} : { errorPercent: err }),
+  };
   if (!initialised(state) || state.lastIdx === undefined) {
     const seen =
       state.firstIdx === undefined || state.lastIdx === undefined
@@ -501,7 +522,7 @@ export function forecastResult(cfg: ForecastConfig, state: ForecastState, now: n
     return {
       ...out,
       ready: false,
-      standAsideReason: `recent error ${err.toFixed(1)}% is above maxErrorPercent ${r.maxError}%`,
+      standAsideReason: `recent error ${fmtNumber(err)}% is above maxErrorPercent ${r.maxError}%`,
     };
   }
   return { ...out, ready: true };
@@ -534,7 +555,7 @@ export function forecastStage(
       events.push({
         type: 'Normal',
         reason: 'ForecastReady',
-        message: `forecast ready: recent error ${(result.errorPercent ?? 0).toFixed(1)}% (max ${r.maxError}%)`,
+        message: `forecast ready: recent error ${fmtNumber(result.errorPercent ?? 0)}% (max ${r.maxError}%)`,
       });
     } else {
       events.push({

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ShadowScores } from '../core/types.ts';
 
 /**
  * The operator's own metrics, named as in CONTRIBUTING.md (shared with the
@@ -26,6 +27,10 @@ export interface OperatorMetrics {
   forecastReplicas: Gauge<'namespace' | 'policy'>;
   anomalies: Counter<'namespace' | 'policy' | 'metric' | 'kind'>;
   tunedScaleDownStabilization: Gauge<'namespace' | 'policy'>;
+  /** The shadow evaluation's window scores, per path (level5, reactive) and score. */
+  autopilotScore: Gauge<'namespace' | 'policy' | 'path' | 'score'>;
+  /** 1 while Level 5 acts, 0 while it stands aside as not beneficial. */
+  autopilotActing: Gauge<'namespace' | 'policy'>;
   leader: Gauge<string>;
   policiesWatched: Gauge<string>;
   statusWrites: Counter<'outcome'>;
@@ -101,6 +106,16 @@ export function createOperatorMetrics(registry: Registry = new Registry()): Oper
       'Self-tuned scale-down stabilization window.',
       pol,
     ),
+    autopilotScore: gauge(
+      'tidemark_autopilot_score',
+      'Shadow evaluation over its window: replica_seconds, miss_ticks and reversals of the level5 and reactive paths.',
+      [...pol, 'path', 'score'] as const,
+    ),
+    autopilotActing: gauge(
+      'tidemark_autopilot_acting',
+      '1 while Level 5 acts, 0 while it stands aside (not beneficial).',
+      pol,
+    ),
     leader: new Gauge({ name: 'tidemark_leader', help: '1 on the leader.', registers }),
     policiesWatched: new Gauge({
       name: 'tidemark_policies_watched',
@@ -146,6 +161,8 @@ export function createOperatorMetrics(registry: Registry = new Registry()): Oper
     m.forecastReplicas,
     m.anomalies,
     m.tunedScaleDownStabilization,
+    m.autopilotScore,
+    m.autopilotActing,
   ];
   return {
     ...m,
@@ -159,4 +176,20 @@ export function createOperatorMetrics(registry: Registry = new Registry()): Oper
       }
     },
   };
+}
+
+/** Sets a policy's shadow-evaluation series from a decision's scores (7 series per policy). */
+export function observeEvaluation(
+  m: Pick<OperatorMetrics, 'autopilotScore' | 'autopilotActing'>,
+  labels: { namespace: string; policy: string },
+  e: ShadowScores | undefined,
+): void {
+  if (!e) return;
+  m.autopilotActing.set(labels, e.acting ? 1 : 0);
+  for (const path of ['level5', 'reactive'] as const) {
+    const p = e[path];
+    m.autopilotScore.set({ ...labels, path, score: 'replica_seconds' }, p.replicaSeconds);
+    m.autopilotScore.set({ ...labels, path, score: 'miss_ticks' }, p.missTicks);
+    m.autopilotScore.set({ ...labels, path, score: 'reversals' }, p.reversals);
+  }
 }

@@ -24,6 +24,9 @@
 // - Metric values are plain floats; the HPA rounds them to milli-units first.
 // - When every metric fails, the HPA stops; Tidemark holds the count and, after
 //   fallback.failureThreshold failing ticks, applies fallback.replicas (KEDA-like).
+
+import { fmtNumber } from '../core/format.ts';
+import { fmtDuration } from '../forecast/holtwinters.ts';
 import {
   averageValueProposal,
   describePolicy,
@@ -35,7 +38,14 @@ import {
   stabilize,
   valueProposal,
 } from './hpa.ts';
-import { type Level5Output, type Level5State, level5Stage, level5Targets } from './level5.ts';
+import {
+  applyLevel5Plan,
+  type Level5Output,
+  type Level5State,
+  level5Stage,
+  level5Targets,
+} from './level5.ts';
+import { type ShadowOutput, shadowStep, type TailState } from './shadow.ts';
 import type {
   Decision,
   EngineEvent,
@@ -45,7 +55,9 @@ import type {
   LimitReason,
   MetricObservation,
   MetricResult,
+  PathScore,
   PolicySpec,
+  ShadowScores,
 } from './types.ts';
 
 export const ENGINE_STATE_VERSION = 1;
@@ -99,6 +111,8 @@ export interface DecisionContext {
   readonly targets: Record<string, number>;
   /** The Level 5 stage's output, when a Level 5 mechanism is enabled. */
   level5?: Level5Output;
+  /** The shadow evaluation's output, when predictive is enabled. */
+  shadow?: ShadowOutput;
   /** What the metrics propose (max over metrics, after activation); reported as proposedReplicas. */
   proposal: number;
   replicas: number;
@@ -403,7 +417,8 @@ export function level5Enabled(spec: PolicySpec): boolean {
  * when an earlier stage already decided (metrics failing, bounds guard), so its detectors see
  * every tick. On such ticks it may only raise a failure hold by the forecast: a seasonal
  * forecast is the one input still worth acting on while the metric is missing, and it never
- * lowers anything.
+ * lowers anything. With predictive on, the shadow evaluation decides whether Level 5 acts at
+ * all this tick (shadow.ts); standing aside, the tick is the HPA-compatible one.
  */
 function applyLevel5(ctx: DecisionContext): void {
   const { spec, state, input } = ctx;
@@ -428,11 +443,25 @@ function applyLevel5(ctx: DecisionContext): void {
   });
   ctx.level5 = out;
   state.level5 = out.state;
+  for (const e of out.events) ctx.events.push(e);
+  const shadow = spec.predictive?.enabled ? runShadow(ctx, out) : undefined;
+  if (shadow) {
+    out.state.shadow = shadow.state;
+    ctx.shadow = shadow;
+    if (!shadow.acting) {
+      // Standing aside, the spec's window is the one in effect (and the one reported).
+      if (out.scaleDownStabilizationSeconds === undefined) delete state.tunedScaleDownStabilizationSeconds;
+      else state.tunedScaleDownStabilizationSeconds = spec.behavior.scaleDown.stabilizationWindowSeconds;
+      return;
+    }
+  }
   if (out.scaleDownStabilizationSeconds !== undefined)
     state.tunedScaleDownStabilizationSeconds = out.scaleDownStabilizationSeconds;
   else delete state.tunedScaleDownStabilizationSeconds;
-  for (const e of out.events) ctx.events.push(e);
+  actOnLevel5(ctx, out);
+}
 
+function actOnLevel5(ctx: DecisionContext, out: Level5Output): void {
   const last = ctx.applied[ctx.applied.length - 1];
   const failureHold = last === 'MetricsUnavailable' || last === 'MetricFailureHoldsScaleDown';
   if (ctx.done) {
@@ -440,8 +469,8 @@ function applyLevel5(ctx: DecisionContext): void {
     // The forecast raises a failure hold; the rate limits, cooldowns and bounds still apply.
     ctx.done = false;
   }
-  // The forecast sizes for its upper bound, which on extreme metrics (1e15 against a target of
-  // 0.1) saturates; a finite integer keeps the recommendation history JSON-stable.
+  // The forecast's count on extreme metrics (1e15 against a target of 0.1) saturates; a
+  // finite integer keeps the recommendation history JSON-stable.
   const proposed = replicaCount(out.proposal, ctx.replicas);
   if (proposed !== ctx.replicas) {
     ctx.replicas = proposed;
@@ -450,6 +479,70 @@ function applyLevel5(ctx: DecisionContext): void {
   // Level 5 lists its main reason first; `applied` is in application order (last = main).
   for (let i = out.limitedBy.length - 1; i >= 0; i--) ctx.applied.push(out.limitedBy[i] as LimitReason);
   for (const r of out.reasons) ctx.notes.push(r);
+}
+
+/** The shadow evaluation: score the acting and the virtual path, and set the gate. */
+function runShadow(ctx: DecisionContext, out: Level5Output): ShadowOutput {
+  const { spec, state, input } = ctx;
+  const trusted =
+    ctx.metrics.every((m) => m.value !== undefined) && !out.limitedBy.includes('AnomalyHeld') && !ctx.done;
+  const l5 = state.level5 as Level5State;
+  return shadowStep({
+    spec,
+    now: ctx.now,
+    currentReplicas: ctx.current,
+    readyReplicas: input.readyReplicas ?? ctx.current,
+    metrics: ctx.metrics,
+    trusted,
+    level5Proposal: (reactive) => applyLevel5Plan(out.plan, reactive).proposal,
+    level5DownWindow: out.scaleDownStabilizationSeconds ?? spec.behavior.scaleDown.stabilizationWindowSeconds,
+    startupSeconds: out.startupSeconds,
+    actualTail: tailOf(state),
+    tail: (tail, proposal, current, window) => runTail(spec, tail, proposal, current, ctx.now, window),
+    state: l5.shadow,
+  });
+}
+
+function tailOf(s: EngineState): TailState {
+  return {
+    recommendations: s.recommendations,
+    scaleUpEvents: s.scaleUpEvents,
+    scaleDownEvents: s.scaleDownEvents,
+    ...(s.lastScaleTime === undefined ? {} : { lastScaleTime: s.lastScaleTime }),
+  };
+}
+
+/**
+ * The HPA stages after the proposal (stabilization, cooldowns, rate limits, bounds) on a path
+ * of the shadow evaluation: the same code the acting path runs, on that path's own memory.
+ */
+export function runTail(
+  spec: PolicySpec,
+  tail: TailState,
+  proposal: number,
+  current: number,
+  now: number,
+  downWindowSeconds: number,
+): { replicas: number; tail: TailState } {
+  const ctx = createContext({
+    spec: spec.predictive ? { ...spec, predictive: { ...spec.predictive, enabled: false } } : spec,
+    state: {
+      version: ENGINE_STATE_VERSION,
+      consecutiveFailures: 0,
+      ...tail,
+      tunedScaleDownStabilizationSeconds: downWindowSeconds,
+    },
+    observations: [],
+    currentReplicas: current,
+    now,
+  });
+  ctx.proposal = proposal;
+  ctx.replicas = proposal;
+  applyStabilization(ctx);
+  applyCooldowns(ctx);
+  applyRateLimitsAndBounds(ctx);
+  recordAction(ctx);
+  return { replicas: ctx.replicas, tail: tailOf(ctx.state) };
 }
 
 function applyStabilization(ctx: DecisionContext): void {
@@ -546,15 +639,20 @@ function rateText(policy: RatePolicy | undefined, usedUp: boolean): string {
   return usedUp ? `${base} (earlier scaling used up its period)` : base;
 }
 
-function finish(ctx: DecisionContext): EngineOutput {
+/** The engine assumes its decision is carried out (see EngineInput docs in types.ts). */
+function recordAction(ctx: DecisionContext): void {
   const { state, now, current } = ctx;
   const desired = ctx.replicas;
-  if (desired !== current) {
-    // The engine assumes its decision is carried out (see EngineInput docs in types.ts).
-    if (desired > current) state.scaleUpEvents.push({ t: now, change: desired - current });
-    else state.scaleDownEvents.push({ t: now, change: current - desired });
-    state.lastScaleTime = now;
-  }
+  if (desired === current) return;
+  if (desired > current) state.scaleUpEvents.push({ t: now, change: desired - current });
+  else state.scaleDownEvents.push({ t: now, change: current - desired });
+  state.lastScaleTime = now;
+}
+
+function finish(ctx: DecisionContext): EngineOutput {
+  const { state, current } = ctx;
+  const desired = ctx.replicas;
+  recordAction(ctx);
   if (ctx.fallbackActive) state.fallbackActive = true;
   else delete state.fallbackActive;
 
@@ -583,8 +681,47 @@ function finish(ctx: DecisionContext): EngineOutput {
     decision.forecasts = l5.forecasts;
     decision.anomalyCounts = l5.anomalyCounts;
     decision.ineffectiveCount = l5.ineffectiveCount;
+    if (ctx.shadow) reportShadow(decision, ctx.shadow.scores, ctx.shadow.decided, ctx.spec);
   }
   return { decision, state };
+}
+
+/** The scores into status.forecast.evaluation, and ForecastReady=False NotBeneficial while standing aside. */
+function reportShadow(decision: Decision, live: ShadowScores, scores: ShadowScores, spec: PolicySpec): void {
+  decision.evaluation = live;
+  const f = decision.status?.forecast;
+  if (f) {
+    f.evaluation = {
+      acting: scores.acting,
+      windowSeconds: scores.windowSeconds,
+      evidenceSeconds: scores.evidenceSeconds,
+      level5: { ...scores.level5 },
+      reactive: { ...scores.reactive },
+    };
+  }
+  // ForecastOnly never acts on the forecast: its scores are a dry run, not a reason to stand aside.
+  if (scores.acting || spec.predictive?.mode === 'ForecastOnly') return;
+  const conditions = decision.conditions ?? [];
+  const i = conditions.findIndex((c) => c.type === 'ForecastReady');
+  const ready = conditions[i];
+  if (ready?.status !== 'True') return;
+  conditions[i] = {
+    type: 'ForecastReady',
+    status: 'False',
+    reason: 'NotBeneficial',
+    message: `${standAsideText(scores)}; ${ready.message}`,
+  };
+}
+
+function standAsideText(s: ShadowScores): string {
+  const scores = `Level 5 ${scoreText(s.level5)}, the reactive path ${scoreText(s.reactive)}`;
+  if (s.evidenceSeconds < s.windowSeconds / 24)
+    return `standing aside until scored for ${fmtDuration(s.windowSeconds / 24)} (${fmtDuration(s.evidenceSeconds)} so far): ${scores}`;
+  return `standing aside: over the last ${fmtDuration(s.windowSeconds)}, ${scores}; Level 5 acts only while no worse`;
+}
+
+function scoreText(p: PathScore): string {
+  return `${fmtNumber(Math.round(p.replicaSeconds / 60))} replica-minutes, ${p.missTicks} miss ticks, ${p.reversals} reversals`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -610,17 +747,10 @@ function metricText(r: MetricResult, rawTarget: number | string | undefined, tol
     const e = r.error;
     return `${r.name} failed (${e?.kind ?? 'empty'}${e?.message ? `: ${e.message}` : ''})`;
   }
-  const target = rawTarget !== undefined ? String(rawTarget) : fmtValue(r.target);
+  const target = rawTarget !== undefined ? String(rawTarget) : fmtNumber(r.target);
   const vs = r.targetType === 'AverageValue' ? `${target}/replica` : `${target} total`;
   const within = r.withinTolerance ? ` (within ${Math.round(tolerance * 1000) / 10}% tolerance)` : '';
-  return `${r.name} ${fmtValue(r.value)} vs ${vs} proposes ${r.proposedReplicas}${within}`;
-}
-
-function fmtValue(v: number): string {
-  const a = Math.abs(v);
-  if (a === 0) return '0';
-  if (a >= 0.1 && a < 1e9) return Number.isInteger(v) && a >= 1e3 ? String(v) : v.toFixed(1);
-  return v.toPrecision(3);
+  return `${r.name} ${fmtNumber(r.value)} vs ${vs} proposes ${r.proposedReplicas}${within}`;
 }
 
 function fmtSeconds(ms: number): string {

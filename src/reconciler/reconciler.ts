@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { AddressCheck, PolicyObservations, PolicyRef, RangeResult } from '../collector/index.ts';
 import type { ScalingPolicy, ScalingPolicyStatus } from '../crd/types.generated.ts';
 import { fmtDuration } from '../forecast/holtwinters.ts';
-import type { OperatorMetrics } from '../metrics/registry.ts';
+import { type OperatorMetrics, observeEvaluation } from '../metrics/registry.ts';
 import { decide as engineDecide, initialState } from '../policy/engine.ts';
 import { forecastConfig, type Level5State, level5TrainForecast } from '../policy/level5.ts';
 import type { Decision, EngineInput, EngineOutput, EngineState, LimitReason } from '../policy/types.ts';
@@ -779,6 +779,7 @@ export class PolicyReconciler {
       if (f.ready) forecastReplicas = Math.max(forecastReplicas ?? 0, f.replicas);
     }
     if (forecastReplicas !== undefined) m.forecastReplicas.set(l, forecastReplicas);
+    observeEvaluation(m, l, decision.evaluation);
     // The engine's counts are totals since its state began; the counter gets the increase.
     const key = `${namespace}/${policy}`;
     // On the policy's first tick in this process its counts (restored from status) are the

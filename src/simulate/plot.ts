@@ -77,78 +77,114 @@ function niceStep(range: number, ticks: number): number {
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const num = (x: number) => (Math.round(x * 10) / 10).toString();
 
-export function renderSvg(series: Series, opts: PlotOptions): string {
-  const minutes = series.requests.length;
-  const buckets = Math.max(1, Math.min(minutes, opts.buckets ?? 1000));
+/** Where things go on the canvas, and the scales of the two panels. */
+interface Layout {
+  minutes: number;
+  buckets: number;
+  width: number;
+  height: number;
+  left: number;
+  plotW: number;
+  top1: number;
+  h1: number;
+  top2: number;
+  h2: number;
+  x: (b: number) => number;
+  y1: (v: number) => number;
+  y2: (v: number) => number;
+  yMax1: number;
+  yMax2: number;
+}
+
+interface Prepared {
+  load: ReturnType<typeof reduce>;
+  strategies: Array<{ name: string; capacity: number[]; replicas: number[] }>;
+  bands: Array<NonNullable<PlotOptions['bands']>[number] & { lo: number[]; hi: number[] }>;
+}
+
+function prepare(series: Series, opts: PlotOptions, buckets: number): Prepared {
+  return {
+    load: reduce(series.requests, buckets),
+    strategies: series.strategies.map((s) => ({
+      name: s.strategy,
+      capacity: reduce(
+        Array.from(s.ready, (r) => r * opts.capacity),
+        buckets,
+      ).mean,
+      replicas: reduce(s.replicas, buckets).mean,
+    })),
+    bands: (opts.bands ?? []).map((b) => ({
+      ...b,
+      lo: reduce(b.lower, buckets).min,
+      hi: reduce(b.upper, buckets).max,
+    })),
+  };
+}
+
+function layout(series: Series, opts: PlotOptions, p: Prepared, buckets: number): Layout {
   const width = opts.width ?? 1400;
   const left = 70;
-  const right = 170;
-  const plotW = width - left - right;
+  const plotW = width - left - 170;
   const top1 = 40;
   const h1 = 300;
   const top2 = top1 + h1 + 50;
   const h2 = 200;
-  const height = top2 + h2 + 50;
-  const x = (b: number) => left + ((b + 0.5) / buckets) * plotW;
-
-  const load = reduce(series.requests, buckets);
-  const strategies = series.strategies.map((s) => ({
-    name: s.strategy,
-    capacity: reduce(
-      Array.from(s.ready, (r) => r * opts.capacity),
-      buckets,
-    ).mean,
-    replicas: reduce(s.replicas, buckets).mean,
-  }));
-  const bands = (opts.bands ?? []).map((b) => ({
-    ...b,
-    lo: reduce(b.lower, buckets).min,
-    hi: reduce(b.upper, buckets).max,
-  }));
   const finite = (xs: number[]) => xs.filter((v) => Number.isFinite(v));
   const yMax1 =
     Math.max(
       1,
-      ...finite(load.max),
-      ...strategies.flatMap((s) => finite(s.capacity)),
-      ...bands.flatMap((b) => finite(b.hi)),
+      ...finite(p.load.max),
+      ...p.strategies.flatMap((s) => finite(s.capacity)),
+      ...p.bands.flatMap((b) => finite(b.hi)),
     ) * 1.05;
-  const yMax2 = Math.max(1, ...strategies.flatMap((s) => finite(s.replicas))) * 1.1;
-  const y1 = (v: number) => top1 + h1 - (v / yMax1) * h1;
-  const y2 = (v: number) => top2 + h2 - (v / yMax2) * h2;
-
-  const path = (ys: number[], y: (v: number) => number) => {
-    let d = '';
-    let pen = false;
-    ys.forEach((v, b) => {
-      if (!Number.isFinite(v)) {
-        pen = false;
-        return;
-      }
-      d += `${pen ? 'L' : 'M'}${num(x(b))},${num(y(v))}`;
-      pen = true;
-    });
-    return d;
+  const yMax2 = Math.max(1, ...p.strategies.flatMap((s) => finite(s.replicas))) * 1.1;
+  return {
+    minutes: series.requests.length,
+    buckets,
+    width,
+    height: top2 + h2 + 50,
+    left,
+    plotW,
+    top1,
+    h1,
+    top2,
+    h2,
+    x: (b: number) => left + ((b + 0.5) / buckets) * plotW,
+    y1: (v: number) => top1 + h1 - (v / yMax1) * h1,
+    y2: (v: number) => top2 + h2 - (v / yMax2) * h2,
+    yMax1,
+    yMax2,
   };
-  const area = (lo: number[], hi: number[], y: (v: number) => number) => {
-    const idx = lo.map((_, b) => b).filter((b) => Number.isFinite(lo[b]!) && Number.isFinite(hi[b]!));
-    if (idx.length === 0) return '';
-    const upper = idx.map((b, i) => `${i ? 'L' : 'M'}${num(x(b))},${num(y(hi[b]!))}`).join('');
-    const lower = [...idx]
-      .reverse()
-      .map((b) => `L${num(x(b))},${num(y(lo[b]!))}`)
-      .join('');
-    return `${upper}${lower}Z`;
-  };
+}
 
-  const out: string[] = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${left}" y="22" font-size="15" font-weight="bold">${esc(opts.title)}</text>`,
-  );
+function linePath(L: Layout, ys: number[], y: (v: number) => number): string {
+  let d = '';
+  let pen = false;
+  ys.forEach((v, b) => {
+    if (!Number.isFinite(v)) {
+      pen = false;
+      return;
+    }
+    d += `${pen ? 'L' : 'M'}${num(L.x(b))},${num(y(v))}`;
+    pen = true;
+  });
+  return d;
+}
 
-  // Time axis in days, hours or minutes, whichever gives a readable number of ticks.
+function areaPath(L: Layout, lo: number[], hi: number[], y: (v: number) => number): string {
+  const idx = lo.map((_, b) => b).filter((b) => Number.isFinite(lo[b]!) && Number.isFinite(hi[b]!));
+  if (idx.length === 0) return '';
+  const upper = idx.map((b, i) => `${i ? 'L' : 'M'}${num(L.x(b))},${num(y(hi[b]!))}`).join('');
+  const lower = [...idx]
+    .reverse()
+    .map((b) => `L${num(L.x(b))},${num(y(lo[b]!))}`)
+    .join('');
+  return `${upper}${lower}Z`;
+}
+
+/** Time axis in days, hours or minutes, whichever gives a readable number of ticks. */
+function timeAxis(out: string[], L: Layout): void {
+  const { minutes, left, plotW, top1, h1, top2, h2 } = L;
   const unit =
     minutes >= 2 * 1440
       ? { m: 1440, name: 'day' }
@@ -157,55 +193,72 @@ export function renderSvg(series: Series, opts: PlotOptions): string {
         : { m: 1, name: 'minute' };
   const span = minutes / unit.m;
   const xStep = niceStep(span, 12);
-  const xTicks: string[] = [];
   for (let v = 0; v <= span + 1e-9; v += xStep) {
     const px = left + ((v * unit.m) / minutes) * plotW;
-    xTicks.push(
+    out.push(
       `<line x1="${num(px)}" y1="${top1}" x2="${num(px)}" y2="${top1 + h1}" stroke="#eee"/>`,
       `<line x1="${num(px)}" y1="${top2}" x2="${num(px)}" y2="${top2 + h2}" stroke="#eee"/>`,
       `<text x="${num(px)}" y="${top2 + h2 + 16}" text-anchor="middle">${num(v)}</text>`,
     );
   }
   out.push(
-    ...xTicks,
     `<text x="${left + plotW / 2}" y="${top2 + h2 + 36}" text-anchor="middle">time (${unit.name}s)</text>`,
   );
+}
 
-  const yAxis = (top: number, h: number, max: number, y: (v: number) => number, label: string) => {
-    const step = niceStep(max, 5);
-    for (let v = 0; v <= max; v += step) {
-      out.push(
-        `<line x1="${left}" y1="${num(y(v))}" x2="${left + plotW}" y2="${num(y(v))}" stroke="#eee"/>`,
-        `<text x="${left - 6}" y="${num(y(v) + 4)}" text-anchor="end">${num(v)}</text>`,
-      );
-    }
+function yAxis(
+  out: string[],
+  L: Layout,
+  top: number,
+  h: number,
+  max: number,
+  y: (v: number) => number,
+  label: string,
+) {
+  const step = niceStep(max, 5);
+  for (let v = 0; v <= max; v += step) {
     out.push(
-      `<rect x="${left}" y="${top}" width="${plotW}" height="${h}" fill="none" stroke="#999"/>`,
-      `<text transform="translate(16 ${top + h / 2}) rotate(-90)" text-anchor="middle">${esc(label)}</text>`,
+      `<line x1="${L.left}" y1="${num(y(v))}" x2="${L.left + L.plotW}" y2="${num(y(v))}" stroke="#eee"/>`,
+      `<text x="${L.left - 6}" y="${num(y(v) + 4)}" text-anchor="end">${num(v)}</text>`,
     );
-  };
-  yAxis(top1, h1, yMax1, y1, opts.unit?.axis ?? 'requests / minute');
-  yAxis(top2, h2, yMax2, y2, 'replicas');
-
-  const legend: Array<{ label: string; color: string; kind: 'line' | 'area'; dash?: string }> = [];
-  out.push(`<path d="${area(load.min, load.max, y1)}" fill="#bbb" fill-opacity="0.5" stroke="none"/>`);
-  out.push(`<path d="${path(load.mean, y1)}" fill="none" stroke="#555" stroke-width="1"/>`);
-  legend.push({ label: 'load (mean, min–max)', color: '#777', kind: 'area' });
-  for (const b of bands) {
-    const color = b.color ?? '#9467bd';
-    out.push(`<path d="${area(b.lo, b.hi, y1)}" fill="${color}" fill-opacity="0.25" stroke="none"/>`);
-    legend.push({ label: b.label, color, kind: 'area' });
-  }
-  for (const s of strategies) {
-    const st = STYLES[s.name] ?? { color: '#000', dash: '', width: 1.2 };
-    const attrs = `fill="none" stroke="${st.color}" stroke-width="${st.width}"${st.dash ? ` stroke-dasharray="${st.dash}"` : ''}`;
-    out.push(`<path d="${path(s.capacity, y1)}" ${attrs}/>`);
-    out.push(`<path d="${path(s.replicas, y2)}" ${attrs}/>`);
-    legend.push({ label: s.name, color: st.color, kind: 'line', dash: st.dash });
   }
   out.push(
+    `<rect x="${L.left}" y="${top}" width="${L.plotW}" height="${h}" fill="none" stroke="#999"/>`,
+    `<text transform="translate(16 ${top + h / 2}) rotate(-90)" text-anchor="middle">${esc(label)}</text>`,
+  );
+}
+
+type LegendEntry = { label: string; color: string; kind: 'line' | 'area'; dash?: string };
+
+function drawSeries(out: string[], L: Layout, p: Prepared): LegendEntry[] {
+  const legend: LegendEntry[] = [];
+  out.push(
+    `<path d="${areaPath(L, p.load.min, p.load.max, L.y1)}" fill="#bbb" fill-opacity="0.5" stroke="none"/>`,
+  );
+  out.push(`<path d="${linePath(L, p.load.mean, L.y1)}" fill="none" stroke="#555" stroke-width="1"/>`);
+  legend.push({ label: 'load (mean, min–max)', color: '#777', kind: 'area' });
+  for (const b of p.bands) {
+    const color = b.color ?? '#9467bd';
+    out.push(
+      `<path d="${areaPath(L, b.lo, b.hi, L.y1)}" fill="${color}" fill-opacity="0.25" stroke="none"/>`,
+    );
+    legend.push({ label: b.label, color, kind: 'area' });
+  }
+  for (const s of p.strategies) {
+    const st = STYLES[s.name] ?? { color: '#000', dash: '', width: 1.2 };
+    const attrs = `fill="none" stroke="${st.color}" stroke-width="${st.width}"${st.dash ? ` stroke-dasharray="${st.dash}"` : ''}`;
+    out.push(`<path d="${linePath(L, s.capacity, L.y1)}" ${attrs}/>`);
+    out.push(`<path d="${linePath(L, s.replicas, L.y2)}" ${attrs}/>`);
+    legend.push({ label: s.name, color: st.color, kind: 'line', dash: st.dash });
+  }
+  return legend;
+}
+
+function drawLegend(out: string[], L: Layout, legend: LegendEntry[], unitShort: string): void {
+  const { left, plotW, top1, top2, buckets, minutes } = L;
+  out.push(
     `<text x="${left + plotW + 12}" y="${top2 + 10}" fill="#666">lines: ready capacity</text>`,
-    `<text x="${left + plotW + 12}" y="${top2 + 24}" fill="#666">(${esc(opts.unit?.short ?? 'req/min')}, top) and</text>`,
+    `<text x="${left + plotW + 12}" y="${top2 + 24}" fill="#666">(${esc(unitShort)}, top) and</text>`,
     `<text x="${left + plotW + 12}" y="${top2 + 38}" fill="#666">replicas (bottom)</text>`,
   );
   out.push(
@@ -224,6 +277,23 @@ export function renderSvg(series: Series, opts: PlotOptions): string {
     if (rest.length)
       out.push(`<text x="${lx + 24}" y="${ly + 18}" fill="#666">(${esc(rest.join(' ('))}</text>`);
   });
+}
+
+export function renderSvg(series: Series, opts: PlotOptions): string {
+  const minutes = series.requests.length;
+  const buckets = Math.max(1, Math.min(minutes, opts.buckets ?? 1000));
+  const p = prepare(series, opts, buckets);
+  const L = layout(series, opts, p, buckets);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${L.width}" height="${L.height}" viewBox="0 0 ${L.width} ${L.height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${L.left}" y="22" font-size="15" font-weight="bold">${esc(opts.title)}</text>`,
+  ];
+  timeAxis(out, L);
+  yAxis(out, L, L.top1, L.h1, L.yMax1, L.y1, opts.unit?.axis ?? 'requests / minute');
+  yAxis(out, L, L.top2, L.h2, L.yMax2, L.y2, 'replicas');
+  const legend = drawSeries(out, L, p);
+  drawLegend(out, L, legend, opts.unit?.short ?? 'req/min');
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

@@ -65,7 +65,13 @@ export interface Report {
 /** Per-minute series for the plot (means over each minute). */
 export interface Series {
   requests: Float64Array;
-  strategies: Array<{ strategy: StrategyName; replicas: Float32Array; ready: Float32Array }>;
+  strategies: Array<{
+    strategy: StrategyName;
+    replicas: Float32Array;
+    ready: Float32Array;
+    /** 1 for each under-provisioned minute (absent in hand-made series). */
+    under?: Uint8Array;
+  }>;
   /** Tidemark's forecast of the metric (requests per minute) per minute it was for, when predictive is on. */
   forecast?: ForecastSeries;
 }
@@ -100,10 +106,11 @@ interface Cluster {
   scaleDownsInOutage: number;
   minuteReplicaSeconds: Float32Array;
   minuteReadySeconds: Float32Array;
+  minuteUnder: Uint8Array;
 }
 
-export function simulate(opts: SimulationOptions): SimulationResult {
-  const { trace, spec, capacity, startupSeconds } = opts;
+function checkOptions(opts: SimulationOptions): void {
+  const { spec, capacity, startupSeconds } = opts;
   if (!(capacity > 0) || !Number.isFinite(capacity)) {
     throw new SimulationInputError(`capacity must be a positive number, got ${capacity}`);
   }
@@ -115,26 +122,20 @@ export function simulate(opts: SimulationOptions): SimulationResult {
       `the policy has ${spec.metrics.length} metrics; a trace stands for one request-rate metric, so the simulated policy must have exactly one`,
     );
   }
+}
+
+/** The four strategies with their starting replicas, in the report's order. */
+function strategiesFor(
+  opts: SimulationOptions,
+  tidemark: TidemarkStrategy,
+  initial: number,
+): Array<{ s: Strategy; initial: number }> {
+  const { spec, trace, capacity, startupSeconds } = opts;
   const metricSpec = spec.metrics[0]!;
   const target = Number(metricSpec.target.value);
   const targetType = metricSpec.target.type;
-  const activationThreshold = Number(metricSpec.activationThreshold ?? 0);
-  const load = trace.requests;
-  const minutes = load.length;
   const polling = spec.pollingIntervalSeconds;
-  // Replicas change only at decision times; a step that divides both the 15 s tick and
-  // the policy's polling interval (and a minute) keeps every step inside one minute.
-  const step = gcd(TICK_SECONDS, polling);
-  const totalSeconds = minutes * 60;
-  const steps = totalSeconds / step;
-  const outages = (opts.outages ?? []).map((o) => ({
-    from: o.startMinute * 60,
-    to: (o.startMinute + o.lengthMinutes) * 60,
-  }));
-  const inOutage = (t: number) => outages.some((o) => t >= o.from && t < o.to);
-
-  const initial = clamp(Math.ceil(load[0]! / capacity), spec.minReplicas, spec.maxReplicas);
-  const plan = oraclePlan(load, {
+  const plan = oraclePlan(trace.requests, {
     capacity,
     startupSeconds,
     tickSeconds: TICK_SECONDS,
@@ -155,15 +156,9 @@ export function simulate(opts: SimulationOptions): SimulationResult {
     maxReplicas: spec.maxReplicas,
     target,
     targetType,
-    activationThreshold,
+    activationThreshold: Number(metricSpec.activationThreshold ?? 0),
   });
-  const tidemark = new TidemarkStrategy({
-    spec,
-    startTime: opts.startTime ?? 0,
-    minutes,
-    ...(opts.engine ? { engine: opts.engine } : {}),
-  });
-  const strategies: Array<{ s: Strategy; initial: number }> = [
+  return [
     {
       s: {
         name: 'tidemark',
@@ -185,57 +180,92 @@ export function simulate(opts: SimulationOptions): SimulationResult {
     // first tick needs, all ready, so a start-up longer than 45 s cannot trap it.
     { s: { name: 'oracle', due: everyTick, decide: (t) => plan[t / TICK_SECONDS]! }, initial: plan[0]! },
   ];
-  const clusters = strategies.map(({ s, initial }) => newCluster(s, initial, minutes));
+}
 
-  /** rate(...[1m]) at the last scrape at or before t, in requests per minute. */
-  const metricAt = (t: number): { value: number; scrapedAt: number } => {
-    const s = Math.floor(t / TICK_SECONDS) * TICK_SECONDS;
-    const from = s - 60;
-    const a = Math.floor(from / 60);
-    const offset = from - a * 60;
-    const la = load[Math.max(0, a)]!;
-    if (offset === 0) return { value: la, scrapedAt: s };
-    const lb = load[Math.max(0, a + 1)]!;
-    return { value: (la * (60 - offset) + lb * offset) / 60, scrapedAt: s };
-  };
+/** rate(...[1m]) at the last scrape at or before t, in requests per minute. */
+function metricAt(load: Float64Array, t: number): { value: number; scrapedAt: number } {
+  const s = Math.floor(t / TICK_SECONDS) * TICK_SECONDS;
+  const from = s - 60;
+  const a = Math.floor(from / 60);
+  const offset = from - a * 60;
+  const la = load[Math.max(0, a)]!;
+  if (offset === 0) return { value: la, scrapedAt: s };
+  const lb = load[Math.max(0, a + 1)]!;
+  return { value: (la * (60 - offset) + lb * offset) / 60, scrapedAt: s };
+}
 
+/** Steps every cluster through the trace in lockstep. */
+function run(opts: SimulationOptions, clusters: Cluster[], step: number): void {
+  const load = opts.trace.requests;
+  const outages = (opts.outages ?? []).map((o) => ({
+    from: o.startMinute * 60,
+    to: (o.startMinute + o.lengthMinutes) * 60,
+  }));
+  const inOutage = (t: number) => outages.some((o) => t >= o.from && t < o.to);
+  const steps = (load.length * 60) / step;
   const progressEvery = 1 << 13;
   for (let k = 0; k < steps; k++) {
     const t = k * step;
     const minute = Math.floor(t / 60);
-    const end = t + step;
     const demand = load[minute]!;
     const failed = inOutage(t);
     let metric: { value: number; scrapedAt: number } | undefined;
     for (const c of clusters) {
       promote(c, t);
       if (c.strategy.due(t)) {
-        metric ??= metricAt(t);
-        const value = failed ? undefined : metric.value;
-        const desired = c.strategy.decide(t, c.replicas, c.ready, value, metric.scrapedAt);
-        apply(c, desired, t, startupSeconds, failed);
+        metric ??= metricAt(load, t);
+        const desired = c.strategy.decide(
+          t,
+          c.replicas,
+          c.ready,
+          failed ? undefined : metric.value,
+          metric.scrapedAt,
+        );
+        apply(c, desired, t, opts.startupSeconds, failed);
       }
-      advance(c, t, end, minute, demand, capacity);
+      advance(c, t, t + step, minute, demand, opts.capacity);
     }
     if (opts.onProgress && k % progressEvery === 0) opts.onProgress(k / steps);
   }
   opts.onProgress?.(1);
+}
 
-  const results = clusters.map(result);
+export function simulate(opts: SimulationOptions): SimulationResult {
+  checkOptions(opts);
+  const { trace, spec, capacity, startupSeconds } = opts;
+  const metricSpec = spec.metrics[0]!;
+  const load = trace.requests;
+  const minutes = load.length;
+  const polling = spec.pollingIntervalSeconds;
+  // Replicas change only at decision times; a step that divides both the 15 s tick and
+  // the policy's polling interval (and a minute) keeps every step inside one minute.
+  const step = gcd(TICK_SECONDS, polling);
+  const initial = clamp(Math.ceil(load[0]! / capacity), spec.minReplicas, spec.maxReplicas);
+  const tidemark = new TidemarkStrategy({
+    spec,
+    startTime: opts.startTime ?? 0,
+    minutes,
+    ...(opts.engine ? { engine: opts.engine } : {}),
+  });
+  const clusters = strategiesFor(opts, tidemark, initial).map(({ s, initial }) =>
+    newCluster(s, initial, minutes),
+  );
+  run(opts, clusters, step);
+
   const extra: Record<string, unknown> = {
     policy: {
       minReplicas: spec.minReplicas,
       maxReplicas: spec.maxReplicas,
       pollingIntervalSeconds: polling,
       metric: metricSpec.name,
-      target: { type: targetType, value: target },
+      target: { type: metricSpec.target.type, value: Number(metricSpec.target.value) },
     },
     initialReplicas: initial,
     metric: 'mean requests/minute over the 60 s before the last 15 s scrape (rate over [1m])',
     stepSeconds: step,
     tidemark: tidemark.summary(),
   };
-  if (outages.length > 0) {
+  if ((opts.outages ?? []).length > 0) {
     extra.outages = (opts.outages ?? []).map((o) => ({ ...o }));
     // The oracle reads no metric, so only the metric-driven strategies are counted.
     extra.scaleDownsDuringOutage = Object.fromEntries(
@@ -248,7 +278,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
     report: {
       trace: { file: opts.traceName, minutes },
       model: { capacityPerReplica: capacity, startupSeconds, tickSeconds: TICK_SECONDS },
-      results,
+      results: clusters.map(result),
       extra,
     },
     series: {
@@ -257,6 +287,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
         strategy: c.strategy.name,
         replicas: c.minuteReplicaSeconds.map((x) => x / 60),
         ready: c.minuteReadySeconds.map((x) => x / 60),
+        under: c.minuteUnder,
       })),
       ...(tidemark.forecast ? { forecast: tidemark.forecast } : {}),
     },
@@ -281,6 +312,7 @@ function newCluster(strategy: Strategy, initial: number, minutes: number): Clust
     scaleDownsInOutage: 0,
     minuteReplicaSeconds: new Float32Array(minutes),
     minuteReadySeconds: new Float32Array(minutes),
+    minuteUnder: new Uint8Array(minutes),
   };
 }
 
@@ -357,6 +389,7 @@ function serve(c: Cluster, demand: number, capacity: number, minute: number, sec
     if (c.lastUnderMinute !== minute) {
       c.lastUnderMinute = minute;
       c.underMinutes++;
+      c.minuteUnder[minute] = 1;
     }
   }
 }

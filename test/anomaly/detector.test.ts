@@ -88,7 +88,9 @@ describe('anomaly detector', () => {
     assert.equal(results[32]?.value, 101);
     assert.equal(results[32]?.dropout, false);
     assert.ok(
-      events[32]?.some((e) => /recovered to 101 after a 2-tick drop that was never acted on/.test(e.message)),
+      events[32]?.some((e) =>
+        /recovered to 101.0 after a 2-tick drop that was never acted on/.test(e.message),
+      ),
       JSON.stringify(events[32]),
     );
   });
@@ -100,7 +102,7 @@ describe('anomaly detector', () => {
     assert.equal(results[30]?.kind, 'surge');
     assert.equal(results[30]?.anomalous, false, 'a surge is real load and may be learned');
     assert.equal(events.slice(30).flat().length, 1);
-    assert.match(events[30]?.[0]?.message ?? '', /surged to 400 .* acted on at once/);
+    assert.match(events[30]?.[0]?.message ?? '', /surged to 400.0 .* acted on at once/);
     assert.equal(state.counts.surge, 1);
   });
 

@@ -1,6 +1,7 @@
 // End-to-end Level 5: one real operator process against the sandbox. The forecast shows in
 // the status (standing aside on a fresh workload's short history; ready at once on a metric
-// whose history Prometheus already has), and an anomalous drop to zero raises
+// whose history Prometheus already has); the shadow evaluation's scores and its stand-aside
+// condition show in the status and /metrics; and an anomalous drop to zero raises
 // AnomalyDetected, holds the replicas for the confirmation ticks, and clears.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -28,7 +29,7 @@ import {
 
 const RUN = `l5-${Date.now().toString(36)}`;
 const ns = (s: string) => `${RUN}-${s}`;
-const SCENARIOS = ['short', 'ready', 'confirmed', 'transient'] as const;
+const SCENARIOS = ['short', 'ready', 'shadow', 'confirmed', 'transient'] as const;
 const skip = sandboxAvailable() ? false : NO_SANDBOX;
 
 /**
@@ -38,6 +39,17 @@ const skip = sandboxAvailable() ? false : NO_SANDBOX;
  */
 const SINE = '20 + 10 * sin(2 * pi() * floor(vector(time()) / 60) / 4)';
 const sineAt = (ms: number) => 20 + 10 * Math.sin((2 * Math.PI * Math.floor(ms / 60_000)) / 4);
+
+/** A workload on the SINE metric (target 10) with predictive on, its history in Prometheus. */
+async function applySine(n: string, predictive: Record<string, unknown>): Promise<void> {
+  await apply([
+    deployment(n, 'web', 1, 10),
+    scalingPolicy(n, 'web', {
+      metrics: [{ name: 'sine', query: SINE, target: { type: 'AverageValue', value: '10' } }],
+      predictive: { enabled: true, seasonPeriod: '4m', history: '30m', ...predictive },
+    }),
+  ]);
+}
 
 async function policyWhen(
   n: string,
@@ -123,13 +135,7 @@ describe('Level 5 end to end', { skip, concurrency: true, timeout: 300_000 }, ()
 
   it('forecast with history in Prometheus: ready on the first tick, with its numbers in status and metrics', async () => {
     const n = ns('ready');
-    await apply([
-      deployment(n, 'web', 1, 10),
-      scalingPolicy(n, 'web', {
-        metrics: [{ name: 'sine', query: SINE, target: { type: 'AverageValue', value: '10' } }],
-        predictive: { enabled: true, mode: 'ForecastOnly', seasonPeriod: '4m', history: '30m' },
-      }),
-    ]);
+    await applySine(n, { mode: 'ForecastOnly' });
     const p = await policyWhen(n, 'a forecast', (p) => p.status?.forecast !== undefined);
     const c = condition(p, 'ForecastReady');
     assert.equal(c?.status, 'True', `ready from the loaded history: ${c?.message}`);
@@ -181,6 +187,49 @@ describe('Level 5 end to end', { skip, concurrency: true, timeout: 300_000 }, ()
     assert.ok(!(await events(n, 'web')).some((e) => /forecast sine/.test(e.message)));
   });
 
+  it('shadow evaluation: the scores of Level 5 and the reactive path in status and /metrics, standing aside until scored', async () => {
+    const n = ns('shadow');
+    // A 10-minute window: buckets of 25 s, so the gate is first set within a minute.
+    await applySine(n, { evaluationWindowSeconds: 600 });
+    const first = await policyWhen(
+      n,
+      'status.forecast.evaluation',
+      (p) => p.status?.forecast?.evaluation !== undefined,
+    );
+    const c = condition(first, 'ForecastReady');
+    assert.equal(c?.status, 'False', JSON.stringify(c));
+    assert.equal(c?.reason, 'NotBeneficial');
+    assert.match(
+      c?.message ?? '',
+      /^standing aside until scored for 25s .*Level 5 .*replica-minutes.*the reactive path/,
+    );
+    assert.equal(first.status?.forecast?.standingAside, false, 'the forecast itself is ready');
+    // Once a bucket of ticks is scored, both paths' scores are in the status.
+    const scored = await policyWhen(
+      n,
+      'a scored window',
+      (p) => (p.status?.forecast?.evaluation?.evidenceSeconds ?? 0) >= 25,
+      120_000,
+    );
+    const e = scored.status!.forecast!.evaluation!;
+    assert.equal(e.windowSeconds, 600);
+    assert.ok(
+      (e.level5?.replicaSeconds ?? 0) > 0 && (e.reactive?.replicaSeconds ?? 0) > 0,
+      JSON.stringify(e),
+    );
+    const after = condition(scored, 'ForecastReady');
+    if (e.acting) assert.equal(after?.reason, 'Forecasting', JSON.stringify(after));
+    else assert.match(after?.message ?? '', /^standing aside: over the last 10m, Level 5 /);
+    const labels = { namespace: n, policy: 'web' };
+    for (const path of ['level5', 'reactive'])
+      assert.ok(
+        (await op.sample('tidemark_autopilot_score', { ...labels, path, score: 'replica_seconds' })) !==
+          undefined,
+        `tidemark_autopilot_score{path="${path}"}`,
+      );
+    assert.ok((await op.sample('tidemark_autopilot_acting', labels)) !== undefined);
+  });
+
   /** A workload at 200 rps on 4 replicas (50/replica), anomaly handling on, settled. */
   async function settled(n: string, confirmationTicks: number): Promise<void> {
     await apply([
@@ -216,7 +265,7 @@ describe('Level 5 end to end', { skip, concurrency: true, timeout: 300_000 }, ()
     const detectedAt = Date.now();
     const c = condition(raised, 'AnomalyDetected');
     assert.equal(c?.reason, 'InputAnomalous');
-    assert.match(c?.message ?? '', /rps 0 is [\d.]+ sigmas below its median 200: held \d of 5 tick/);
+    assert.match(c?.message ?? '', /rps 0 is [\d.]+ sigmas below its median 200\.0: held \d of 5 tick/);
     assert.equal(await replicas(n, 'web'), 4, 'held at the anomaly');
     const detected = await hasEvent(n, 'web', 'AnomalyDetected', /rps fell to 0 from a median of 200/);
     assert.equal(detected.type, 'Warning');
@@ -229,7 +278,7 @@ describe('Level 5 end to end', { skip, concurrency: true, timeout: 300_000 }, ()
       n,
       'web',
       'AnomalyCleared',
-      /rps drop confirmed over 5 tick\(s\) \(200 → 0\): now acted on/,
+      /rps drop confirmed over 5 tick\(s\) \(200\.0 → 0\): now acted on/,
     );
     const scaled = (await events(n, 'web')).find((e) => e.reason === 'Scaled' && /4→1/.test(e.message));
     assert.ok(scaled, 'a Scaled Event for the confirmed drop');

@@ -4,31 +4,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { type FlapState, flapStage } from '../../src/autotune/flap.ts';
-import { PolicyValidator } from '../../src/crd/validate.ts';
 import { decide } from '../../src/policy/engine.ts';
 import { type Level5State, level5TrainForecast } from '../../src/policy/level5.ts';
+import type { ShadowState } from '../../src/policy/shadow.ts';
 import type { EngineOutput, EngineState, MetricObservation, PolicySpec } from '../../src/policy/types.ts';
+import { autopilotSpec } from '../support/autopilot.ts';
 
 const T0 = 1_700_000_000_000;
+/** A shadow evaluation whose gate is open: Level 5 acts. */
+const ACTING = { v: 1, acting: true, buckets: [], dir: 0 } as const satisfies ShadowState;
 const TICK = 15_000;
-const validator = new PolicyValidator();
 
+/** The shared validated spec (target 10 per replica, max 50) with `extra` on top. */
 function spec(extra: Record<string, unknown> = {}): PolicySpec {
-  const res = validator.validate({
-    apiVersion: 'tidemark.dev/v1alpha1',
-    kind: 'ScalingPolicy',
-    metadata: { name: 'p', namespace: 'ns' },
-    spec: {
-      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
-      minReplicas: 1,
-      maxReplicas: 50,
-      prometheus: { address: 'http://prometheus:9090' },
-      metrics: [{ name: 'rps', query: 'sum(rate(x[1m]))', target: { type: 'AverageValue', value: '10' } }],
-      ...extra,
-    },
-  });
-  assert.ok(res.ok, JSON.stringify(res));
-  return res.policy.spec;
+  return autopilotSpec(extra);
 }
 
 function obs(value: number | undefined): MetricObservation[] {
@@ -103,7 +92,8 @@ describe('engine with Level 5', () => {
     const now = Math.ceil(T0 / season) * season;
     const history: Array<[number, number]> = [];
     for (let t = now - 3 * season; t < now; t += TICK) history.push([t, load(t)]);
-    const level5 = level5TrainForecast(s, undefined, 'rps', history);
+    // Level 5 already earned its place in the shadow evaluation (it starts standing aside).
+    const level5 = { ...level5TrainForecast(s, undefined, 'rps', history), shadow: ACTING };
     let state: EngineState = {
       version: 1,
       recommendations: [],

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PolicyValidator } from '../../src/crd/validate.ts';
 import { averageValueProposal } from '../../src/policy/hpa.ts';
 import {
   type Level5Input,
@@ -12,27 +11,14 @@ import {
   metricLagSeconds,
 } from '../../src/policy/level5.ts';
 import type { MetricObservation, MetricResult, PolicySpec } from '../../src/policy/types.ts';
+import { autopilotSpec } from '../support/autopilot.ts';
 
 const T0 = 1_700_000_000_000;
 const TICK = 15_000;
-const validator = new PolicyValidator();
 
-function spec(extra: Record<string, unknown>): PolicySpec {
-  const res = validator.validate({
-    apiVersion: 'tidemark.dev/v1alpha1',
-    kind: 'ScalingPolicy',
-    metadata: { name: 'p', namespace: 'ns' },
-    spec: {
-      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
-      minReplicas: 1,
-      maxReplicas: 50,
-      prometheus: { address: 'http://prometheus:9090' },
-      metrics: [{ name: 'rps', query: 'sum(rate(x[1m]))', target: { type: 'AverageValue', value: '10' } }],
-      ...extra,
-    },
-  });
-  assert.ok(res.ok, JSON.stringify(res));
-  return res.policy.spec;
+/** The shared validated spec (target 10 per replica, max 50) with `extra` on top. */
+function spec(extra: Record<string, unknown> = {}): PolicySpec {
+  return autopilotSpec(extra);
 }
 
 /** The engine's side of a tick: the reactive proposal for one AverageValue metric (target 10), or a failure. */
@@ -100,7 +86,7 @@ describe('level 5 stage', () => {
         assert.equal(out.conditions.find((c) => c.type === 'AnomalyDetected')?.status, 'True');
         assert.match(
           out.reasons[0] ?? '',
-          /rps 0 held back as anomalous \(\d\/4 ticks\), using 100 which proposes 10/,
+          /rps 0 held back as anomalous \(\d\/4 ticks\), using 100.0 which proposes 10/,
         );
       }
     }

@@ -173,7 +173,8 @@ describe('PolicyReconciler: Level 5 inputs', () => {
     assert.ok((l5.forecast.rps.learned ?? 0) >= 25, `learned ${l5.forecast.rps.learned} steps`);
     const st = h.kube.policy!.status!;
     assert.equal(st.forecast?.standingAside, false, JSON.stringify(st.forecast));
-    assert.equal(getCondition(st, 'ForecastReady')?.status, 'True');
+    // The forecast is ready; Level 5 itself stands aside until the shadow evaluation scored it.
+    assert.equal(getCondition(st, 'ForecastReady')?.reason, 'NotBeneficial');
     assert.ok(
       h.kube.events.some((e) => e.reason === 'ForecastHistoryLoaded' && /31 points over 30m/.test(e.message)),
     );
@@ -227,7 +228,7 @@ describe('PolicyReconciler: Level 5 inputs', () => {
     assert.equal(collector.ranges.length, 2);
     const after = getCondition(h.kube.policy!.status!, 'ForecastReady');
     assert.doesNotMatch(after?.message ?? '', /could not be loaded/);
-    assert.equal(after?.status, 'True');
+    assert.equal(after?.reason, 'NotBeneficial', 'the forecast is ready; Level 5 is still being scored');
   });
 
   it('no history source (a collector without queryRange): learns from live ticks, no error', async () => {
