@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Operator } from '../../src/operator/operator.ts';
+import { mergePatch } from '../reconciler/fake-kube.ts';
 import { policy } from '../reconciler/helpers.ts';
 
 interface Fake {
@@ -92,13 +93,14 @@ describe('Operator (in-process, fake API server)', () => {
           items: [policyObj()],
         });
       }
-      if (path === '/apis/tidemark.dev/v1alpha1/namespaces/demo/scalingpolicies/web/status' && m === 'PUT') {
-        const b = body as { metadata: { resourceVersion: string }; status: unknown };
-        if (b.metadata.resourceVersion !== String(rv))
-          return json(res, 409, { reason: 'Conflict', message: 'stale' });
+      if (
+        path === '/apis/tidemark.dev/v1alpha1/namespaces/demo/scalingpolicies/web/status' &&
+        m === 'PATCH'
+      ) {
+        const b = body as { status: unknown };
         rv++;
         fake.statusWrites++;
-        fake.status = b.status;
+        fake.status = mergePatch(fake.status, b.status);
         const obj = policyObj();
         for (const w of fake.watchers) w.write(`${JSON.stringify({ type: 'MODIFIED', object: obj })}\n`);
         return json(res, 200, obj);
@@ -115,7 +117,7 @@ describe('Operator (in-process, fake API server)', () => {
         });
       }
       if (path === '/apis/apps/v1/namespaces/demo/deployments/web/scale') {
-        if (m === 'PATCH') fake.replicas = (body as { spec: { replicas: number } }).spec.replicas;
+        if (m === 'PUT') fake.replicas = (body as { spec: { replicas: number } }).spec.replicas;
         return json(res, 200, { spec: { replicas: fake.replicas } });
       }
       if (path === '/api/v1/namespaces/demo/events' && m === 'POST') {

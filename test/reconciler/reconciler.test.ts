@@ -4,7 +4,7 @@ import { getCondition } from '../../src/reconciler/status.ts';
 import { harness, policy, replicasOf } from './helpers.ts';
 
 const reasons = (h: ReturnType<typeof harness>) => h.kube.events.map((e) => e.reason);
-const statusWrites = (h: ReturnType<typeof harness>) => h.kube.count('PUT', /\/status$/);
+const statusWrites = (h: ReturnType<typeof harness>) => h.kube.count('PATCH', /\/status$/);
 
 describe('PolicyReconciler', () => {
   it('scales up in Active mode: patch, Scaled and ScaleLimited Events with numbers, status', async () => {
@@ -87,7 +87,7 @@ describe('PolicyReconciler', () => {
     h.collector.values.rps = 200;
     for (let i = 0; i < 5; i++) await h.tick();
     assert.equal(replicasOf(h), 2);
-    assert.equal(h.kube.count('PATCH', /\/scale$/), 0);
+    assert.equal(h.kube.count('PUT', /\/scale$/), 0);
     const dry = h.kube.events.filter((e) => e.reason === 'DryRunDecision');
     assert.equal(dry.length, 1);
     assert.match(dry[0]!.message, /^would scale Deployment shop\/checkout 2→4: /);
@@ -189,15 +189,35 @@ describe('PolicyReconciler', () => {
     assert.equal(getCondition(h.kube.policy!.status, 'Ready')?.reason, 'SomeMetricsFailing');
   });
 
-  it('retries a status write on 409 by re-reading the policy', async () => {
+  it('writes status as a merge patch of what the tick changed: a field another writer set is kept', async () => {
     const h = harness(policy(), 2);
     h.collector.values.rps = 200;
-    h.kube.conflicts = 2;
+    await h.tick(15_000);
+    // Another writer (a second controller, kubectl edit --subresource=status) sets a field.
+    h.kube.policy!.status = { ...h.kube.policy!.status, tuned: { scaleDownStabilizationSeconds: 42 } };
+    h.collector.values.rps = 400;
     const r = await h.tick();
     assert.equal(r.statusWritten, true);
-    assert.equal(h.kube.policy!.status?.desiredReplicas, 4);
-    assert.equal(statusWrites(h), 3);
-    assert.equal(h.kube.count('GET', /\/scalingpolicies\/checkout$/), 2);
+    assert.equal(h.kube.policy!.status?.desiredReplicas, 8);
+    assert.deepEqual(h.kube.policy!.status?.tuned, { scaleDownStabilizationSeconds: 42 }, 'not clobbered');
+    const last = h.kube.statusPatches.at(-1)!;
+    assert.ok(!('targetDisplay' in last), 'an unchanged field is not re-sent');
+    assert.equal(last.desiredReplicas, 8);
+    assert.equal(
+      h.kube.count('GET', /\/scalingpolicies\/checkout$/),
+      0,
+      'no re-read: a patch meets no conflict',
+    );
+  });
+
+  it('a status patch of a policy deleted and recreated under the same name fails (uid precondition)', async () => {
+    const h = harness(policy(), 2);
+    h.collector.values.rps = 200;
+    const old = h.kube.informerCopy();
+    h.kube.policy!.metadata.uid = 'a-new-uid';
+    const r = await h.reconciler.reconcile(old, h.clock.t);
+    assert.equal(r.statusWritten, false);
+    assert.equal(h.kube.policy!.status, undefined);
   });
 
   it('writes over a stale informer copy without a conflict, using its own last resourceVersion', async () => {
@@ -246,7 +266,7 @@ describe('PolicyReconciler', () => {
   it('a failed scale patch keeps the old engine state and says so in AbleToScale', async () => {
     const h = harness(policy(), 2);
     h.collector.values.rps = 200;
-    h.kube.failScalePatch = true;
+    h.kube.failScaleWrite = true;
     const r = await h.tick();
     assert.equal(r.outcome, 'scale-failed');
     const st = h.kube.policy!.status!;
@@ -256,7 +276,7 @@ describe('PolicyReconciler', () => {
       (st.engineState as { scaleUpEvents?: unknown[] } | undefined)?.scaleUpEvents?.length ?? 0,
       0,
     );
-    h.kube.failScalePatch = false;
+    h.kube.failScaleWrite = false;
     await h.tick();
     assert.equal(replicasOf(h), 4);
   });
