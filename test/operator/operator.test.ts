@@ -39,6 +39,7 @@ function json(res: http.ServerResponse, status: number, body: unknown) {
 }
 
 describe('Operator (in-process, fake API server)', () => {
+  const hpaWatchers: http.ServerResponse[] = [];
   let prom: { server: http.Server; url: string };
   let fake: Fake;
   let op: Operator;
@@ -80,6 +81,19 @@ describe('Operator (in-process, fake API server)', () => {
       const path = url.pathname;
       const body = await readBody(req);
       const m = req.method;
+      if (path === '/apis/autoscaling/v2/horizontalpodautoscalers') {
+        if (url.searchParams.get('watch') === 'true') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.flushHeaders();
+          hpaWatchers.push(res);
+          return;
+        }
+        return json(res, 200, {
+          kind: 'HorizontalPodAutoscalerList',
+          metadata: { resourceVersion: '1' },
+          items: [],
+        });
+      }
       if (path === '/apis/tidemark.dev/v1alpha1/scalingpolicies') {
         if (url.searchParams.get('watch') === 'true') {
           res.writeHead(200, { 'content-type': 'application/json' });
@@ -165,7 +179,7 @@ describe('Operator (in-process, fake API server)', () => {
   });
 
   after(async () => {
-    for (const w of fake.watchers) w.end();
+    for (const w of [...fake.watchers, ...hpaWatchers]) w.end();
     fake.server.closeAllConnections();
     prom.server.closeAllConnections();
     await Promise.all([new Promise((r) => fake.server.close(r)), new Promise((r) => prom.server.close(r))]);

@@ -330,3 +330,71 @@ describe('PolicyReconciler', () => {
     assert.match(text, /tidemark_tick_duration_seconds_count 1/);
   });
 });
+
+describe('PolicyReconciler under concurrency', () => {
+  it('a count changed between the scale read and the write is not overwritten: 409, re-read, decided on the new count', async () => {
+    const h = harness(policy(), 2);
+    h.collector.values.rps = 450; // proposes 9
+    // Another writer (kubectl scale) moves the count to 7 after our read.
+    h.kube.beforeScaleWrite = (key) => h.kube.replicas.set(key, 7);
+    const r = await h.tick();
+    assert.equal(r.scaleConflicts, 1);
+    assert.deepEqual(r.scaled && { from: r.scaled.from, to: r.scaled.to }, { from: 7, to: 9 });
+    assert.equal(replicasOf(h), 9);
+    const st = h.kube.policy!.status!;
+    assert.deepEqual(
+      st.recentDecisions?.map((d) => `${d.from}→${d.to}`),
+      ['7→9'],
+    );
+    assert.match(h.kube.events.find((e) => e.reason === 'Scaled')?.message ?? '', /7→9/);
+  });
+
+  it('gives up after a bounded number of conflicts, keeps the engine state and says why', async () => {
+    const h = harness(policy(), 2, { scaleConflictRetries: 2 });
+    h.collector.values.rps = 450;
+    let n = 3;
+    const moveAgain = (key: string) => {
+      h.kube.replicas.set(key, n++);
+      h.kube.beforeScaleWrite = moveAgain;
+    };
+    h.kube.beforeScaleWrite = moveAgain;
+    const r = await h.tick();
+    h.kube.beforeScaleWrite = undefined;
+    assert.equal(r.outcome, 'scale-failed');
+    assert.equal(h.kube.count('PUT', /\/scale$/), 3);
+    const able = getCondition(h.kube.policy!.status, 'AbleToScale');
+    assert.equal(able?.reason, 'FailedUpdateScale');
+    assert.match(able?.message ?? '', /3 conflicts in a row/);
+    assert.equal(h.kube.policy!.status?.recentDecisions, undefined);
+  });
+
+  it('a target with another owner: no scale read or write, AbleToScale=False AmbiguousTarget, one Warning; acts once the conflict goes', async () => {
+    const owner = { other: 'ScalingPolicy shop/first' as string | undefined };
+    const h = harness(policy(), 2, { otherOwner: () => owner.other });
+    h.collector.values.rps = 450;
+    for (let i = 0; i < 3; i++) assert.equal((await h.tick()).outcome, 'ambiguous-target');
+    assert.equal(h.kube.count('GET', /\/scale$/), 0);
+    assert.equal(h.kube.count('PUT', /\/scale$/), 0);
+    assert.equal(replicasOf(h), 2);
+    const able = getCondition(h.kube.policy!.status, 'AbleToScale');
+    assert.equal(able?.status, 'False');
+    assert.equal(able?.reason, 'AmbiguousTarget');
+    assert.match(able?.message ?? '', /ScalingPolicy shop\/first/);
+    const warnings = h.kube.events.filter((e) => e.reason === 'AmbiguousTarget');
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]?.type, 'Warning');
+    owner.other = undefined;
+    await h.tick();
+    assert.equal(replicasOf(h), 6);
+    assert.equal(getCondition(h.kube.policy!.status, 'AbleToScale')?.reason, 'SucceededGetScale');
+  });
+
+  it('a tick whose spec was superseded while it ran writes nothing to the target', async () => {
+    const h = harness(policy(), 2, { isCurrent: () => false });
+    h.collector.values.rps = 450;
+    const r = await h.tick();
+    assert.equal(r.outcome, 'superseded');
+    assert.equal(h.kube.count('PUT', /\/scale$/), 0);
+    assert.equal(replicasOf(h), 2);
+  });
+});
