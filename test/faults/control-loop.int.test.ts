@@ -33,8 +33,10 @@ import {
   PromProxy,
   recordReplicas,
   scaledEvents,
+  sleep,
   sumSamples,
   waitForStatus,
+  within,
 } from '../support/faults.ts';
 import { inProcessReconciler } from '../support/inprocess.ts';
 import { kubectl, sandboxEnv, waitFor } from '../support/sandbox.ts';
@@ -208,11 +210,18 @@ describe('the control loop against other writers and owners', {
 
   it('a spec change while the tick runs (300 s interval): a lower maxReplicas, then Paused, take effect at once', async (t: TestContext) => {
     const n = ns('respec');
-    await apply([
-      deployment(n, 'web', 6, 300),
-      rpsPolicy(n, { pollingIntervalSeconds: 300, prometheus: { address: proxy.url } }),
-    ]);
-    await waitForStatus(n, 'web', (p) => p.status?.currentReplicas === 6, 'reconciled at 6', 30_000);
+    await apply([deployment(n, 'web', 6, 300)]);
+    await promSeesLoad(n, 300);
+    await apply([rpsPolicy(n, { pollingIntervalSeconds: 300, prometheus: { address: proxy.url } })]);
+    await waitForStatus(
+      n,
+      'web',
+      (p) => p.status?.currentReplicas === 6 && hasCondition('Ready', 'True', 'Reconciled')(p),
+      'reconciled at 6',
+      30_000,
+    );
+    // Past the collector's window in which identical queries share one request.
+    await sleep(1500);
     const rec = recordReplicas(t, n, 'web');
     const patch = (spec: Record<string, unknown>) =>
       api()({ method: 'PATCH', path: policyPath(n), body: { spec } });
@@ -221,7 +230,7 @@ describe('the control loop against other writers and owners', {
     proxy.hold();
     const held = proxy.nextRequest();
     await patch({ maxReplicas: 4 });
-    await held;
+    await within(held, 20_000, 'the tick of the first change to query Prometheus');
     await patch({ maxReplicas: 3 });
     proxy.release();
     await waitForReplicas(n, 'web', 3, 20_000);
@@ -229,7 +238,7 @@ describe('the control loop against other writers and owners', {
     proxy.hold();
     const held2 = proxy.nextRequest();
     await patch({ maxReplicas: 12 });
-    await held2;
+    await within(held2, 20_000, 'the tick of the third change to query Prometheus');
     await patch({ mode: 'Paused' });
     await setLoad(n, 'web', 500);
     await promSeesLoad(n, 500);

@@ -18,6 +18,19 @@ import { sandboxEnv, waitFor } from './sandbox.ts';
 const execFileAsync = promisify(execFile);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** `p`, or an error naming what did not happen within `ms` (a test fails instead of hanging). */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export type Component =
   | 'etcd'
   | 'kube-apiserver'
