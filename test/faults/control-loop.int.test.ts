@@ -223,23 +223,34 @@ describe('the control loop against other writers and owners', {
     // Past the collector's window in which identical queries share one request.
     await sleep(1500);
     const rec = recordReplicas(t, n, 'web');
-    const patch = (spec: Record<string, unknown>) =>
-      api()({ method: 'PATCH', path: policyPath(n), body: { spec } });
+    // A spec change, once the operator has seen it (the race with the running tick is the point).
+    const change = async (spec: Record<string, unknown>) => {
+      const p = (await api()({ method: 'PATCH', path: policyPath(n), body: { spec } })) as {
+        metadata: { generation: number };
+      };
+      const g = p.metadata.generation;
+      await waitFor(
+        () =>
+          op.lines.some((l) => l.msg === 'policy spec changed' && l.namespace === n && l.generation === g),
+        { timeoutMs: 10_000, intervalMs: 50, what: `the operator to see generation ${g}` },
+      );
+    };
 
     // A first change starts a tick, which is held in its metric query; a second arrives meanwhile.
     proxy.hold();
     const held = proxy.nextRequest();
-    await patch({ maxReplicas: 4 });
+    await change({ maxReplicas: 4 });
     await within(held, 20_000, 'the tick of the first change to query Prometheus');
-    await patch({ maxReplicas: 3 });
+    await change({ maxReplicas: 3 });
     proxy.release();
     await waitForReplicas(n, 'web', 3, 20_000);
 
+    await sleep(1500);
     proxy.hold();
     const held2 = proxy.nextRequest();
-    await patch({ maxReplicas: 12 });
+    await change({ maxReplicas: 12 });
     await within(held2, 20_000, 'the tick of the third change to query Prometheus');
-    await patch({ mode: 'Paused' });
+    await change({ mode: 'Paused' });
     await setLoad(n, 'web', 500);
     await promSeesLoad(n, 500);
     proxy.release();
