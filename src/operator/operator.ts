@@ -237,10 +237,7 @@ export class Operator {
       : `/apis/${POLICY_API_VERSION}/${POLICY_PLURAL}`;
     let initial = true;
     const informer: Informer = makeInformer<KubernetesObject>(this.#o.kubeconfig, path, async () => {
-      const list = (await this.#transport({ method: 'GET', path }).catch((err: unknown) => {
-        if (isNotFound(err)) this.#crdGone();
-        throw err;
-      })) as {
+      const list = (await this.#transport({ method: 'GET', path })) as {
         items: KubernetesObject[];
         metadata?: { resourceVersion?: string };
       };
@@ -262,7 +259,13 @@ export class Operator {
     informer.on('add', (obj) => this.#upsert(obj as unknown as ScalingPolicy, initial));
     informer.on('update', (obj) => this.#upsert(obj as unknown as ScalingPolicy, initial));
     informer.on('delete', (obj) => this.#delete(obj as unknown as ScalingPolicy));
-    this.#restartOnError(informer, 'policy watch failed; restarting', namespace);
+    this.#restartOnError(informer, 'policy watch failed; restarting', namespace, (err) => {
+      if (!isGone(err)) return;
+      this.#crdGone();
+      // client-node's ListWatch resumes a watch from its last resourceVersion on start(); with
+      // the resource itself gone that only repeats the 404: a fresh list tells when it is back.
+      (informer as unknown as { resourceVersion: string }).resourceVersion = '';
+    });
     informer.start().catch(() => {});
   }
 
@@ -324,7 +327,12 @@ export class Operator {
   }
 
   /** The informer stops on an error (API server restart, expired watch); start it again with backoff. */
-  #restartOnError(informer: Informer, msg: string, namespace: string | undefined): void {
+  #restartOnError(
+    informer: Informer,
+    msg: string,
+    namespace: string | undefined,
+    onError?: (err: unknown) => void,
+  ): void {
     let delay = 1000;
     for (const e of ['add', 'update', 'delete'] as const) {
       informer.on(e, () => {
@@ -333,6 +341,7 @@ export class Operator {
     }
     informer.on('error', (err) => {
       if (this.#stopping) return;
+      onError?.(err);
       this.#o.log.warn({ err: String(err), namespace: namespace ?? '*', retryInMs: delay }, msg);
       const t = setTimeout(() => {
         this.#restartTimers.delete(t);
@@ -446,6 +455,11 @@ export class Operator {
     });
     log.info('stopped; lease released');
   }
+}
+
+/** A 404 from the list (our transport) or from the watch (client-node's Watch sets statusCode). */
+function isGone(err: unknown): boolean {
+  return isNotFound(err) || (err as { statusCode?: number } | undefined)?.statusCode === 404;
 }
 
 function claim(p: ScalingPolicy): PolicyClaim {
