@@ -251,18 +251,14 @@ export class PolicyReconciler {
     // The allow-list comes first: a policy naming another address sends no request at all.
     const addr = this.#d.addressPolicy.check(spec.prometheus.address);
     if (!addr.ok) return invalid(addr.message);
-    const other = this.#d.otherOwner?.(t.policy);
-    if (other !== undefined) {
-      const tr = spec.targetRef;
-      const message = `target ${tr.kind} ${t.namespace}/${tr.name} is also scaled by ${other}: this policy does not act while it is not the only owner (the oldest ScalingPolicy owns a target; none acts where an HPA does)`;
-      t.log.warn({ owner: other }, 'target has another owner: not acting');
-      return { stop: { reason: 'AmbiguousTarget', message }, outcome: 'ambiguous-target' };
-    }
     const read = await this.#readScale(t);
     if ('stop' in read) return read;
     const observed = this.#observedScale(t, read.scale);
     const seen = await this.#observeMetrics(t, read.resource, read.scale, observed);
     if ('problem' in seen) return { ...invalid(seen.problem), observed };
+    // Checked last, so that a policy that is invalid or names no target says that first.
+    const other = this.#d.otherOwner?.(t.policy);
+    if (other !== undefined) return { ...ambiguous(t, other), observed };
     return { seen };
   }
 
@@ -701,6 +697,13 @@ interface UnconfirmedScale {
 
 /** Beyond this, a changed count is not attributed to an old failed write. */
 const UNCONFIRMED_MAX_AGE_MS = 5 * 60_000;
+
+function ambiguous(t: Tick, other: string): { stop: TickStop; outcome: TickOutcome } {
+  const tr = t.policy.spec.targetRef;
+  const message = `target ${tr.kind} ${t.namespace}/${tr.name} is also scaled by ${other}: this policy does not act while it is not the only owner (the oldest ScalingPolicy owns a target; none acts where an HPA does)`;
+  t.log.warn({ owner: other }, 'target has another owner: not acting');
+  return { stop: { reason: 'AmbiguousTarget', message }, outcome: 'ambiguous-target' };
+}
 
 function invalid(message: string): { stop: TickStop; outcome: TickOutcome } {
   return { stop: { reason: 'InvalidPolicy', message }, outcome: 'invalid-policy' };

@@ -139,7 +139,6 @@ export async function promSeesLoad(namespace: string, rps: number, name = 'web')
  */
 export function rpsPolicy(namespace: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return scalingPolicy(namespace, 'web', {
-    maxReplicas: 12,
     metrics: [
       { name: 'rps', query: offeredQuery(namespace, 'web'), target: { type: 'AverageValue', value: '50' } },
     ],

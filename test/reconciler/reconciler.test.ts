@@ -368,18 +368,18 @@ describe('PolicyReconciler under concurrency', () => {
     assert.equal(h.kube.policy!.status?.recentDecisions, undefined);
   });
 
-  it('a target with another owner: no scale read or write, AbleToScale=False AmbiguousTarget, one Warning; acts once the conflict goes', async () => {
+  it('a target with another owner: no scale write, AbleToScale=False AmbiguousTarget, one Warning; acts once the conflict goes', async () => {
     const owner = { other: 'ScalingPolicy shop/first' as string | undefined };
     const h = harness(policy(), 2, { otherOwner: () => owner.other });
     h.collector.values.rps = 450;
     for (let i = 0; i < 3; i++) assert.equal((await h.tick()).outcome, 'ambiguous-target');
-    assert.equal(h.kube.count('GET', /\/scale$/), 0);
     assert.equal(h.kube.count('PUT', /\/scale$/), 0);
     assert.equal(replicasOf(h), 2);
     const able = getCondition(h.kube.policy!.status, 'AbleToScale');
     assert.equal(able?.status, 'False');
     assert.equal(able?.reason, 'AmbiguousTarget');
     assert.match(able?.message ?? '', /ScalingPolicy shop\/first/);
+    assert.equal(getCondition(h.kube.policy!.status, 'Ready')?.reason, 'AmbiguousTarget');
     const warnings = h.kube.events.filter((e) => e.reason === 'AmbiguousTarget');
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]?.type, 'Warning');
@@ -397,4 +397,12 @@ describe('PolicyReconciler under concurrency', () => {
     assert.equal(h.kube.count('PUT', /\/scale$/), 0);
     assert.equal(replicasOf(h), 2);
   });
+});
+
+it('a policy both invalid and sharing its target reports InvalidPolicy first', async () => {
+  const h = harness(policy({ prometheus: { address: 'http://elsewhere:9090' } }), 2, {
+    otherOwner: () => 'ScalingPolicy shop/first',
+  });
+  assert.equal((await h.tick()).outcome, 'invalid-policy');
+  assert.equal(getCondition(h.kube.policy!.status, 'Ready')?.reason, 'InvalidPolicy');
 });
