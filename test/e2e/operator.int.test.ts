@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { waitForStatus } from '../support/faults.ts';
 import { kubectl, promQuery, sandboxEnv, waitFor } from '../support/sandbox.ts';
 import * as e2e from './support.ts';
 
@@ -98,18 +99,13 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
 
   it('DryRun records decisions and never patches', async () => {
     const n = ns('dryrun');
-    await e2e.apply([
-      e2e.deployment(n, 'web', 1, 300),
-      e2e.rpsPolicy(n, {
-        mode: 'DryRun',
-      }),
-    ]);
-    const p = await waitFor(
-      async () => {
-        const p = await e2e.getPolicy(n, 'web');
-        return (p?.status?.desiredReplicas ?? 0) > 1 ? p : undefined;
-      },
-      { timeoutMs: 60_000, what: 'a DryRun decision in status' },
+    await e2e.apply([e2e.deployment(n, 'web', 1, 300), e2e.rpsPolicy(n, { mode: 'DryRun' })]);
+    const p = await waitForStatus(
+      n,
+      'web',
+      (p) => (p?.status?.desiredReplicas ?? 0) > 1,
+      'a DryRun decision in status',
+      60_000,
     );
     assert.equal(p.status?.currentReplicas, 1);
     assert.ok((p.status?.recentDecisions?.length ?? 0) >= 1);
@@ -120,18 +116,13 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
 
   it('Paused does nothing', async () => {
     const n = ns('paused');
-    await e2e.apply([
-      e2e.deployment(n, 'web', 2, 800),
-      e2e.rpsPolicy(n, {
-        mode: 'Paused',
-      }),
-    ]);
-    const p = await waitFor(
-      async () => {
-        const p = await e2e.getPolicy(n, 'web');
-        return e2e.condition(p, 'Active')?.reason === 'Paused' ? p : undefined;
-      },
-      { timeoutMs: 30_000, what: 'condition Active=False Paused' },
+    await e2e.apply([e2e.deployment(n, 'web', 2, 800), e2e.rpsPolicy(n, { mode: 'Paused' })]);
+    const p = await waitForStatus(
+      n,
+      'web',
+      (p) => e2e.condition(p, 'Active')?.reason === 'Paused',
+      'condition Active=False Paused',
+      30_000,
     );
     assert.equal(e2e.condition(p, 'Active')?.status, 'False');
     await e2e.holdsReplicas(n, 'web', 2, 8_000);
@@ -159,12 +150,12 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
     ]);
     await Promise.all([e2e.waitForReplicas(n, 'big', 3, 60_000), e2e.waitForReplicas(n, 'small', 2, 60_000)]);
     await e2e.holdsReplicas(n, 'big', 3, 5_000);
-    const big = await waitFor(
-      async () => {
-        const p = await e2e.getPolicy(n, 'big');
-        return e2e.condition(p, 'ScalingLimited')?.reason === 'MaxReplicas' ? p : undefined;
-      },
-      { timeoutMs: 20_000, what: 'ScalingLimited MaxReplicas' },
+    const big = await waitForStatus(
+      n,
+      'big',
+      (p) => e2e.condition(p, 'ScalingLimited')?.reason === 'MaxReplicas',
+      'ScalingLimited MaxReplicas',
+      20_000,
     );
     assert.equal(e2e.condition(big, 'ScalingLimited')?.status, 'True');
     assert.ok(
@@ -197,7 +188,7 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
     });
   });
 
-  it('Prometheus unreachable: no scale-down, fallback after the threshold, e2e.condition and Events, recovery', async () => {
+  it('Prometheus unreachable: no scale-down, fallback after the threshold, condition and Events, recovery', async () => {
     const n = ns('promdown');
     await e2e.apply([
       e2e.deployment(n, 'web', 4, 100),
@@ -243,17 +234,17 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
     assert.equal(e2e.condition(await e2e.getPolicy(n, 'web'), 'FallbackActive')?.status, 'False');
   });
 
-  it('target deleted: e2e.condition and Event, no crash; recreated: found again and scaled', async () => {
+  it('target deleted: condition and Event, no crash; recreated: found again and scaled', async () => {
     const n = ns('target');
     await e2e.apply([e2e.deployment(n, 'web', 1, 200), e2e.rpsPolicy(n)]);
     await e2e.waitForReplicas(n, 'web', 4, 60_000);
     await kubectl(['delete', 'deployment', 'web', '-n', n]);
-    const p = await waitFor(
-      async () => {
-        const p = await e2e.getPolicy(n, 'web');
-        return e2e.condition(p, 'AbleToScale')?.reason === 'TargetNotFound' ? p : undefined;
-      },
-      { timeoutMs: 30_000, what: 'AbleToScale TargetNotFound' },
+    const p = await waitForStatus(
+      n,
+      'web',
+      (p) => e2e.condition(p, 'AbleToScale')?.reason === 'TargetNotFound',
+      'AbleToScale TargetNotFound',
+      30_000,
     );
     assert.equal(e2e.condition(p, 'AbleToScale')?.status, 'False');
     assert.equal((await e2e.hasEvent(n, 'web', 'TargetNotFound')).type, 'Warning');
@@ -266,7 +257,7 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
     assert.equal(e2e.condition(await e2e.getPolicy(n, 'web'), 'AbleToScale')?.status, 'True');
   });
 
-  it('policy deleted: scaling stops and the e2e.replicas stay as they are', async () => {
+  it('policy deleted: scaling stops and the replicas stay as they are', async () => {
     const n = ns('deleted');
     await e2e.apply([e2e.deployment(n, 'web', 1, 200), e2e.rpsPolicy(n)]);
     await e2e.waitForReplicas(n, 'web', 4, 60_000);
@@ -287,12 +278,12 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
         metrics: [{ name: 'rps', query: 'vector(1000)', target: { type: 'AverageValue', value: '1' } }],
       }),
     ]);
-    const p = await waitFor(
-      async () => {
-        const p = await e2e.getPolicy(n, 'web');
-        return e2e.condition(p, 'Ready')?.reason === 'InvalidPolicy' ? p : undefined;
-      },
-      { timeoutMs: 30_000, what: 'Ready InvalidPolicy' },
+    const p = await waitForStatus(
+      n,
+      'web',
+      (p) => e2e.condition(p, 'Ready')?.reason === 'InvalidPolicy',
+      'Ready InvalidPolicy',
+      30_000,
     );
     assert.match(e2e.condition(p, 'Ready')?.message ?? '', /not on the operator's allow-list/);
     await e2e.hasEvent(n, 'web', 'InvalidPolicy');
@@ -304,10 +295,7 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
     const interval = 5;
     await e2e.apply([
       e2e.deployment(n, 'web', 1, 40),
-      e2e.rpsPolicy(n, {
-        pollingIntervalSeconds: interval,
-        maxReplicas: 20,
-      }),
+      e2e.rpsPolicy(n, { pollingIntervalSeconds: interval, maxReplicas: 20 }),
     ]);
     await waitFor(async () => e2e.condition(await e2e.getPolicy(n, 'web'), 'Ready')?.status === 'True', {
       timeoutMs: 30_000,

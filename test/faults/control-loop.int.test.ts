@@ -10,54 +10,28 @@
 // others run real operator processes.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import {
-  api,
-  apply,
-  cleanupNamespaces,
-  deployment,
-  events,
-  hasEvent,
-  holdsReplicas,
-  OperatorProcess,
-  prepareNamespaces,
-  promSeesLoad,
-  replicas,
-  rpsPolicy,
-  SANDBOX_SKIP,
-  setLoad,
-  testRun,
-  waitForReplicas,
-} from '../e2e/support.ts';
-import {
-  hasCondition,
-  PromProxy,
-  recordReplicas,
-  scaledEvents,
-  sleep,
-  sumSamples,
-  waitForStatus,
-  within,
-} from '../support/faults.ts';
+import * as e2e from '../e2e/support.ts';
+import * as faults from '../support/faults.ts';
 import { inProcessReconciler } from '../support/inprocess.ts';
 import { kubectl, sandboxEnv, waitFor } from '../support/sandbox.ts';
 
-const { run, ns } = testRun('loop');
+const { run, ns } = e2e.testRun('loop');
 const SCENARIOS = ['lostwrite', 'status', 'owners', 'hpa', 'respec'] as const;
 const policyPath = (n: string, name = 'web') =>
   `/apis/tidemark.dev/v1alpha1/namespaces/${n}/scalingpolicies/${name}`;
 
 describe('the control loop against other writers and owners', {
-  skip: SANDBOX_SKIP,
+  skip: e2e.SANDBOX_SKIP,
   timeout: 300_000,
 }, () => {
-  let op: OperatorProcess;
-  let proxy: PromProxy;
+  let op: e2e.OperatorProcess;
+  let proxy: faults.PromProxy;
 
   before(async () => {
-    await prepareNamespaces(SCENARIOS.map(ns));
-    proxy = await new PromProxy().start();
+    await e2e.prepareNamespaces(SCENARIOS.map(ns));
+    proxy = await new faults.PromProxy().start();
     // The operator runs the owner and spec-change scenarios; the first two have no operator.
-    op = await OperatorProcess.start('loop', [
+    op = await e2e.OperatorProcess.start('loop', [
       '--namespaces',
       ['owners', 'hpa', 'respec'].map(ns).join(','),
       '--lease-name',
@@ -71,13 +45,13 @@ describe('the control loop against other writers and owners', {
   after(async () => {
     await op?.kill('SIGTERM');
     await proxy?.close();
-    await cleanupNamespaces(SCENARIOS.map(ns));
+    await e2e.cleanupNamespaces(SCENARIOS.map(ns));
   });
 
   it("a kubectl scale between the scale read and the write: never overwritten unseen, and the decision uses the writer's count", async () => {
     const n = ns('lostwrite');
-    await apply([deployment(n, 'web', 6, 500), rpsPolicy(n)]);
-    await promSeesLoad(n, 500);
+    await e2e.apply([e2e.deployment(n, 'web', 6, 500), e2e.rpsPolicy(n)]);
+    await e2e.promSeesLoad(n, 500);
     const r = inProcessReconciler(`${run}-lostwrite`);
     // After the reconciler read 6 and decided 10, and before its write: someone scales to 8.
     r.beforeWrite(/\/scale$/, () =>
@@ -90,14 +64,14 @@ describe('the control loop against other writers and owners', {
       `the decision that followed was made on the writer's 8: ${JSON.stringify(res.scaled)}`,
     );
     assert.equal(res.scaled?.to, 10);
-    assert.equal(await replicas(n, 'web'), 10);
-    const scaled = await scaledEvents(n, 'web');
+    assert.equal(await e2e.replicas(n, 'web'), 10);
+    const scaled = await faults.scaledEvents(n, 'web');
     assert.deepEqual(
       scaled.map((e) => `${e.from}→${e.to}`),
       ['8→10'],
       'no Scaled Event claims a 6→10 that overwrote the 8',
     );
-    const p = await waitForStatus(n, 'web', (x) => x.status?.currentReplicas === 10, 'status at 10');
+    const p = await faults.waitForStatus(n, 'web', (x) => x.status?.currentReplicas === 10, 'status at 10');
     assert.deepEqual(
       p.status?.recentDecisions?.map((d) => `${d.from}→${d.to}`),
       ['8→10'],
@@ -106,12 +80,12 @@ describe('the control loop against other writers and owners', {
 
   it("a second status writer between the operator's status read and its write: the other writer's field is kept", async () => {
     const n = ns('status');
-    await apply([deployment(n, 'web', 6, 300), rpsPolicy(n)]);
-    await promSeesLoad(n, 300);
+    await e2e.apply([e2e.deployment(n, 'web', 6, 300), e2e.rpsPolicy(n)]);
+    await e2e.promSeesLoad(n, 300);
     const r = inProcessReconciler(`${run}-status`);
     const theirs = { scaleDownStabilizationSeconds: 77, reason: 'set by another controller' };
     r.beforeWrite(/\/status$/, async () => {
-      await api()({
+      await e2e.api()({
         method: 'PATCH',
         path: `${policyPath(n)}/status`,
         body: { status: { tuned: theirs } },
@@ -119,52 +93,57 @@ describe('the control loop against other writers and owners', {
     });
     const res = await r.tick(n, 'web');
     assert.equal(res.statusWritten, true);
-    const p = await waitForStatus(
+    const p = await faults.waitForStatus(
       n,
       'web',
       (x) => x.status?.currentReplicas === 6,
       'the tick wrote its status',
     );
     assert.deepEqual(p.status?.tuned, theirs, 'the concurrent writer was not clobbered');
-    assert.ok(hasCondition('Ready', 'True', 'Reconciled')(p));
+    assert.ok(faults.hasCondition('Ready', 'True', 'Reconciled')(p));
   });
 
   it('two ScalingPolicies on one target: the younger never acts and says who owns it; it starts when the older goes', async () => {
     const n = ns('owners');
-    await apply([
-      deployment(n, 'web', 2, 300),
-      { ...rpsPolicy(n), metadata: { name: 'a-older', namespace: n } },
+    await e2e.apply([
+      e2e.deployment(n, 'web', 2, 300),
+      { ...e2e.rpsPolicy(n), metadata: { name: 'a-older', namespace: n } },
     ]);
-    await waitForReplicas(n, 'web', 6, 30_000);
+    await e2e.waitForReplicas(n, 'web', 6, 30_000);
     await new Promise((r) => setTimeout(r, 1100)); // a later creationTimestamp (second resolution)
-    await apply([{ ...rpsPolicy(n), metadata: { name: 'b-younger', namespace: n } }]);
-    const loser = await waitForStatus(
+    await e2e.apply([{ ...e2e.rpsPolicy(n), metadata: { name: 'b-younger', namespace: n } }]);
+    const loser = await faults.waitForStatus(
       n,
       'b-younger',
-      hasCondition('AbleToScale', 'False', 'AmbiguousTarget'),
+      faults.hasCondition('AbleToScale', 'False', 'AmbiguousTarget'),
       'AbleToScale=False AmbiguousTarget',
     );
     const able = loser.status?.conditions?.find((c) => c.type === 'AbleToScale');
     assert.match(able?.message ?? '', new RegExp(`ScalingPolicy ${n}/a-older`));
-    const warning = await hasEvent(n, 'b-younger', 'AmbiguousTarget');
+    const warning = await e2e.hasEvent(n, 'b-younger', 'AmbiguousTarget');
     assert.equal(warning.type, 'Warning');
-    const older = await waitForStatus(
+    const older = await faults.waitForStatus(
       n,
       'a-older',
-      hasCondition('AbleToScale', 'True'),
+      faults.hasCondition('AbleToScale', 'True'),
       'the older still owns it',
     );
     assert.equal(older.status?.currentReplicas, 6);
-    await setLoad(n, 'web', 400);
-    await waitForReplicas(n, 'web', 8, 30_000);
-    assert.equal((await scaledEvents(n, 'b-younger')).length, 0, 'the younger never scaled');
+    await e2e.setLoad(n, 'web', 400);
+    await e2e.waitForReplicas(n, 'web', 8, 30_000);
+    assert.equal((await faults.scaledEvents(n, 'b-younger')).length, 0, 'the younger never scaled');
 
     await kubectl(['delete', 'scalingpolicy', 'a-older', '-n', n, '--wait=true']);
-    await setLoad(n, 'web', 500);
-    await waitForReplicas(n, 'web', 10, 30_000);
-    await waitForStatus(n, 'b-younger', hasCondition('AbleToScale', 'True'), 'the younger owns it now');
+    await e2e.setLoad(n, 'web', 500);
+    await e2e.waitForReplicas(n, 'web', 10, 30_000);
+    await faults.waitForStatus(
+      n,
+      'b-younger',
+      faults.hasCondition('AbleToScale', 'True'),
+      'the younger owns it now',
+    );
     assert.deepEqual(
-      (await scaledEvents(n, 'b-younger')).map((e) => `${e.from}→${e.to}`),
+      (await faults.scaledEvents(n, 'b-younger')).map((e) => `${e.from}→${e.to}`),
       ['8→10'],
     );
   });
@@ -188,12 +167,12 @@ describe('the control loop against other writers and owners', {
         ],
       },
     };
-    await apply([deployment(n, 'web', 2, 300), hpa]);
-    await apply([rpsPolicy(n)]);
-    const p = await waitForStatus(
+    await e2e.apply([e2e.deployment(n, 'web', 2, 300), hpa]);
+    await e2e.apply([e2e.rpsPolicy(n)]);
+    const p = await faults.waitForStatus(
       n,
       'web',
-      hasCondition('AbleToScale', 'False', 'AmbiguousTarget'),
+      faults.hasCondition('AbleToScale', 'False', 'AmbiguousTarget'),
       'AbleToScale=False AmbiguousTarget',
     );
     const able = p.status?.conditions?.find((c) => c.type === 'AbleToScale');
@@ -201,31 +180,31 @@ describe('the control loop against other writers and owners', {
       able?.message ?? '',
       new RegExp(`HorizontalPodAutoscaler ${n}/keda-hpa-web \\(of KEDA ScaledObject web\\)`),
     );
-    await hasEvent(n, 'web', 'AmbiguousTarget');
-    await holdsReplicas(n, 'web', 2, 5_000);
+    await e2e.hasEvent(n, 'web', 'AmbiguousTarget');
+    await e2e.holdsReplicas(n, 'web', 2, 5_000);
     await kubectl(['delete', 'hpa', 'keda-hpa-web', '-n', n, '--wait=true']);
-    await waitForReplicas(n, 'web', 6, 30_000);
-    assert.ok((await events(n, 'web')).some((e) => e.reason === 'Scaled'));
+    await e2e.waitForReplicas(n, 'web', 6, 30_000);
+    assert.ok((await e2e.events(n, 'web')).some((e) => e.reason === 'Scaled'));
   });
 
   it('a spec change while the tick runs (300 s interval): a lower maxReplicas, then Paused, take effect at once', async (t: TestContext) => {
     const n = ns('respec');
-    await apply([deployment(n, 'web', 6, 300)]);
-    await promSeesLoad(n, 300);
-    await apply([rpsPolicy(n, { pollingIntervalSeconds: 300, prometheus: { address: proxy.url } })]);
-    await waitForStatus(
+    await e2e.apply([e2e.deployment(n, 'web', 6, 300)]);
+    await e2e.promSeesLoad(n, 300);
+    await e2e.apply([e2e.rpsPolicy(n, { pollingIntervalSeconds: 300, prometheus: { address: proxy.url } })]);
+    await faults.waitForStatus(
       n,
       'web',
-      (p) => p.status?.currentReplicas === 6 && hasCondition('Ready', 'True', 'Reconciled')(p),
+      (p) => p.status?.currentReplicas === 6 && faults.hasCondition('Ready', 'True', 'Reconciled')(p),
       'reconciled at 6',
       30_000,
     );
     // Past the collector's window in which identical queries share one request.
-    await sleep(1500);
-    const rec = recordReplicas(t, n, 'web');
+    await faults.sleep(1500);
+    const rec = faults.recordReplicas(t, n, 'web');
     // A spec change, once the operator has seen it (the race with the running tick is the point).
     const change = async (spec: Record<string, unknown>) => {
-      const p = (await api()({ method: 'PATCH', path: policyPath(n), body: { spec } })) as {
+      const p = (await e2e.api()({ method: 'PATCH', path: policyPath(n), body: { spec } })) as {
         metadata: { generation: number };
       };
       const g = p.metadata.generation;
@@ -240,24 +219,30 @@ describe('the control loop against other writers and owners', {
     proxy.hold();
     const held = proxy.nextRequest();
     await change({ maxReplicas: 4 });
-    await within(held, 20_000, 'the tick of the first change to query Prometheus');
+    await faults.within(held, 20_000, 'the tick of the first change to query Prometheus');
     await change({ maxReplicas: 3 });
     proxy.release();
-    await waitForReplicas(n, 'web', 3, 20_000);
+    await e2e.waitForReplicas(n, 'web', 3, 20_000);
 
-    await sleep(1500);
+    await faults.sleep(1500);
     proxy.hold();
     const held2 = proxy.nextRequest();
     await change({ maxReplicas: 12 });
-    await within(held2, 20_000, 'the tick of the third change to query Prometheus');
+    await faults.within(held2, 20_000, 'the tick of the third change to query Prometheus');
     await change({ mode: 'Paused' });
-    await setLoad(n, 'web', 500);
-    await promSeesLoad(n, 500);
+    await e2e.setLoad(n, 'web', 500);
+    await e2e.promSeesLoad(n, 500);
     proxy.release();
-    await waitForStatus(n, 'web', hasCondition('Active', 'False', 'Paused'), 'Paused in the status', 20_000);
-    await holdsReplicas(n, 'web', 3, 5_000);
+    await faults.waitForStatus(
+      n,
+      'web',
+      faults.hasCondition('Active', 'False', 'Paused'),
+      'Paused in the status',
+      20_000,
+    );
+    await e2e.holdsReplicas(n, 'web', 3, 5_000);
     const { sequence } = await rec.stop();
     assert.deepEqual(sequence, [6, 3], 'the superseded ticks wrote nothing: no 4, no 10');
-    assert.equal(await sumSamples(op, 'tidemark_scaling_actions_total', { namespace: n }), 1);
+    assert.equal(await faults.sumSamples(op, 'tidemark_scaling_actions_total', { namespace: n }), 1);
   });
 });

@@ -4,69 +4,59 @@
 // leaves the CRD installed and Established, pass or fail.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  apply,
-  cleanupNamespaces,
-  deployment,
-  holdsReplicas,
-  installCrds,
-  OperatorProcess,
-  prepareNamespaces,
-  promSeesLoad,
-  rpsPolicy,
-  SANDBOX_SKIP,
-  setLoad,
-  testRun,
-  waitForReplicas,
-} from '../e2e/support.ts';
-import { sumSamples, waitForStatus } from '../support/faults.ts';
+import * as e2e from '../e2e/support.ts';
+import * as faults from '../support/faults.ts';
 import { kubectl, waitFor } from '../support/sandbox.ts';
 
-const { run, ns } = testRun('crd');
+const { run, ns } = e2e.testRun('crd');
 const n = ns('gone');
 const GONE_LINE = /^the ScalingPolicy CRD is not installed/;
 
 describe('the ScalingPolicy CRD deleted and installed again', {
-  skip: SANDBOX_SKIP,
+  skip: e2e.SANDBOX_SKIP,
   timeout: 240_000,
 }, () => {
-  let op: OperatorProcess;
+  let op: e2e.OperatorProcess;
 
   before(async () => {
-    await prepareNamespaces([n]);
-    op = await OperatorProcess.start('crd', ['--namespaces', n, '--lease-name', `${run}-crd`]);
+    await e2e.prepareNamespaces([n]);
+    op = await e2e.OperatorProcess.start('crd', ['--namespaces', n, '--lease-name', `${run}-crd`]);
     await waitFor(() => op.isLeader(), { timeoutMs: 20_000, what: 'the operator to lead' });
   });
 
   after(async () => {
-    await installCrds();
+    await e2e.installCrds();
     await op?.kill('SIGTERM');
-    await cleanupNamespaces([n]);
+    await e2e.cleanupNamespaces([n]);
   });
 
   it('stops every tick, says so once, is not ready; resumes when the CRD and the policy come back', async () => {
-    await apply([deployment(n, 'web', 2, 300), rpsPolicy(n)]);
-    await waitForReplicas(n, 'web', 6, 30_000);
-    await waitForStatus(n, 'web', (p) => p.status?.currentReplicas === 6, 'reconciled at 6');
+    await e2e.apply([e2e.deployment(n, 'web', 2, 300), e2e.rpsPolicy(n)]);
+    await e2e.waitForReplicas(n, 'web', 6, 30_000);
+    await faults.waitForStatus(n, 'web', (p) => p.status?.currentReplicas === 6, 'reconciled at 6');
     const scaledLines = () => op.lines.filter((l) => l.msg === 'scaled' && l.namespace === n).length;
     const actions = scaledLines();
 
     await kubectl(['delete', 'crd', 'scalingpolicies.tidemark.dev', '--wait=true', '--timeout=60s']);
     await waitFor(async () => (await op.ready()) === 503, { timeoutMs: 30_000, what: '/readyz 503' });
     // The load rises: with the policy gone nothing may scale the target.
-    await setLoad(n, 'web', 500);
-    await promSeesLoad(n, 500);
-    await holdsReplicas(n, 'web', 6, 6_000);
+    await e2e.setLoad(n, 'web', 500);
+    await e2e.promSeesLoad(n, 500);
+    await e2e.holdsReplicas(n, 'web', 6, 6_000);
     assert.equal(scaledLines(), actions, 'no scale write after the CRD went');
-    assert.equal(await sumSamples(op, 'tidemark_policies_watched'), 0, 'the cached policies were dropped');
+    assert.equal(
+      await faults.sumSamples(op, 'tidemark_policies_watched'),
+      0,
+      'the cached policies were dropped',
+    );
     assert.equal(op.lines.filter((l) => GONE_LINE.test(l.msg)).length, 1, 'one clear log line');
     const res = await fetch(`http://127.0.0.1:${op.port}/readyz`);
     assert.match(await res.text(), /CRD is not installed/);
 
-    await installCrds();
-    await apply([rpsPolicy(n)]);
+    await e2e.installCrds();
+    await e2e.apply([e2e.rpsPolicy(n)]);
     await waitFor(async () => (await op.ready()) === 200, { timeoutMs: 60_000, what: '/readyz 200 again' });
-    await waitForReplicas(n, 'web', 10, 60_000);
+    await e2e.waitForReplicas(n, 'web', 10, 60_000);
     assert.ok(op.lines.some((l) => /CRD is installed again/.test(l.msg)));
   });
 });
