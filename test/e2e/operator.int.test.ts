@@ -10,6 +10,9 @@ import { kubectl, promQuery, sandboxEnv, waitFor } from '../support/sandbox.ts';
 import * as e2e from './support.ts';
 
 const { run: RUN, ns } = e2e.testRun('e2e');
+/** Waits until the policy's condition `type` has `reason`. */
+const reasonIs = (n: string, name: string, type: string, reason: string, timeoutMs: number) =>
+  waitForStatus(n, name, (p) => e2e.condition(p, type)?.reason === reason, `${type} ${reason}`, timeoutMs);
 const SCENARIOS = [
   'updown',
   'dryrun',
@@ -117,13 +120,7 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
   it('Paused does nothing', async () => {
     const n = ns('paused');
     await e2e.apply([e2e.deployment(n, 'web', 2, 800), e2e.rpsPolicy(n, { mode: 'Paused' })]);
-    const p = await waitForStatus(
-      n,
-      'web',
-      (p) => e2e.condition(p, 'Active')?.reason === 'Paused',
-      'condition Active=False Paused',
-      30_000,
-    );
+    const p = await reasonIs(n, 'web', 'Active', 'Paused', 30_000);
     assert.equal(e2e.condition(p, 'Active')?.status, 'False');
     await e2e.holdsReplicas(n, 'web', 2, 8_000);
     assert.equal((await e2e.getPolicy(n, 'web'))?.status?.desiredReplicas, undefined);
@@ -150,13 +147,7 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
     ]);
     await Promise.all([e2e.waitForReplicas(n, 'big', 3, 60_000), e2e.waitForReplicas(n, 'small', 2, 60_000)]);
     await e2e.holdsReplicas(n, 'big', 3, 5_000);
-    const big = await waitForStatus(
-      n,
-      'big',
-      (p) => e2e.condition(p, 'ScalingLimited')?.reason === 'MaxReplicas',
-      'ScalingLimited MaxReplicas',
-      20_000,
-    );
+    const big = await reasonIs(n, 'big', 'ScalingLimited', 'MaxReplicas', 20_000);
     assert.equal(e2e.condition(big, 'ScalingLimited')?.status, 'True');
     assert.ok(
       (await e2e.events(n, 'big')).some((e) => e.reason === 'ScaleLimited' && /MaxReplicas/.test(e.message)),
@@ -239,13 +230,7 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
     await e2e.apply([e2e.deployment(n, 'web', 1, 200), e2e.rpsPolicy(n)]);
     await e2e.waitForReplicas(n, 'web', 4, 60_000);
     await kubectl(['delete', 'deployment', 'web', '-n', n]);
-    const p = await waitForStatus(
-      n,
-      'web',
-      (p) => e2e.condition(p, 'AbleToScale')?.reason === 'TargetNotFound',
-      'AbleToScale TargetNotFound',
-      30_000,
-    );
+    const p = await reasonIs(n, 'web', 'AbleToScale', 'TargetNotFound', 30_000);
     assert.equal(e2e.condition(p, 'AbleToScale')?.status, 'False');
     assert.equal((await e2e.hasEvent(n, 'web', 'TargetNotFound')).type, 'Warning');
     assert.equal(op.proc.exitCode, null, 'the operator is still running');
@@ -278,13 +263,7 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
         metrics: [{ name: 'rps', query: 'vector(1000)', target: { type: 'AverageValue', value: '1' } }],
       }),
     ]);
-    const p = await waitForStatus(
-      n,
-      'web',
-      (p) => e2e.condition(p, 'Ready')?.reason === 'InvalidPolicy',
-      'Ready InvalidPolicy',
-      30_000,
-    );
+    const p = await reasonIs(n, 'web', 'Ready', 'InvalidPolicy', 30_000);
     assert.match(e2e.condition(p, 'Ready')?.message ?? '', /not on the operator's allow-list/);
     await e2e.hasEvent(n, 'web', 'InvalidPolicy');
     await e2e.holdsReplicas(n, 'web', 1, 4_000);
