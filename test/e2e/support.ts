@@ -9,6 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
 import { httpTransport, isNotFound, type KubeTransport } from '../../src/reconciler/kube.ts';
+import { policyManifest } from '../support/policies.ts';
 import { kubectl, NO_SANDBOX, promQuery, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -151,19 +152,12 @@ export function scalingPolicy(
   name: string,
   spec: Record<string, unknown> & { metrics: unknown[] },
 ): Record<string, unknown> {
-  return {
-    apiVersion: 'tidemark.dev/v1alpha1',
-    kind: 'ScalingPolicy',
-    metadata: { name, namespace },
-    spec: {
-      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
-      minReplicas: 1,
-      maxReplicas: 10,
-      pollingIntervalSeconds: 2,
-      prometheus: { address: sandboxEnv().prometheusUrl },
-      ...spec,
-    },
-  };
+  return policyManifest(namespace, name, {
+    maxReplicas: 10,
+    pollingIntervalSeconds: 2,
+    prometheus: { address: sandboxEnv().prometheusUrl },
+    ...spec,
+  });
 }
 
 export async function replicas(namespace: string, name: string, plural = 'deployments', group = 'apps/v1') {
