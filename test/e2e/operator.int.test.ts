@@ -34,15 +34,7 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
       file: 'test/e2e/fixtures',
       crd: 'widgets.e2e.tidemark.dev',
     });
-    op = await e2e.OperatorProcess.start('main', [
-      '--namespaces',
-      SCENARIOS.map(ns).join(','),
-      '--lease-name',
-      `${RUN}-main`,
-      '--max-concurrent-ticks',
-      '8',
-    ]);
-    await waitFor(() => op.isLeader(), { timeoutMs: 20_000, what: 'the operator to lead' });
+    op = await e2e.startLeader('main', SCENARIOS.map(ns), `${RUN}-main`, ['--max-concurrent-ticks', '8']);
   });
 
   after(async () => {

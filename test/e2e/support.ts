@@ -124,6 +124,27 @@ export const offeredQuery = (namespace: string, name: string) =>
 export const servedQuery = (namespace: string, name: string) =>
   `sum(rate(http_requests_total{namespace="${namespace}",deployment="${name}"}[20s]))`;
 
+/**
+ * An operator watching these namespaces, on its own Lease, once it leads (the
+ * usual start of a suite that runs one operator).
+ */
+export async function startLeader(
+  name: string,
+  namespaces: readonly string[],
+  lease: string,
+  extra: string[] = [],
+): Promise<OperatorProcess> {
+  const op = await OperatorProcess.start(name, [
+    '--namespaces',
+    namespaces.join(','),
+    '--lease-name',
+    lease,
+    ...extra,
+  ]);
+  await waitFor(() => op.isLeader(), { timeoutMs: 20_000, what: `operator ${name} to lead` });
+  return op;
+}
+
 /** Until Prometheus answers `rps` for the namespace's offered load (a tick after this sees it). */
 export async function promSeesLoad(namespace: string, rps: number, name = 'web'): Promise<number> {
   await waitFor(async () => Number((await promQuery(offeredQuery(namespace, name)))[0]?.value[1]) === rps, {

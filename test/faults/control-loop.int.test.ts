@@ -31,15 +31,10 @@ describe('the control loop against other writers and owners', {
     await e2e.prepareNamespaces(SCENARIOS.map(ns));
     proxy = await new faults.PromProxy().start();
     // The operator runs the owner and spec-change scenarios; the first two have no operator.
-    op = await e2e.OperatorProcess.start('loop', [
-      '--namespaces',
-      ['owners', 'hpa', 'respec'].map(ns).join(','),
-      '--lease-name',
-      `${run}-loop`,
+    op = await e2e.startLeader('loop', ['owners', 'hpa', 'respec'].map(ns), `${run}-loop`, [
       '--allowed-prometheus',
       `${sandboxEnv().prometheusUrl},${proxy.url}`,
     ]);
-    await waitFor(() => op.isLeader(), { timeoutMs: 20_000, what: 'the operator to lead' });
   });
 
   after(async () => {

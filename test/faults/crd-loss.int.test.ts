@@ -20,8 +20,7 @@ describe('the ScalingPolicy CRD deleted and installed again', {
 
   before(async () => {
     await e2e.prepareNamespaces([n]);
-    op = await e2e.OperatorProcess.start('crd', ['--namespaces', n, '--lease-name', `${run}-crd`]);
-    await waitFor(() => op.isLeader(), { timeoutMs: 20_000, what: 'the operator to lead' });
+    op = await e2e.startLeader('crd', [n], `${run}-crd`);
   });
 
   after(async () => {

@@ -108,6 +108,13 @@ export class ReplicaRecorder {
     })();
   }
 
+  /** Stops and asserts the sequence of counts seen (its lowest is the lowest seen). */
+  async expectSequence(sequence: number[], why = ''): Promise<void> {
+    const seen = await this.stop();
+    assert.equal(seen.min, Math.min(...sequence), `${why} (sequence ${seen.sequence})`);
+    assert.deepEqual(seen.sequence, sequence, why);
+  }
+
   async stop(): Promise<{ sequence: number[]; min: number }> {
     if (!this.#stopped) {
       this.#stopped = true;
