@@ -701,7 +701,7 @@ const UNCONFIRMED_MAX_AGE_MS = 5 * 60_000;
 function ambiguous(t: Tick, other: string): { stop: TickStop; outcome: TickOutcome } {
   const tr = t.policy.spec.targetRef;
   const message = `target ${tr.kind} ${t.namespace}/${tr.name} is also scaled by ${other}: this policy does not act while it is not the only owner (the oldest ScalingPolicy owns a target; none acts where an HPA does)`;
-  t.log.warn({ owner: other }, 'target has another owner: not acting');
+  t.log.debug({ owner: other }, 'target has another owner: not acting');
   return { stop: { reason: 'AmbiguousTarget', message }, outcome: 'ambiguous-target' };
 }
 

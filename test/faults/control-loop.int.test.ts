@@ -137,6 +137,7 @@ describe('the control loop against other writers and owners', {
       faults.hasCondition('AbleToScale', 'True'),
       'the younger owns it now',
     );
+    await e2e.hasEvent(n, 'b-younger', 'Scaled'); // sent right after the status
     assert.deepEqual(
       (await faults.scaledEvents(n, 'b-younger')).map((e) => `${e.from}→${e.to}`),
       ['8→10'],

@@ -310,7 +310,7 @@ describe('faults around the operator', {
     assert.equal(gone.status?.currentReplicas, 6, 'the last known count, untouched');
     await faults.sleep(3_000);
     await e2e.apply([e2e.deployment(n, 'web', 2, 300)]);
-    await e2e.hasEvent(n, 'web', 'TargetFound', /\(2 e2e.replicas\)/);
+    await e2e.hasEvent(n, 'web', 'TargetFound', /\(2 replicas\)/);
     await e2e.waitForReplicas(n, 'web', 6, 30_000);
     await faults.waitForStatus(
       n,
