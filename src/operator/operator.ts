@@ -53,6 +53,8 @@ export class Operator {
   readonly #o: OperatorOptions;
   readonly #transport: KubeTransport;
   readonly #policies = new Map<string, ScalingPolicy>();
+  /** Policy uids by targetKey: the owner check of a tick looks at its own target only. */
+  readonly #byTarget = new Map<string, Set<string>>();
   /** HPAs in the watched namespaces (autoscaling/v2), by uid: a target an HPA scales is not ours. */
   readonly #hpas = new Map<string, HpaLike>();
   readonly #informers: Informer[] = [];
@@ -143,7 +145,7 @@ export class Operator {
       log,
       mayAct: (uid) =>
         !this.#stoppingHard && !this.#crdMissing && this.#elector.isLeader() && this.#scheduler.has(uid),
-      otherOwner: (p) => otherOwner(claim(p), [...this.#policies.values()].map(claim), this.#hpas.values()),
+      otherOwner: (p) => otherOwner(claim(p), this.#claimsOn(keyOf(p)), this.#hpas.values()),
       isCurrent: (p) =>
         this.#policies.get(p.metadata.uid ?? '')?.metadata.generation === p.metadata.generation,
     });
@@ -355,9 +357,25 @@ export class Operator {
 
   /** A change of who scales a target: its policies decide again now, not at their next tick. */
   #triggerTarget(key: string): void {
-    for (const [uid, p] of this.#policies) {
-      if (targetKey(p.metadata.namespace ?? '', p.spec.targetRef) === key) this.#scheduler.trigger(uid);
+    for (const uid of this.#byTarget.get(key) ?? []) this.#scheduler.trigger(uid);
+  }
+
+  #claimsOn(key: string): PolicyClaim[] {
+    const out: PolicyClaim[] = [];
+    for (const uid of this.#byTarget.get(key) ?? []) {
+      const p = this.#policies.get(uid);
+      if (p) out.push(claim(p));
     }
+    return out;
+  }
+
+  #index(uid: string, key: string | undefined, add: boolean): void {
+    if (key === undefined) return;
+    const set = this.#byTarget.get(key) ?? new Set<string>();
+    if (add) set.add(uid);
+    else set.delete(uid);
+    if (set.size > 0) this.#byTarget.set(key, set);
+    else this.#byTarget.delete(key);
   }
 
   #upsert(p: ScalingPolicy, initial: boolean): void {
@@ -365,6 +383,8 @@ export class Operator {
     if (!uid) return;
     const old = this.#policies.get(uid);
     this.#policies.set(uid, p);
+    this.#index(uid, old && keyOf(old), false);
+    this.#index(uid, keyOf(p), true);
     this.metrics.policiesWatched.set(this.#policies.size);
     const interval = p.spec?.pollingIntervalSeconds ?? 15;
     if (!old) {
@@ -388,15 +408,17 @@ export class Operator {
 
   #delete(p: ScalingPolicy, log = true): void {
     const uid = p.metadata.uid;
-    if (!uid || !this.#policies.has(uid)) return;
+    const stored = uid ? this.#policies.get(uid) : undefined;
+    if (!uid || !stored) return;
     // Stop its timer and leave the target as it is.
     this.#scheduler.remove(uid);
     this.#reconciler.forget(uid);
     this.#policies.delete(uid);
+    this.#index(uid, keyOf(stored), false);
     this.metrics.policiesWatched.set(this.#policies.size);
     void this.metrics.forgetPolicy(p.metadata.namespace ?? '', p.metadata.name ?? '');
     // A policy that waited behind this one as the owner of its target may start now.
-    this.#triggerTarget(targetKey(p.metadata.namespace ?? '', p.spec.targetRef));
+    this.#triggerTarget(keyOf(stored));
     if (!log) return;
     this.#o.log.info(
       { namespace: p.metadata.namespace, policy: p.metadata.name },
@@ -460,6 +482,10 @@ export class Operator {
 /** A 404 from the list (our transport) or from the watch (client-node's Watch sets statusCode). */
 function isGone(err: unknown): boolean {
   return isNotFound(err) || (err as { statusCode?: number } | undefined)?.statusCode === 404;
+}
+
+function keyOf(p: ScalingPolicy): string {
+  return targetKey(p.metadata.namespace ?? '', p.spec.targetRef);
 }
 
 function claim(p: ScalingPolicy): PolicyClaim {
