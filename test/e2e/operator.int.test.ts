@@ -10,6 +10,11 @@ import { kubectl, promQuery, sandboxEnv, waitFor } from '../support/sandbox.ts';
 import * as e2e from './support.ts';
 
 const { run: RUN, ns } = e2e.testRun('e2e');
+/** A Deployment at 1 under 200 rps, and its policy, which scales it to 4. */
+async function scaledTo4(n: string): Promise<void> {
+  await e2e.apply([e2e.deployment(n, 'web', 1, 200), e2e.rpsPolicy(n)]);
+  await e2e.waitForReplicas(n, 'web', 4, 60_000);
+}
 /** Waits until the policy's condition `type` has `reason`. */
 const reasonIs = (n: string, name: string, type: string, reason: string, timeoutMs: number) =>
   waitForStatus(n, name, (p) => e2e.condition(p, type)?.reason === reason, `${type} ${reason}`, timeoutMs);
@@ -219,8 +224,7 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
 
   it('target deleted: condition and Event, no crash; recreated: found again and scaled', async () => {
     const n = ns('target');
-    await e2e.apply([e2e.deployment(n, 'web', 1, 200), e2e.rpsPolicy(n)]);
-    await e2e.waitForReplicas(n, 'web', 4, 60_000);
+    await scaledTo4(n);
     await kubectl(['delete', 'deployment', 'web', '-n', n]);
     const p = await reasonIs(n, 'web', 'AbleToScale', 'TargetNotFound', 30_000);
     assert.equal(e2e.condition(p, 'AbleToScale')?.status, 'False');
@@ -236,8 +240,7 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
 
   it('policy deleted: scaling stops and the replicas stay as they are', async () => {
     const n = ns('deleted');
-    await e2e.apply([e2e.deployment(n, 'web', 1, 200), e2e.rpsPolicy(n)]);
-    await e2e.waitForReplicas(n, 'web', 4, 60_000);
+    await scaledTo4(n);
     await kubectl(['delete', 'scalingpolicy', 'web', '-n', n]);
     await e2e.holdsReplicas(n, 'web', 4, 3_000);
     // Nothing scales it any more, neither back from a manual change nor with the load.

@@ -111,14 +111,10 @@ describe('faults in the sandbox components', { skip: e2e.SANDBOX_SKIP, timeout: 
     await faults.component('start', 'prometheus');
     await faults.component('wait', 'prometheus');
     await e2e.hasEvent(n, 'web', 'MetricRecovered');
-    await faults.waitForStatus(
-      n,
-      'web',
-      (p) =>
-        faults.hasCondition('Ready', 'True', 'Reconciled')(p) &&
-        faults.hasCondition('FallbackActive', 'False')(p),
-      'Ready again, fallback cleared',
-    );
+    await faults.waitForConditions(n, 'web', [
+      ['Ready', 'True', 'Reconciled'],
+      ['FallbackActive', 'False'],
+    ]);
     // Recovery: the same process scales on the next load change.
     await scalesUpAgain(n, rec, 'no scale-down from missing data');
     await recovered();
@@ -133,14 +129,10 @@ describe('faults in the sandbox components', { skip: e2e.SANDBOX_SKIP, timeout: 
     await faults.injectFault(t, 'freeze', 'prometheus');
 
     await e2e.hasEvent(n, 'web', 'MetricError', /rps failed: timeout/);
-    const down = await faults.waitForStatus(
-      n,
-      'web',
-      (p) =>
-        faults.hasCondition('Ready', 'False', 'MetricsUnavailable')(p) &&
-        faults.hasCondition('FallbackActive', 'True')(p),
-      'Ready=False MetricsUnavailable and FallbackActive=True',
-    );
+    const down = await faults.waitForConditions(n, 'web', [
+      ['Ready', 'False', 'MetricsUnavailable'],
+      ['FallbackActive', 'True'],
+    ]);
     assert.match(down.status?.currentMetrics?.[0]?.error ?? '', /^timeout:/);
     // The operator itself stays responsive while its queries hang.
     assert.ok(

@@ -299,27 +299,19 @@ describe('faults around the operator', {
     await steadyAt6(n);
     await kubectl(['delete', 'deployment', 'web', '-n', n, '--wait=true']);
     await e2e.hasEvent(n, 'web', 'TargetNotFound');
-    const gone = await faults.waitForStatus(
-      n,
-      'web',
-      (p) =>
-        faults.hasCondition('AbleToScale', 'False', 'TargetNotFound')(p) &&
-        faults.hasCondition('Ready', 'False')(p),
-      'AbleToScale=False TargetNotFound',
-    );
+    const gone = await faults.waitForConditions(n, 'web', [
+      ['AbleToScale', 'False', 'TargetNotFound'],
+      ['Ready', 'False'],
+    ]);
     assert.equal(gone.status?.currentReplicas, 6, 'the last known count, untouched');
     await faults.sleep(3_000);
     await e2e.apply([e2e.deployment(n, 'web', 2, 300)]);
     await e2e.hasEvent(n, 'web', 'TargetFound', /\(2 replicas\)/);
     await e2e.waitForReplicas(n, 'web', 6, 30_000);
-    await faults.waitForStatus(
-      n,
-      'web',
-      (p) =>
-        faults.hasCondition('AbleToScale', 'True')(p) &&
-        faults.hasCondition('Ready', 'True', 'Reconciled')(p),
-      'able to scale again',
-    );
+    await faults.waitForConditions(n, 'web', [
+      ['AbleToScale', 'True'],
+      ['Ready', 'True', 'Reconciled'],
+    ]);
     // The recreated Deployment started at generation 1: one action on it, 2→6.
     const scaled = await faults.assertActionsAccountedFor(n, 'web', { loadChanges: 0 });
     assert.deepEqual(

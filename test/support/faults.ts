@@ -221,6 +221,18 @@ export async function waitForStatus(
   );
 }
 
+/** Waits until the policy has every one of these conditions ([type, status, reason?]); returns it. */
+export function waitForConditions(
+  namespace: string,
+  name: string,
+  conditions: Array<[type: string, status: string, reason?: string]>,
+  timeoutMs?: number,
+): Promise<ScalingPolicy> {
+  const what = conditions.map(([t, s, r]) => `${t}=${s}${r ? ` ${r}` : ''}`).join(' and ');
+  const ok = (p: ScalingPolicy) => conditions.every(([t, s, r]) => hasCondition(t, s, r)(p));
+  return waitForStatus(namespace, name, ok, what, timeoutMs);
+}
+
 export const hasCondition =
   (type: string, status: string, reason?: string) =>
   (p: ScalingPolicy): boolean =>
