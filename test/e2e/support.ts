@@ -134,13 +134,8 @@ export async function startLeader(
   lease: string,
   extra: string[] = [],
 ): Promise<OperatorProcess> {
-  const op = await OperatorProcess.start(name, [
-    '--namespaces',
-    namespaces.join(','),
-    '--lease-name',
-    lease,
-    ...extra,
-  ]);
+  const scope = ['--namespaces', namespaces.join(','), '--lease-name', lease];
+  const op = await OperatorProcess.start(name, [...scope, ...extra]);
   await waitFor(() => op.isLeader(), { timeoutMs: 20_000, what: `operator ${name} to lead` });
   return op;
 }
