@@ -16,6 +16,7 @@ import {
   type KubeTransport,
   withDeadlineBudget,
 } from '../reconciler/kube.ts';
+import { type HpaLike, otherOwner, type PolicyClaim, targetKey } from '../reconciler/ownership.ts';
 import { TokenBucket } from '../reconciler/ratelimit.ts';
 import { POLICY_API_VERSION, POLICY_PLURAL, PolicyReconciler } from '../reconciler/reconciler.ts';
 import { AllowList, configMapInformer, watchAllowListConfigMap } from './allowlist.ts';
@@ -90,7 +91,13 @@ export class Operator {
   readonly #o: OperatorOptions;
   readonly #transport: KubeTransport;
   readonly #policies = new Map<string, ScalingPolicy>();
+  /** Policy uids by targetKey: the owner check of a tick looks at its own target only. */
+  readonly #byTarget = new Map<string, Set<string>>();
+  /** HPAs in the watched namespaces (autoscaling/v2), by uid: a target an HPA scales is not ours. */
+  readonly #hpas = new Map<string, HpaLike>();
   readonly #informers: Informer[] = [];
+  /** The ScalingPolicy CRD is not installed (the list answered 404): nothing ticks. */
+  #crdMissing = false;
   readonly #synced = new Set<Informer>();
   readonly #scheduler: TickScheduler;
   readonly #reconciler: PolicyReconciler;
@@ -183,7 +190,11 @@ export class Operator {
       events: this.#events,
       metrics: m,
       log,
-      mayAct: (uid) => !this.#stoppingHard && this.#elector.isLeader() && this.#scheduler.has(uid),
+      mayAct: (uid) =>
+        !this.#stoppingHard && !this.#crdMissing && this.#elector.isLeader() && this.#scheduler.has(uid),
+      otherOwner: (p) => otherOwner(claim(p), this.#claimsOn(keyOf(p)), this.#hpas.values()),
+      isCurrent: (p) =>
+        this.#policies.get(p.metadata.uid ?? '')?.metadata.generation === p.metadata.generation,
     });
   }
 
@@ -201,6 +212,7 @@ export class Operator {
   /** Informers synced, and either leading or in touch with the API server as a standby. */
   ready(): { ok: boolean; detail: string } {
     if (this.#stopping) return { ok: false, detail: 'shutting down' };
+    if (this.#crdMissing) return { ok: false, detail: 'the ScalingPolicy CRD is not installed' };
     const synced = this.#informers.length > 0 && this.#synced.size === this.#informers.length;
     if (!synced) return { ok: false, detail: 'informers not synced' };
     if (this.#elector.isLeader()) return { ok: true, detail: 'leader' };
@@ -261,6 +273,8 @@ export class Operator {
       );
     }
     const scopes = this.#o.namespaces?.length ? this.#o.namespaces : [undefined];
+    // The HPAs first, so that no policy acts on a target an HPA scales before they are known.
+    await Promise.all(scopes.map((ns) => this.#startHpaInformer(ns)));
     for (const ns of scopes) this.#startInformer(ns);
     this.#elector.start();
   }
@@ -276,6 +290,7 @@ export class Operator {
         items: KubernetesObject[];
         metadata?: { resourceVersion?: string };
       };
+      this.#crdBack();
       if (initial) {
         // The informer adds the listed items right after this resolves; then it is synced.
         setImmediate(() => {
@@ -290,32 +305,124 @@ export class Operator {
       } as never;
     });
     this.#informers.push(informer);
-    // The informer stops on an error (API server restart, expired watch); start it again with backoff.
-    let delay = 1000;
-    const onUpsert = (obj: KubernetesObject) => {
-      delay = 1000;
-      this.#upsert(obj as unknown as ScalingPolicy, initial);
-    };
-    informer.on('add', onUpsert);
-    informer.on('update', onUpsert);
-    informer.on('delete', (obj) => {
-      delay = 1000;
-      this.#delete(obj as unknown as ScalingPolicy);
+    informer.on('add', (obj) => this.#upsert(obj as unknown as ScalingPolicy, initial));
+    informer.on('update', (obj) => this.#upsert(obj as unknown as ScalingPolicy, initial));
+    informer.on('delete', (obj) => this.#delete(obj as unknown as ScalingPolicy));
+    this.#restartOnError(informer, 'policy watch failed; restarting', namespace, (err) => {
+      if (!isGone(err)) return;
+      this.#crdGone();
+      // client-node's ListWatch resumes a watch from its last resourceVersion on start(); with
+      // the resource itself gone that only repeats the 404: a fresh list tells when it is back.
+      (informer as unknown as { resourceVersion: string }).resourceVersion = '';
     });
+    informer.start().catch(() => {});
+  }
+
+  /**
+   * The ScalingPolicy CRD was deleted: its objects are gone with it, so every
+   * policy stops (timers, cached policies, memory) and /readyz says why, until
+   * the informer's list finds the CRD again.
+   */
+  #crdGone(): void {
+    if (this.#crdMissing) return;
+    this.#crdMissing = true;
+    const dropped = [...this.#policies.values()];
+    for (const p of dropped) this.#delete(p, false);
+    this.#o.log.error(
+      { policiesDropped: dropped.length },
+      'the ScalingPolicy CRD is not installed (list: 404): stopped every policy; waiting for it to come back',
+    );
+  }
+
+  #crdBack(): void {
+    if (!this.#crdMissing) return;
+    this.#crdMissing = false;
+    this.#o.log.info('the ScalingPolicy CRD is installed again: watching policies');
+  }
+
+  /** HPAs (autoscaling/v2) in one scope; resolves once listed, or after 10 s if the list fails. */
+  #startHpaInformer(namespace: string | undefined): Promise<void> {
+    const path = namespace
+      ? `/apis/autoscaling/v2/namespaces/${encode(namespace)}/horizontalpodautoscalers`
+      : '/apis/autoscaling/v2/horizontalpodautoscalers';
+    let resolveListed = () => {};
+    const listed = new Promise<void>((r) => {
+      resolveListed = r;
+    });
+    const informer: Informer = makeInformer<KubernetesObject>(this.#o.kubeconfig, path, async () => {
+      const list = (await this.#transport({ method: 'GET', path })) as { items: KubernetesObject[] };
+      setImmediate(() => {
+        this.#synced.add(informer);
+        resolveListed();
+      });
+      return list as never;
+    });
+    this.#informers.push(informer);
+    const changed = (obj: KubernetesObject, gone: boolean) => {
+      const h = obj as unknown as HpaLike & { metadata: { uid?: string } };
+      const uid = h.metadata.uid ?? '';
+      if (gone) this.#hpas.delete(uid);
+      else this.#hpas.set(uid, h);
+      const ref = h.spec?.scaleTargetRef;
+      if (ref) this.#triggerTarget(targetKey(h.metadata.namespace ?? '', ref));
+    };
+    informer.on('add', (o) => changed(o, false));
+    informer.on('update', (o) => changed(o, false));
+    informer.on('delete', (o) => changed(o, true));
+    this.#restartOnError(informer, 'HPA watch failed; restarting', namespace);
+    informer.start().catch(() => {});
+    const timer = setTimeout(resolveListed, 10_000);
+    return listed.finally(() => clearTimeout(timer));
+  }
+
+  /** The informer stops on an error (API server restart, expired watch); start it again with backoff. */
+  #restartOnError(
+    informer: Informer,
+    msg: string,
+    namespace: string | undefined,
+    onError?: (err: unknown) => void,
+  ): void {
+    let delay = 1000;
+    for (const e of ['add', 'update', 'delete'] as const) {
+      informer.on(e, () => {
+        delay = 1000;
+      });
+    }
     informer.on('error', (err) => {
       if (this.#stopping) return;
-      log.warn(
-        { err: String(err), namespace: namespace ?? '*', retryInMs: delay },
-        'policy watch failed; restarting',
-      );
+      onError?.(err);
+      this.#o.log.warn({ err: String(err), namespace: namespace ?? '*', retryInMs: delay }, msg);
       const t = setTimeout(() => {
         this.#restartTimers.delete(t);
         if (!this.#stopping) informer.start().catch(() => {});
       }, delay);
       this.#restartTimers.add(t);
-      delay = Math.min(delay * 2, 30_000);
+      // While the CRD is away, look for it every few seconds: the list is a cheap 404.
+      delay = Math.min(delay * 2, this.#crdMissing ? 5_000 : 30_000);
     });
-    informer.start().catch(() => {});
+  }
+
+  /** A change of who scales a target: its policies decide again now, not at their next tick. */
+  #triggerTarget(key: string): void {
+    for (const uid of this.#byTarget.get(key) ?? []) this.#scheduler.trigger(uid);
+  }
+
+  #claimsOn(key: string): PolicyClaim[] {
+    const out: PolicyClaim[] = [];
+    for (const uid of this.#byTarget.get(key) ?? []) {
+      const p = this.#policies.get(uid);
+      if (p) out.push(claim(p));
+    }
+    return out;
+  }
+
+  #index(uid: string, key: string | undefined, add: boolean): void {
+    if (key === undefined) return;
+    const set = this.#byTarget.get(key) ?? new Set<string>();
+    if (add) set.add(uid);
+    else set.delete(uid);
+    if (set.size > 0) this.#byTarget.set(key, set);
+    else this.#byTarget.delete(key);
   }
 
   #upsert(p: ScalingPolicy, initial: boolean): void {
@@ -323,6 +430,8 @@ export class Operator {
     if (!uid) return;
     const old = this.#policies.get(uid);
     this.#policies.set(uid, p);
+    this.#index(uid, old && keyOf(old), false);
+    this.#index(uid, keyOf(p), true);
     this.metrics.policiesWatched.set(this.#policies.size);
     const interval = p.spec?.pollingIntervalSeconds ?? 15;
     if (!old) {
@@ -344,15 +453,20 @@ export class Operator {
     }
   }
 
-  #delete(p: ScalingPolicy): void {
+  #delete(p: ScalingPolicy, log = true): void {
     const uid = p.metadata.uid;
-    if (!uid) return;
+    const stored = uid ? this.#policies.get(uid) : undefined;
+    if (!uid || !stored) return;
     // Stop its timer and leave the target as it is.
     this.#scheduler.remove(uid);
     this.#reconciler.forget(uid);
     this.#policies.delete(uid);
+    this.#index(uid, keyOf(stored), false);
     this.metrics.policiesWatched.set(this.#policies.size);
     void this.metrics.forgetPolicy(p.metadata.namespace ?? '', p.metadata.name ?? '');
+    // A policy that waited behind this one as the owner of its target may start now.
+    this.#triggerTarget(keyOf(stored));
+    if (!log) return;
     this.#o.log.info(
       { namespace: p.metadata.namespace, policy: p.metadata.name },
       'policy deleted: stopped scaling it',
@@ -361,7 +475,7 @@ export class Operator {
 
   async #tick(uid: string, dueAt: number): Promise<void> {
     const p = this.#policies.get(uid);
-    if (!p || !this.#elector.isLeader()) return;
+    if (!p || !this.#elector.isLeader() || this.#crdMissing) return;
     try {
       await this.#reconciler.reconcile(p, dueAt);
     } catch (err) {
@@ -412,4 +526,23 @@ export class Operator {
     });
     log.info('stopped; lease released');
   }
+}
+
+/** A 404 from the list (our transport) or from the watch (client-node's Watch sets statusCode). */
+function isGone(err: unknown): boolean {
+  return isNotFound(err) || (err as { statusCode?: number } | undefined)?.statusCode === 404;
+}
+
+function keyOf(p: ScalingPolicy): string {
+  return targetKey(p.metadata.namespace ?? '', p.spec.targetRef);
+}
+
+function claim(p: ScalingPolicy): PolicyClaim {
+  return {
+    namespace: p.metadata.namespace ?? '',
+    name: p.metadata.name ?? '',
+    uid: p.metadata.uid ?? '',
+    ...(p.metadata.creationTimestamp ? { creationTimestamp: String(p.metadata.creationTimestamp) } : {}),
+    target: p.spec.targetRef,
+  };
 }

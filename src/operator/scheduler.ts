@@ -31,6 +31,8 @@ interface Entry {
   timer: unknown;
   queued: boolean;
   running: boolean;
+  /** Triggered while running: tick again as soon as the running tick ends (coalesced). */
+  dirty: boolean;
 }
 
 /**
@@ -39,7 +41,9 @@ interface Entry {
  * millisecond (the "jitter"); the period itself stays exact, anchored to the due
  * times, so a load step is seen within one interval. Due ticks wait in a FIFO
  * queue for one of `maxConcurrent` slots; a policy whose previous tick is still
- * queued or running skips a tick instead of piling up.
+ * queued or running skips a tick instead of piling up. A trigger (spec change)
+ * while its tick runs marks the policy dirty instead: it ticks once more right
+ * after, as a work queue would, so a change is never a whole interval late.
  */
 export class TickScheduler {
   readonly #o: Required<Omit<SchedulerOptions, 'onSkip'>> & Pick<SchedulerOptions, 'onSkip'>;
@@ -77,16 +81,32 @@ export class TickScheduler {
       return;
     }
     const spread = spreadMs ?? Math.min(intervalMs, 1000);
-    const entry: Entry = { key, intervalMs, due: 0, timer: undefined, queued: false, running: false };
+    const entry: Entry = {
+      key,
+      intervalMs,
+      due: 0,
+      timer: undefined,
+      queued: false,
+      running: false,
+      dirty: false,
+    };
     this.#entries.set(key, entry);
     this.#arm(entry, now + Math.floor(this.#o.random() * spread));
   }
 
-  /** Runs a policy's tick now (spec changed), keeping its phase for later ticks. */
+  /**
+   * Runs a policy's tick now (spec changed), keeping its phase for later ticks; if
+   * its tick is running, once more right after it (the running one may have read
+   * the old spec). Triggers while queued or dirty coalesce.
+   */
   trigger(key: string): void {
     const entry = this.#entries.get(key);
-    if (!entry || this.#stopped) return;
-    this.#enqueue(entry, this.#o.clock.now());
+    if (!entry || this.#stopped || !this.#enabled) return;
+    if (entry.running) {
+      entry.dirty = true;
+      return;
+    }
+    if (!entry.queued) this.#enqueue(entry, this.#o.clock.now());
   }
 
   remove(key: string): void {
@@ -123,6 +143,7 @@ export class TickScheduler {
   setEnabled(enabled: boolean): void {
     this.#enabled = enabled;
     if (!enabled) {
+      for (const e of this.#entries.values()) e.dirty = false;
       for (const q of this.#queue) q.entry.queued = false;
       this.#queue.length = 0;
     }
@@ -177,6 +198,10 @@ export class TickScheduler {
         .finally(() => {
           entry.running = false;
           this.#inFlight.delete(p);
+          if (entry.dirty && this.#entries.get(entry.key) === entry) {
+            entry.dirty = false;
+            this.#enqueue(entry, this.#o.clock.now());
+          }
           this.#pump();
         });
       this.#inFlight.add(p);

@@ -1,34 +1,23 @@
 import type { Logger } from 'pino';
 import type { AddressCheck, PolicyObservations, PolicyRef, RangeResult } from '../collector/index.ts';
 import type { ScalingPolicy, ScalingPolicyStatus } from '../crd/types.generated.ts';
-import { fmtDuration } from '../forecast/holtwinters.ts';
 import { type OperatorMetrics, observeEvaluation } from '../metrics/registry.ts';
-import { decide as engineDecide, initialState } from '../policy/engine.ts';
-import { forecastConfig, type Level5State, level5TrainForecast } from '../policy/level5.ts';
-import type { Decision, EngineInput, EngineOutput, EngineState, LimitReason } from '../policy/types.ts';
+import { decide as engineDecide } from '../policy/engine.ts';
+import type { Decision, EngineInput, EngineOutput, EngineState } from '../policy/types.ts';
 import { DiscoveryCache, type ScalableResource, TargetResolveError } from './discovery.ts';
 import type { EventSpec, InvolvedObject } from './events.ts';
+import { type HistoryMemory, loadHistory } from './history.ts';
 import { encode, isConflict, isNotFound, KubeApiError, type KubeTransport } from './kube.ts';
+import { latencySpec, readyReplicasOf, wantsReadyReplicas } from './level5-inputs.ts';
 import {
-  historyKey,
-  historyRetryDelayMs,
-  historyWindow,
-  latencySpec,
-  readyReplicasOf,
-  wantsReadyReplicas,
-} from './level5-inputs.ts';
-import {
-  type Condition,
-  type ConditionInput,
-  type CurrentMetric,
-  compactState,
-  formatNumber,
-  getCondition,
-  pushDecision,
-  restoreState,
-  setCondition,
-  statusChanged,
-} from './status.ts';
+  type ActOutcome,
+  buildReport,
+  type LateScale,
+  type Observed,
+  statusPatch,
+  type TickStop,
+} from './report.ts';
+import { type Condition, restoreState, statusChanged } from './status.ts';
 
 export const POLICY_API_VERSION = 'tidemark.dev/v1alpha1';
 export const POLICY_PLURAL = 'scalingpolicies';
@@ -59,15 +48,25 @@ export interface ReconcilerDeps {
   metrics: OperatorMetrics;
   log: Logger;
   /**
-   * Fencing, checked right before every side effect (scale patch, status write,
+   * Fencing, checked right before every side effect (scale write, status write,
    * Event): false once this process lost the Lease or the policy was deleted, so
    * a tick that was in flight at that moment changes nothing more.
    */
   mayAct: (uid: string) => boolean;
+  /**
+   * Another owner of the policy's target (an older ScalingPolicy, an HPA), named
+   * for the AmbiguousTarget condition; undefined when this policy owns it.
+   */
+  otherOwner?: (policy: ScalingPolicy) => string | undefined;
+  /**
+   * False when a newer spec of the policy arrived while this tick ran: the tick
+   * then writes nothing to the target, and the scheduler runs it again at once.
+   */
+  isCurrent?: (policy: ScalingPolicy) => boolean;
   decide?: (input: EngineInput) => EngineOutput;
   now?: () => number;
-  /** Conflict retries of a status write. */
-  statusRetries?: number;
+  /** Re-reads and decisions again after a scale write met a 409 (the count moved since the read). */
+  scaleConflictRetries?: number;
   /** Timeout of each API server request made by a tick. */
   requestTimeoutMs?: number;
   /** Longest time the volatile engine state (Level 5 histories) goes unwritten while status is otherwise idle. */
@@ -77,10 +76,12 @@ export interface ReconcilerDeps {
 export type TickOutcome =
   | 'paused'
   | 'invalid-policy'
+  | 'ambiguous-target'
   | 'target-not-found'
   | 'target-error'
   | 'decided'
   | 'scale-failed'
+  | 'superseded'
   | 'fenced';
 
 export interface TickResult {
@@ -89,26 +90,22 @@ export interface TickResult {
   scaled?: { from: number; to: number; at: number };
   statusWritten: boolean;
   events: EventSpec[];
+  /** Scale writes that met a 409 and were decided again on the new count. */
+  scaleConflicts?: number;
 }
 
 /** Per policy, while this process is the leader: what it last wrote and the full engine state. */
-interface Memory {
+interface Memory extends HistoryMemory {
   engineState?: EngineState;
-  /** The status as last written (or read at start): the base of every comparison. */
+  /** The status as last written (or read at start): the base of every comparison and patch. */
   status?: ScalingPolicyStatus;
-  rv?: string;
-  basedOnRv?: string;
   writtenAt?: number;
   /**
-   * A status this process computed but failed to write (conflicts beyond the
-   * retries, API server away): the next tick builds on it, so that what it
-   * recorded (a scaling decision, lastScaleTime) is not lost.
+   * A status this process computed but failed to write (API server away, a
+   * timeout): the next tick builds on it, so that what it recorded (a scaling
+   * decision, lastScaleTime) is not lost.
    */
   unwritten?: ScalingPolicyStatus;
-  /** Per metric, what its forecaster's history was loaded for (historyKey); absent: not loaded yet. */
-  history?: Map<string, string>;
-  /** The last history load failed: why, how often in a row, and when to try again. */
-  historyError?: { message: string; failures: number; retryAt: number };
 }
 
 /**
@@ -118,29 +115,55 @@ interface Memory {
  */
 const VOLATILE_STATE_KEYS: ReadonlySet<string> = new Set(['level5']);
 
-/** Limits that mean "the policy wanted more (or less) than it was allowed": condition ScalingLimited. */
-const LIMITING = new Set<LimitReason>([
-  'ScaleUpRateLimit',
-  'ScaleDownRateLimit',
-  'ScaleUpCooldown',
-  'ScaleDownCooldown',
-  'ScaleUpDisabled',
-  'ScaleDownDisabled',
-  'MaxReplicas',
-  'MinReplicas',
-]);
-
 interface Scale {
-  metadata?: { resourceVersion?: string };
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { resourceVersion?: string; [k: string]: unknown };
   spec?: { replicas?: number };
   status?: { replicas?: number; selector?: string };
 }
 
+/** One tick's fixed facts. */
+interface Tick {
+  policy: ScalingPolicy;
+  uid: string;
+  namespace: string;
+  name: string;
+  log: Logger;
+  mem: Memory;
+  now: number;
+  nowIso: string;
+  dueAt: number;
+}
+
+/** What the observe step saw, when it saw enough to decide. */
+interface Observation extends Observed {
+  resource: ScalableResource;
+  scale: Scale;
+  obs: PolicyObservations;
+  readyReplicas?: number;
+  latencySeconds?: number;
+  /** The engine state the decision starts from. */
+  state?: EngineState;
+  observeEvents: EventSpec[];
+}
+
+type ObserveResult = { stop: TickStop; outcome: TickOutcome; observed?: Observed } | { seen: Observation };
+
+type Acted =
+  | ActOutcome
+  | { kind: 'conflict' }
+  | { kind: 'fenced' }
+  | { kind: 'superseded' }
+  | { kind: 'unknown'; message: string };
+
 /**
- * One tick of one policy: allow-list, target, observations, decision, action,
- * status and Events. Everything it remembers between ticks is either in the
- * policy's status (so a restarted operator or a new leader continues) or is a
- * cache that the status can rebuild.
+ * One tick of one policy in four steps: observe (allow-list, owner, target, scale,
+ * metrics) → decide (the pure engine) → act (the scale write, with the
+ * resourceVersion it read) → report (status and Events, built by report.ts).
+ * Everything it remembers between ticks is either in the policy's status (so a
+ * restarted operator or a new leader continues) or is a cache that the status can
+ * rebuild.
  */
 export class PolicyReconciler {
   readonly #d: ReconcilerDeps;
@@ -149,10 +172,10 @@ export class PolicyReconciler {
   readonly #memory = new Map<string, Memory>();
   readonly #anomaliesSeen = new Map<string, Record<string, number>>();
   /**
-   * Scale patches whose outcome is unknown (timed out, connection lost, 5xx): the
+   * Scale writes whose outcome is unknown (timed out, connection lost, 5xx): the
    * API server may still apply them, e.g. once etcd answers again. Kept across
    * reset() (the leadership is usually lost in the same outage), so that the
-   * next tick that finds the target at the patched count records the action
+   * next tick that finds the target at the written count records the action
    * once instead of losing it.
    */
   readonly #unconfirmed = new Map<string, UnconfirmedScale>();
@@ -182,384 +205,379 @@ export class PolicyReconciler {
   }
 
   async reconcile(policy: ScalingPolicy, dueAt: number = this.#now()): Promise<TickResult> {
-    const { namespace = '', name = '', uid = '', generation } = policy.metadata;
-    const log = this.#d.log.child({ namespace, policy: name });
-    const spec = policy.spec;
-    const mem = this.#memoryOf(uid, policy);
-    const prev = mem.status;
-    const now = this.#now();
-    const nowIso = new Date(now).toISOString();
-    const target = spec.targetRef;
-    const next: ScalingPolicyStatus = {
-      ...structuredClone(mem.unwritten ?? prev ?? {}),
-      observedGeneration: generation,
-      targetDisplay: `${target.kind}/${target.name}`,
-    };
-    const events: EventSpec[] = [];
-    const cond = (c: ConditionInput) => {
-      next.conditions = setCondition(next.conditions, c, nowIso, generation);
-    };
-    const transitioned = (type: string, status: string, reason?: string) => {
-      const p = getCondition(prev, type);
-      return !p || p.status !== status || (reason !== undefined && p.reason !== reason);
-    };
-    const involved: InvolvedObject = {
-      apiVersion: POLICY_API_VERSION,
-      kind: 'ScalingPolicy',
-      name,
-      namespace,
-      uid,
-    };
-    const finish = async (outcome: TickOutcome, extra: Partial<TickResult> = {}): Promise<TickResult> => {
-      if (!this.#d.mayAct(uid)) return { outcome: 'fenced', statusWritten: false, events: [], ...extra };
-      let statusWritten = false;
-      // The Level 5 history moves every tick; it rides along with other changes, and on its
-      // own at most every volatileMaxAgeMs, so an idle policy stays (almost) silent.
-      const volatileDue = now - (mem.writtenAt ?? -Infinity) >= (this.#d.volatileMaxAgeMs ?? 300_000);
-      if (statusChanged(prev, next, spec, volatileDue ? undefined : VOLATILE_STATE_KEYS)) {
-        statusWritten = await this.#writeStatus(policy, next, mem, log, now);
-        if (statusWritten) delete mem.unwritten;
-        else mem.unwritten = next;
-      } else {
-        delete mem.unwritten;
+    const t = this.#begin(policy, dueAt);
+    if (policy.spec.mode === 'Paused') return this.#report(t, {}, 'paused');
+    let result = await this.#observe(t);
+    const retries = this.#d.scaleConflictRetries ?? 3;
+    for (let conflicts = 0; ; conflicts++) {
+      if ('stop' in result) return this.#report(t, result, result.outcome);
+      const seen = result.seen;
+      const { decision, state } = this.#decideStep(t, seen);
+      const acted = await this.#act(t, seen, decision, state);
+      if (acted.kind === 'fenced' || acted.kind === 'superseded') {
+        return { outcome: acted.kind, decision, statusWritten: false, events: [] };
       }
-      for (const e of events) {
-        if (!this.#d.mayAct(uid)) break;
-        await this.#d.events.record(involved, e);
+      if (acted.kind === 'conflict' && conflicts < retries) {
+        // The count moved between our read and our write: read it again and decide on it.
+        t.log.info({ attempt: conflicts + 1 }, 'the target scale changed since it was read: deciding again');
+        result = await this.#observeScale(t, seen);
+        continue;
       }
-      this.#observeConditions(namespace, name, next.conditions ?? []);
-      return { outcome, statusWritten, events, ...extra };
-    };
-
-    // Paused: nothing is read and nothing is changed, beyond saying so once.
-    if (spec.mode === 'Paused') {
-      cond({
-        type: 'Active',
-        status: 'False',
-        reason: 'Paused',
-        message: 'mode is Paused: no metrics are read and the target is left as it is',
-      });
-      return finish('paused');
+      return this.#finish(t, seen, decision, state, acted, conflicts);
     }
-    cond({
-      type: 'Active',
-      status: 'True',
-      reason: spec.mode,
-      message:
-        spec.mode === 'DryRun'
-          ? 'mode is DryRun: decisions are recorded, the target is never changed'
-          : 'mode is Active: decisions are applied to the target',
-    });
+  }
 
+  #begin(policy: ScalingPolicy, dueAt: number): Tick {
+    const { namespace = '', name = '', uid = '' } = policy.metadata;
+    const now = this.#now();
+    return {
+      policy,
+      uid,
+      namespace,
+      name,
+      log: this.#d.log.child({ namespace, policy: name }),
+      mem: this.#memoryOf(uid, policy),
+      now,
+      nowIso: new Date(now).toISOString(),
+      dueAt,
+    };
+  }
+
+  // -------------------------------------------------------------------------
+  // observe
+
+  async #observe(t: Tick): Promise<ObserveResult> {
+    const spec = t.policy.spec;
     // The allow-list comes first: a policy naming another address sends no request at all.
     const addr = this.#d.addressPolicy.check(spec.prometheus.address);
-    if (!addr.ok) return this.#invalid(addr.message, prev, cond, events, finish);
+    if (!addr.ok) return invalid(addr.message);
+    const read = await this.#readScale(t);
+    if ('stop' in read) return read;
+    const observed = this.#observedScale(t, read.scale);
+    const seen = await this.#observeMetrics(t, read.resource, read.scale, observed);
+    if ('problem' in seen) return { ...invalid(seen.problem), observed };
+    // Checked last, so that a policy that is invalid or names no target says that first.
+    const other = this.#d.otherOwner?.(t.policy);
+    if (other !== undefined) return { ...ambiguous(t, other), observed };
+    return { seen };
+  }
 
-    let resource: ScalableResource;
-    let scale: Scale;
+  /** After a 409 on the scale write: the scale again, the metrics as they were. */
+  async #observeScale(t: Tick, before: Observation): Promise<ObserveResult> {
+    const read = await this.#readScale(t);
+    if ('stop' in read) return read;
+    return { seen: { ...before, scale: read.scale, current: read.scale.spec?.replicas ?? 0 } };
+  }
+
+  async #readScale(
+    t: Tick,
+  ): Promise<{ resource: ScalableResource; scale: Scale } | Extract<ObserveResult, { stop: TickStop }>> {
+    const target = t.policy.spec.targetRef;
     try {
-      resource = await this.#d.discovery.resolve(target.apiVersion, target.kind);
-      scale = (await this.#d.transport({
+      const resource = await this.#d.discovery.resolve(target.apiVersion, target.kind);
+      const scale = (await this.#d.transport({
         method: 'GET',
-        path: DiscoveryCache.scalePath(resource, namespace, target.name),
+        path: DiscoveryCache.scalePath(resource, t.namespace, target.name),
         timeoutMs: this.#d.requestTimeoutMs ?? 10_000,
       })) as Scale;
+      return { resource, scale };
     } catch (err) {
-      if (
-        isNotFound(err) ||
-        (err instanceof TargetResolveError &&
-          (err.kind === 'UnknownKind' || err.kind === 'UnknownGroupVersion'))
-      ) {
-        const what = `${target.kind} ${namespace}/${target.name}`;
+      const what = `${target.kind} ${t.namespace}/${target.name}`;
+      if (isNotFound(err) || (err instanceof TargetResolveError && err.kind.startsWith('Unknown'))) {
         const message =
           err instanceof TargetResolveError
             ? `target ${what} not found: ${err.message}`
             : `target ${what} not found`;
-        cond({ type: 'AbleToScale', status: 'False', reason: 'TargetNotFound', message });
-        cond({ type: 'Ready', status: 'False', reason: 'TargetNotFound', message });
-        if (transitioned('AbleToScale', 'False', 'TargetNotFound')) {
-          events.push({ type: 'Warning', reason: 'TargetNotFound', message });
-        }
-        log.warn({ target: what }, 'target not found');
-        return finish('target-not-found');
+        t.log.warn({ target: what }, 'target not found');
+        return { stop: { reason: 'TargetNotFound', message }, outcome: 'target-not-found' };
       }
       if (err instanceof TargetResolveError) {
-        return this.#invalid(
-          `targetRef ${target.apiVersion} ${target.kind}: ${err.message}`,
-          prev,
-          cond,
-          events,
-          finish,
-        );
+        return invalid(`targetRef ${target.apiVersion} ${target.kind}: ${err.message}`);
       }
-      const message = `reading the scale of ${target.kind} ${namespace}/${target.name} failed: ${errText(err)}`;
-      cond({ type: 'AbleToScale', status: 'False', reason: 'FailedGetScale', message });
-      log.warn({ err: errText(err) }, 'reading the target scale failed');
-      return finish('target-error');
+      t.log.warn({ err: errText(err) }, 'reading the target scale failed');
+      const message = `reading the scale of ${what} failed: ${errText(err)}`;
+      return { stop: { reason: 'FailedGetScale', message }, outcome: 'target-error' };
     }
-    const current = scale.spec?.replicas ?? 0;
-    const display = `${target.kind} ${namespace}/${target.name}`;
-    const late = this.#confirmUnconfirmed(uid, current, prev, now);
-    if (late) {
-      // Our own earlier patch took effect after its request failed: record it now, once.
-      events.push({
-        type: 'Normal',
-        reason: 'Scaled',
-        message: `scaled ${display} ${late.from}→${late.to}: ${late.reason} (applied after the request failed)`,
-      });
-      next.lastScaleTime = late.time;
-      next.recentDecisions = pushDecision(next.recentDecisions, {
-        time: late.time,
-        from: late.from,
-        to: late.to,
-        reason: late.reason,
-        limitedBy: late.limitedBy,
-      });
-      mem.engineState = late.state;
-      this.#d.metrics.scalingActions.inc({ namespace, policy: name, direction: late.direction });
-      log.info({ from: late.from, to: late.to }, 'an earlier scale patch took effect after it failed');
-    }
-    const wasNotFound = getCondition(prev, 'AbleToScale')?.reason === 'TargetNotFound';
-    if (wasNotFound) {
-      events.push({
-        type: 'Normal',
-        reason: 'TargetFound',
-        message: `target ${display} found (${current} replicas)`,
-      });
-    }
-    cond({
-      type: 'AbleToScale',
-      status: 'True',
-      reason: 'SucceededGetScale',
-      message: `the scale subresource of ${display} is readable`,
-    });
-
-    // Observations. The collector never rejects for Prometheus or a metric; the ready count
-    // and the SLO latency are extras whose failure only leaves them out.
-    const latency = latencySpec(spec);
-    const [obs, readyReplicas, latencySeconds] = await Promise.all([
-      this.#d.collector.observe({ namespace, spec }),
-      wantsReadyReplicas(spec) ? this.#readyReplicas(resource, namespace, target.name, log) : undefined,
-      latency ? this.#latencySeconds(namespace, latency, log) : undefined,
-    ]);
-    if (obs.problem?.invalidPolicy) return this.#invalid(obs.problem.message, prev, cond, events, finish);
-    if (obs.insecureTLS || getCondition(prev, 'InsecureTLS')) {
-      cond(
-        obs.insecureTLS
-          ? {
-              type: 'InsecureTLS',
-              status: 'True',
-              reason: 'InsecureSkipVerify',
-              message: "prometheus.insecureSkipVerify is set: Prometheus' certificate is not verified",
-            }
-          : {
-              type: 'InsecureTLS',
-              status: 'False',
-              reason: 'CertificateVerified',
-              message: 'TLS is verified',
-            },
-      );
-    }
-
-    // The engine, with the state this process holds or, after a restart or failover, the persisted one.
-    let state = mem.engineState ?? restoreState(prev?.engineState, now, spec.pollingIntervalSeconds);
-    state = await this.#loadHistory(namespace, spec, state, current, mem, now, log, events);
-    const { decision, state: nextState } = this.#decide({
-      spec,
-      state,
-      observations: obs.observations,
-      currentReplicas: current,
-      ...(readyReplicas === undefined ? {} : { readyReplicas }),
-      ...(latencySeconds === undefined ? {} : { latencySeconds }),
-      now,
-    });
-    const m = this.#d.metrics;
-    m.tickDuration.observe(Math.max(0, this.#now() - dueAt) / 1000);
-    m.decisions.inc({
-      namespace,
-      policy: name,
-      direction: decision.direction,
-      limited_by: decision.limitedBy[0] ?? 'None',
-    });
-    this.#observeDecision(namespace, name, spec, decision, obs, nextState);
-
-    const desired = decision.desiredReplicas;
-    let outcome: TickOutcome = 'decided';
-    let scaled: TickResult['scaled'];
-    let keepState = true;
-    if (desired !== current && spec.mode === 'Active') {
-      if (!this.#d.mayAct(uid)) return { outcome: 'fenced', decision, statusWritten: false, events: [] };
-      try {
-        await this.#d.transport({
-          method: 'PATCH',
-          path: DiscoveryCache.scalePath(resource, namespace, target.name),
-          body: { spec: { replicas: desired } },
-          timeoutMs: this.#d.requestTimeoutMs ?? 10_000,
-        });
-        scaled = { from: current, to: desired, at: this.#now() };
-        m.scalingActions.inc({ namespace, policy: name, direction: decision.direction });
-        const message = `scaled ${display} ${current}→${desired}: ${decision.reason}`;
-        events.push({ type: 'Normal', reason: 'Scaled', message });
-        next.lastScaleTime = nowIso;
-        next.recentDecisions = pushDecision(next.recentDecisions, {
-          time: nowIso,
-          from: current,
-          to: desired,
-          reason: decision.reason,
-          limitedBy: decision.limitedBy.join(','),
-        });
-        log.info(
-          { from: current, to: desired, reason: decision.reason, limitedBy: decision.limitedBy },
-          'scaled',
-        );
-      } catch (err) {
-        // The engine assumed the action happened; it did not, so its new state is dropped.
-        keepState = false;
-        outcome = 'scale-failed';
-        if (outcomeUnknown(err)) {
-          this.#unconfirmed.set(uid, {
-            from: current,
-            to: desired,
-            time: nowIso,
-            at: now,
-            reason: decision.reason,
-            limitedBy: decision.limitedBy.join(','),
-            direction: decision.direction,
-            state: nextState,
-          });
-        }
-        const message = `patching the scale of ${display} to ${desired} failed: ${errText(err)}`;
-        cond({ type: 'AbleToScale', status: 'False', reason: 'FailedUpdateScale', message });
-        log.warn({ err: errText(err), desired }, 'scale patch failed');
-      }
-    } else if (desired !== current && spec.mode === 'DryRun') {
-      const head = next.recentDecisions?.[0];
-      if (!head || head.from !== current || head.to !== desired) {
-        next.recentDecisions = pushDecision(next.recentDecisions, {
-          time: nowIso,
-          from: current,
-          to: desired,
-          reason: decision.reason,
-          limitedBy: decision.limitedBy.join(','),
-        });
-        events.push({
-          type: 'Normal',
-          reason: 'DryRunDecision',
-          message: `would scale ${display} ${current}→${desired}: ${decision.reason}`,
-        });
-      }
-    } else if (desired === current && decision.direction === 'None') {
-      log.debug({ replicas: current, reason: decision.reason }, 'no change');
-    }
-
-    // Status and the transitions worth an Event.
-    const after = scaled ? desired : current;
-    m.currentReplicas.set({ namespace, policy: name }, after);
-    next.currentReplicas = after;
-    next.desiredReplicas = desired;
-    next.currentMetrics = decision.metrics.map((r): CurrentMetric => {
-      const cm: CurrentMetric = { name: r.name };
-      const v = formatNumber(r.value);
-      const t = formatNumber(r.target);
-      if (v !== undefined) cm.value = v;
-      if (t !== undefined) cm.target = t;
-      if (r.proposedReplicas !== undefined) cm.proposedReplicas = r.proposedReplicas;
-      if (r.error) cm.error = `${r.error.kind}: ${r.error.message}`;
-      return cm;
-    });
-    this.#metricTransitions(prev, decision, events);
-
-    const failing = decision.metrics.filter((r) => r.error);
-    if (failing.length === decision.metrics.length && failing.length > 0) {
-      cond({
-        type: 'Ready',
-        status: 'False',
-        reason: 'MetricsUnavailable',
-        message: `every metric failed: ${failing.map((r) => `${r.name} (${r.error?.kind})`).join(', ')}`,
-      });
-    } else if (failing.length > 0) {
-      cond({
-        type: 'Ready',
-        status: 'True',
-        reason: 'SomeMetricsFailing',
-        message: `${failing.length} of ${decision.metrics.length} metrics failing: ${failing
-          .map((r) => `${r.name} (${r.error?.kind})`)
-          .join(', ')}; no scale-down while any fails`,
-      });
-    } else {
-      cond({
-        type: 'Ready',
-        status: 'True',
-        reason: 'Reconciled',
-        message: 'metrics are read and decisions taken',
-      });
-    }
-
-    const limit = decision.limitedBy[0] ?? 'None';
-    if (LIMITING.has(limit)) {
-      const message = `${limit}: proposed ${decision.proposedReplicas}, allowed ${desired} (current ${current})`;
-      if (transitioned('ScalingLimited', 'True', limit)) {
-        events.push({ type: 'Normal', reason: 'ScaleLimited', message: `${limit}: ${decision.reason}` });
-      }
-      cond({ type: 'ScalingLimited', status: 'True', reason: limit, message });
-    } else {
-      cond({
-        type: 'ScalingLimited',
-        status: 'False',
-        reason: 'DesiredWithinRange',
-        message: 'the desired count is within the bounds and rate limits',
-      });
-    }
-    cond(
-      decision.fallbackActive
-        ? {
-            type: 'FallbackActive',
-            status: 'True',
-            reason: 'MetricsFailing',
-            message:
-              spec.fallback?.replicas !== undefined
-                ? `every metric failed ${spec.fallback.failureThreshold} ticks in a row; holding fallback replicas ${spec.fallback.replicas}`
-                : 'every metric failed repeatedly; holding the current count',
-          }
-        : {
-            type: 'FallbackActive',
-            status: 'False',
-            reason: 'MetricsAvailable',
-            message: 'fallback does not apply',
-          },
-    );
-    // The Level 5 mechanisms own their conditions and status parts; present only while enabled.
-    const historyError = mem.historyError;
-    for (const c of decision.conditions ?? []) {
-      // A forecaster that stands aside because its history could not be loaded says so.
-      cond(
-        c.type === 'ForecastReady' && c.status === 'False' && historyError
-          ? {
-              ...c,
-              message: `${c.message}; its history could not be loaded from Prometheus (${historyError.message}), retrying`,
-            }
-          : c,
-      );
-    }
-    for (const type of ['AnomalyDetected', 'ScalingIneffective', 'ForecastReady']) {
-      if (!decision.conditions?.some((c) => c.type === type) && getCondition(next, type)) {
-        next.conditions = next.conditions?.filter((c) => c.type !== type);
-      }
-    }
-    if (decision.status?.forecast) next.forecast = decision.status.forecast;
-    else delete next.forecast;
-    if (decision.status?.tuned) next.tuned = decision.status.tuned;
-    else delete next.tuned;
-    for (const e of decision.events) events.push({ type: e.type, reason: e.reason, message: e.message });
-
-    if (keepState) {
-      mem.engineState = nextState;
-      next.engineState = compactState(nextState);
-    }
-    return finish(outcome, { decision, ...(scaled ? { scaled } : {}) });
   }
 
-  /** The unconfirmed patch of this policy if the target now has its count and no one recorded it; cleared either way. */
+  /** The count read, and an earlier failed write that the target shows applied after all. */
+  #observedScale(t: Tick, scale: Scale): Observed {
+    const target = t.policy.spec.targetRef;
+    const current = scale.spec?.replicas ?? 0;
+    const display = `${target.kind} ${t.namespace}/${target.name}`;
+    const u = this.#confirmUnconfirmed(t.uid, current, t.mem.status, t.now);
+    if (!u) return { current, display, insecureTLS: false };
+    t.mem.engineState = u.state;
+    this.#d.metrics.scalingActions.inc({ namespace: t.namespace, policy: t.name, direction: u.direction });
+    t.log.info({ from: u.from, to: u.to }, 'an earlier scale write took effect after it failed');
+    const late: LateScale = {
+      from: u.from,
+      to: u.to,
+      time: u.time,
+      reason: u.reason,
+      limitedBy: u.limitedBy,
+    };
+    return { current, display, insecureTLS: false, late };
+  }
+
+  /** Metrics, plus the extras some Level 5 mechanisms use, and the forecaster's history. */
+  async #observeMetrics(
+    t: Tick,
+    resource: ScalableResource,
+    scale: Scale,
+    observed: Observed,
+  ): Promise<Observation | { problem: string }> {
+    const spec = t.policy.spec;
+    // The collector never rejects for Prometheus or a metric; the ready count and the SLO
+    // latency are extras whose failure only leaves them out.
+    const latency = latencySpec(spec);
+    const [obs, readyReplicas, latencySeconds] = await Promise.all([
+      this.#d.collector.observe({ namespace: t.namespace, spec }),
+      wantsReadyReplicas(spec) ? this.#readyReplicas(t, resource) : undefined,
+      latency ? this.#latencySeconds(t, latency) : undefined,
+    ]);
+    if (obs.problem?.invalidPolicy) return { problem: obs.problem.message };
+    const observeEvents: EventSpec[] = [];
+    // The engine, with the state this process holds or, after a restart or failover, the persisted one.
+    const restored =
+      t.mem.engineState ?? restoreState(t.mem.status?.engineState, t.now, spec.pollingIntervalSeconds);
+    const state = await loadHistory(
+      {
+        namespace: t.namespace,
+        spec,
+        current: observed.current,
+        mem: t.mem,
+        now: t.now,
+        log: t.log,
+        events: observeEvents,
+        source: this.#d.collector,
+        clock: this.#now,
+      },
+      restored,
+    );
+    return {
+      ...observed,
+      insecureTLS: Boolean(obs.insecureTLS),
+      resource,
+      scale,
+      obs,
+      ...(readyReplicas === undefined ? {} : { readyReplicas }),
+      ...(latencySeconds === undefined ? {} : { latencySeconds }),
+      ...(state ? { state } : {}),
+      observeEvents,
+    };
+  }
+
+  /** The target object's ready replicas (the scale subresource has none); undefined when unknown. */
+  async #readyReplicas(t: Tick, resource: ScalableResource): Promise<number | undefined> {
+    const name = t.policy.spec.targetRef.name;
+    try {
+      const obj = await this.#d.transport({
+        method: 'GET',
+        path: DiscoveryCache.scalePath(resource, t.namespace, name).replace(/\/scale$/, ''),
+        timeoutMs: this.#d.requestTimeoutMs ?? 10_000,
+      });
+      return readyReplicasOf(resource.apiVersion, resource.kind, obj);
+    } catch (err) {
+      t.log.debug({ err: errText(err) }, 'reading the target for its ready replicas failed');
+      return undefined;
+    }
+  }
+
+  async #latencySeconds(
+    t: Tick,
+    spec: NonNullable<ReturnType<typeof latencySpec>>,
+  ): Promise<number | undefined> {
+    const res = await this.#d.collector.observe({ namespace: t.namespace, spec });
+    const o = res.observations[0];
+    if (o?.ok) return o.value;
+    t.log.debug(
+      { err: o ? `${o.error.kind}: ${o.error.message}` : 'no observation' },
+      'SLO latency query failed',
+    );
+    return undefined;
+  }
+
+  // -------------------------------------------------------------------------
+  // decide
+
+  #decideStep(t: Tick, seen: Observation): EngineOutput {
+    return this.#decide({
+      spec: t.policy.spec,
+      state: seen.state,
+      observations: seen.obs.observations,
+      currentReplicas: seen.current,
+      ...(seen.readyReplicas === undefined ? {} : { readyReplicas: seen.readyReplicas }),
+      ...(seen.latencySeconds === undefined ? {} : { latencySeconds: seen.latencySeconds }),
+      now: t.now,
+    });
+  }
+
+  // -------------------------------------------------------------------------
+  // act
+
+  /**
+   * Applies the decision: in Active mode a PUT of the Scale object as it was read,
+   * with the new count, so the write carries the resourceVersion the decision was
+   * made on (as the HPA controller's Update does): a count that anyone changed
+   * since is never overwritten unseen; the API server answers 409 instead.
+   */
+  async #act(t: Tick, seen: Observation, decision: Decision, state: EngineState): Promise<Acted> {
+    const desired = decision.desiredReplicas;
+    const spec = t.policy.spec;
+    if (desired === seen.current) return { kind: 'none' };
+    if (spec.mode === 'DryRun') return { kind: 'dry-run' };
+    if (!this.#d.mayAct(t.uid)) return { kind: 'fenced' };
+    if (this.#d.isCurrent && !this.#d.isCurrent(t.policy)) return { kind: 'superseded' };
+    const target = spec.targetRef;
+    try {
+      await this.#d.transport({
+        method: 'PUT',
+        path: DiscoveryCache.scalePath(seen.resource, t.namespace, target.name),
+        body: {
+          apiVersion: 'autoscaling/v1',
+          kind: 'Scale',
+          ...seen.scale,
+          metadata: { ...seen.scale.metadata, name: target.name, namespace: t.namespace },
+          spec: { ...seen.scale.spec, replicas: desired },
+        },
+        timeoutMs: this.#d.requestTimeoutMs ?? 10_000,
+      });
+      return { kind: 'scaled', from: seen.current, to: desired };
+    } catch (err) {
+      if (isConflict(err)) return { kind: 'conflict' };
+      const message = `writing the scale of ${seen.display} to ${desired} failed: ${errText(err)}`;
+      t.log.warn({ err: errText(err), desired }, 'scale write failed');
+      if (!outcomeUnknown(err)) return { kind: 'failed', message };
+      this.#unconfirmed.set(t.uid, {
+        from: seen.current,
+        to: desired,
+        time: t.nowIso,
+        at: t.now,
+        reason: decision.reason,
+        limitedBy: decision.limitedBy.join(','),
+        direction: decision.direction,
+        state,
+      });
+      return { kind: 'unknown', message };
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // report
+
+  #finish(
+    t: Tick,
+    seen: Observation,
+    decision: Decision,
+    state: EngineState,
+    acted: Acted,
+    conflicts: number,
+  ): Promise<TickResult> {
+    let outcome: ActOutcome;
+    if (acted.kind === 'conflict') {
+      outcome = {
+        kind: 'failed',
+        message: `writing the scale of ${seen.display} met ${conflicts + 1} conflicts in a row: its count keeps changing`,
+      };
+    } else if (acted.kind === 'unknown') {
+      outcome = { kind: 'failed', message: acted.message };
+    } else {
+      outcome = acted as ActOutcome;
+    }
+    const failed = outcome.kind === 'failed';
+    // The engine assumed the action happened; when it did not, its new state is dropped.
+    if (!failed) t.mem.engineState = state;
+    this.#recordDecision(t, seen, decision, state, outcome);
+    const historyError = t.mem.historyError?.message;
+    const decided = {
+      decision,
+      outcome,
+      ...(failed ? {} : { engineState: state }),
+      ...(historyError ? { historyError } : {}),
+      observeEvents: seen.observeEvents,
+    };
+    const scaled =
+      outcome.kind === 'scaled' ? { from: outcome.from, to: outcome.to, at: this.#now() } : undefined;
+    return this.#report(t, { observed: seen, decided }, failed ? 'scale-failed' : 'decided', {
+      decision,
+      ...(scaled ? { scaled } : {}),
+      ...(conflicts > 0 ? { scaleConflicts: conflicts } : {}),
+    });
+  }
+
+  /** Builds the status and Events (report.ts), writes what changed, sends the Events. */
+  async #report(
+    t: Tick,
+    facts: Pick<Parameters<typeof buildReport>[0], 'stop' | 'observed' | 'decided'>,
+    outcome: TickOutcome,
+    extra: Partial<TickResult> = {},
+  ): Promise<TickResult> {
+    const { mem, policy, uid } = t;
+    const { status: next, events } = buildReport({
+      policy,
+      prev: mem.status,
+      base: mem.unwritten ?? mem.status,
+      nowIso: t.nowIso,
+      ...facts,
+    });
+    if (!this.#d.mayAct(uid)) return { outcome: 'fenced', statusWritten: false, events: [], ...extra };
+    let statusWritten = false;
+    // The Level 5 history moves every tick; it rides along with other changes, and on its
+    // own at most every volatileMaxAgeMs, so an idle policy stays (almost) silent.
+    const volatileDue = t.now - (mem.writtenAt ?? -Infinity) >= (this.#d.volatileMaxAgeMs ?? 300_000);
+    if (statusChanged(mem.status, next, policy.spec, volatileDue ? undefined : VOLATILE_STATE_KEYS)) {
+      statusWritten = await this.#writeStatus(t, next);
+      if (statusWritten) delete mem.unwritten;
+      else mem.unwritten = next;
+    } else {
+      delete mem.unwritten;
+    }
+    const involved: InvolvedObject = {
+      apiVersion: POLICY_API_VERSION,
+      kind: 'ScalingPolicy',
+      name: t.name,
+      namespace: t.namespace,
+      uid,
+    };
+    for (const e of events) {
+      if (!this.#d.mayAct(uid)) break;
+      await this.#d.events.record(involved, e);
+    }
+    this.#observeConditions(t.namespace, t.name, next.conditions ?? []);
+    return { outcome, statusWritten, events, ...extra };
+  }
+
+  /**
+   * A merge patch of the status subresource with the fields this tick changed (no
+   * resourceVersion: there is nothing to re-send on a conflict, and a field that
+   * another writer set and this tick did not change is left as they wrote it).
+   * The uid makes a patch of a policy deleted and recreated meanwhile fail.
+   */
+  async #writeStatus(t: Tick, next: ScalingPolicyStatus): Promise<boolean> {
+    const { namespace, name, uid, mem } = t;
+    const path = `/apis/${POLICY_API_VERSION}/namespaces/${encode(namespace)}/${POLICY_PLURAL}/${encode(name)}/status`;
+    if (!this.#d.mayAct(uid)) return false;
+    try {
+      await this.#d.transport({
+        method: 'PATCH',
+        path,
+        body: { metadata: { uid }, status: statusPatch(mem.status, next) },
+        timeoutMs: this.#d.requestTimeoutMs ?? 10_000,
+      });
+      mem.status = next;
+      mem.writtenAt = t.now;
+      this.#d.metrics.statusWrites.inc({ outcome: 'written' });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false; // deleted meanwhile
+      this.#d.metrics.statusWrites.inc({ outcome: 'failed' });
+      t.log.warn({ err: errText(err) }, 'status write failed');
+      return false;
+    }
+  }
+
+  /** The unconfirmed write of this policy if the target now has its count and no one recorded it; cleared either way. */
   #confirmUnconfirmed(
     uid: string,
     current: number,
@@ -579,7 +597,7 @@ export class PolicyReconciler {
   #memoryOf(uid: string, policy: ScalingPolicy): Memory {
     let mem = this.#memory.get(uid);
     if (!mem) {
-      mem = { status: policy.status, basedOnRv: policy.metadata.resourceVersion };
+      mem = { status: policy.status };
       this.#memory.set(uid, mem);
       const carried = this.#carried.get(uid);
       this.#carried.delete(uid);
@@ -591,185 +609,48 @@ export class PolicyReconciler {
     return mem;
   }
 
-  /** The target object's ready replicas (the scale subresource has none); undefined when unknown. */
-  async #readyReplicas(
-    resource: ScalableResource,
-    namespace: string,
-    name: string,
-    log: Logger,
-  ): Promise<number | undefined> {
-    try {
-      const obj = await this.#d.transport({
-        method: 'GET',
-        path: DiscoveryCache.scalePath(resource, namespace, name).replace(/\/scale$/, ''),
-        timeoutMs: this.#d.requestTimeoutMs ?? 10_000,
-      });
-      return readyReplicasOf(resource.apiVersion, resource.kind, obj);
-    } catch (err) {
-      log.debug({ err: errText(err) }, 'reading the target for its ready replicas failed');
-      return undefined;
-    }
-  }
-
-  async #latencySeconds(
-    namespace: string,
-    spec: NonNullable<ReturnType<typeof latencySpec>>,
-    log: Logger,
-  ): Promise<number | undefined> {
-    const res = await this.#d.collector.observe({ namespace, spec });
-    const o = res.observations[0];
-    if (o?.ok) return o.value;
-    log.debug(
-      { err: o ? `${o.error.kind}: ${o.error.message}` : 'no observation' },
-      'SLO latency query failed',
-    );
-    return undefined;
-  }
-
-  /**
-   * Before a predictive policy's first decision in this process (and again when predictive is
-   * switched on, or a metric's query, the address, step, season or history length changes),
-   * train each metric's forecaster from Prometheus' history, so it need not wait a season of
-   * live ticks. A failure is logged, recorded (Event, ForecastReady message) and retried with
-   * backoff; meanwhile the forecaster learns from live ticks and stands aside until it has a season.
-   */
-  async #loadHistory(
-    namespace: string,
-    spec: ScalingPolicy['spec'],
-    state: EngineState | undefined,
-    current: number,
-    mem: Memory,
-    now: number,
-    log: Logger,
-    events: EventSpec[],
-  ): Promise<EngineState | undefined> {
-    const win = historyWindow(spec, now);
-    const source = this.#d.collector;
-    if (!win || !forecastConfig(spec)) {
-      delete mem.history;
-      delete mem.historyError;
-      return state;
-    }
-    if (!source.queryRange) return state;
-    if (mem.historyError && now < mem.historyError.retryAt) return state;
-    if (!mem.history) mem.history = new Map();
-    const loaded = mem.history;
-    for (const name of [...loaded.keys()]) {
-      if (!spec.metrics.some((m) => m.name === name)) loaded.delete(name);
-    }
-    let next = state;
-    for (const m of spec.metrics) {
-      const key = historyKey(spec, m.name);
-      if (key === undefined || loaded.get(m.name) === key) continue;
-      const started = this.#now();
-      const res = await source.queryRange(
-        { namespace, spec },
-        m.query,
-        win.startMs,
-        win.endMs,
-        win.stepSeconds,
-      );
-      if (!res.ok) {
-        const failures = (mem.historyError?.failures ?? 0) + 1;
-        const message = `${m.name}: ${res.error.kind}: ${res.error.message}`;
-        mem.historyError = { message, failures, retryAt: now + historyRetryDelayMs(failures) };
-        log.warn({ metric: m.name, err: message, failures }, 'loading the forecast history failed');
-        events.push({
-          type: 'Warning',
-          reason: 'ForecastHistoryUnavailable',
-          message: `forecast history of ${m.name} could not be loaded: ${res.error.kind}: ${res.error.message}; the forecaster learns from live ticks meanwhile`,
-        });
-        return next;
-      }
-      next ??= initialState(current, now);
-      let l5 = next.level5 as Level5State | undefined;
-      // A different query (or address) measured something else: its old model is no guide.
-      // A model without a season yet learned only ticks that Prometheus' history holds too
-      // (and history older than its first tick could not be added to it): start it afresh.
-      const old = l5?.forecast?.[m.name];
-      if (l5 && old && (loaded.has(m.name) || old.daily.length === 0)) {
-        const { [m.name]: _dropped, ...rest } = l5.forecast;
-        l5 = { ...l5, forecast: rest };
-      }
-      next = { ...next, level5: level5TrainForecast(spec, l5, m.name, res.points) };
-      loaded.set(m.name, key);
-      const first = res.points[0]?.[0];
-      const span = first === undefined ? 0 : Math.round((win.endMs - first) / 1000);
-      log.info(
-        { metric: m.name, points: res.points.length, spanSeconds: span, ms: this.#now() - started },
-        'forecast history loaded',
-      );
-      events.push({
-        type: 'Normal',
-        reason: 'ForecastHistoryLoaded',
-        message: `forecast history of ${m.name} loaded: ${res.points.length} points over ${fmtDuration(span)} (asked for ${spec.predictive?.history})`,
-      });
-    }
-    delete mem.historyError;
-    return next;
-  }
-
-  #invalid(
-    message: string,
-    prev: ScalingPolicyStatus | undefined,
-    cond: (c: ConditionInput) => void,
-    events: EventSpec[],
-    finish: (o: TickOutcome) => Promise<TickResult>,
-  ): Promise<TickResult> {
-    const p = getCondition(prev, 'Ready');
-    if (p?.status !== 'False' || p.reason !== 'InvalidPolicy' || p.message !== message) {
-      events.push({ type: 'Warning', reason: 'InvalidPolicy', message });
-    }
-    cond({ type: 'Ready', status: 'False', reason: 'InvalidPolicy', message });
-    return finish('invalid-policy');
-  }
-
-  #metricTransitions(prev: ScalingPolicyStatus | undefined, decision: Decision, events: EventSpec[]): void {
-    for (const r of decision.metrics) {
-      const before = prev?.currentMetrics?.find((c) => c.name === r.name);
-      const prevKind = before?.error?.split(':')[0];
-      if (r.error) {
-        if (prevKind !== r.error.kind) {
-          events.push({
-            type: 'Warning',
-            reason: 'MetricError',
-            message: `metric ${r.name} failed: ${r.error.kind}: ${r.error.message}`,
-          });
-        }
-      } else if (prevKind !== undefined) {
-        events.push({
-          type: 'Normal',
-          reason: 'MetricRecovered',
-          message: `metric ${r.name} recovered (${formatNumber(r.value)}; failed with ${prevKind} before)`,
-        });
-      }
-    }
-  }
-
-  #observeDecision(
-    namespace: string,
-    policy: string,
-    spec: ScalingPolicy['spec'],
+  /** The decision's operator metrics (prom-client); the status and Events come from report.ts. */
+  #recordDecision(
+    t: Tick,
+    seen: Observation,
     decision: Decision,
-    obs: PolicyObservations,
     state: EngineState,
+    outcome: ActOutcome,
   ): void {
     const m = this.#d.metrics;
-    const l = { namespace, policy };
+    const l = { namespace: t.namespace, policy: t.name };
+    m.tickDuration.observe(Math.max(0, this.#now() - t.dueAt) / 1000);
+    m.decisions.inc({ ...l, direction: decision.direction, limited_by: decision.limitedBy[0] ?? 'None' });
+    if (outcome.kind === 'scaled') {
+      m.scalingActions.inc({ ...l, direction: decision.direction });
+      t.log.info(
+        { from: outcome.from, to: outcome.to, reason: decision.reason, limitedBy: decision.limitedBy },
+        'scaled',
+      );
+    } else if (outcome.kind === 'none' && decision.direction === 'None') {
+      t.log.debug({ replicas: seen.current, reason: decision.reason }, 'no change');
+    }
+    m.currentReplicas.set(l, outcome.kind === 'scaled' ? outcome.to : seen.current);
     m.desiredReplicas.set(l, decision.desiredReplicas);
-    m.minReplicas.set(l, spec.minReplicas);
-    m.maxReplicas.set(l, spec.maxReplicas);
+    m.minReplicas.set(l, t.policy.spec.minReplicas);
+    m.maxReplicas.set(l, t.policy.spec.maxReplicas);
     m.fallbackActive.set(l, decision.fallbackActive ? 1 : 0);
     for (const r of decision.metrics) {
       const ml = { ...l, metric: r.name };
       if (Number.isFinite(r.target)) m.metricTarget.set(ml, r.target);
       if (r.value !== undefined) m.metricValue.set(ml, r.value);
     }
-    for (const o of obs.observations) {
+    for (const o of seen.obs.observations) {
       if (!o.ok) m.metricErrors.inc({ ...l, metric: o.name, kind: o.error.kind });
     }
     const tuned = state.tunedScaleDownStabilizationSeconds;
     if (typeof tuned === 'number') m.tunedScaleDownStabilization.set(l, tuned);
+    this.#recordLevel5(t, decision);
+  }
+
+  #recordLevel5(t: Tick, decision: Decision): void {
+    const m = this.#d.metrics;
+    const l = { namespace: t.namespace, policy: t.name };
     let forecastReplicas: number | undefined;
     for (const f of decision.forecasts ?? []) {
       const fl = { ...l, metric: f.metric };
@@ -781,7 +662,7 @@ export class PolicyReconciler {
     if (forecastReplicas !== undefined) m.forecastReplicas.set(l, forecastReplicas);
     observeEvaluation(m, l, decision.evaluation);
     // The engine's counts are totals since its state began; the counter gets the increase.
-    const key = `${namespace}/${policy}`;
+    const key = `${t.namespace}/${t.name}`;
     // On the policy's first tick in this process its counts (restored from status) are the
     // baseline; after that a kind not seen before counts from 0.
     const known = this.#anomaliesSeen.get(key);
@@ -802,66 +683,6 @@ export class PolicyReconciler {
       this.#d.metrics.condition.set({ namespace, policy, condition: c.type }, c.status === 'True' ? 1 : 0);
     }
   }
-
-  /** PUT of the status subresource with the resourceVersion it was computed from; on 409, re-read and reapply. */
-  async #writeStatus(
-    policy: ScalingPolicy,
-    next: ScalingPolicyStatus,
-    mem: Memory,
-    log: Logger,
-    now: number,
-  ): Promise<boolean> {
-    const { namespace = '', name = '', uid = '' } = policy.metadata;
-    const path = `/apis/${POLICY_API_VERSION}/namespaces/${encode(namespace)}/${POLICY_PLURAL}/${encode(name)}`;
-    // The informer may not have seen our last write yet; then our own newer version is the base.
-    let rv =
-      mem.rv !== undefined && policy.metadata.resourceVersion === mem.basedOnRv
-        ? mem.rv
-        : policy.metadata.resourceVersion;
-    let base = policy.metadata.resourceVersion;
-    const retries = this.#d.statusRetries ?? 4;
-    for (let attempt = 0; ; attempt++) {
-      if (!this.#d.mayAct(uid)) return false;
-      try {
-        const res = (await this.#d.transport({
-          method: 'PUT',
-          path: `${path}/status`,
-          body: {
-            apiVersion: POLICY_API_VERSION,
-            kind: 'ScalingPolicy',
-            metadata: { name, namespace, uid, resourceVersion: rv },
-            spec: policy.spec,
-            status: next,
-          },
-          timeoutMs: this.#d.requestTimeoutMs ?? 10_000,
-        })) as ScalingPolicy;
-        mem.status = next;
-        mem.writtenAt = now;
-        mem.rv = res?.metadata?.resourceVersion;
-        mem.basedOnRv = base;
-        this.#d.metrics.statusWrites.inc({ outcome: 'written' });
-        return true;
-      } catch (err) {
-        if (isNotFound(err)) return false; // deleted meanwhile
-        if (!isConflict(err) || attempt >= retries) {
-          this.#d.metrics.statusWrites.inc({ outcome: 'failed' });
-          log.warn({ err: errText(err) }, 'status write failed');
-          return false;
-        }
-        this.#d.metrics.statusWrites.inc({ outcome: 'conflict' });
-        let fresh: ScalingPolicy;
-        try {
-          fresh = (await this.#d.transport({ method: 'GET', path })) as ScalingPolicy;
-        } catch (readErr) {
-          log.warn({ err: errText(readErr) }, 'status re-read after a conflict failed');
-          return false;
-        }
-        if (fresh.metadata.uid !== uid) return false; // deleted and recreated: a new policy
-        rv = fresh.metadata.resourceVersion;
-        base = rv;
-      }
-    }
-  }
 }
 
 interface UnconfirmedScale {
@@ -875,8 +696,19 @@ interface UnconfirmedScale {
   state: EngineState;
 }
 
-/** Beyond this, a changed count is not attributed to an old failed patch. */
+/** Beyond this, a changed count is not attributed to an old failed write. */
 const UNCONFIRMED_MAX_AGE_MS = 5 * 60_000;
+
+function ambiguous(t: Tick, other: string): { stop: TickStop; outcome: TickOutcome } {
+  const tr = t.policy.spec.targetRef;
+  const message = `target ${tr.kind} ${t.namespace}/${tr.name} is also scaled by ${other}: this policy does not act while it is not the only owner (the oldest ScalingPolicy owns a target; none acts where an HPA does)`;
+  t.log.debug({ owner: other }, 'target has another owner: not acting');
+  return { stop: { reason: 'AmbiguousTarget', message }, outcome: 'ambiguous-target' };
+}
+
+function invalid(message: string): { stop: TickStop; outcome: TickOutcome } {
+  return { stop: { reason: 'InvalidPolicy', message }, outcome: 'invalid-policy' };
+}
 
 /** Transport failures, timeouts and 5xx: the request may or may not have been applied. */
 function outcomeUnknown(err: unknown): boolean {

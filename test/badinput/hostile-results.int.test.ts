@@ -11,19 +11,8 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { type FakePrometheus, startFake } from '../collector/fake-prometheus.ts';
-import {
-  apply,
-  condition,
-  createNamespace,
-  deleteNamespace,
-  events,
-  getPolicy,
-  holdsReplicas,
-  OperatorProcess,
-  replicas,
-  scalingPolicy,
-} from '../e2e/support.ts';
-import { kubectl, NO_SANDBOX, promQuery, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
+import * as e2e from '../e2e/support.ts';
+import { NO_SANDBOX, promQuery, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
 
 const RUN = `hostile-${Date.now().toString(36)}`;
 const NS = RUN;
@@ -102,7 +91,7 @@ describe('hostile PromQL results never become a replica count', {
   concurrency: true,
   timeout: 180_000,
 }, () => {
-  let op: OperatorProcess;
+  let op: e2e.OperatorProcess;
   let slow: FakePrometheus;
   let huge: FakePrometheus;
 
@@ -116,14 +105,7 @@ describe('hostile PromQL results never become a replica count', {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });
-    await kubectl(['apply', '-f', new URL('../../crds', import.meta.url).pathname]);
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/scalingpolicies.tidemark.dev',
-      '--timeout=60s',
-    ]);
-    await createNamespace(NS);
+    await e2e.prepareNamespaces([NS]);
     const prom = sandboxEnv().prometheusUrl;
     // Precondition, not the thing under test: Prometheus exposes its own
     // /metrics handler histogram only after it has scraped itself twice, and
@@ -155,14 +137,14 @@ describe('hostile PromQL results never become a replica count', {
       // Any number that got through would move the replicas: 1e308 or +Inf against a target of 1
       // per replica would scale to max (10), a negative or NaN value towards min (1).
       objects.push(
-        scalingPolicy(NS, c.name, {
+        e2e.scalingPolicy(NS, c.name, {
           prometheus: { address, timeoutSeconds: 1 },
           metrics: [{ name: 'm', query: c.query, target: { type: 'AverageValue', value: '1' } }],
         }),
       );
     }
-    await apply(objects);
-    op = await OperatorProcess.start(RUN, [
+    await e2e.apply(objects);
+    op = await e2e.OperatorProcess.start(RUN, [
       '--namespaces',
       NS,
       '--lease-name',
@@ -180,13 +162,13 @@ describe('hostile PromQL results never become a replica count', {
     }
     await slow?.close();
     await huge?.close();
-    await deleteNamespace(NS);
+    await e2e.deleteNamespace(NS);
   });
 
   for (const c of CASES) {
     it(`${c.what}: \`${c.query}\` → MetricError ${c.kind}, replicas stay ${START_REPLICAS}`, async () => {
       const ev = await waitFor(
-        async () => (await events(NS, c.name)).find((e) => e.reason === 'MetricError'),
+        async () => (await e2e.events(NS, c.name)).find((e) => e.reason === 'MetricError'),
         { timeoutMs: 30_000, what: `MetricError Event of ${c.name}` },
       );
       assert.equal(ev.type, 'Warning');
@@ -194,7 +176,7 @@ describe('hostile PromQL results never become a replica count', {
 
       const p = await waitFor(
         async () => {
-          const p = await getPolicy(NS, c.name);
+          const p = await e2e.getPolicy(NS, c.name);
           return p?.status?.currentMetrics?.[0]?.error ? p : undefined;
         },
         { timeoutMs: 10_000, what: `status of ${c.name}` },
@@ -203,23 +185,23 @@ describe('hostile PromQL results never become a replica count', {
       assert.match(m?.error ?? '', new RegExp(`^${c.kind}: `));
       assert.equal(m?.value, undefined, 'a failed metric shows no value');
       assert.equal(m?.proposedReplicas, undefined, 'a failed metric proposes no replica count');
-      const ready = condition(p, 'Ready');
+      const ready = e2e.condition(p, 'Ready');
       assert.equal(ready?.status, 'False');
       assert.equal(ready?.reason, 'MetricsUnavailable');
       assert.match(ready?.message ?? '', new RegExp(`m \\(${c.kind}\\)`));
 
       // Several ticks (2 s polling) later: still the replicas it had, no scaling Event, no decision moved them.
-      await holdsReplicas(NS, c.name, START_REPLICAS, 6_000);
-      const after = await getPolicy(NS, c.name);
+      await e2e.holdsReplicas(NS, c.name, START_REPLICAS, 6_000);
+      const after = await e2e.getPolicy(NS, c.name);
       assert.equal(after?.status?.desiredReplicas, START_REPLICAS);
       assert.equal(after?.status?.recentDecisions?.length ?? 0, 0, 'no decision changed replicas');
-      assert.equal((await events(NS, c.name)).filter((e) => e.reason === 'Scaled').length, 0);
+      assert.equal((await e2e.events(NS, c.name)).filter((e) => e.reason === 'Scaled').length, 0);
       assert.ok(
         ((await op.sample('tidemark_metric_errors_total', { namespace: NS, policy: c.name, kind: c.kind })) ??
           0) >= 1,
         `tidemark_metric_errors_total{kind="${c.kind}"} counts it`,
       );
-      assert.equal(await replicas(NS, c.name), START_REPLICAS);
+      assert.equal(await e2e.replicas(NS, c.name), START_REPLICAS);
       // The stand-ins were really asked, so their cases test the collector, not the allow-list.
       if (c.server)
         assert.ok((c.server === 'slow' ? slow : huge).seen.length > 0, `${c.server} server was queried`);

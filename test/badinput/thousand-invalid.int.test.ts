@@ -9,20 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
 import { KubeApiError } from '../../src/reconciler/kube.ts';
-import {
-  api,
-  apply,
-  createNamespace,
-  deleteNamespace,
-  deployment,
-  events,
-  OperatorProcess,
-  offeredQuery,
-  scalingPolicy,
-  setLoad,
-  waitForReplicas,
-} from '../e2e/support.ts';
-import { kubectl, NO_SANDBOX, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
+import * as e2e from '../e2e/support.ts';
+import { NO_SANDBOX, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
 
 const RUN = `thousand-${Date.now().toString(36)}`;
 const NS = RUN;
@@ -225,21 +213,14 @@ interface Outcome {
 const skip = sandboxAvailable() ? false : NO_SANDBOX;
 
 describe('a thousand invalid policies at once', { skip, timeout: 240_000 }, () => {
-  let op: OperatorProcess;
+  let op: e2e.OperatorProcess;
   const outcomes: Outcome[] = [];
   let applyMs = 0;
 
   before(async () => {
-    await kubectl(['apply', '-f', new URL('../../crds', import.meta.url).pathname]);
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/scalingpolicies.tidemark.dev',
-      '--timeout=60s',
-    ]);
-    await createNamespace(NS);
-    await apply([
-      ...VALID.map((v) => deployment(NS, v, 1, 250)),
+    await e2e.prepareNamespaces([NS]);
+    await e2e.apply([
+      ...VALID.map((v) => e2e.deployment(NS, v, 1, 250)),
       // The target of the policies whose only fault is their Secret; nothing may scale it.
       {
         apiVersion: 'apps/v1',
@@ -261,7 +242,7 @@ describe('a thousand invalid policies at once', { skip, timeout: 240_000 }, () =
         stringData: { foo: 'bar' },
       },
     ]);
-    op = await OperatorProcess.start(RUN, [
+    op = await e2e.OperatorProcess.start(RUN, [
       '--namespaces',
       NS,
       '--lease-name',
@@ -277,11 +258,11 @@ describe('a thousand invalid policies at once', { skip, timeout: 240_000 }, () =
       const exit = await op.kill('SIGTERM');
       assert.deepEqual(exit, { code: 0, signal: null }, 'the operator exits cleanly');
     }
-    await deleteNamespace(NS);
+    await e2e.deleteNamespace(NS);
   });
 
   it('creates 1,000 invalid policies and 3 valid ones in parallel; each invalid one is rejected naming its field or accepted', async () => {
-    const base: Spec = scalingPolicy(NS, 'x', { metrics: [metric()], pollingIntervalSeconds: 10 })
+    const base: Spec = e2e.scalingPolicy(NS, 'x', { metrics: [metric()], pollingIntervalSeconds: 10 })
       .spec as Spec;
     const bodies: Array<{ name: string; body: unknown; variant?: Variant }> = [];
     for (let i = 0; i < TOTAL_INVALID; i++) {
@@ -302,9 +283,13 @@ describe('a thousand invalid policies at once', { skip, timeout: 240_000 }, () =
         for (const v of VALID) {
           bodies.push({
             name: v,
-            body: scalingPolicy(NS, v, {
+            body: e2e.scalingPolicy(NS, v, {
               metrics: [
-                { name: 'rps', query: offeredQuery(NS, v), target: { type: 'AverageValue', value: '50' } },
+                {
+                  name: 'rps',
+                  query: e2e.offeredQuery(NS, v),
+                  target: { type: 'AverageValue', value: '50' },
+                },
               ],
               behavior: { scaleDown: { stabilizationWindowSeconds: 0 } },
             }),
@@ -320,7 +305,7 @@ describe('a thousand invalid policies at once', { skip, timeout: 240_000 }, () =
       for (let k = next++; k < bodies.length; k = next++) {
         const b = bodies[k]!;
         try {
-          await api()({ method: 'POST', path, body: b.body, timeoutMs: 30_000 });
+          await e2e.api()({ method: 'POST', path, body: b.body, timeoutMs: 30_000 });
           if (b.variant) outcomes.push({ name: b.name, variant: b.variant });
         } catch (err) {
           // 422 Invalid (schema, CEL); 400 BadRequest (strict decoding: an unknown field).
@@ -368,7 +353,7 @@ describe('a thousand invalid policies at once', { skip, timeout: 240_000 }, () =
 
     await waitFor(
       async () => {
-        const list = (await api()({
+        const list = (await e2e.api()({
           method: 'GET',
           path: `/apis/tidemark.dev/v1alpha1/namespaces/${NS}/scalingpolicies`,
         })) as { items: ScalingPolicy[] };
@@ -392,7 +377,7 @@ describe('a thousand invalid policies at once', { skip, timeout: 240_000 }, () =
 
     await waitFor(
       async () => {
-        const evs = await events(NS);
+        const evs = await e2e.events(NS);
         const noEvent = accepted
           .filter((o) => {
             const e = o.variant.expect;
@@ -410,10 +395,10 @@ describe('a thousand invalid policies at once', { skip, timeout: 240_000 }, () =
 
   it('the valid policies beside them scale up and back down', async () => {
     // 250 rps at 50 per replica: 5 (the default scale-up allows +4 per 15 s from 1).
-    await Promise.all(VALID.map((v) => waitForReplicas(NS, v, 5, 60_000)));
-    await Promise.all(VALID.map((v) => setLoad(NS, v, 100)));
-    await Promise.all(VALID.map((v) => waitForReplicas(NS, v, 2, 60_000)));
-    const inert = (await api()({
+    await Promise.all(VALID.map((v) => e2e.waitForReplicas(NS, v, 5, 60_000)));
+    await Promise.all(VALID.map((v) => e2e.setLoad(NS, v, 100)));
+    await Promise.all(VALID.map((v) => e2e.waitForReplicas(NS, v, 2, 60_000)));
+    const inert = (await e2e.api()({
       method: 'GET',
       path: `/apis/apps/v1/namespaces/${NS}/deployments/inert/scale`,
     })) as { spec: { replicas: number } };

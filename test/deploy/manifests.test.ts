@@ -235,6 +235,7 @@ const GRANTED_IN_CODE: Record<string, RegExp> = {
   secrets: /\/api\/v1\/namespaces\/[^`]*\/secrets\//,
   leases: /\/apis\/coordination\.k8s\.io\/v1\/namespaces\/[^`]*\/leases`/,
   configmaps: /\/api\/v1\/namespaces\/[^`]*\/configmaps`/,
+  horizontalpodautoscalers: /\/apis\/autoscaling\/v2\/[^`]*horizontalpodautoscalers['`]/,
 };
 // Resources an operator might be expected to touch that are not granted:
 // a call to any of them in the source fails this test (grant it, then).

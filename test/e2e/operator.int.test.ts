@@ -5,31 +5,19 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { kubectl, NO_SANDBOX, promQuery, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
-import {
-  api,
-  apply,
-  condition,
-  createNamespace,
-  DEAD_PROMETHEUS,
-  deleteNamespace,
-  deployment,
-  events,
-  getPolicy,
-  hasEvent,
-  holdsReplicas,
-  OperatorProcess,
-  offeredQuery,
-  REPO,
-  replicas,
-  scalingPolicy,
-  servedQuery,
-  setLoad,
-  waitForReplicas,
-} from './support.ts';
+import { waitForStatus } from '../support/faults.ts';
+import { kubectl, promQuery, sandboxEnv, waitFor } from '../support/sandbox.ts';
+import * as e2e from './support.ts';
 
-const RUN = `e2e-${Date.now().toString(36)}`;
-const ns = (s: string) => `${RUN}-${s}`;
+const { run: RUN, ns } = e2e.testRun('e2e');
+/** A Deployment at 1 under 200 rps, and its policy, which scales it to 4. */
+async function scaledTo4(n: string): Promise<void> {
+  await e2e.apply([e2e.deployment(n, 'web', 1, 200), e2e.rpsPolicy(n)]);
+  await e2e.waitForReplicas(n, 'web', 4, 60_000);
+}
+/** Waits until the policy's condition `type` has `reason`. */
+const reasonIs = (n: string, name: string, type: string, reason: string, timeoutMs: number) =>
+  waitForStatus(n, name, (p) => e2e.condition(p, type)?.reason === reason, `${type} ${reason}`, timeoutMs);
 const SCENARIOS = [
   'updown',
   'dryrun',
@@ -42,37 +30,23 @@ const SCENARIOS = [
   'latency',
   'invalid',
 ] as const;
-const skip = sandboxAvailable() ? false : NO_SANDBOX;
 
-describe('operator end to end', { skip, concurrency: true, timeout: 300_000 }, () => {
-  let op: OperatorProcess;
+describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, timeout: 300_000 }, () => {
+  let op: e2e.OperatorProcess;
 
   before(async () => {
-    await kubectl(['apply', '-f', join(REPO, 'crds'), '-f', join(REPO, 'test/e2e/fixtures')]);
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/scalingpolicies.tidemark.dev',
-      'crd/widgets.e2e.tidemark.dev',
-      '--timeout=60s',
-    ]);
-    await Promise.all(SCENARIOS.map((s) => createNamespace(ns(s))));
-    op = await OperatorProcess.start('main', [
-      '--namespaces',
-      SCENARIOS.map(ns).join(','),
-      '--lease-name',
-      `${RUN}-main`,
-      '--max-concurrent-ticks',
-      '8',
-    ]);
-    await waitFor(() => op.isLeader(), { timeoutMs: 20_000, what: 'the operator to lead' });
+    await e2e.prepareNamespaces(SCENARIOS.map(ns), {
+      file: 'test/e2e/fixtures',
+      crd: 'widgets.e2e.tidemark.dev',
+    });
+    op = await e2e.startLeader('main', SCENARIOS.map(ns), `${RUN}-main`, ['--max-concurrent-ticks', '8']);
   });
 
   after(async () => {
     if (op) {
       const exit = await op.kill('SIGTERM');
       assert.deepEqual(exit, { code: 0, signal: null }, 'SIGTERM: graceful exit 0');
-      const lease = (await api()({
+      const lease = (await e2e.api()({
         method: 'GET',
         path: `/apis/coordination.k8s.io/v1/namespaces/default/leases/${RUN}-main`,
       })) as { spec: { holderIdentity?: string } };
@@ -82,39 +56,36 @@ describe('operator end to end', { skip, concurrency: true, timeout: 300_000 }, (
       assert.ok(policyLines.length > 0);
       assert.ok(policyLines.every((l) => typeof l.namespace === 'string'));
     }
-    if (!process.env.TIDEMARK_E2E_KEEP) await Promise.all(SCENARIOS.map((s) => deleteNamespace(ns(s))));
+    await e2e.cleanupNamespaces(SCENARIOS.map(ns));
   });
 
   it('scales up under load, down after the stabilization window; kubectl describe shows the Events', async () => {
     const n = ns('updown');
-    await apply([
-      deployment(n, 'web', 1, 300),
-      scalingPolicy(n, 'web', {
+    await e2e.apply([
+      e2e.deployment(n, 'web', 1, 300),
+      e2e.scalingPolicy(n, 'web', {
         metrics: [
-          { name: 'rps', query: servedQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
+          { name: 'rps', query: e2e.servedQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
         ],
         behavior: { scaleDown: { stabilizationWindowSeconds: 15 } },
       }),
     ]);
-    await waitForReplicas(n, 'web', (r) => (r ?? 0) >= 6, 90_000);
-    const high = (await replicas(n, 'web'))!;
+    await e2e.waitForReplicas(n, 'web', (r) => (r ?? 0) >= 6, 90_000);
+    const high = (await e2e.replicas(n, 'web'))!;
     assert.ok(high <= 7, `300 rps at 50/replica: 6 (7 at most with rate noise), got ${high}`);
-    const p = await getPolicy(n, 'web');
+    const p = await e2e.getPolicy(n, 'web');
     assert.equal(p?.status?.targetDisplay, 'Deployment/web');
     assert.ok((p?.status?.recentDecisions?.length ?? 0) >= 1);
-    assert.equal(condition(p, 'Ready')?.status, 'True');
+    assert.equal(e2e.condition(p, 'Ready')?.status, 'True');
 
-    await setLoad(n, 'web', 40);
+    await e2e.setLoad(n, 'web', 40);
     const dropped = Date.now();
-    await waitForReplicas(n, 'web', 1, 120_000);
+    await e2e.waitForReplicas(n, 'web', 1, 120_000);
     assert.ok(Date.now() - dropped >= 15_000, 'not before the 15 s stabilization window');
 
-    const evs = await events(n, 'web');
-    const scaled = evs.filter((e) => e.reason === 'Scaled');
-    assert.ok(
-      scaled.some((e) => /→1: /.test(e.message)),
-      'a Scaled Event for the scale-down',
-    );
+    // The Event follows the scale write and the status write by milliseconds.
+    await e2e.hasEvent(n, 'web', 'Scaled', /→1: /);
+    const scaled = (await e2e.events(n, 'web')).filter((e) => e.reason === 'Scaled');
     assert.ok(scaled.every((e) => /^scaled Deployment .+\/web \d+→\d+: rps /.test(e.message)));
     const describe = (await kubectl(['describe', 'scalingpolicy', 'web', '-n', n])).stdout;
     writeFileSync(join(sandboxEnv().dir, 'logs', 'e2e-describe.txt'), describe);
@@ -125,102 +96,74 @@ describe('operator end to end', { skip, concurrency: true, timeout: 300_000 }, (
 
   it('DryRun records decisions and never patches', async () => {
     const n = ns('dryrun');
-    await apply([
-      deployment(n, 'web', 1, 300),
-      scalingPolicy(n, 'web', {
-        mode: 'DryRun',
-        metrics: [
-          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
-        ],
-      }),
-    ]);
-    const p = await waitFor(
-      async () => {
-        const p = await getPolicy(n, 'web');
-        return (p?.status?.desiredReplicas ?? 0) > 1 ? p : undefined;
-      },
-      { timeoutMs: 60_000, what: 'a DryRun decision in status' },
+    await e2e.apply([e2e.deployment(n, 'web', 1, 300), e2e.rpsPolicy(n, { mode: 'DryRun' })]);
+    const p = await waitForStatus(
+      n,
+      'web',
+      (p) => (p?.status?.desiredReplicas ?? 0) > 1,
+      'a DryRun decision in status',
+      60_000,
     );
     assert.equal(p.status?.currentReplicas, 1);
     assert.ok((p.status?.recentDecisions?.length ?? 0) >= 1);
-    await holdsReplicas(n, 'web', 1, 6_000);
-    assert.match((await hasEvent(n, 'web', 'DryRunDecision')).message, /^would scale Deployment/);
-    assert.ok(!(await events(n, 'web')).some((e) => e.reason === 'Scaled'));
+    await e2e.holdsReplicas(n, 'web', 1, 6_000);
+    assert.match((await e2e.hasEvent(n, 'web', 'DryRunDecision')).message, /^would scale Deployment/);
+    assert.ok(!(await e2e.events(n, 'web')).some((e) => e.reason === 'Scaled'));
   });
 
   it('Paused does nothing', async () => {
     const n = ns('paused');
-    await apply([
-      deployment(n, 'web', 2, 800),
-      scalingPolicy(n, 'web', {
-        mode: 'Paused',
-        metrics: [
-          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
-        ],
-      }),
-    ]);
-    const p = await waitFor(
-      async () => {
-        const p = await getPolicy(n, 'web');
-        return condition(p, 'Active')?.reason === 'Paused' ? p : undefined;
-      },
-      { timeoutMs: 30_000, what: 'condition Active=False Paused' },
-    );
-    assert.equal(condition(p, 'Active')?.status, 'False');
-    await holdsReplicas(n, 'web', 2, 8_000);
-    assert.equal((await getPolicy(n, 'web'))?.status?.desiredReplicas, undefined);
-    assert.deepEqual(await events(n, 'web'), []);
+    await e2e.apply([e2e.deployment(n, 'web', 2, 800), e2e.rpsPolicy(n, { mode: 'Paused' })]);
+    const p = await reasonIs(n, 'web', 'Active', 'Paused', 30_000);
+    assert.equal(e2e.condition(p, 'Active')?.status, 'False');
+    await e2e.holdsReplicas(n, 'web', 2, 8_000);
+    assert.equal((await e2e.getPolicy(n, 'web'))?.status?.desiredReplicas, undefined);
+    assert.deepEqual(await e2e.events(n, 'web'), []);
   });
 
   it('clamps to maxReplicas and raises to minReplicas', async () => {
     const n = ns('clamp');
-    await apply([
-      deployment(n, 'big', 1, 2000),
-      scalingPolicy(n, 'big', {
+    await e2e.apply([
+      e2e.deployment(n, 'big', 1, 2000),
+      e2e.scalingPolicy(n, 'big', {
         maxReplicas: 3,
         metrics: [
-          { name: 'rps', query: offeredQuery(n, 'big'), target: { type: 'AverageValue', value: '50' } },
+          { name: 'rps', query: e2e.offeredQuery(n, 'big'), target: { type: 'AverageValue', value: '50' } },
         ],
       }),
-      deployment(n, 'small', 1, 0),
-      scalingPolicy(n, 'small', {
+      e2e.deployment(n, 'small', 1, 0),
+      e2e.scalingPolicy(n, 'small', {
         minReplicas: 2,
         metrics: [
-          { name: 'rps', query: offeredQuery(n, 'small'), target: { type: 'AverageValue', value: '50' } },
+          { name: 'rps', query: e2e.offeredQuery(n, 'small'), target: { type: 'AverageValue', value: '50' } },
         ],
       }),
     ]);
-    await Promise.all([waitForReplicas(n, 'big', 3, 60_000), waitForReplicas(n, 'small', 2, 60_000)]);
-    await holdsReplicas(n, 'big', 3, 5_000);
-    const big = await waitFor(
-      async () => {
-        const p = await getPolicy(n, 'big');
-        return condition(p, 'ScalingLimited')?.reason === 'MaxReplicas' ? p : undefined;
-      },
-      { timeoutMs: 20_000, what: 'ScalingLimited MaxReplicas' },
-    );
-    assert.equal(condition(big, 'ScalingLimited')?.status, 'True');
+    await Promise.all([e2e.waitForReplicas(n, 'big', 3, 60_000), e2e.waitForReplicas(n, 'small', 2, 60_000)]);
+    await e2e.holdsReplicas(n, 'big', 3, 5_000);
+    const big = await reasonIs(n, 'big', 'ScalingLimited', 'MaxReplicas', 20_000);
+    assert.equal(e2e.condition(big, 'ScalingLimited')?.status, 'True');
     assert.ok(
-      (await events(n, 'big')).some((e) => e.reason === 'ScaleLimited' && /MaxReplicas/.test(e.message)),
+      (await e2e.events(n, 'big')).some((e) => e.reason === 'ScaleLimited' && /MaxReplicas/.test(e.message)),
     );
   });
 
   it('scales a custom resource through its scale subresource', async () => {
     const n = ns('custom');
-    await apply([
+    await e2e.apply([
       {
         apiVersion: 'e2e.tidemark.dev/v1',
         kind: 'Widget',
         metadata: { name: 'w', namespace: n },
         spec: { replicas: 1 },
       },
-      scalingPolicy(n, 'w', {
+      e2e.scalingPolicy(n, 'w', {
         targetRef: { apiVersion: 'e2e.tidemark.dev/v1', kind: 'Widget', name: 'w' },
         metrics: [{ name: 'constant', query: 'vector(42)', target: { type: 'AverageValue', value: '10' } }],
       }),
     ]);
-    await waitForReplicas(n, 'w', 5, 60_000, 'widgets', 'e2e.tidemark.dev/v1');
-    const p = await getPolicy(n, 'w');
+    await e2e.waitForReplicas(n, 'w', 5, 60_000, 'widgets', 'e2e.tidemark.dev/v1');
+    const p = await e2e.getPolicy(n, 'w');
     assert.equal(p?.status?.targetDisplay, 'Widget/w');
     assert.deepEqual(p?.status?.currentMetrics?.[0], {
       name: 'constant',
@@ -232,37 +175,34 @@ describe('operator end to end', { skip, concurrency: true, timeout: 300_000 }, (
 
   it('Prometheus unreachable: no scale-down, fallback after the threshold, condition and Events, recovery', async () => {
     const n = ns('promdown');
-    await apply([
-      deployment(n, 'web', 4, 100),
-      scalingPolicy(n, 'web', {
-        prometheus: { address: DEAD_PROMETHEUS },
+    await e2e.apply([
+      e2e.deployment(n, 'web', 4, 100),
+      e2e.rpsPolicy(n, {
+        prometheus: { address: e2e.DEAD_PROMETHEUS },
         fallback: { failureThreshold: 3, replicas: 2 },
         behavior: { scaleDown: { stabilizationWindowSeconds: 0 } },
-        metrics: [
-          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
-        ],
       }),
     ]);
     const firstError = await waitFor(
-      async () => (await events(n, 'web')).find((e) => e.reason === 'MetricError'),
+      async () => (await e2e.events(n, 'web')).find((e) => e.reason === 'MetricError'),
       { timeoutMs: 30_000, what: 'a MetricError Event' },
     );
     assert.match(firstError.message, /rps failed: unreachable/);
     const sawError = Date.now();
-    await waitForReplicas(n, 'web', 2, 30_000);
+    await e2e.waitForReplicas(n, 'web', 2, 30_000);
     assert.ok(Date.now() - sawError >= 2_000, 'held through the failures before the threshold');
-    await hasEvent(n, 'web', 'FallbackActivated');
-    const p = await getPolicy(n, 'web');
-    assert.equal(condition(p, 'FallbackActive')?.status, 'True');
-    assert.equal(condition(p, 'Ready')?.reason, 'MetricsUnavailable');
+    await e2e.hasEvent(n, 'web', 'FallbackActivated');
+    const p = await e2e.getPolicy(n, 'web');
+    assert.equal(e2e.condition(p, 'FallbackActive')?.status, 'True');
+    assert.equal(e2e.condition(p, 'Ready')?.reason, 'MetricsUnavailable');
     assert.equal(
-      (await events(n, 'web')).filter((e) => e.reason === 'MetricError').length,
+      (await e2e.events(n, 'web')).filter((e) => e.reason === 'MetricError').length,
       1,
       'one Event, not one per tick',
     );
 
     // Prometheus is back (the policy points at the live one): the metric recovers and scaling resumes.
-    await setLoad(n, 'web', 300);
+    await e2e.setLoad(n, 'web', 300);
     await kubectl([
       'patch',
       'scalingpolicy',
@@ -273,96 +213,62 @@ describe('operator end to end', { skip, concurrency: true, timeout: 300_000 }, (
       '-p',
       JSON.stringify({ spec: { prometheus: { address: sandboxEnv().prometheusUrl } } }),
     ]);
-    await waitForReplicas(n, 'web', 6, 60_000);
-    await hasEvent(n, 'web', 'MetricRecovered');
-    await hasEvent(n, 'web', 'FallbackCleared');
-    assert.equal(condition(await getPolicy(n, 'web'), 'FallbackActive')?.status, 'False');
+    await e2e.waitForReplicas(n, 'web', 6, 60_000);
+    await e2e.hasEvent(n, 'web', 'MetricRecovered');
+    await e2e.hasEvent(n, 'web', 'FallbackCleared');
+    assert.equal(e2e.condition(await e2e.getPolicy(n, 'web'), 'FallbackActive')?.status, 'False');
   });
 
   it('target deleted: condition and Event, no crash; recreated: found again and scaled', async () => {
     const n = ns('target');
-    await apply([
-      deployment(n, 'web', 1, 200),
-      scalingPolicy(n, 'web', {
-        metrics: [
-          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
-        ],
-      }),
-    ]);
-    await waitForReplicas(n, 'web', 4, 60_000);
+    await scaledTo4(n);
     await kubectl(['delete', 'deployment', 'web', '-n', n]);
-    const p = await waitFor(
-      async () => {
-        const p = await getPolicy(n, 'web');
-        return condition(p, 'AbleToScale')?.reason === 'TargetNotFound' ? p : undefined;
-      },
-      { timeoutMs: 30_000, what: 'AbleToScale TargetNotFound' },
-    );
-    assert.equal(condition(p, 'AbleToScale')?.status, 'False');
-    assert.equal((await hasEvent(n, 'web', 'TargetNotFound')).type, 'Warning');
+    const p = await reasonIs(n, 'web', 'AbleToScale', 'TargetNotFound', 30_000);
+    assert.equal(e2e.condition(p, 'AbleToScale')?.status, 'False');
+    assert.equal((await e2e.hasEvent(n, 'web', 'TargetNotFound')).type, 'Warning');
     assert.equal(op.proc.exitCode, null, 'the operator is still running');
     assert.equal((await fetch(`http://127.0.0.1:${op.port}/healthz`)).status, 200);
 
-    await apply([deployment(n, 'web', 1, 200)]);
-    await waitForReplicas(n, 'web', 4, 60_000);
-    await hasEvent(n, 'web', 'TargetFound');
-    assert.equal(condition(await getPolicy(n, 'web'), 'AbleToScale')?.status, 'True');
+    await e2e.apply([e2e.deployment(n, 'web', 1, 200)]);
+    await e2e.waitForReplicas(n, 'web', 4, 60_000);
+    await e2e.hasEvent(n, 'web', 'TargetFound');
+    assert.equal(e2e.condition(await e2e.getPolicy(n, 'web'), 'AbleToScale')?.status, 'True');
   });
 
   it('policy deleted: scaling stops and the replicas stay as they are', async () => {
     const n = ns('deleted');
-    await apply([
-      deployment(n, 'web', 1, 200),
-      scalingPolicy(n, 'web', {
-        metrics: [
-          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
-        ],
-      }),
-    ]);
-    await waitForReplicas(n, 'web', 4, 60_000);
+    await scaledTo4(n);
     await kubectl(['delete', 'scalingpolicy', 'web', '-n', n]);
-    await holdsReplicas(n, 'web', 4, 3_000);
+    await e2e.holdsReplicas(n, 'web', 4, 3_000);
     // Nothing scales it any more, neither back from a manual change nor with the load.
     await kubectl(['scale', 'deployment', 'web', '-n', n, '--replicas=1']);
-    await setLoad(n, 'web', 600);
-    await holdsReplicas(n, 'web', 1, 10_000);
+    await e2e.setLoad(n, 'web', 600);
+    await e2e.holdsReplicas(n, 'web', 1, 10_000);
   });
 
   it('a Prometheus address off the allow-list is reported InvalidPolicy and never queried', async () => {
     const n = ns('invalid');
-    await apply([
-      deployment(n, 'web', 1, 200),
-      scalingPolicy(n, 'web', {
+    await e2e.apply([
+      e2e.deployment(n, 'web', 1, 200),
+      e2e.scalingPolicy(n, 'web', {
         prometheus: { address: 'http://203.0.113.7:9090' },
         metrics: [{ name: 'rps', query: 'vector(1000)', target: { type: 'AverageValue', value: '1' } }],
       }),
     ]);
-    const p = await waitFor(
-      async () => {
-        const p = await getPolicy(n, 'web');
-        return condition(p, 'Ready')?.reason === 'InvalidPolicy' ? p : undefined;
-      },
-      { timeoutMs: 30_000, what: 'Ready InvalidPolicy' },
-    );
-    assert.match(condition(p, 'Ready')?.message ?? '', /not on the operator's allow-list/);
-    await hasEvent(n, 'web', 'InvalidPolicy');
-    await holdsReplicas(n, 'web', 1, 4_000);
+    const p = await reasonIs(n, 'web', 'Ready', 'InvalidPolicy', 30_000);
+    assert.match(e2e.condition(p, 'Ready')?.message ?? '', /not on the operator's allow-list/);
+    await e2e.hasEvent(n, 'web', 'InvalidPolicy');
+    await e2e.holdsReplicas(n, 'web', 1, 4_000);
   });
 
   it('measures the time from a load step visible in Prometheus to the scale patch', async () => {
     const n = ns('latency');
     const interval = 5;
-    await apply([
-      deployment(n, 'web', 1, 40),
-      scalingPolicy(n, 'web', {
-        pollingIntervalSeconds: interval,
-        maxReplicas: 20,
-        metrics: [
-          { name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } },
-        ],
-      }),
+    await e2e.apply([
+      e2e.deployment(n, 'web', 1, 40),
+      e2e.rpsPolicy(n, { pollingIntervalSeconds: interval, maxReplicas: 20 }),
     ]);
-    await waitFor(async () => condition(await getPolicy(n, 'web'), 'Ready')?.status === 'True', {
+    await waitFor(async () => e2e.condition(await e2e.getPolicy(n, 'web'), 'Ready')?.status === 'True', {
       timeoutMs: 30_000,
       what: 'the policy to be Ready',
     });
@@ -372,15 +278,15 @@ describe('operator end to end', { skip, concurrency: true, timeout: 300_000 }, (
       [400, 8],
       [600, 12],
     ] as const) {
-      await setLoad(n, 'web', rps);
+      await e2e.setLoad(n, 'web', rps);
       const visible = await waitFor(
         async () => {
-          const r = await promQuery(offeredQuery(n, 'web'));
+          const r = await promQuery(e2e.offeredQuery(n, 'web'));
           return Number(r[0]?.value[1]) >= rps ? Date.now() : undefined;
         },
         { timeoutMs: 30_000, intervalMs: 100, what: `${rps} rps in Prometheus` },
       );
-      await waitForReplicas(n, 'web', want, 30_000);
+      await e2e.waitForReplicas(n, 'web', want, 30_000);
       // The operator's own log line has the patch time to the millisecond.
       const line = await waitFor(
         () => op.lines.find((l) => l.msg === 'scaled' && l.namespace === n && l.to === want),

@@ -9,12 +9,47 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
 import { httpTransport, isNotFound, type KubeTransport } from '../../src/reconciler/kube.ts';
-import { kubectl, sandboxEnv, waitFor } from '../support/sandbox.ts';
+import { policyManifest } from '../support/policies.ts';
+import { kubectl, NO_SANDBOX, promQuery, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const NODE = join(REPO, 'node_modules/.bin/node');
 /** An address on the operator's allow-list where nothing listens. */
 export const DEAD_PROMETHEUS = 'http://127.0.0.1:9';
+/** The skip reason of a suite that needs the sandbox (false when it is there). */
+export const SANDBOX_SKIP: false | string = sandboxAvailable() ? false : NO_SANDBOX;
+
+/** One test run's names: `<prefix>-<time>`, and a namespace per scenario under it. */
+export function testRun(prefix: string): { run: string; ns: (scenario: string) => string } {
+  const run = `${prefix}-${Date.now().toString(36)}`;
+  return { run, ns: (s) => `${run}-${s}` };
+}
+
+/** Installs the ScalingPolicy CRD (and any other CRD files named) and waits until it serves. */
+export async function installCrds(...extra: Array<{ file: string; crd: string }>): Promise<void> {
+  await kubectl(['apply', '-f', join(REPO, 'crds'), ...extra.flatMap((e) => ['-f', join(REPO, e.file)])]);
+  await kubectl([
+    'wait',
+    '--for=condition=Established',
+    'crd/scalingpolicies.tidemark.dev',
+    ...extra.map((e) => `crd/${e.crd}`),
+    '--timeout=60s',
+  ]);
+}
+
+/** A suite's before(): the CRDs, then its namespaces. */
+export async function prepareNamespaces(
+  namespaces: readonly string[],
+  ...crds: Array<{ file: string; crd: string }>
+): Promise<void> {
+  await installCrds(...crds);
+  await Promise.all(namespaces.map(createNamespace));
+}
+
+/** A suite's after(): its namespaces go, unless TIDEMARK_E2E_KEEP asks to keep them for a look. */
+export async function cleanupNamespaces(namespaces: readonly string[]): Promise<void> {
+  if (!process.env.TIDEMARK_E2E_KEEP) await Promise.all(namespaces.map(deleteNamespace));
+}
 
 let transport: KubeTransport | undefined;
 export function api(): KubeTransport {
@@ -89,24 +124,56 @@ export const offeredQuery = (namespace: string, name: string) =>
 export const servedQuery = (namespace: string, name: string) =>
   `sum(rate(http_requests_total{namespace="${namespace}",deployment="${name}"}[20s]))`;
 
+/**
+ * An operator watching these namespaces, on its own Lease, once it leads (the
+ * usual start of a suite that runs one operator).
+ */
+export async function startLeader(
+  name: string,
+  namespaces: readonly string[],
+  lease: string,
+  extra: string[] = [],
+): Promise<OperatorProcess> {
+  const scope = ['--namespaces', namespaces.join(','), '--lease-name', lease];
+  const op = await OperatorProcess.start(name, [...scope, ...extra]);
+  await waitFor(() => op.isLeader(), { timeoutMs: 20_000, what: `operator ${name} to lead` });
+  return op;
+}
+
+/** Until Prometheus answers `rps` for the namespace's offered load (a tick after this sees it). */
+export async function promSeesLoad(namespace: string, rps: number, name = 'web'): Promise<number> {
+  await waitFor(async () => Number((await promQuery(offeredQuery(namespace, name)))[0]?.value[1]) === rps, {
+    timeoutMs: 20_000,
+    intervalMs: 250,
+    what: `Prometheus to see ${rps} rps in ${namespace}`,
+  });
+  return Date.now();
+}
+
+/**
+ * The usual policy of the fault tests: the Deployment `web`, its offered load at
+ * 50 rps per replica, `extra` on top (a `prometheus` there replaces the address).
+ */
+export function rpsPolicy(namespace: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return scalingPolicy(namespace, 'web', {
+    metrics: [
+      { name: 'rps', query: offeredQuery(namespace, 'web'), target: { type: 'AverageValue', value: '50' } },
+    ],
+    ...extra,
+  });
+}
+
 export function scalingPolicy(
   namespace: string,
   name: string,
   spec: Record<string, unknown> & { metrics: unknown[] },
 ): Record<string, unknown> {
-  return {
-    apiVersion: 'tidemark.dev/v1alpha1',
-    kind: 'ScalingPolicy',
-    metadata: { name, namespace },
-    spec: {
-      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
-      minReplicas: 1,
-      maxReplicas: 10,
-      pollingIntervalSeconds: 2,
-      prometheus: { address: sandboxEnv().prometheusUrl },
-      ...spec,
-    },
-  };
+  return policyManifest(namespace, name, {
+    maxReplicas: 10,
+    pollingIntervalSeconds: 2,
+    prometheus: { address: sandboxEnv().prometheusUrl },
+    ...spec,
+  });
 }
 
 export async function replicas(namespace: string, name: string, plural = 'deployments', group = 'apps/v1') {

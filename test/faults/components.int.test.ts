@@ -8,93 +8,58 @@
 // action, conditions and Events that tell the truth, and recovery by the same
 // operator process, without a restart.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  api,
-  apply,
-  condition,
-  createNamespace,
-  deleteNamespace,
-  deployment,
-  getPolicy,
-  hasEvent,
-  OperatorProcess,
-  offeredQuery,
-  REPO,
-  scalingPolicy,
-  setLoad,
-  waitForReplicas,
-} from '../e2e/support.ts';
-import {
-  assertActionsAccountedFor,
-  component,
-  FAST_LEASE,
-  hasCondition,
-  injectFault,
-  PromProxy,
-  recordReplicas,
-  restoreComponent,
-  sleep,
-  sumSamples,
-  waitForStatus,
-} from '../support/faults.ts';
-import { kubectl, NO_SANDBOX, promQuery, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
+import * as e2e from '../e2e/support.ts';
+import * as faults from '../support/faults.ts';
+import { promQuery, sandboxEnv, waitFor } from '../support/sandbox.ts';
 
-const RUN = `flt-${Date.now().toString(36)}`;
-const ns = (s: string) => `${RUN}-${s}`;
+const { run: RUN, ns } = e2e.testRun('flt');
 const SCENARIOS = ['promkill', 'promfreeze', 'apiserver', 'etcd'] as const;
-const skip = sandboxAvailable() ? false : NO_SANDBOX;
 
 /** At 300 rps and 50 per replica the policy wants 6, which the Deployment already has. */
 function setup(n: string, prometheus?: string) {
-  const policy = scalingPolicy(n, 'web', {
+  const policy = e2e.rpsPolicy(n, {
     maxReplicas: 12,
     // Scale-down would follow a bad reading at once: the harshest setting for "no scale-down from missing data".
     behavior: { scaleDown: { stabilizationWindowSeconds: 0 } },
     // No fallback replicas: after three failing ticks the current count is held (FallbackActive).
     fallback: { failureThreshold: 3 },
-    metrics: [{ name: 'rps', query: offeredQuery(n, 'web'), target: { type: 'AverageValue', value: '50' } }],
-  }) as { spec: { prometheus: Record<string, unknown> } };
-  policy.spec.prometheus = { address: prometheus ?? sandboxEnv().prometheusUrl, timeoutSeconds: 1 };
-  return apply([deployment(n, 'web', 6, 300), policy]);
+    prometheus: { address: prometheus ?? sandboxEnv().prometheusUrl, timeoutSeconds: 1 },
+  });
+  return e2e.apply([e2e.deployment(n, 'web', 6, 300), policy]);
+}
+
+/** Recovery: the same process scales on the next load change; nothing went down before, every action recorded. */
+async function scalesUpAgain(n: string, rec: faults.ReplicaRecorder, why: string): Promise<void> {
+  await e2e.setLoad(n, 'web', 500);
+  await e2e.waitForReplicas(n, 'web', 10, 30_000);
+  await rec.expectSequence([6, 10], why);
+  await faults.assertActionsAccountedFor(n, 'web', { loadChanges: 1 });
 }
 
 const steady = (n: string) =>
-  waitForStatus(
+  faults.waitForStatus(
     n,
     'web',
-    (p) => p.status?.currentReplicas === 6 && hasCondition('Ready', 'True', 'Reconciled')(p),
+    (p) => p.status?.currentReplicas === 6 && faults.hasCondition('Ready', 'True', 'Reconciled')(p),
     'reconciled at 6 replicas',
     60_000,
   );
 
-describe('faults in the sandbox components', { skip, timeout: 420_000 }, () => {
-  let op: OperatorProcess;
-  let proxy: PromProxy;
+describe('faults in the sandbox components', { skip: e2e.SANDBOX_SKIP, timeout: 420_000 }, () => {
+  let op: e2e.OperatorProcess;
+  let proxy: faults.PromProxy;
 
   before(async () => {
     // A fault test must never start on a sandbox a previous test left broken.
-    for (const c of ['etcd', 'kube-apiserver', 'prometheus'] as const) await restoreComponent(c);
-    await kubectl(['apply', '-f', join(REPO, 'crds')]);
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/scalingpolicies.tidemark.dev',
-      '--timeout=60s',
-    ]);
-    proxy = await new PromProxy().start();
-    await Promise.all(SCENARIOS.map((s) => createNamespace(ns(s))));
-    op = await OperatorProcess.start('faults-components', [
-      '--namespaces',
-      SCENARIOS.map(ns).join(','),
-      '--lease-name',
-      `${RUN}-components`,
+    for (const c of ['etcd', 'kube-apiserver', 'prometheus'] as const) await faults.restoreComponent(c);
+    await e2e.prepareNamespaces(SCENARIOS.map(ns));
+    proxy = await new faults.PromProxy().start();
+    op = await e2e.startLeader('faults-components', SCENARIOS.map(ns), `${RUN}-components`, [
       '--allowed-prometheus',
       `${sandboxEnv().prometheusUrl},${proxy.url}`,
-      ...FAST_LEASE,
+      ...faults.FAST_LEASE,
     ]);
-    await waitFor(() => op.isLeader(), { timeoutMs: 20_000, what: 'the operator to lead' });
     await Promise.all(SCENARIOS.map((s) => setup(ns(s), s === 'etcd' ? proxy.url : undefined)));
     await Promise.all(SCENARIOS.map((s) => steady(ns(s))));
   });
@@ -109,7 +74,7 @@ describe('faults in the sandbox components', { skip, timeout: 420_000 }, () => {
       );
     }
     await proxy?.close();
-    if (!process.env.TIDEMARK_E2E_KEEP) await Promise.all(SCENARIOS.map((s) => deleteNamespace(ns(s))));
+    await e2e.cleanupNamespaces(SCENARIOS.map(ns));
   });
 
   /** The operator is the same process that started, and leads again. */
@@ -121,150 +86,137 @@ describe('faults in the sandbox components', { skip, timeout: 420_000 }, () => {
 
   it('Prometheus killed (SIGKILL) and restarted: replicas held, MetricError and MetricsUnavailable, then recovery', async (t) => {
     const n = ns('promkill');
-    const rec = recordReplicas(t, n, 'web');
-    const errorsBefore = await sumSamples(op, 'tidemark_metric_errors_total', { namespace: n });
-    await injectFault(t, 'kill', 'prometheus');
+    const rec = faults.recordReplicas(t, n, 'web');
+    const errorsBefore = await faults.sumSamples(op, 'tidemark_metric_errors_total', { namespace: n });
+    await faults.injectFault(t, 'kill', 'prometheus');
 
-    await hasEvent(n, 'web', 'MetricError', /rps failed: (unreachable|timeout)/);
-    await waitForStatus(
+    await e2e.hasEvent(n, 'web', 'MetricError', /rps failed: (unreachable|timeout)/);
+    await faults.waitForStatus(
       n,
       'web',
-      hasCondition('Ready', 'False', 'MetricsUnavailable'),
+      faults.hasCondition('Ready', 'False', 'MetricsUnavailable'),
       'Ready=False MetricsUnavailable',
     );
     // Three failing ticks in a row: fallback without fallback replicas holds the current count.
-    const held = await waitForStatus(n, 'web', hasCondition('FallbackActive', 'True'), 'FallbackActive=True');
-    assert.match(condition(held, 'FallbackActive')?.message ?? '', /holding the current count/);
-    assert.equal(held.status?.currentReplicas, 6);
-    assert.ok((await sumSamples(op, 'tidemark_metric_errors_total', { namespace: n })) > errorsBefore);
-
-    await component('start', 'prometheus');
-    await component('wait', 'prometheus');
-    await hasEvent(n, 'web', 'MetricRecovered');
-    await waitForStatus(
+    const held = await faults.waitForStatus(
       n,
       'web',
-      (p) => hasCondition('Ready', 'True', 'Reconciled')(p) && hasCondition('FallbackActive', 'False')(p),
-      'Ready again, fallback cleared',
+      faults.hasCondition('FallbackActive', 'True'),
+      'FallbackActive=True',
     );
+    assert.match(e2e.condition(held, 'FallbackActive')?.message ?? '', /holding the current count/);
+    assert.equal(held.status?.currentReplicas, 6);
+    assert.ok((await faults.sumSamples(op, 'tidemark_metric_errors_total', { namespace: n })) > errorsBefore);
+
+    await faults.component('start', 'prometheus');
+    await faults.component('wait', 'prometheus');
+    await e2e.hasEvent(n, 'web', 'MetricRecovered');
+    await faults.waitForConditions(n, 'web', [
+      ['Ready', 'True', 'Reconciled'],
+      ['FallbackActive', 'False'],
+    ]);
     // Recovery: the same process scales on the next load change.
-    await setLoad(n, 'web', 500);
-    await waitForReplicas(n, 'web', 10, 30_000);
-    const { sequence, min } = await rec.stop();
-    assert.equal(min, 6, `no scale-down from missing data (sequence ${sequence})`);
-    assert.deepEqual(sequence, [6, 10]);
-    await assertActionsAccountedFor(n, 'web', { loadChanges: 1 });
+    await scalesUpAgain(n, rec, 'no scale-down from missing data');
     await recovered();
   });
 
   it('Prometheus frozen (SIGSTOP): queries time out, replicas held, then thawed (SIGCONT) and recovered', async (t) => {
     const n = ns('promfreeze');
-    const rec = recordReplicas(t, n, 'web');
-    const timeoutsBefore = await sumSamples(op, 'tidemark_prometheus_query_errors_total', {
+    const rec = faults.recordReplicas(t, n, 'web');
+    const timeoutsBefore = await faults.sumSamples(op, 'tidemark_prometheus_query_errors_total', {
       kind: 'timeout',
     });
-    await injectFault(t, 'freeze', 'prometheus');
+    await faults.injectFault(t, 'freeze', 'prometheus');
 
-    await hasEvent(n, 'web', 'MetricError', /rps failed: timeout/);
-    const down = await waitForStatus(
-      n,
-      'web',
-      (p) =>
-        hasCondition('Ready', 'False', 'MetricsUnavailable')(p) && hasCondition('FallbackActive', 'True')(p),
-      'Ready=False MetricsUnavailable and FallbackActive=True',
-    );
+    await e2e.hasEvent(n, 'web', 'MetricError', /rps failed: timeout/);
+    const down = await faults.waitForConditions(n, 'web', [
+      ['Ready', 'False', 'MetricsUnavailable'],
+      ['FallbackActive', 'True'],
+    ]);
     assert.match(down.status?.currentMetrics?.[0]?.error ?? '', /^timeout:/);
     // The operator itself stays responsive while its queries hang.
     assert.ok(
-      (await sumSamples(op, 'tidemark_prometheus_query_errors_total', { kind: 'timeout' })) > timeoutsBefore,
+      (await faults.sumSamples(op, 'tidemark_prometheus_query_errors_total', { kind: 'timeout' })) >
+        timeoutsBefore,
     );
     assert.equal(await op.ready(), 200);
-    await sleep(3_000);
+    await faults.sleep(3_000);
 
-    await component('thaw', 'prometheus');
-    await component('wait', 'prometheus');
-    await hasEvent(n, 'web', 'MetricRecovered');
-    await waitForStatus(n, 'web', hasCondition('Ready', 'True', 'Reconciled'), 'Ready again');
-    await setLoad(n, 'web', 500);
-    await waitForReplicas(n, 'web', 10, 30_000);
-    const { sequence, min } = await rec.stop();
-    assert.equal(min, 6, `no scale-down while queries hang (sequence ${sequence})`);
-    assert.deepEqual(sequence, [6, 10]);
-    await assertActionsAccountedFor(n, 'web', { loadChanges: 1 });
+    await faults.component('thaw', 'prometheus');
+    await faults.component('wait', 'prometheus');
+    await e2e.hasEvent(n, 'web', 'MetricRecovered');
+    await faults.waitForStatus(n, 'web', faults.hasCondition('Ready', 'True', 'Reconciled'), 'Ready again');
+    await scalesUpAgain(n, rec, 'no scale-down while queries hang');
     await recovered();
   });
 
   it('kube-apiserver restarted: leadership, watch and scaling resume by themselves', async (t) => {
     const n = ns('apiserver');
-    const rec = recordReplicas(t, n, 'web');
-    await injectFault(t, 'stop', 'kube-apiserver');
+    const rec = faults.recordReplicas(t, n, 'web');
+    await faults.injectFault(t, 'stop', 'kube-apiserver');
     await waitFor(async () => !(await op.isLeader()), {
       timeoutMs: 15_000,
       what: 'the operator to stop leading without the API server',
     });
-    await component('start', 'kube-apiserver');
-    await component('wait', 'kube-apiserver');
+    await faults.component('start', 'kube-apiserver');
+    await faults.component('wait', 'kube-apiserver');
     await recovered();
 
     // The edit reaches the operator only through a live watch; the load change only through Prometheus and scale.
-    await api()({
+    await e2e.api()({
       method: 'PATCH',
       path: `/apis/tidemark.dev/v1alpha1/namespaces/${n}/scalingpolicies/web`,
       body: { spec: { maxReplicas: 9 } },
     });
-    await setLoad(n, 'web', 500);
-    await waitForReplicas(n, 'web', 9, 30_000);
-    const p = await waitForStatus(
+    await e2e.setLoad(n, 'web', 500);
+    await e2e.waitForReplicas(n, 'web', 9, 30_000);
+    const p = await faults.waitForStatus(
       n,
       'web',
       (x) =>
         x.status?.observedGeneration === x.metadata.generation &&
-        hasCondition('ScalingLimited', 'True', 'MaxReplicas')(x),
+        faults.hasCondition('ScalingLimited', 'True', 'MaxReplicas')(x),
       'the edit observed, limited by maxReplicas',
     );
     assert.equal(p.status?.desiredReplicas, 9);
-    const { sequence, min } = await rec.stop();
-    assert.equal(min, 6);
-    assert.deepEqual(sequence, [6, 9]);
-    await assertActionsAccountedFor(n, 'web', { loadChanges: 1 });
+    await rec.expectSequence([6, 9]);
+    await faults.assertActionsAccountedFor(n, 'web', { loadChanges: 1 });
   });
 
   it('etcd frozen (SIGSTOP) for 12 s while a scale patch is in flight, then thawed', async (t) => {
     const n = ns('etcd');
-    const rec = recordReplicas(t, n, 'web');
-    await setLoad(n, 'web', 500);
-    await waitFor(async () => Number((await promQuery(offeredQuery(n, 'web')))[0]?.value[1]) === 500, {
+    const rec = faults.recordReplicas(t, n, 'web');
+    await e2e.setLoad(n, 'web', 500);
+    await waitFor(async () => Number((await promQuery(e2e.offeredQuery(n, 'web')))[0]?.value[1]) === 500, {
       timeoutMs: 20_000,
       what: 'Prometheus to see the new load',
     });
     // Catch the next tick between its scale read and its patch: hold its query, freeze etcd, let it go on.
     proxy.hold();
     await proxy.nextRequest();
-    await injectFault(t, 'freeze', 'etcd');
+    await faults.injectFault(t, 'freeze', 'etcd');
     proxy.release();
-    await sleep(12_000);
+    await faults.sleep(12_000);
     assert.equal(await op.isLeader(), false, 'no leader without a store to renew the Lease in');
-    await component('thaw', 'etcd');
-    await component('wait', 'etcd');
-    await component('wait', 'kube-apiserver');
+    await faults.component('thaw', 'etcd');
+    await faults.component('wait', 'etcd');
+    await faults.component('wait', 'kube-apiserver');
     await recovered();
 
-    await waitForReplicas(n, 'web', 10, 30_000);
-    await waitForStatus(n, 'web', (p) => p.status?.currentReplicas === 10, 'status at 10 replicas');
+    await e2e.waitForReplicas(n, 'web', 10, 30_000);
+    await faults.waitForStatus(n, 'web', (p) => p.status?.currentReplicas === 10, 'status at 10 replicas');
     // Any late write from before the freeze has landed by now.
-    await sleep(4_000);
-    const { sequence, min } = await rec.stop();
-    assert.equal(min, 6);
-    assert.deepEqual(sequence, [6, 10]);
-    await assertActionsAccountedFor(n, 'web', { loadChanges: 1 });
-    const p = await getPolicy(n, 'web');
+    await faults.sleep(4_000);
+    await rec.expectSequence([6, 10]);
+    await faults.assertActionsAccountedFor(n, 'web', { loadChanges: 1 });
+    const p = await e2e.getPolicy(n, 'web');
     assert.equal(p?.status?.desiredReplicas, 10);
   });
 
   it('after the faults the sandbox is whole: nodes Ready, controllers and KWOK run the scaled pods', async () => {
     // The tests after this file share the sandbox: every component must work again, not only answer.
-    for (const c of ['etcd', 'kube-apiserver', 'prometheus'] as const) await component('health', c);
-    const nodes = (await api()({ method: 'GET', path: '/api/v1/nodes' })) as {
+    for (const c of ['etcd', 'kube-apiserver', 'prometheus'] as const) await faults.component('health', c);
+    const nodes = (await e2e.api()({ method: 'GET', path: '/api/v1/nodes' })) as {
       items: Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }>;
     };
     assert.ok(nodes.items.length > 0);
@@ -274,7 +226,7 @@ describe('faults in the sandbox components', { skip, timeout: 420_000 }, () => {
     await waitFor(
       async () => {
         for (const s of SCENARIOS) {
-          const d = (await api()({
+          const d = (await e2e.api()({
             method: 'GET',
             path: `/apis/apps/v1/namespaces/${ns(s)}/deployments/web`,
           })) as { spec: { replicas: number }; status?: { readyReplicas?: number } };

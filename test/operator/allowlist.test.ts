@@ -13,6 +13,22 @@ import {
 const A = 'http://prometheus.monitoring.svc:9090';
 const B = 'https://thanos.example.com/prom';
 
+/** Watches the ConfigMap prom-allow through the fake informer. */
+const watch = (
+  allowList: AllowList,
+  informer: FakeInformer,
+  namespace: string,
+  extra: { retryMs?: number } = {},
+) =>
+  watchAllowListConfigMap({
+    allowList,
+    namespace,
+    name: 'prom-allow',
+    log: pino({ level: 'silent' }),
+    informer,
+    ...extra,
+  });
+
 describe('allow-list ConfigMap parsing', () => {
   it('splits on newlines and commas, trims, ignores blanks, comments and repeats', () => {
     const p = parseAllowList(
@@ -96,13 +112,7 @@ describe('watchAllowListConfigMap', () => {
     const l = new AllowList([A]);
     const inf = new FakeInformer();
     inf.onStart = () => inf.emit('add', cm('prom-allow', B));
-    const w = watchAllowListConfigMap({
-      allowList: l,
-      namespace: 'tidemark-system',
-      name: 'prom-allow',
-      log: pino({ level: 'silent' }),
-      informer: inf,
-    });
+    const w = watch(l, inf, 'tidemark-system');
     await w.started;
     assert.equal(l.check(B).ok, true, 'in force once started resolves');
     inf.emit('update', cm('prom-allow', 'http://other:9090'));
@@ -122,14 +132,7 @@ describe('watchAllowListConfigMap', () => {
   it('restarts the watch after an error, with backoff, and not after stop()', async () => {
     const l = new AllowList([]);
     const inf = new FakeInformer();
-    const w = watchAllowListConfigMap({
-      allowList: l,
-      namespace: 'ns',
-      name: 'prom-allow',
-      log: pino({ level: 'silent' }),
-      informer: inf,
-      retryMs: 5,
-    });
+    const w = watch(l, inf, 'ns', { retryMs: 5 });
     await w.started;
     assert.equal(inf.starts, 1);
     inf.emit('error', new Error('forbidden'));

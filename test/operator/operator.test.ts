@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Operator } from '../../src/operator/operator.ts';
+import { mergePatch } from '../reconciler/fake-kube.ts';
 import { policy } from '../reconciler/helpers.ts';
 
 interface Fake {
@@ -38,6 +39,7 @@ function json(res: http.ServerResponse, status: number, body: unknown) {
 }
 
 describe('Operator (in-process, fake API server)', () => {
+  const hpaWatchers: http.ServerResponse[] = [];
   let prom: { server: http.Server; url: string };
   let fake: Fake;
   let op: Operator;
@@ -79,6 +81,19 @@ describe('Operator (in-process, fake API server)', () => {
       const path = url.pathname;
       const body = await readBody(req);
       const m = req.method;
+      if (path === '/apis/autoscaling/v2/horizontalpodautoscalers') {
+        if (url.searchParams.get('watch') === 'true') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.flushHeaders();
+          hpaWatchers.push(res);
+          return;
+        }
+        return json(res, 200, {
+          kind: 'HorizontalPodAutoscalerList',
+          metadata: { resourceVersion: '1' },
+          items: [],
+        });
+      }
       if (path === '/apis/tidemark.dev/v1alpha1/scalingpolicies') {
         if (url.searchParams.get('watch') === 'true') {
           res.writeHead(200, { 'content-type': 'application/json' });
@@ -92,13 +107,14 @@ describe('Operator (in-process, fake API server)', () => {
           items: [policyObj()],
         });
       }
-      if (path === '/apis/tidemark.dev/v1alpha1/namespaces/demo/scalingpolicies/web/status' && m === 'PUT') {
-        const b = body as { metadata: { resourceVersion: string }; status: unknown };
-        if (b.metadata.resourceVersion !== String(rv))
-          return json(res, 409, { reason: 'Conflict', message: 'stale' });
+      if (
+        path === '/apis/tidemark.dev/v1alpha1/namespaces/demo/scalingpolicies/web/status' &&
+        m === 'PATCH'
+      ) {
+        const b = body as { status: unknown };
         rv++;
         fake.statusWrites++;
-        fake.status = b.status;
+        fake.status = mergePatch(fake.status, b.status);
         const obj = policyObj();
         for (const w of fake.watchers) w.write(`${JSON.stringify({ type: 'MODIFIED', object: obj })}\n`);
         return json(res, 200, obj);
@@ -115,7 +131,7 @@ describe('Operator (in-process, fake API server)', () => {
         });
       }
       if (path === '/apis/apps/v1/namespaces/demo/deployments/web/scale') {
-        if (m === 'PATCH') fake.replicas = (body as { spec: { replicas: number } }).spec.replicas;
+        if (m === 'PUT') fake.replicas = (body as { spec: { replicas: number } }).spec.replicas;
         return json(res, 200, { spec: { replicas: fake.replicas } });
       }
       if (path === '/api/v1/namespaces/demo/events' && m === 'POST') {
@@ -163,7 +179,7 @@ describe('Operator (in-process, fake API server)', () => {
   });
 
   after(async () => {
-    for (const w of fake.watchers) w.end();
+    for (const w of [...fake.watchers, ...hpaWatchers]) w.end();
     fake.server.closeAllConnections();
     prom.server.closeAllConnections();
     await Promise.all([new Promise((r) => fake.server.close(r)), new Promise((r) => prom.server.close(r))]);

@@ -140,6 +140,37 @@ describe('TickScheduler', () => {
     );
   });
 
+  it('a trigger while the tick runs marks it dirty: one more tick right after, however many triggers', async () => {
+    const { clock, s, runs, releases } = setup({ random: () => 0, hold: true });
+    s.upsert('a', 300, 0);
+    await clock.advance(0);
+    assert.equal(runs.length, 1);
+    // A spec change (or three) arrives while the tick runs.
+    s.trigger('a');
+    s.trigger('a');
+    s.trigger('a');
+    await clock.advance(10);
+    assert.equal(runs.length, 1, 'one tick in flight per policy');
+    releases.shift()!();
+    await flush();
+    assert.equal(runs.length, 2, 'the dirty policy ticks again right after, not 300 s later');
+    releases.shift()!();
+    await flush();
+    await clock.advance(1000);
+    assert.equal(runs.length, 2, 'coalesced: one extra tick, not one per trigger');
+  });
+
+  it('a timer tick that falls due while the tick runs stays skipped (not dirty)', async () => {
+    const { clock, s, runs, releases, skips } = setup({ random: () => 0, hold: true });
+    s.upsert('a', 1, 0);
+    await clock.advance(0);
+    await clock.advance(1000);
+    assert.deepEqual(skips, ['a']);
+    releases.shift()!();
+    await flush();
+    assert.equal(runs.length, 1);
+  });
+
   it('a disabled scheduler (standby) runs nothing but keeps its timers', async () => {
     const { clock, s, runs } = setup({ random: () => 0 });
     s.setEnabled(false);

@@ -7,6 +7,7 @@ import type { ObservationError } from '../../src/policy/types.ts';
 import { DiscoveryCache } from '../../src/reconciler/discovery.ts';
 import { EventRecorder } from '../../src/reconciler/events.ts';
 import { PolicyReconciler, type ReconcilerDeps } from '../../src/reconciler/reconciler.ts';
+import { policyManifest } from '../support/policies.ts';
 import { FakeKube } from './fake-kube.ts';
 
 export const PROM = 'http://prometheus.test:9090';
@@ -20,13 +21,8 @@ export function policy(
   name = 'checkout',
   namespace = 'shop',
 ): ScalingPolicy {
-  const r = validator.validate({
-    apiVersion: 'tidemark.dev/v1alpha1',
-    kind: 'ScalingPolicy',
-    metadata: { name, namespace },
-    spec: {
-      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
-      minReplicas: 1,
+  const r = validator.validate(
+    policyManifest(namespace, name, {
       maxReplicas: 20,
       pollingIntervalSeconds: 5,
       prometheus: { address: PROM },
@@ -38,8 +34,8 @@ export function policy(
         },
       ],
       ...spec,
-    },
-  });
+    }),
+  );
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   const p = r.policy;
   p.metadata = { ...p.metadata, uid: `uid-${namespace}-${name}`, generation: 1, resourceVersion: '1' };

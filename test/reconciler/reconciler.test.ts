@@ -4,7 +4,7 @@ import { getCondition } from '../../src/reconciler/status.ts';
 import { harness, policy, replicasOf } from './helpers.ts';
 
 const reasons = (h: ReturnType<typeof harness>) => h.kube.events.map((e) => e.reason);
-const statusWrites = (h: ReturnType<typeof harness>) => h.kube.count('PUT', /\/status$/);
+const statusWrites = (h: ReturnType<typeof harness>) => h.kube.count('PATCH', /\/status$/);
 
 describe('PolicyReconciler', () => {
   it('scales up in Active mode: patch, Scaled and ScaleLimited Events with numbers, status', async () => {
@@ -87,7 +87,7 @@ describe('PolicyReconciler', () => {
     h.collector.values.rps = 200;
     for (let i = 0; i < 5; i++) await h.tick();
     assert.equal(replicasOf(h), 2);
-    assert.equal(h.kube.count('PATCH', /\/scale$/), 0);
+    assert.equal(h.kube.count('PUT', /\/scale$/), 0);
     const dry = h.kube.events.filter((e) => e.reason === 'DryRunDecision');
     assert.equal(dry.length, 1);
     assert.match(dry[0]!.message, /^would scale Deployment shop\/checkout 2→4: /);
@@ -189,15 +189,35 @@ describe('PolicyReconciler', () => {
     assert.equal(getCondition(h.kube.policy!.status, 'Ready')?.reason, 'SomeMetricsFailing');
   });
 
-  it('retries a status write on 409 by re-reading the policy', async () => {
+  it('writes status as a merge patch of what the tick changed: a field another writer set is kept', async () => {
     const h = harness(policy(), 2);
     h.collector.values.rps = 200;
-    h.kube.conflicts = 2;
+    await h.tick(15_000);
+    // Another writer (a second controller, kubectl edit --subresource=status) sets a field.
+    h.kube.policy!.status = { ...h.kube.policy!.status, tuned: { scaleDownStabilizationSeconds: 42 } };
+    h.collector.values.rps = 400;
     const r = await h.tick();
     assert.equal(r.statusWritten, true);
-    assert.equal(h.kube.policy!.status?.desiredReplicas, 4);
-    assert.equal(statusWrites(h), 3);
-    assert.equal(h.kube.count('GET', /\/scalingpolicies\/checkout$/), 2);
+    assert.equal(h.kube.policy!.status?.desiredReplicas, 8);
+    assert.deepEqual(h.kube.policy!.status?.tuned, { scaleDownStabilizationSeconds: 42 }, 'not clobbered');
+    const last = h.kube.statusPatches.at(-1)!;
+    assert.ok(!('targetDisplay' in last), 'an unchanged field is not re-sent');
+    assert.equal(last.desiredReplicas, 8);
+    assert.equal(
+      h.kube.count('GET', /\/scalingpolicies\/checkout$/),
+      0,
+      'no re-read: a patch meets no conflict',
+    );
+  });
+
+  it('a status patch of a policy deleted and recreated under the same name fails (uid precondition)', async () => {
+    const h = harness(policy(), 2);
+    h.collector.values.rps = 200;
+    const old = h.kube.informerCopy();
+    h.kube.policy!.metadata.uid = 'a-new-uid';
+    const r = await h.reconciler.reconcile(old, h.clock.t);
+    assert.equal(r.statusWritten, false);
+    assert.equal(h.kube.policy!.status, undefined);
   });
 
   it('writes over a stale informer copy without a conflict, using its own last resourceVersion', async () => {
@@ -246,7 +266,7 @@ describe('PolicyReconciler', () => {
   it('a failed scale patch keeps the old engine state and says so in AbleToScale', async () => {
     const h = harness(policy(), 2);
     h.collector.values.rps = 200;
-    h.kube.failScalePatch = true;
+    h.kube.failScaleWrite = true;
     const r = await h.tick();
     assert.equal(r.outcome, 'scale-failed');
     const st = h.kube.policy!.status!;
@@ -256,7 +276,7 @@ describe('PolicyReconciler', () => {
       (st.engineState as { scaleUpEvents?: unknown[] } | undefined)?.scaleUpEvents?.length ?? 0,
       0,
     );
-    h.kube.failScalePatch = false;
+    h.kube.failScaleWrite = false;
     await h.tick();
     assert.equal(replicasOf(h), 4);
   });
@@ -309,4 +329,80 @@ describe('PolicyReconciler', () => {
     assert.match(text, /tidemark_policy_condition\{namespace="shop",policy="checkout",condition="Ready"\} 1/);
     assert.match(text, /tidemark_tick_duration_seconds_count 1/);
   });
+});
+
+describe('PolicyReconciler under concurrency', () => {
+  it('a count changed between the scale read and the write is not overwritten: 409, re-read, decided on the new count', async () => {
+    const h = harness(policy(), 2);
+    h.collector.values.rps = 450; // proposes 9
+    // Another writer (kubectl scale) moves the count to 7 after our read.
+    h.kube.beforeScaleWrite = (key) => h.kube.replicas.set(key, 7);
+    const r = await h.tick();
+    assert.equal(r.scaleConflicts, 1);
+    assert.deepEqual(r.scaled && { from: r.scaled.from, to: r.scaled.to }, { from: 7, to: 9 });
+    assert.equal(replicasOf(h), 9);
+    const st = h.kube.policy!.status!;
+    assert.deepEqual(
+      st.recentDecisions?.map((d) => `${d.from}→${d.to}`),
+      ['7→9'],
+    );
+    assert.match(h.kube.events.find((e) => e.reason === 'Scaled')?.message ?? '', /7→9/);
+  });
+
+  it('gives up after a bounded number of conflicts, keeps the engine state and says why', async () => {
+    const h = harness(policy(), 2, { scaleConflictRetries: 2 });
+    h.collector.values.rps = 450;
+    let n = 3;
+    const moveAgain = (key: string) => {
+      h.kube.replicas.set(key, n++);
+      h.kube.beforeScaleWrite = moveAgain;
+    };
+    h.kube.beforeScaleWrite = moveAgain;
+    const r = await h.tick();
+    h.kube.beforeScaleWrite = undefined;
+    assert.equal(r.outcome, 'scale-failed');
+    assert.equal(h.kube.count('PUT', /\/scale$/), 3);
+    const able = getCondition(h.kube.policy!.status, 'AbleToScale');
+    assert.equal(able?.reason, 'FailedUpdateScale');
+    assert.match(able?.message ?? '', /3 conflicts in a row/);
+    assert.equal(h.kube.policy!.status?.recentDecisions, undefined);
+  });
+
+  it('a target with another owner: no scale write, AbleToScale=False AmbiguousTarget, one Warning; acts once the conflict goes', async () => {
+    const owner = { other: 'ScalingPolicy shop/first' as string | undefined };
+    const h = harness(policy(), 2, { otherOwner: () => owner.other });
+    h.collector.values.rps = 450;
+    for (let i = 0; i < 3; i++) assert.equal((await h.tick()).outcome, 'ambiguous-target');
+    assert.equal(h.kube.count('PUT', /\/scale$/), 0);
+    assert.equal(replicasOf(h), 2);
+    const able = getCondition(h.kube.policy!.status, 'AbleToScale');
+    assert.equal(able?.status, 'False');
+    assert.equal(able?.reason, 'AmbiguousTarget');
+    assert.match(able?.message ?? '', /ScalingPolicy shop\/first/);
+    assert.equal(getCondition(h.kube.policy!.status, 'Ready')?.reason, 'AmbiguousTarget');
+    const warnings = h.kube.events.filter((e) => e.reason === 'AmbiguousTarget');
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]?.type, 'Warning');
+    owner.other = undefined;
+    await h.tick();
+    assert.equal(replicasOf(h), 6);
+    assert.equal(getCondition(h.kube.policy!.status, 'AbleToScale')?.reason, 'SucceededGetScale');
+  });
+
+  it('a tick whose spec was superseded while it ran writes nothing to the target', async () => {
+    const h = harness(policy(), 2, { isCurrent: () => false });
+    h.collector.values.rps = 450;
+    const r = await h.tick();
+    assert.equal(r.outcome, 'superseded');
+    assert.equal(h.kube.count('PUT', /\/scale$/), 0);
+    assert.equal(replicasOf(h), 2);
+  });
+});
+
+it('a policy both invalid and sharing its target reports InvalidPolicy first', async () => {
+  const h = harness(policy({ prometheus: { address: 'http://elsewhere:9090' } }), 2, {
+    otherOwner: () => 'ScalingPolicy shop/first',
+  });
+  assert.equal((await h.tick()).outcome, 'invalid-policy');
+  assert.equal(getCondition(h.kube.policy!.status, 'Ready')?.reason, 'InvalidPolicy');
 });

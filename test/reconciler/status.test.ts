@@ -95,47 +95,14 @@ describe('engine state persistence', () => {
   });
 
   it('a new recommendation value, a scale event or a tuned window changes the projection', () => {
-    const a = state([
+    const recs: Array<[number, number]> = [
       [0, 8],
       [30, 5],
-    ]);
-    assert.notDeepEqual(
-      stateProjection(a, spec),
-      stateProjection(
-        state([
-          [0, 8],
-          [30, 5],
-          [35, 6],
-        ]),
-        spec,
-      ),
-    );
-    assert.notDeepEqual(
-      stateProjection(a, spec),
-      stateProjection(
-        state(
-          [
-            [0, 8],
-            [30, 5],
-          ],
-          { scaleDownEvents: [{ t: T, change: 3 }] },
-        ),
-        spec,
-      ),
-    );
-    assert.notDeepEqual(
-      stateProjection(a, spec),
-      stateProjection(
-        state(
-          [
-            [0, 8],
-            [30, 5],
-          ],
-          { tunedScaleDownStabilizationSeconds: 600 },
-        ),
-        spec,
-      ),
-    );
+    ];
+    const a = stateProjection(state(recs), spec);
+    assert.notDeepEqual(a, stateProjection(state([...recs, [35, 6]]), spec));
+    assert.notDeepEqual(a, stateProjection(state(recs, { scaleDownEvents: [{ t: T, change: 3 }] }), spec));
+    assert.notDeepEqual(a, stateProjection(state(recs, { tunedScaleDownStabilizationSeconds: 600 }), spec));
   });
 
   it('failures past the fallback threshold are all alike', () => {

@@ -14,7 +14,7 @@ function lossyPatches(kube: () => FakeKube) {
   const mode = { lossy: false, applied: false };
   const transport = async (req: KubeRequest) => {
     const res = await kube().transport(req);
-    if (mode.lossy && req.method === 'PATCH' && req.path.endsWith('/scale')) {
+    if (mode.lossy && req.method === 'PUT' && req.path.endsWith('/scale')) {
       throw new KubeApiError(0, 'Transport', `${req.method} ${req.path}: timed out after 10000 ms`);
     }
     return res;
@@ -72,9 +72,9 @@ describe('a scale patch applied although its request failed', () => {
   it('is not claimed when the patch did not take effect', async () => {
     const h = harness(policy(), 2);
     h.collector.values.rps = 200;
-    h.kube.failScalePatch = true; // a 500: the outcome is unknown, and here it did not apply
+    h.kube.failScaleWrite = true; // a 500: the outcome is unknown, and here it did not apply
     await h.tick();
-    h.kube.failScalePatch = false;
+    h.kube.failScaleWrite = false;
     h.collector.values.rps = 100; // now proposes 2: no action
     await h.tick();
     await h.tick();

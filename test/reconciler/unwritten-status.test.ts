@@ -13,12 +13,12 @@ describe('a status write that gave up', () => {
     await h.tick(15_000);
     assert.equal(h.kube.policy!.status!.recentDecisions?.length, 1);
     h.collector.values.rps = 400; // 4→8
-    h.kube.conflicts = 50; // every attempt of this tick meets a 409
+    h.kube.statusFailures = 50; // every attempt of this tick meets a 409
     const r = await h.tick(15_000);
     assert.equal(replicasOf(h), 8);
     assert.equal(r.statusWritten, false);
     assert.equal(h.kube.policy!.status!.recentDecisions?.length, 1, 'not written yet');
-    h.kube.conflicts = 0;
+    h.kube.statusFailures = 0;
     await h.tick();
     const st = h.kube.policy!.status!;
     assert.deepEqual(
@@ -38,11 +38,11 @@ describe('a status write that gave up', () => {
   it('keeps it across a lost and regained leadership when nobody wrote meanwhile', async () => {
     const h = harness(policy(), 2);
     h.collector.values.rps = 200;
-    h.kube.conflicts = 50;
+    h.kube.statusFailures = 50;
     await h.tick(15_000);
     assert.equal(replicasOf(h), 4);
     assert.equal(h.kube.policy!.status?.recentDecisions?.length ?? 0, 0);
-    h.kube.conflicts = 0;
+    h.kube.statusFailures = 0;
     h.reconciler.reset(); // onStartedLeading after the outage
     await h.tick();
     assert.deepEqual(
@@ -54,9 +54,9 @@ describe('a status write that gave up', () => {
   it('drops it when another leader wrote the status meanwhile', async () => {
     const h = harness(policy(), 2);
     h.collector.values.rps = 200;
-    h.kube.conflicts = 50;
+    h.kube.statusFailures = 50;
     await h.tick(15_000);
-    h.kube.conflicts = 0;
+    h.kube.statusFailures = 0;
     const other = {
       time: new Date(h.clock.t).toISOString(),
       from: 4,

@@ -18,6 +18,19 @@ import { kubectl, sandboxEnv, waitFor } from './sandbox.ts';
 const execFileAsync = promisify(execFile);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** `p`, or an error naming what did not happen within `ms` (a test fails instead of hanging). */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export type Component =
   | 'etcd'
   | 'kube-apiserver'
@@ -99,6 +112,13 @@ export class ReplicaRecorder {
         await sleep(intervalMs);
       }
     })();
+  }
+
+  /** Stops and asserts the sequence of counts seen (its lowest is the lowest seen). */
+  async expectSequence(sequence: number[], why = ''): Promise<void> {
+    const seen = await this.stop();
+    assert.equal(seen.min, Math.min(...sequence), `${why} (sequence ${seen.sequence})`);
+    assert.deepEqual(seen.sequence, sequence, why);
   }
 
   async stop(): Promise<{ sequence: number[]; min: number }> {
@@ -205,6 +225,18 @@ export async function waitForStatus(
     },
     { timeoutMs, intervalMs: 300, what: `${namespace}/${name}: ${what}` },
   );
+}
+
+/** Waits until the policy has every one of these conditions ([type, status, reason?]); returns it. */
+export function waitForConditions(
+  namespace: string,
+  name: string,
+  conditions: Array<[type: string, status: string, reason?: string]>,
+  timeoutMs?: number,
+): Promise<ScalingPolicy> {
+  const what = conditions.map(([t, s, r]) => `${t}=${s}${r ? ` ${r}` : ''}`).join(' and ');
+  const ok = (p: ScalingPolicy) => conditions.every(([t, s, r]) => hasCondition(t, s, r)(p));
+  return waitForStatus(namespace, name, ok, what, timeoutMs);
 }
 
 export const hasCondition =

@@ -90,18 +90,19 @@ export function grants(rules: PolicyRule[]): string[] {
 // grant exactly this; the Role in the operator's own namespace exactly OWN.
 export const WATCHED = [
   'apps/deployments/scale get',
-  'apps/deployments/scale patch',
+  'apps/deployments/scale update',
   'apps/replicasets/scale get',
-  'apps/replicasets/scale patch',
+  'apps/replicasets/scale update',
   'apps/statefulsets/scale get',
-  'apps/statefulsets/scale patch',
+  'apps/statefulsets/scale update',
+  'autoscaling/horizontalpodautoscalers list',
+  'autoscaling/horizontalpodautoscalers watch',
   'core/events create',
   'core/events patch',
   'core/secrets get',
-  'tidemark.dev/scalingpolicies get',
   'tidemark.dev/scalingpolicies list',
   'tidemark.dev/scalingpolicies watch',
-  'tidemark.dev/scalingpolicies/status update',
+  'tidemark.dev/scalingpolicies/status patch',
 ];
 export const OWN = [
   'coordination.k8s.io/leases create',
