@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the sandbox's binaries: Debian packages (Prometheus) through apt-get,
 # and kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and
-# kwok built from their Go modules into a cache outside the repository,
+# kwok and helm built from their Go modules into a cache outside the repository,
 # keyed by version, so that a second run builds nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -82,9 +82,26 @@ build_kwok() {
   rmdir "$tmp"
 }
 
+build_helm() {
+  [[ -x $HELM_BIN_DIR/helm ]] && return 0
+  log "building helm $HELM_VERSION into $HELM_BIN_DIR"
+  local tmp
+  mkdir -p "$TIDEMARK_CACHE"
+  tmp=$(mktemp -d "$TIDEMARK_CACHE/.build-helm.XXXXXX")
+  # helm's own go.mod and go.sum pin its dependencies (go install pkg@version);
+  # the version variables are the ones its Makefile sets for a release build.
+  local pkg=helm.sh/helm/v3/internal/version
+  CGO_ENABLED=0 GOBIN=$tmp go install -trimpath \
+    -ldflags="-s -w -X $pkg.version=$HELM_VERSION -X $pkg.gitTreeState=clean" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  mkdir -p "$HELM_BIN_DIR"
+  mv -f "$tmp/helm" "$HELM_BIN_DIR/helm"
+  rmdir "$tmp"
+}
+
 command -v go >/dev/null || { log "go is not on PATH (the sandbox builds Kubernetes from its Go modules)"; exit 1; }
 install_apt_packages
 build_kube
 build_etcd
 build_kwok
-log "binaries ready: $KUBE_BIN_DIR, $ETCD_BIN_DIR, $KWOK_BIN_DIR"
+build_helm
+log "binaries ready: $KUBE_BIN_DIR, $ETCD_BIN_DIR, $KWOK_BIN_DIR, $HELM_BIN_DIR"
