@@ -149,6 +149,11 @@ async function crdDescription(): Promise<string> {
   return stdout;
 }
 
+async function deploymentReplicas(): Promise<string> {
+  const jsonpath = 'jsonpath={.spec.replicas}';
+  return (await kubectl(['get', 'deployment', 'tidemark', '-n', 'tidemark-system', '-o', jsonpath])).stdout;
+}
+
 /** A copy of the chart whose CRD says `description` at the top of its schema. */
 function chartWithCrdDescription(description: string): string {
   tmp = mkdtempSync(join(tmpdir(), 'tidemark-chart-'));
@@ -167,20 +172,7 @@ test('helm install, then helm upgrade with a changed CRD updates the CRD; uninst
   await helm(['install', RELEASE, CHART, '-n', 'tidemark-system', '--take-ownership']);
   installed = true;
   const original = await crdDescription();
-  const { stdout: crd } = await kubectl(['get', CRD, '-o', 'json']);
-  const meta = JSON.parse(crd).metadata;
-  assert.equal(meta.annotations['helm.sh/resource-policy'], 'keep');
-  assert.equal(meta.annotations['meta.helm.sh/release-name'], RELEASE);
-  const { stdout: replicas } = await kubectl([
-    'get',
-    'deployment',
-    'tidemark',
-    '-n',
-    'tidemark-system',
-    '-o',
-    'jsonpath={.spec.replicas}',
-  ]);
-  assert.equal(replicas, '2');
+  assert.equal(await deploymentReplicas(), '2');
 
   const changed = `${original} (upgraded by helm.int.test.ts)`;
   await helm([
@@ -193,17 +185,13 @@ test('helm install, then helm upgrade with a changed CRD updates the CRD; uninst
     'replicas=3',
   ]);
   assert.equal(await crdDescription(), changed);
-  const { stdout: after3 } = await kubectl([
-    'get',
-    'deployment',
-    'tidemark',
-    '-n',
-    'tidemark-system',
-    '-o',
-    'jsonpath={.spec.replicas}',
-  ]);
-  assert.equal(after3, '3');
+  assert.equal(await deploymentReplicas(), '3');
 
+  // Owned by the release, yet kept by `helm uninstall`.
+  const { stdout: crd } = await kubectl(['get', CRD, '-o', 'json']);
+  const meta = JSON.parse(crd).metadata;
+  assert.equal(meta.annotations?.['meta.helm.sh/release-name'], RELEASE);
+  assert.equal(meta.annotations?.['helm.sh/resource-policy'], 'keep');
   await helm(['uninstall', RELEASE, '-n', 'tidemark-system', '--wait']);
   installed = false;
   await kubectl(['get', CRD]); // still there: helm.sh/resource-policy keep
