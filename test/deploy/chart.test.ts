@@ -18,12 +18,15 @@ const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8'));
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
 const cluster = build(DEPLOY);
 
+interface Container {
+  args: string[];
+  imagePullPolicy: string;
+  resources: unknown;
+}
+
 function container(objects: K8sObject[]) {
   const [d] = find(objects, 'Deployment', 'tidemark') as unknown as Array<{
-    spec: {
-      replicas: number;
-      template: { spec: { containers: Array<Record<string, unknown> & { args: string[] }> } };
-    };
+    spec: { replicas: number; template: { spec: { containers: Container[] } } };
   }>;
   assert.ok(d, 'no Deployment tidemark');
   return { replicas: d.spec.replicas, ...d.spec.template.spec.containers[0]! };
