@@ -67,35 +67,30 @@ build_etcd() {
   rmdir "$tmp"
 }
 
-build_kwok() {
-  [[ -x $KWOK_BIN_DIR/kwok ]] && return 0
-  log "building kwok $KWOK_VERSION into $KWOK_BIN_DIR"
-  local tmp
+# go_install_cached NAME VERSION DIR PKG LDFLAGS: `go install PKG@VERSION` into
+# DIR/NAME unless it is there already. The module's own go.mod and go.sum pin its
+# dependencies.
+go_install_cached() {
+  local name=$1 version=$2 dir=$3 pkg=$4 ldflags=$5 tmp
+  [[ -x $dir/$name ]] && return 0
+  log "building $name $version into $dir"
   mkdir -p "$TIDEMARK_CACHE"
-  tmp=$(mktemp -d "$TIDEMARK_CACHE/.build-kwok.XXXXXX")
-  # kwok's own go.mod and go.sum pin its dependencies (go install pkg@version).
-  local pkg=sigs.k8s.io/kwok/pkg/consts
-  CGO_ENABLED=0 GOBIN=$tmp go install -trimpath \
-    -ldflags="-s -w -X $pkg.Version=$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  mkdir -p "$KWOK_BIN_DIR"
-  mv -f "$tmp/kwok" "$KWOK_BIN_DIR/kwok"
+  tmp=$(mktemp -d "$TIDEMARK_CACHE/.build-$name.XXXXXX")
+  CGO_ENABLED=0 GOBIN=$tmp go install -trimpath -ldflags="-s -w $ldflags" "$pkg@$version"
+  mkdir -p "$dir"
+  mv -f "$tmp/$name" "$dir/$name"
   rmdir "$tmp"
 }
 
+build_kwok() {
+  go_install_cached kwok "$KWOK_VERSION" "$KWOK_BIN_DIR" sigs.k8s.io/kwok/cmd/kwok \
+    "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+}
+
+# The version variables are the ones helm's Makefile sets for a release build.
 build_helm() {
-  [[ -x $HELM_BIN_DIR/helm ]] && return 0
-  log "building helm $HELM_VERSION into $HELM_BIN_DIR"
-  local tmp
-  mkdir -p "$TIDEMARK_CACHE"
-  tmp=$(mktemp -d "$TIDEMARK_CACHE/.build-helm.XXXXXX")
-  # helm's own go.mod and go.sum pin its dependencies (go install pkg@version);
-  # the version variables are the ones its Makefile sets for a release build.
-  local pkg=helm.sh/helm/v3/internal/version
-  CGO_ENABLED=0 GOBIN=$tmp go install -trimpath \
-    -ldflags="-s -w -X $pkg.version=$HELM_VERSION -X $pkg.gitTreeState=clean" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  mkdir -p "$HELM_BIN_DIR"
-  mv -f "$tmp/helm" "$HELM_BIN_DIR/helm"
-  rmdir "$tmp"
+  go_install_cached helm "$HELM_VERSION" "$HELM_BIN_DIR" helm.sh/helm/v3/cmd/helm \
+    "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 }
 
 command -v go >/dev/null || { log "go is not on PATH (the sandbox builds Kubernetes from its Go modules)"; exit 1; }

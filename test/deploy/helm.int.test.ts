@@ -12,16 +12,7 @@ import { after, before, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { kubectl } from '../support/sandbox.ts';
 import { byIdentity, CHART, helm, parseObjects, renderChart } from './support/helm.ts';
-import {
-  DEPLOY,
-  find,
-  grants,
-  type K8sObject,
-  OWN,
-  type PolicyRule,
-  REPO,
-  WATCHED,
-} from './support/manifests.ts';
+import { DEPLOY, find, grants, type K8sObject, OWN, REPO, rulesOf, WATCHED } from './support/manifests.ts';
 
 const NAMESPACED = ['namespaces={default}'];
 const PROMETHEUS_OPERATOR = [
@@ -34,8 +25,6 @@ async function kustomize(variant: string): Promise<K8sObject[]> {
   // The chart leaves the Namespace to `helm install --create-namespace`.
   return parseObjects(stdout).filter((o) => o.kind !== 'Namespace');
 }
-
-const rulesOf = (o: K8sObject | undefined) => (o as unknown as { rules: PolicyRule[] }).rules;
 
 before(async () => {
   await kubectl(['apply', '-f', join(DEPLOY, 'base/namespace.yaml')]);
