@@ -100,6 +100,18 @@ test('values reach the Deployment: image, replicas, allow-list, resources, extra
   assert.deepEqual((cm as unknown as { data: unknown }).data, { allowed: 'http://c:9090' });
 });
 
+test('crds.install=false leaves the CRD to an administrator; crds.keep=false drops the keep annotation', async () => {
+  const crds = (objects: K8sObject[]) => find(objects, 'CustomResourceDefinition');
+  assert.deepEqual(crds(parseObjects(await renderChart(['crds.install=false']))), []);
+  const [kept] = crds(parseObjects(await renderChart()));
+  const [notKept] = crds(parseObjects(await renderChart(['crds.keep=false'])));
+  const annotations = (o: K8sObject | undefined) =>
+    (o?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations ?? {};
+  assert.equal(annotations(kept)['helm.sh/resource-policy'], 'keep');
+  assert.equal(annotations(notKept)['helm.sh/resource-policy'], undefined);
+  assert.equal(notKept?.metadata.name, 'scalingpolicies.tidemark.dev');
+});
+
 for (const [name, set] of [
   ['defaults', []],
   ['namespaced', NAMESPACED],
