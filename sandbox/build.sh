@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the sandbox's binaries: Debian packages (Prometheus) through apt-get,
 # and kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and
-# kwok built from their Go modules into a cache outside the repository,
+# kwok and helm built from their Go modules into a cache outside the repository,
 # keyed by version, so that a second run builds nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -67,19 +67,30 @@ build_etcd() {
   rmdir "$tmp"
 }
 
-build_kwok() {
-  [[ -x $KWOK_BIN_DIR/kwok ]] && return 0
-  log "building kwok $KWOK_VERSION into $KWOK_BIN_DIR"
-  local tmp
+# go_install_cached NAME VERSION DIR PKG LDFLAGS: `go install PKG@VERSION` into
+# DIR/NAME unless it is there already. The module's own go.mod and go.sum pin its
+# dependencies.
+go_install_cached() {
+  local name=$1 version=$2 dir=$3 pkg=$4 ldflags=$5 tmp
+  [[ -x $dir/$name ]] && return 0
+  log "building $name $version into $dir"
   mkdir -p "$TIDEMARK_CACHE"
-  tmp=$(mktemp -d "$TIDEMARK_CACHE/.build-kwok.XXXXXX")
-  # kwok's own go.mod and go.sum pin its dependencies (go install pkg@version).
-  local pkg=sigs.k8s.io/kwok/pkg/consts
-  CGO_ENABLED=0 GOBIN=$tmp go install -trimpath \
-    -ldflags="-s -w -X $pkg.Version=$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  mkdir -p "$KWOK_BIN_DIR"
-  mv -f "$tmp/kwok" "$KWOK_BIN_DIR/kwok"
+  tmp=$(mktemp -d "$TIDEMARK_CACHE/.build-$name.XXXXXX")
+  CGO_ENABLED=0 GOBIN=$tmp go install -trimpath -ldflags="-s -w $ldflags" "$pkg@$version"
+  mkdir -p "$dir"
+  mv -f "$tmp/$name" "$dir/$name"
   rmdir "$tmp"
+}
+
+build_kwok() {
+  go_install_cached kwok "$KWOK_VERSION" "$KWOK_BIN_DIR" sigs.k8s.io/kwok/cmd/kwok \
+    "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+}
+
+# The version variables are the ones helm's Makefile sets for a release build.
+build_helm() {
+  go_install_cached helm "$HELM_VERSION" "$HELM_BIN_DIR" helm.sh/helm/v3/cmd/helm \
+    "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 }
 
 command -v go >/dev/null || { log "go is not on PATH (the sandbox builds Kubernetes from its Go modules)"; exit 1; }
@@ -87,4 +98,5 @@ install_apt_packages
 build_kube
 build_etcd
 build_kwok
-log "binaries ready: $KUBE_BIN_DIR, $ETCD_BIN_DIR, $KWOK_BIN_DIR"
+build_helm
+log "binaries ready: $KUBE_BIN_DIR, $ETCD_BIN_DIR, $KWOK_BIN_DIR, $HELM_BIN_DIR"

@@ -4,6 +4,8 @@
 KUBE_VERSION=v1.35.4
 KUBE_STAGING_VERSION=v0.35.4
 KWOK_VERSION=v0.8.0
+# Helm, for the chart in charts/tidemark (helm lint / template / install tests).
+HELM_VERSION=v3.22.0
 # etcd is built from the version KUBE_VERSION's go.mod pins its etcd client to
 # (go.etcd.io/etcd/server/v3, also pinned by sandbox/k8s/go.sum). Debian's
 # etcd-server (3.4.23) predates the minimum Kubernetes >= 1.31 documents
@@ -18,3 +20,4 @@ TIDEMARK_CACHE=${TIDEMARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tidemark}
 KUBE_BIN_DIR=$TIDEMARK_CACHE/k8s-$KUBE_VERSION
 KWOK_BIN_DIR=$TIDEMARK_CACHE/kwok-$KWOK_VERSION
 ETCD_BIN_DIR=$TIDEMARK_CACHE/etcd-$ETCD_VERSION
+HELM_BIN_DIR=$TIDEMARK_CACHE/helm-$HELM_VERSION

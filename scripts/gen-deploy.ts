@@ -4,7 +4,11 @@
 //   crds/scalingpolicy.yaml, because kustomize refuses to load a file from
 //   outside the kustomization's directory;
 // - deploy/prometheus-operator/prometheusrule.yaml: deploy/alerts.rules.yaml
-//   wrapped in a PrometheusRule for the Prometheus Operator.
+//   wrapped in a PrometheusRule for the Prometheus Operator;
+// - charts/tidemark/files/: the same CRD and alert rules for the Helm chart,
+//   whose templates read them with .Files.Get (Helm templates only what is
+//   under the chart, and reading them as files keeps the rules' {{ $labels }}
+//   away from Helm's template engine).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 
@@ -14,6 +18,9 @@ export const CRD_SOURCE = new URL('crds/scalingpolicy.yaml', root);
 export const CRD_COPY = new URL('deploy/base/scalingpolicy-crd.yaml', root);
 export const ALERT_RULES = new URL('deploy/alerts.rules.yaml', root);
 export const PROMETHEUS_RULE = new URL('deploy/prometheus-operator/prometheusrule.yaml', root);
+export const CHART = new URL('charts/tidemark/', root);
+export const CHART_CRD = new URL('files/scalingpolicy-crd.yaml', CHART);
+export const CHART_ALERT_RULES = new URL('files/alerts.rules.yaml', CHART);
 
 export function crdCopy(): string {
   return readFileSync(CRD_SOURCE, 'utf8');
@@ -41,6 +48,8 @@ export function generated(): Array<{ url: URL; content: string }> {
   return [
     { url: CRD_COPY, content: crdCopy() },
     { url: PROMETHEUS_RULE, content: prometheusRule() },
+    { url: CHART_CRD, content: crdCopy() },
+    { url: CHART_ALERT_RULES, content: readFileSync(ALERT_RULES, 'utf8') },
   ];
 }
 

@@ -9,20 +9,16 @@ import {
   grants,
   type K8sObject,
   OWN,
-  type PolicyRule,
   REPO,
   readKustomization,
   readYamlObjects,
+  rulesOf,
   WATCHED,
 } from './support/manifests.ts';
 
 const cluster = build(DEPLOY);
 const namespaced = build(join(DEPLOY, 'namespaced'));
 const promOperator = build(join(DEPLOY, 'prometheus-operator'));
-
-function rulesOf(o: K8sObject): PolicyRule[] {
-  return (o as unknown as { rules: PolicyRule[] }).rules;
-}
 
 function deployment(objects: K8sObject[]) {
   const [d] = find(objects, 'Deployment', 'tidemark');

@@ -70,6 +70,10 @@ export interface PolicyRule {
   nonResourceURLs?: string[];
 }
 
+export function rulesOf(o: K8sObject | undefined): PolicyRule[] {
+  return (o as unknown as { rules: PolicyRule[] }).rules;
+}
+
 /** Rules flattened to one "group/resource verb [name]" string per grant, sorted. */
 export function grants(rules: PolicyRule[]): string[] {
   const out = new Set<string>();
