@@ -77,6 +77,8 @@ describe('Prometheus allow-list: a policy cannot choose where the operator sends
     await createNamespace(NS);
     await apply([
       target(NS, 'web', 2),
+      // A target of its own: a second policy on `web` would not act (one owner per target).
+      target(NS, 'web-redirect', 2),
       // The control: the allowed address itself works, so the stand-in would record a stray request.
       scalingPolicy(NS, 'allowed', {
         targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
@@ -85,7 +87,7 @@ describe('Prometheus allow-list: a policy cannot choose where the operator sends
         metrics: [{ name: 'm', query: 'vector(1)', target: { type: 'AverageValue', value: '1' } }],
       }),
       scalingPolicy(NS, 'redirect', {
-        targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+        targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web-redirect' },
         prometheus: { address: redirector.url },
         metrics: [{ name: 'm', query: 'vector(1)', target: { type: 'AverageValue', value: '1' } }],
       }),
