@@ -117,6 +117,68 @@ export function progressReporter(label = 'simulating'): {
   };
 }
 
+interface SimulateCommandOptions {
+  trace: string;
+  policy: string;
+  capacity: number;
+  startupSeconds: number;
+  format: string;
+  plot?: string;
+  outage?: Outage[];
+  startTime?: number;
+}
+
+type SimulateCommandResult = ReturnType<typeof runSimulationFiles>;
+
+function writePlot(file: string, result: SimulateCommandResult, o: SimulateCommandOptions): void {
+  const svg = renderSvg(result.series, {
+    title: `tidemark simulate: ${result.report.trace.file} (${o.capacity} req/min per replica, ${o.startupSeconds}s start-up)`,
+    capacity: o.capacity,
+    // The forecast is of the metric (requests per minute), the plot's own unit.
+    ...(result.series.forecast
+      ? {
+          bands: [
+            {
+              label: 'tidemark forecast (lower–upper)',
+              lower: result.series.forecast.lower,
+              upper: result.series.forecast.upper,
+            },
+          ],
+        }
+      : {}),
+  });
+  try {
+    writeFileSync(file, svg);
+  } catch (err) {
+    throw new UserError(`cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+}
+
+function runSimulateCommand(o: SimulateCommandOptions): void {
+  if (o.format !== 'json' && o.format !== 'table') {
+    throw new UserError(`--format must be json or table, got "${o.format}"`);
+  }
+  const progress = progressReporter();
+  let result: SimulateCommandResult;
+  try {
+    result = runSimulationFiles({
+      trace: o.trace,
+      policy: o.policy,
+      capacity: o.capacity,
+      startupSeconds: o.startupSeconds,
+      ...(o.outage ? { outages: o.outage } : {}),
+      ...(o.startTime !== undefined ? { startTime: o.startTime } : {}),
+      onProgress: progress.onProgress,
+    });
+  } finally {
+    progress.done();
+  }
+  if (o.plot) writePlot(o.plot, result, o);
+  process.stdout.write(
+    o.format === 'json' ? `${JSON.stringify(result.report, null, 2)}\n` : formatTable(result.report),
+  );
+}
+
 export function registerSimulateCommand(program: Command): void {
   program
     .command('simulate')
@@ -149,61 +211,5 @@ export function registerSimulateCommand(program: Command): void {
       "wall-clock time of the trace's first minute, given to the engine",
       parseStartTime,
     )
-    .action(
-      (o: {
-        trace: string;
-        policy: string;
-        capacity: number;
-        startupSeconds: number;
-        format: string;
-        plot?: string;
-        outage?: Outage[];
-        startTime?: number;
-      }) => {
-        if (o.format !== 'json' && o.format !== 'table') {
-          throw new UserError(`--format must be json or table, got "${o.format}"`);
-        }
-        const progress = progressReporter();
-        let result: ReturnType<typeof runSimulationFiles>;
-        try {
-          result = runSimulationFiles({
-            trace: o.trace,
-            policy: o.policy,
-            capacity: o.capacity,
-            startupSeconds: o.startupSeconds,
-            ...(o.outage ? { outages: o.outage } : {}),
-            ...(o.startTime !== undefined ? { startTime: o.startTime } : {}),
-            onProgress: progress.onProgress,
-          });
-        } finally {
-          progress.done();
-        }
-        if (o.plot) {
-          const svg = renderSvg(result.series, {
-            title: `tidemark simulate: ${result.report.trace.file} (${o.capacity} req/min per replica, ${o.startupSeconds}s start-up)`,
-            capacity: o.capacity,
-            // The forecast is of the metric (requests per minute), the plot's own unit.
-            ...(result.series.forecast
-              ? {
-                  bands: [
-                    {
-                      label: 'tidemark forecast (lower–upper)',
-                      lower: result.series.forecast.lower,
-                      upper: result.series.forecast.upper,
-                    },
-                  ],
-                }
-              : {}),
-          });
-          try {
-            writeFileSync(o.plot, svg);
-          } catch (err) {
-            throw new UserError(`cannot write ${o.plot}: ${(err as NodeJS.ErrnoException).code ?? err}`);
-          }
-        }
-        process.stdout.write(
-          o.format === 'json' ? `${JSON.stringify(result.report, null, 2)}\n` : formatTable(result.report),
-        );
-      },
-    );
+    .action(runSimulateCommand);
 }

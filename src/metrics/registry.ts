@@ -41,17 +41,25 @@ export interface OperatorMetrics {
   forgetPolicy(namespace: string, policy: string): Promise<void>;
 }
 
-export function createOperatorMetrics(registry: Registry = new Registry()): OperatorMetrics {
-  const registers = [registry];
-  const pol = ['namespace', 'policy'] as const;
-  const perMetric = ['namespace', 'policy', 'metric'] as const;
-  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-    new Gauge<L>({ name, help, labelNames, registers });
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-    new Counter<L>({ name, help, labelNames, registers });
+type Factories = ReturnType<typeof factories>;
 
-  const m = {
-    registry,
+function factories(registry: Registry) {
+  const registers = [registry];
+  return {
+    registers,
+    gauge: <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+      new Gauge<L>({ name, help, labelNames, registers }),
+    counter: <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+      new Counter<L>({ name, help, labelNames, registers }),
+  };
+}
+
+const pol = ['namespace', 'policy'] as const;
+const perMetric = ['namespace', 'policy', 'metric'] as const;
+
+/** The per-policy series of every policy: replicas, metrics, conditions, decisions. */
+function policyMetrics({ gauge, counter }: Factories) {
+  return {
     desiredReplicas: gauge('tidemark_policy_desired_replicas', 'Replicas of the last decision.', pol),
     currentReplicas: gauge('tidemark_policy_current_replicas', "The target's spec.replicas.", pol),
     minReplicas: gauge('tidemark_policy_min_replicas', 'The policy minimum.', pol),
@@ -59,42 +67,29 @@ export function createOperatorMetrics(registry: Registry = new Registry()): Oper
     metricValue: gauge('tidemark_policy_metric_value', 'Last observed metric value.', perMetric),
     metricTarget: gauge('tidemark_policy_metric_target', 'Metric target value.', perMetric),
     condition: gauge('tidemark_policy_condition', '1 when the condition is True, else 0.', [
-      'namespace',
-      'policy',
+      ...pol,
       'condition',
     ] as const),
     fallbackActive: gauge('tidemark_policy_fallback_active', '1 while fallback replicas apply.', pol),
     decisions: counter('tidemark_decisions_total', 'Decisions taken.', [
-      'namespace',
-      'policy',
+      ...pol,
       'direction',
       'limited_by',
     ] as const),
     scalingActions: counter('tidemark_scaling_actions_total', 'Scale patches sent.', [
-      'namespace',
-      'policy',
+      ...pol,
       'direction',
     ] as const),
     metricErrors: counter('tidemark_metric_errors_total', 'Failed observations by ObservationErrorKind.', [
       ...perMetric,
       'kind',
     ] as const),
-    queryDuration: new Histogram<'outcome'>({
-      name: 'tidemark_prometheus_query_duration_seconds',
-      help: 'PromQL query latency.',
-      labelNames: ['outcome'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    }),
-    queryErrors: counter('tidemark_prometheus_query_errors_total', 'Failed PromQL queries.', [
-      'kind',
-    ] as const),
-    tickDuration: new Histogram({
-      name: 'tidemark_tick_duration_seconds',
-      help: "From a policy's due time to its decision.",
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
-      registers,
-    }),
+  };
+}
+
+/** The per-policy series of the Level 5 stages (only for policies that switch them on). */
+function level5Metrics({ gauge, counter }: Factories) {
+  return {
     forecastValue: gauge('tidemark_forecast_value', 'Forecast of the metric at now + lead time.', [
       ...perMetric,
       'bound',
@@ -116,6 +111,28 @@ export function createOperatorMetrics(registry: Registry = new Registry()): Oper
       '1 while Level 5 acts, 0 while it stands aside (not beneficial).',
       pol,
     ),
+  };
+}
+
+/** The operator's own series: queries, ticks, leadership, status writes, the API client. */
+function processMetrics({ registers, counter }: Factories) {
+  return {
+    queryDuration: new Histogram<'outcome'>({
+      name: 'tidemark_prometheus_query_duration_seconds',
+      help: 'PromQL query latency.',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    queryErrors: counter('tidemark_prometheus_query_errors_total', 'Failed PromQL queries.', [
+      'kind',
+    ] as const),
+    tickDuration: new Histogram({
+      name: 'tidemark_tick_duration_seconds',
+      help: "From a policy's due time to its decision.",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers,
+    }),
     leader: new Gauge({ name: 'tidemark_leader', help: '1 on the leader.', registers }),
     policiesWatched: new Gauge({
       name: 'tidemark_policies_watched',
@@ -126,8 +143,16 @@ export function createOperatorMetrics(registry: Registry = new Registry()): Oper
     statusWrites: counter('tidemark_status_writes_total', 'Status subresource writes by outcome.', [
       'outcome',
     ] as const),
-    // The API client (docs/api-client.md): every attempt by verb and HTTP code (429 = API
-    // Priority and Fairness said wait; deadline = abandoned), and the time spent waiting.
+    ...apiClientMetrics({ registers, counter }),
+  };
+}
+
+/**
+ * The API client (docs/api-client.md): every attempt by verb and HTTP code (429 = API
+ * Priority and Fairness said wait; deadline = abandoned), and the time spent waiting.
+ */
+function apiClientMetrics({ registers, counter }: Pick<Factories, 'registers' | 'counter'>) {
+  return {
     apiRequests: counter('tidemark_api_requests_total', 'Kubernetes API requests by verb and code.', [
       'verb',
       'code',
@@ -145,30 +170,18 @@ export function createOperatorMetrics(registry: Registry = new Registry()): Oper
       ['outcome'] as const,
     ),
   };
-  const perPolicy = [
-    m.desiredReplicas,
-    m.currentReplicas,
-    m.minReplicas,
-    m.maxReplicas,
-    m.metricValue,
-    m.metricTarget,
-    m.condition,
-    m.fallbackActive,
-    m.decisions,
-    m.scalingActions,
-    m.metricErrors,
-    m.forecastValue,
-    m.forecastReplicas,
-    m.anomalies,
-    m.tunedScaleDownStabilization,
-    m.autopilotScore,
-    m.autopilotActing,
-  ];
+}
+
+export function createOperatorMetrics(registry: Registry = new Registry()): OperatorMetrics {
+  const f = factories(registry);
+  const perPolicy = { ...policyMetrics(f), ...level5Metrics(f) };
   return {
-    ...m,
+    registry,
+    ...perPolicy,
+    ...processMetrics(f),
     async forgetPolicy(namespace, policy) {
       // remove() needs the full label set, so find every series of the policy first.
-      for (const metric of perPolicy as Array<Gauge<string>>) {
+      for (const metric of Object.values(perPolicy) as Array<Gauge<string>>) {
         const { values } = await metric.get();
         for (const v of values) {
           if (v.labels.namespace === namespace && v.labels.policy === policy) metric.remove(v.labels);

@@ -74,6 +74,34 @@ function apiClients(o: OperatorOptions, m: OperatorMetrics, writeBudgetMs: () =>
   return { transport, leaseTransport, fenced };
 }
 
+/** The Prometheus collector, with Secrets read only from the policy's own namespace. */
+function newCollector(
+  o: OperatorOptions,
+  m: OperatorMetrics,
+  transport: KubeTransport,
+  addressPolicy: AllowList,
+) {
+  const log = o.log;
+  return new Collector({
+    addressPolicy,
+    // Only ever the policy's own namespace (the collector passes it); values never logged.
+    readSecret: async (namespace, name) =>
+      (await transport({
+        method: 'GET',
+        path: `/api/v1/namespaces/${encode(namespace)}/secrets/${encode(name)}`,
+      })) as {
+        data?: Record<string, string>;
+      },
+    observer: {
+      onQuery(e) {
+        m.queryDuration.observe({ outcome: e.outcome }, e.durationSeconds);
+        if (e.outcome === 'error') m.queryErrors.inc({ kind: e.errorKind ?? 'unknown' });
+      },
+    },
+    logger: log,
+  });
+}
+
 type Informer = ReturnType<typeof makeInformer<KubernetesObject>>;
 
 export function defaultIdentity(): string {
@@ -122,46 +150,8 @@ export class Operator {
     // One allow-list for the collector and the reconciler, so a ConfigMap edit reaches both.
     const addressPolicy = new AllowList(o.allowedPrometheus);
     this.#allowList = addressPolicy;
-    this.#collector = new Collector({
-      addressPolicy,
-      // Only ever the policy's own namespace (the collector passes it); values never logged.
-      readSecret: async (namespace, name) =>
-        (await transport({
-          method: 'GET',
-          path: `/api/v1/namespaces/${encode(namespace)}/secrets/${encode(name)}`,
-        })) as {
-          data?: Record<string, string>;
-        },
-      observer: {
-        onQuery(e) {
-          m.queryDuration.observe({ outcome: e.outcome }, e.durationSeconds);
-          if (e.outcome === 'error') m.queryErrors.inc({ kind: e.errorKind ?? 'unknown' });
-        },
-      },
-      logger: log,
-    });
-    this.#elector = new LeaderElector({
-      client: kubeLeaseClient(leaseTransport, o.leaseNamespace, o.leaseName, isNotFound),
-      identity: this.identity,
-      ...(o.leaseDurationMs ? { leaseDurationMs: o.leaseDurationMs } : {}),
-      ...(o.renewDeadlineMs ? { renewDeadlineMs: o.renewDeadlineMs } : {}),
-      ...(o.retryPeriodMs ? { retryPeriodMs: o.retryPeriodMs } : {}),
-      onStartedLeading: () => {
-        log.info({ identity: this.identity, lease: `${o.leaseNamespace}/${o.leaseName}` }, 'became leader');
-        // Whoever led before wrote the status; it is the truth again.
-        this.#reconciler.reset();
-        m.leader.set(1);
-        this.#scheduler.setEnabled(true);
-        // Act now rather than at each policy's next due time: failover should be quick.
-        for (const uid of this.#policies.keys()) this.#scheduler.trigger(uid);
-      },
-      onStoppedLeading: () => {
-        log.warn({ identity: this.identity }, 'lost leadership: standing by');
-        m.leader.set(0);
-        this.#scheduler.setEnabled(false);
-      },
-      onError: (err) => log.debug({ err: String(err) }, 'lease request failed'),
-    });
+    this.#collector = newCollector(o, m, transport, addressPolicy);
+    this.#elector = this.#newElector(leaseTransport);
     this.#scheduler = new TickScheduler({
       maxConcurrent: o.maxConcurrentTicks,
       run: (uid, dueAt) => this.#tick(uid, dueAt),
@@ -195,6 +185,35 @@ export class Operator {
       otherOwner: (p) => otherOwner(claim(p), this.#claimsOn(keyOf(p)), this.#hpas.values()),
       isCurrent: (p) =>
         this.#policies.get(p.metadata.uid ?? '')?.metadata.generation === p.metadata.generation,
+    });
+  }
+
+  /** Leadership switches the scheduler: only the leader ticks; a new leader acts at once. */
+  #newElector(leaseTransport: KubeTransport): LeaderElector {
+    const o = this.#o;
+    const log = o.log;
+    const m = this.metrics;
+    return new LeaderElector({
+      client: kubeLeaseClient(leaseTransport, o.leaseNamespace, o.leaseName, isNotFound),
+      identity: this.identity,
+      ...(o.leaseDurationMs ? { leaseDurationMs: o.leaseDurationMs } : {}),
+      ...(o.renewDeadlineMs ? { renewDeadlineMs: o.renewDeadlineMs } : {}),
+      ...(o.retryPeriodMs ? { retryPeriodMs: o.retryPeriodMs } : {}),
+      onStartedLeading: () => {
+        log.info({ identity: this.identity, lease: `${o.leaseNamespace}/${o.leaseName}` }, 'became leader');
+        // Whoever led before wrote the status; it is the truth again.
+        this.#reconciler.reset();
+        m.leader.set(1);
+        this.#scheduler.setEnabled(true);
+        // Act now rather than at each policy's next due time: failover should be quick.
+        for (const uid of this.#policies.keys()) this.#scheduler.trigger(uid);
+      },
+      onStoppedLeading: () => {
+        log.warn({ identity: this.identity }, 'lost leadership: standing by');
+        m.leader.set(0);
+        this.#scheduler.setEnabled(false);
+      },
+      onError: (err) => log.debug({ err: String(err) }, 'lease request failed'),
     });
   }
 

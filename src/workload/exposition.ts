@@ -5,7 +5,8 @@
  */
 
 import { collectDefaultMetrics, type Metric, Registry } from 'prom-client';
-import type { Simulator } from './simulator.ts';
+import type { HistogramAccount } from './model.ts';
+import type { DeploymentState, Simulator } from './simulator.ts';
 
 type Labels = Record<string, string>;
 type Value = { value: number; labels: Labels; metricName?: string };
@@ -42,107 +43,119 @@ export function formatLe(bound: number): string {
   return bound === Number.POSITIVE_INFINITY ? '+Inf' : String(bound);
 }
 
-export function buildRegistry(sim: Simulator, opts: { processMetrics?: boolean } = {}): Registry {
-  const registry = new Registry();
-  const metrics = [
+function podLabels(d: DeploymentState, pod: string): Labels {
+  return { namespace: d.namespace, deployment: d.name, pod };
+}
+
+function requestSeries(sim: Simulator): Value[] {
+  const out: Value[] = [];
+  for (const d of sim.deployments.values()) {
+    for (const [pod, acc] of d.pods) out.push({ value: acc.requests, labels: podLabels(d, pod) });
+  }
+  return out;
+}
+
+function pushHistogram(
+  out: Value[],
+  name: string,
+  bounds: readonly number[],
+  h: HistogramAccount,
+  labels: Labels,
+): void {
+  for (let i = 0; i < bounds.length; i++) {
+    out.push({
+      metricName: `${name}_bucket`,
+      value: h.cumulative[i]!,
+      labels: { ...labels, le: formatLe(bounds[i]!) },
+    });
+  }
+  out.push({ metricName: `${name}_bucket`, value: h.count, labels: { ...labels, le: '+Inf' } });
+  out.push({ metricName: `${name}_sum`, value: h.sum, labels });
+  out.push({ metricName: `${name}_count`, value: h.count, labels });
+}
+
+function latencySeries(sim: Simulator): Value[] {
+  const out: Value[] = [];
+  for (const d of sim.deployments.values()) {
+    for (const [pod, acc] of d.pods) {
+      pushHistogram(out, 'http_request_duration_seconds', sim.buckets, acc.latency, podLabels(d, pod));
+    }
+  }
+  return out;
+}
+
+function perDeployment(
+  sim: Simulator,
+  name: string,
+  help: string,
+  type: 'counter' | 'gauge',
+  sample: (d: DeploymentState) => number,
+): SnapshotMetric {
+  return new SnapshotMetric(name, help, type, () =>
+    [...sim.deployments.values()].map((d) => ({
+      value: sample(d),
+      labels: { namespace: d.namespace, deployment: d.name },
+    })),
+  );
+}
+
+function snapshotMetrics(sim: Simulator): SnapshotMetric[] {
+  return [
     new SnapshotMetric(
       'http_requests_total',
       'Requests served by each ready pod of a simulated Deployment.',
       'counter',
-      () => {
-        const out: Value[] = [];
-        for (const d of sim.deployments.values()) {
-          for (const [pod, acc] of d.pods) {
-            out.push({ value: acc.requests, labels: { namespace: d.namespace, deployment: d.name, pod } });
-          }
-        }
-        return out;
-      },
+      () => requestSeries(sim),
     ),
     new SnapshotMetric(
       'http_request_duration_seconds',
       'Latency of requests served by each pod, from an M/M/1-like queueing model of the pod.',
       'histogram',
-      () => {
-        const out: Value[] = [];
-        const bounds = sim.buckets;
-        for (const d of sim.deployments.values()) {
-          for (const [pod, acc] of d.pods) {
-            const labels = { namespace: d.namespace, deployment: d.name, pod };
-            const h = acc.latency;
-            for (let i = 0; i < bounds.length; i++) {
-              out.push({
-                metricName: 'http_request_duration_seconds_bucket',
-                value: h.cumulative[i]!,
-                labels: { ...labels, le: formatLe(bounds[i]!) },
-              });
-            }
-            out.push({
-              metricName: 'http_request_duration_seconds_bucket',
-              value: h.count,
-              labels: { ...labels, le: '+Inf' },
-            });
-            out.push({ metricName: 'http_request_duration_seconds_sum', value: h.sum, labels });
-            out.push({ metricName: 'http_request_duration_seconds_count', value: h.count, labels });
-          }
-        }
-        return out;
-      },
+      () => latencySeries(sim),
     ),
-    new SnapshotMetric(
+    perDeployment(
+      sim,
       'tidemark_workload_offered_rps',
       'Request rate the load profile offers the Deployment now.',
       'gauge',
-      () =>
-        [...sim.deployments.values()].map((d) => ({
-          value: d.offeredRps,
-          labels: { namespace: d.namespace, deployment: d.name },
-        })),
+      (d) => d.offeredRps,
     ),
-    new SnapshotMetric(
+    perDeployment(
+      sim,
       'tidemark_workload_ready_pods',
       'Ready pods of the Deployment sharing the offered load.',
       'gauge',
-      () =>
-        [...sim.deployments.values()].map((d) => ({
-          value: d.readyPods,
-          labels: { namespace: d.namespace, deployment: d.name },
-        })),
+      (d) => d.readyPods,
     ),
-    new SnapshotMetric(
+    perDeployment(
+      sim,
       'tidemark_workload_dropped_requests_total',
       'Requests offered while the Deployment had no ready pod.',
       'counter',
-      () =>
-        [...sim.deployments.values()].map((d) => ({
-          value: d.dropped,
-          labels: { namespace: d.namespace, deployment: d.name },
-        })),
+      (d) => d.dropped,
     ),
-    new SnapshotMetric(
+    perDeployment(
+      sim,
       'tidemark_workload_capacity_rps',
       'Requests per second one pod serves at full utilisation (tidemark.dev/capacity-rps).',
       'gauge',
-      () =>
-        [...sim.deployments.values()].map((d) => ({
-          value: d.model.capacityRps,
-          labels: { namespace: d.namespace, deployment: d.name },
-        })),
+      (d) => d.model.capacityRps,
     ),
-    new SnapshotMetric(
+    perDeployment(
+      sim,
       'tidemark_workload_profile_valid',
       '1 when the load profile and its annotations parse, 0 when they do not (no load is offered).',
       'gauge',
-      () =>
-        [...sim.deployments.values()].map((d) => ({
-          value: d.error === undefined ? 1 : 0,
-          labels: { namespace: d.namespace, deployment: d.name },
-        })),
+      (d) => (d.error === undefined ? 1 : 0),
     ),
   ];
+}
+
+export function buildRegistry(sim: Simulator, opts: { processMetrics?: boolean } = {}): Registry {
+  const registry = new Registry();
   // The registry's typings list only prom-client's own classes; it calls no more
   // than get() (see SnapshotMetric).
-  for (const m of metrics) registry.registerMetric(m as unknown as Metric);
+  for (const m of snapshotMetrics(sim)) registry.registerMetric(m as unknown as Metric);
   if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'tidemark_workload_' });
   return registry;
 }

@@ -20,7 +20,8 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { Command, InvalidArgumentError } from 'commander';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
+import type { Registry } from 'prom-client';
 import { buildRegistry } from './exposition.ts';
 import { PROFILE_LABEL, parseTraceCsv, type Result } from './profile.ts';
 import {
@@ -100,20 +101,45 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function start(opts: Options, log = pino({ name: 'tidemark-workload' })): Promise<Running> {
+function loadKubeConfig(file: string | undefined): KubeConfig {
   const kc = new KubeConfig();
-  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+  if (file) kc.loadFromFile(file);
   else kc.loadFromDefault();
+  return kc;
+}
+
+function startInformer<T extends object>(inf: Informer<T>): void {
+  // A failed list or watch comes back through the 'error' callback, which retries.
+  inf.start().catch(() => {});
+}
+
+function restartOnError<T extends object>(
+  name: string,
+  inf: Informer<T>,
+  stopping: () => boolean,
+  log: Logger,
+): void {
+  inf.on('connect', () => log.debug({ informer: name }, 'watch connected'));
+  inf.on('error', (err: unknown) => {
+    if (stopping()) return;
+    log.warn({ informer: name, err: String(err) }, 'watch failed; restarting in 5s');
+    // ListWatch gives up after an error other than a timeout or 410: restart it ourselves.
+    setTimeout(() => {
+      if (!stopping()) startInformer(inf);
+    }, 5000).unref();
+  });
+}
+
+interface Cluster {
+  synced(): boolean;
+  world(): World;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+function watchCluster(kc: KubeConfig, log: Logger): Cluster {
   const apps = kc.makeApiClient(AppsV1Api);
   const core = kc.makeApiClient(CoreV1Api);
-
-  const sim = new Simulator({
-    maxLatencySeconds: opts.maxLatencySeconds,
-    defaultCapacityRps: opts.defaultCapacityRps,
-    loadTrace: readTrace,
-  });
-  const registry = buildRegistry(sim, { processMetrics: true });
-
   let stopping = false;
   const synced = { deployments: false, pods: false };
   // ListWatch.start() resolves even when its list fails, so readiness is taken
@@ -131,61 +157,63 @@ export async function start(opts: Options, log = pino({ name: 'tidemark-workload
     PROFILE_LABEL,
   );
   const pods = makeInformer<V1Pod>(kc, '/api/v1/pods', () => listed('pods', core.listPodForAllNamespaces()));
-
-  const startInformer = <T extends object>(inf: Informer<T>) => {
-    // A failed list or watch comes back through the 'error' callback, which retries.
-    inf.start().catch(() => {});
+  restartOnError('deployments', deployments, () => stopping, log);
+  restartOnError('pods', pods, () => stopping, log);
+  return {
+    synced: () => synced.deployments && synced.pods,
+    world: () => worldOf(deployments, pods),
+    start() {
+      startInformer(deployments);
+      startInformer(pods);
+    },
+    async stop() {
+      stopping = true;
+      await Promise.allSettled([deployments.stop(), pods.stop()]);
+    },
   };
-  const watch = <T extends object>(name: keyof typeof synced, inf: Informer<T>) => {
-    inf.on('connect', () => log.debug({ informer: name }, 'watch connected'));
-    inf.on('error', (err: unknown) => {
-      if (stopping) return;
-      log.warn({ informer: name, err: String(err) }, 'watch failed; restarting in 5s');
-      // ListWatch gives up after an error other than a timeout or 410: restart it ourselves.
-      setTimeout(() => {
-        if (!stopping) startInformer(inf);
-      }, 5000).unref();
-    });
-  };
-  watch('deployments', deployments);
-  watch('pods', pods);
+}
 
-  const world = (): World => ({
-    deployments: (deployments as ObjectCache<V1Deployment>)
+function worldOf(deployments: ObjectCache<V1Deployment>, pods: ObjectCache<V1Pod>): World {
+  return {
+    deployments: deployments
       .list()
       .map(deploymentView)
       .filter((d) => d !== undefined),
-    pods: (pods as ObjectCache<V1Pod>)
+    pods: pods
       .list()
       .map(podView)
       .filter((p) => p !== undefined),
-  });
-
-  const logEvent = (e: SimEvent) => {
-    const ctx = { namespace: e.namespace, deployment: e.name };
-    if (e.type === 'invalid')
-      log.error({ ...ctx, err: e.error }, 'invalid load profile: offering no load until it is fixed');
-    else if (e.type === 'configured')
-      log.info(
-        { ...ctx, profile: e.description },
-        e.restarted ? 'load profile changed; clock restarted' : 'load profile started',
-      );
-    else log.info(ctx, 'deployment no longer simulated');
   };
-  const tick = () => {
+}
+
+function logEvent(log: Logger, e: SimEvent): void {
+  const ctx = { namespace: e.namespace, deployment: e.name };
+  if (e.type === 'invalid')
+    log.error({ ...ctx, err: e.error }, 'invalid load profile: offering no load until it is fixed');
+  else if (e.type === 'configured')
+    log.info(
+      { ...ctx, profile: e.description },
+      e.restarted ? 'load profile changed; clock restarted' : 'load profile started',
+    );
+  else log.info(ctx, 'deployment no longer simulated');
+}
+
+function ticker(sim: Simulator, cluster: Cluster, log: Logger): () => void {
+  return () => {
     // Before both lists are in, a Deployment would look as if it had no pods and
     // its load would be counted as dropped.
-    if (!synced.deployments || !synced.pods) return;
+    if (!cluster.synced()) return;
     try {
-      for (const e of sim.tick(world(), Date.now())) logEvent(e);
+      for (const e of sim.tick(cluster.world(), Date.now())) logEvent(log, e);
     } catch (err) {
       // The accounts must keep advancing whatever one odd object does.
       log.error({ err }, 'tick failed');
     }
   };
-  const timer = setInterval(tick, opts.tickMs);
+}
 
-  const server = createServer((req, res) => {
+function createHttpServer(registry: Registry, tick: () => void, ready: () => boolean): Server {
+  return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405).end();
@@ -199,7 +227,7 @@ export async function start(opts: Options, log = pino({ name: 'tidemark-workload
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
-      const ok = synced.deployments && synced.pods;
+      const ok = ready();
       res
         .writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' })
         .end(ok ? 'ok\n' : 'informers not synced\n');
@@ -207,28 +235,49 @@ export async function start(opts: Options, log = pino({ name: 'tidemark-workload
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
+}
+
+/** Resolves to the port bound, which differs from `port` when that is 0. */
+async function listen(server: Server, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
+    server.listen(port, host, () => resolve());
   });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : opts.port;
-  log.info({ host: opts.host, port }, 'serving /metrics, /healthz, /readyz');
+  return typeof address === 'object' && address ? address.port : port;
+}
 
-  startInformer(deployments);
-  startInformer(pods);
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export async function start(opts: Options, log = pino({ name: 'tidemark-workload' })): Promise<Running> {
+  const kc = loadKubeConfig(opts.kubeconfig);
+  const sim = new Simulator({
+    maxLatencySeconds: opts.maxLatencySeconds,
+    defaultCapacityRps: opts.defaultCapacityRps,
+    loadTrace: readTrace,
+  });
+  const registry = buildRegistry(sim, { processMetrics: true });
+  const cluster = watchCluster(kc, log);
+  const tick = ticker(sim, cluster, log);
+  const timer = setInterval(tick, opts.tickMs);
+
+  const server = createHttpServer(registry, tick, cluster.synced);
+  const port = await listen(server, opts.port, opts.host);
+  log.info({ host: opts.host, port }, 'serving /metrics, /healthz, /readyz');
+  cluster.start();
 
   return {
     server,
     port,
     async stop() {
-      stopping = true;
       clearInterval(timer);
-      await Promise.allSettled([deployments.stop(), pods.stop()]);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await cluster.stop();
+      await closeServer(server);
     },
   };
 }

@@ -85,8 +85,18 @@ export async function deleteNamespace(name: string): Promise<void> {
   await kubectl(['delete', 'namespace', name, '--wait=false', '--ignore-not-found']).catch(() => {});
 }
 
-/** A Deployment the workload simulator serves: `load` is the tidemark.dev/load annotation of a constant profile. */
-export function deployment(namespace: string, name: string, replicas: number, rps: number) {
+/**
+ * A Deployment the workload simulator serves: a constant profile of `rps`. Pods are ready 2 s
+ * after they start unless `readyDelay` is null (the sandbox's own simulated start-up).
+ */
+export function deployment(
+  namespace: string,
+  name: string,
+  replicas: number,
+  rps: number,
+  opts: { capacityRps?: number; readyDelay?: string | null } = {},
+) {
+  const delay = opts.readyDelay === undefined ? '2s' : opts.readyDelay;
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -94,14 +104,20 @@ export function deployment(namespace: string, name: string, replicas: number, rp
       name,
       namespace,
       labels: { app: name, 'tidemark.dev/load-profile': 'constant' },
-      annotations: { 'tidemark.dev/load': `rps=${rps}`, 'tidemark.dev/capacity-rps': '100' },
+      annotations: {
+        'tidemark.dev/load': `rps=${rps}`,
+        'tidemark.dev/capacity-rps': String(opts.capacityRps ?? 100),
+      },
     },
     spec: {
       replicas,
       selector: { matchLabels: { app: name } },
       template: {
         // A short start-up keeps the suite fast; the sandbox default (10 s) is for the demo.
-        metadata: { labels: { app: name }, annotations: { 'pod-ready.stage.kwok.x-k8s.io/delay': '2s' } },
+        metadata: {
+          labels: { app: name },
+          ...(delay === null ? {} : { annotations: { 'pod-ready.stage.kwok.x-k8s.io/delay': delay } }),
+        },
         spec: { containers: [{ name: 'app', image: 'example.invalid/web:1' }] },
       },
     },

@@ -27,22 +27,28 @@ class HangingLease implements LeaseClient {
   }
 }
 
+/** Elector `a` on a hanging-capable Lease (6 s lease, 4 s renew deadline); logs start/stop. */
+function leaderA(opts: { start: boolean }) {
+  const clock = new FakeClock();
+  const lease = new HangingLease();
+  const log: string[] = [];
+  const a = new LeaderElector({
+    client: lease,
+    identity: 'a',
+    clock,
+    leaseDurationMs: 6_000,
+    renewDeadlineMs: 4_000,
+    retryPeriodMs: 1_000,
+    random: () => 0,
+    ...(opts.start ? { onStartedLeading: () => log.push('start') } : {}),
+    onStoppedLeading: () => log.push('stop'),
+  });
+  return { clock, lease, log, a };
+}
+
 describe('LeaderElector renew deadline', () => {
   it('steps down at the deadline while a renew request hangs', async () => {
-    const clock = new FakeClock();
-    const lease = new HangingLease();
-    const log: string[] = [];
-    const a = new LeaderElector({
-      client: lease,
-      identity: 'a',
-      clock,
-      leaseDurationMs: 6_000,
-      renewDeadlineMs: 4_000,
-      retryPeriodMs: 1_000,
-      random: () => 0,
-      onStartedLeading: () => log.push('start'),
-      onStoppedLeading: () => log.push('stop'),
-    });
+    const { clock, lease, log, a } = leaderA({ start: true });
     a.start();
     await flush();
     assert.deepEqual(log, ['start']);
@@ -56,19 +62,7 @@ describe('LeaderElector renew deadline', () => {
   });
 
   it('a renewing leader keeps leading', async () => {
-    const clock = new FakeClock();
-    const lease = new HangingLease();
-    const log: string[] = [];
-    const a = new LeaderElector({
-      client: lease,
-      identity: 'a',
-      clock,
-      leaseDurationMs: 6_000,
-      renewDeadlineMs: 4_000,
-      retryPeriodMs: 1_000,
-      random: () => 0,
-      onStoppedLeading: () => log.push('stop'),
-    });
+    const { clock, log, a } = leaderA({ start: false });
     a.start();
     await flush();
     await clock.advance(30_000);

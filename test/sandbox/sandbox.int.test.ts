@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AppsV1Api, CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { deployment as e2eDeployment } from '../e2e/support.ts';
 import {
   kubeConfig,
   kubectl,
@@ -77,21 +78,7 @@ describe('local sandbox', { skip }, () => {
 
   it('brings a Deployment of 3 replicas to 3 ready pods after the simulated start-up delay', async () => {
     const name = 'web';
-    const deployment: V1Deployment = {
-      metadata: {
-        name,
-        labels: { app: name, 'tidemark.dev/load-profile': 'constant' },
-        annotations: { 'tidemark.dev/load': 'rps=30', 'tidemark.dev/capacity-rps': '50' },
-      },
-      spec: {
-        replicas: 3,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: { containers: [{ name: 'app', image: 'example.invalid/web:1' }] },
-        },
-      },
-    };
+    const deployment = e2eDeployment(namespace, name, 3, 30, { capacityRps: 50, readyDelay: null });
     const created = Date.now();
     await apps.createNamespacedDeployment({ namespace, body: deployment });
     const budget = env.podReadyJitterMs + 60_000;

@@ -8,7 +8,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AppsV1Api, CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { deployment as e2eDeployment } from '../e2e/support.ts';
 import {
   kubeConfig,
   kubectl,
@@ -50,21 +51,7 @@ describe('workload simulator in the sandbox', { skip }, () => {
     apps = kc.makeApiClient(AppsV1Api);
     core = kc.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    const deployment: V1Deployment = {
-      metadata: {
-        name,
-        labels: { app: name, 'tidemark.dev/load-profile': 'constant' },
-        annotations: { 'tidemark.dev/load': 'rps=60', 'tidemark.dev/capacity-rps': '50' },
-      },
-      spec: {
-        replicas: 3,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: { containers: [{ name: 'app', image: 'example.invalid/api:1' }] },
-        },
-      },
-    };
+    const deployment = e2eDeployment(namespace, name, 3, 60, { capacityRps: 50, readyDelay: null });
     await apps.createNamespacedDeployment({ namespace, body: deployment });
     await waitFor(
       async () => (await apps.readNamespacedDeployment({ name, namespace })).status?.readyReplicas === 3,
