@@ -264,10 +264,10 @@ export async function start(opts: Options, log = pino({ name: 'tidemark-workload
   const registry = buildRegistry(sim, { processMetrics: true });
   const cluster = watchCluster(kc, log);
   const tick = ticker(sim, cluster, log);
-  const timer = setInterval(tick, opts.tickMs);
-
   const server = createHttpServer(registry, tick, cluster.synced);
   const port = await listen(server, opts.port, opts.host);
+  // Only once the port is ours: a timer started earlier kept a failed process alive.
+  const timer = setInterval(tick, opts.tickMs);
   log.info({ host: opts.host, port }, 'serving /metrics, /healthz, /readyz');
   cluster.start();
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -25,10 +26,9 @@ test('readTrace reports unreadable files as values', () => {
   assert.deepEqual(readTrace(join(dir, 't.csv')), { ok: true, value: [60, 120] });
 });
 
-test('the process serves /healthz, /readyz and /metrics and stops on SIGTERM', async () => {
-  // An API server that is not there: the process must keep serving and report not ready.
-  const dir = mkdtempSync(join(tmpdir(), 'tidemark-wl-'));
-  const kubeconfig = join(dir, 'kubeconfig');
+/** A kubeconfig naming an API server that is not there. */
+function absentClusterKubeconfig(): string {
+  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'tidemark-wl-')), 'kubeconfig');
   writeFileSync(
     kubeconfig,
     `apiVersion: v1
@@ -39,6 +39,32 @@ contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
 `,
   );
+  return kubeconfig;
+}
+
+test('a port already in use ends the process with exit 1 (no timer keeps it alive)', async () => {
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const port = String((taken.address() as { port: number }).port);
+  const child = spawn(process.execPath, [entry, '--kubeconfig', absentClusterKubeconfig(), '--port', port], {
+    stdio: 'ignore',
+  });
+  // A process that hangs is killed well after any normal exit, and the assertion says why.
+  const kill = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  try {
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+      child.on('exit', (c, s) => resolve([c, s])),
+    );
+    assert.deepEqual({ code, signal }, { code: 1, signal: null }, 'still running with its port taken');
+  } finally {
+    clearTimeout(kill);
+    taken.close();
+  }
+});
+
+test('the process serves /healthz, /readyz and /metrics and stops on SIGTERM', async () => {
+  // An API server that is not there: the process must keep serving and report not ready.
+  const kubeconfig = absentClusterKubeconfig();
   const child = spawn(process.execPath, [entry, '--kubeconfig', kubeconfig, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
