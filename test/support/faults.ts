@@ -183,6 +183,25 @@ export async function assertActionsAccountedFor(
   name: string,
   opts: { loadChanges: number; baseGeneration?: number },
 ): Promise<ScaledEvent[]> {
+  // Events leave the operator through a queue, after the scale and the status: a Scaled
+  // Event may land a moment after the count it reports, so the books are read until they
+  // balance, and the last reading's assertion is the failure.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await checkActionsAccountedFor(namespace, name, opts);
+    } catch (err) {
+      if (!(err instanceof assert.AssertionError) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+async function checkActionsAccountedFor(
+  namespace: string,
+  name: string,
+  opts: { loadChanges: number; baseGeneration?: number },
+): Promise<ScaledEvent[]> {
   const scaled = await scaledEvents(namespace, name);
   const total = scaled.reduce((n, e) => n + e.count, 0);
   const generation = await deploymentGeneration(namespace, name);
