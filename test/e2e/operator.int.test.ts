@@ -163,7 +163,13 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
       }),
     ]);
     await e2e.waitForReplicas(n, 'w', 5, 60_000, 'widgets', 'e2e.tidemark.dev/v1');
-    const p = await e2e.getPolicy(n, 'w');
+    // The tick writes the status after the scale: wait for the status of the tick that scaled.
+    const p = await waitForStatus(
+      n,
+      'w',
+      (x) => x.status?.desiredReplicas === 5,
+      'the status of the decision of 5',
+    );
     assert.equal(p?.status?.targetDisplay, 'Widget/w');
     assert.deepEqual(p?.status?.currentMetrics?.[0], {
       name: 'constant',
