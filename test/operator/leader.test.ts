@@ -9,6 +9,9 @@ function elector(lease: LeaseClient, identity: string, clock: FakeClock, log: st
     client: lease,
     identity,
     clock,
+    // The Lease's wall-clock fields follow the fake clock too: with Date.now two renewals in the
+    // same millisecond wrote the same renewTime and a CI run failed on it.
+    wallNow: () => clock.now(),
     leaseDurationMs: 15_000,
     renewDeadlineMs: 10_000,
     retryPeriodMs: 2_000,
