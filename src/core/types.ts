@@ -160,11 +160,18 @@ export interface Decision {
 
 /**
  * The engine's memory between ticks. Plain JSON (numbers are epoch ms), persisted
- * in the ScalingPolicy status so a restarted operator continues exactly.
+ * in the ScalingPolicy status so a restarted operator continues exactly (less what a restart
+ * rebuilds: the forecaster's tables, see src/reconciler/engine-state.ts).
  * Later mechanisms (forecast, anomaly, autotune) add optional fields of their own.
  */
 export interface EngineState {
-  version: 1;
+  /**
+   * The format version (src/reconciler/engine-state.ts lists them). A stored state may carry a
+   * newer one than this release's, written by the next release during a rolling upgrade.
+   */
+  version: number;
+  /** Set when a release older than `version` wrote the state: its fields of `version` may be stale. */
+  writtenBy?: number;
   /** Recent recommendations, for the stabilization windows. */
   recommendations: Array<{ t: number; replicas: number }>;
   /** Recent scaling actions, for the rate policies' periods. */

@@ -60,7 +60,7 @@ import type {
   ShadowScores,
 } from './types.ts';
 
-export const ENGINE_STATE_VERSION = 1;
+export const ENGINE_STATE_VERSION = 2;
 
 /**
  * Larger ok values are failures (too-large), as the collector's default bound classifies them:

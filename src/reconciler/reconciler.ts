@@ -17,7 +17,7 @@ import {
   statusPatch,
   type TickStop,
 } from './report.ts';
-import { type Condition, restoreState, statusChanged } from './status.ts';
+import { type Condition, restorePersisted, statusChanged } from './status.ts';
 
 export const POLICY_API_VERSION = 'tidemark.dev/v1alpha1';
 export const POLICY_PLURAL = 'scalingpolicies';
@@ -320,6 +320,21 @@ export class PolicyReconciler {
     return { current, display, insecureTLS: false, late };
   }
 
+  /**
+   * The persisted engine state, after a restart or failover. A state that cannot be read is
+   * said so (log and Event) rather than silently reset; a migrated or newer one is logged.
+   */
+  #restore(t: Tick, events: EventSpec[]): EngineState | undefined {
+    const r = restorePersisted(t.mem.status?.engineState, t.now, t.policy.spec.pollingIntervalSeconds);
+    if (r.note?.level === 'warn') {
+      t.log.warn({ reason: r.note.reason }, r.note.message);
+      events.push({ type: 'Warning', reason: r.note.reason, message: r.note.message });
+    } else if (r.note) {
+      t.log.info({ reason: r.note.reason }, r.note.message);
+    }
+    return r.state;
+  }
+
   /** Metrics, plus the extras some Level 5 mechanisms use, and the forecaster's history. */
   async #observeMetrics(
     t: Tick,
@@ -339,8 +354,7 @@ export class PolicyReconciler {
     if (obs.problem?.invalidPolicy) return { problem: obs.problem.message };
     const observeEvents: EventSpec[] = [];
     // The engine, with the state this process holds or, after a restart or failover, the persisted one.
-    const restored =
-      t.mem.engineState ?? restoreState(t.mem.status?.engineState, t.now, spec.pollingIntervalSeconds);
+    const restored = t.mem.engineState ?? this.#restore(t, observeEvents);
     const state = await loadHistory(
       {
         namespace: t.namespace,

@@ -9,9 +9,9 @@ import type { EventSpec } from './events.ts';
 import {
   type ConditionInput,
   type CurrentMetric,
-  compactState,
   formatNumber,
   getCondition,
+  persistState,
   pushDecision,
   setCondition,
 } from './status.ts';
@@ -235,7 +235,7 @@ function reportDecision(
   limitCondition(d, decision, o.current);
   fallbackCondition(d, spec, decision.fallbackActive);
   level5Parts(d, decision, x.historyError);
-  if (x.engineState) s.engineState = compactState(x.engineState);
+  if (x.engineState) s.engineState = persistState(x.engineState, d.prev?.engineState);
 }
 
 function reportAction(d: Draft, o: Observed, decision: Decision, outcome: ActOutcome, nowIso: string): void {
@@ -401,7 +401,25 @@ export function statusPatch(
   const after = next as Record<string, unknown>;
   const patch: Record<string, unknown> = {};
   for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    if (JSON.stringify(before[k]) !== JSON.stringify(after[k])) patch[k] = after[k] ?? null;
+    if (JSON.stringify(before[k]) === JSON.stringify(after[k])) continue;
+    // A merge patch merges objects: a field the engine state dropped (the forecaster's tables
+    // of a version-1 state) must be sent as null, or the API server keeps it.
+    patch[k] = k === 'engineState' ? mergePatch(before[k], after[k]) : (after[k] ?? null);
+  }
+  return patch;
+}
+
+function plainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** The RFC 7386 merge patch that turns `before` into `after` (objects recurse, the rest is replaced). */
+export function mergePatch(before: unknown, after: unknown): unknown {
+  if (after === undefined) return null;
+  if (!plainObject(before) || !plainObject(after)) return after;
+  const patch: Record<string, unknown> = {};
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (JSON.stringify(before[k]) !== JSON.stringify(after[k])) patch[k] = mergePatch(before[k], after[k]);
   }
   return patch;
 }

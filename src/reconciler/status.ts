@@ -2,7 +2,11 @@
 // matters change" comparison that keeps idle policies from writing every tick,
 // and the persisted form of the engine state.
 import type { ScalingPolicyStatus } from '../crd/types.generated.ts';
+import { ENGINE_STATE_VERSION } from '../policy/engine.ts';
 import type { EngineState, PolicySpec } from '../policy/types.ts';
+import { compactState, isEngineState, readStoredState } from './engine-state.ts';
+
+export { compactState, isEngineState, persistState } from './engine-state.ts';
 
 export type Condition = NonNullable<ScalingPolicyStatus['conditions']>[number];
 export type ConditionStatus = Condition['status'];
@@ -76,24 +80,6 @@ export function formatNumber(n: number | undefined): string | undefined {
 // Engine state persistence
 
 /**
- * The persisted form of the engine state: in each run of equal recommendations
- * only the newest entry can ever decide a stabilization window (max/min over
- * the window), so the older ones are dropped.
- */
-export function compactState(state: EngineState): EngineState {
-  const recs = state.recommendations ?? [];
-  const kept: EngineState['recommendations'] = [];
-  for (let i = 0; i < recs.length; i++) {
-    const r = recs[i]!;
-    const later = recs[i + 1];
-    // Recommendations are appended in time order; drop r when the next one repeats it.
-    if (later && later.replicas === r.replicas) continue;
-    kept.push(r);
-  }
-  return { ...state, recommendations: kept };
-}
-
-/**
  * What of the engine state can change a future decision, for the "should the
  * status be written" comparison. While a policy idles, the newest
  * recommendation repeats with a new timestamp every tick; that timestamp is left
@@ -120,34 +106,62 @@ export function stateProjection(
   return out;
 }
 
+/** A restored state, and what to say about the stored one when it was not simply read. */
+export interface Restored {
+  state?: EngineState;
+  /** Set when the stored state was migrated, is newer than this release, or could not be read. */
+  note?: { level: 'info' | 'warn'; reason: string; message: string };
+}
+
 /**
- * Reads the engine state back from status. The newest recommendation was
- * persisted when its run began; it is assumed to have held until the tick
- * before this restart (the previous operator kept seeing it and kept silent),
- * which errs on the side of holding replicas.
+ * Reads the engine state back from status (engine-state.ts migrates older versions and reads
+ * newer ones for the fields it knows). The newest recommendation was persisted when its run
+ * began; it is assumed to have held until the tick before this restart (the previous operator
+ * kept seeing it and kept silent), which errs on the side of holding replicas.
  */
+export function restorePersisted(persisted: unknown, now: number, pollingIntervalSeconds: number): Restored {
+  const read = readStoredState(persisted);
+  if (read.kind === 'absent') return {};
+  if (read.kind === 'unreadable') {
+    const v = read.version === undefined ? '' : ` (version ${read.version})`;
+    return {
+      note: {
+        level: 'warn',
+        reason: 'EngineStateUnreadable',
+        message: `the stored engine state${v} cannot be read: ${read.problem}; decisions start afresh (stabilization windows and rate limits restart)${newerClause(read.version)}`,
+      },
+    };
+  }
+  const state = read.state;
+  const last = state.recommendations[state.recommendations.length - 1];
+  if (last) last.t = Math.max(last.t, now - pollingIntervalSeconds * 1000);
+  if (read.from === ENGINE_STATE_VERSION) return { state };
+  const newer = read.from > ENGINE_STATE_VERSION;
+  return {
+    state,
+    note: {
+      level: 'info',
+      reason: newer ? 'EngineStateNewer' : 'EngineStateMigrated',
+      message: newer
+        ? `the stored engine state is version ${read.from}, newer than this release's ${ENGINE_STATE_VERSION}: read for the fields this release knows; the others are kept as stored`
+        : `the stored engine state version ${read.from} was migrated to version ${ENGINE_STATE_VERSION}`,
+    },
+  };
+}
+
+function newerClause(version: number | undefined): string {
+  return version !== undefined && version > ENGINE_STATE_VERSION
+    ? `; it is newer than this release's version ${ENGINE_STATE_VERSION} and is left as stored`
+    : '';
+}
+
+/** restorePersisted's state alone. */
 export function restoreState(
   persisted: unknown,
   now: number,
   pollingIntervalSeconds: number,
 ): EngineState | undefined {
-  if (!isEngineState(persisted)) return undefined;
-  const state = structuredClone(persisted);
-  const last = state.recommendations[state.recommendations.length - 1];
-  if (last) last.t = Math.max(last.t, now - pollingIntervalSeconds * 1000);
-  return state;
-}
-
-export function isEngineState(x: unknown): x is EngineState {
-  if (!x || typeof x !== 'object') return false;
-  const s = x as Partial<EngineState>;
-  return (
-    s.version === 1 &&
-    Array.isArray(s.recommendations) &&
-    Array.isArray(s.scaleUpEvents) &&
-    Array.isArray(s.scaleDownEvents) &&
-    typeof s.consecutiveFailures === 'number'
-  );
+  return restorePersisted(persisted, now, pollingIntervalSeconds).state;
 }
 
 // ---------------------------------------------------------------------------
