@@ -62,8 +62,7 @@ export function storedVersion(x: unknown): number | undefined {
 
 function timedList(x: unknown, field: 'replicas' | 'change'): boolean {
   return (
-    Array.isArray(x) &&
-    x.every((e) => isObj(e) && typeof e.t === 'number' && typeof e[field] === 'number')
+    Array.isArray(x) && x.every((e) => isObj(e) && typeof e.t === 'number' && typeof e[field] === 'number')
   );
 }
 
@@ -73,7 +72,8 @@ function coreProblem(x: Obj): string | undefined {
   if (!timedList(x.scaleUpEvents, 'change')) return 'scaleUpEvents is not a list of {t, change}';
   if (!timedList(x.scaleDownEvents, 'change')) return 'scaleDownEvents is not a list of {t, change}';
   if (typeof x.consecutiveFailures !== 'number') return 'consecutiveFailures is not a number';
-  if (x.lastScaleTime !== undefined && typeof x.lastScaleTime !== 'number') return 'lastScaleTime is not a number';
+  if (x.lastScaleTime !== undefined && typeof x.lastScaleTime !== 'number')
+    return 'lastScaleTime is not a number';
   if (x.level5 !== undefined && !isObj(x.level5)) return 'level5 is not an object';
   return undefined;
 }
@@ -92,7 +92,11 @@ export function readStoredState(stored: unknown): StoredRead {
   if (stored === undefined || stored === null) return { kind: 'absent' };
   if (!isObj(stored)) return { kind: 'unreadable', problem: 'it is not an object' };
   const version = storedVersion(stored);
-  if (version === undefined) return { kind: 'unreadable', problem: `its version ${JSON.stringify(stored.version)} is not a positive integer` };
+  if (version === undefined)
+    return {
+      kind: 'unreadable',
+      problem: `its version ${JSON.stringify(stored.version)} is not a positive integer`,
+    };
   const problem = coreProblem(stored);
   if (problem) return { kind: 'unreadable', version, problem };
   const state = cloneData(stored) as EngineState;
