@@ -7,6 +7,7 @@
 // Every PromQL expression is run against a live operator in
 // test/dashboards/dashboards.int.test.ts.
 import { writeFileSync } from 'node:fs';
+import { HEALTHY_WHEN_TRUE } from '../src/metrics/registry.ts';
 
 export const DASHBOARDS_DIR = new URL('../dashboards/', import.meta.url);
 
@@ -152,6 +153,11 @@ function dashboard(o: {
 // also runs each of these without the fallback, which must still be valid.
 export const ZERO_FALLBACK = ' or vector(0)';
 
+/** Conditions healthy when True; every other one is healthy when False. */
+const HEALTHY_TRUE = HEALTHY_WHEN_TRUE.join('|');
+
+const DETAIL = 'Needs `tidemark run --policy-metrics=detailed`.';
+
 const stateValues = {
   mappings: [
     {
@@ -245,14 +251,18 @@ export function overview(): Json {
     'Policies',
     [
       {
-        title: 'Policies by condition',
-        description: 'How many policies have each condition True now.',
+        title: 'Policies by unhealthy condition',
+        description:
+          'How many policies have each condition in its unhealthy state now (Ready, AbleToScale, Active or ForecastReady False; any other condition True). At --policy-metrics=basic only these have series.',
         type: 'bargauge',
         w: 8,
         h: 8,
         targets: [
           {
-            expr: 'sum by (condition) (max by (namespace, policy, condition) (tidemark_policy_condition))',
+            expr:
+              `count by (condition) (max by (namespace, policy, condition) (tidemark_policy_condition{condition=~"${HEALTHY_TRUE}"}) == 0)` +
+              ` or count by (condition) (max by (namespace, policy, condition) (tidemark_policy_condition{condition!~"${HEALTHY_TRUE}"}) == 1)` +
+              ZERO_FALLBACK,
             legendFormat: '{{condition}}',
           },
         ],
@@ -260,15 +270,13 @@ export function overview(): Json {
       },
       {
         title: 'Policies',
-        description: 'Every policy: replicas now, the last decision and its bounds.',
+        description: 'Every policy: replicas now and the last decision.',
         type: 'table',
         w: 16,
         h: 8,
         targets: [
           { expr: 'max by (namespace, policy) (tidemark_policy_current_replicas)', instant: true },
           { expr: 'max by (namespace, policy) (tidemark_policy_desired_replicas)', instant: true },
-          { expr: 'max by (namespace, policy) (tidemark_policy_min_replicas)', instant: true },
-          { expr: 'max by (namespace, policy) (tidemark_policy_max_replicas)', instant: true },
         ],
         options: { showHeader: true },
         fieldConfig: { defaults: { unit: 'short' } },
@@ -375,6 +383,7 @@ export function overview(): Json {
 }
 
 const SEL = 'namespace="$namespace", policy="$policy"';
+const NS_SEL = 'namespace="$namespace"';
 
 export function policy(): Json {
   const rows: Array<string | PanelSpec[]> = [
@@ -382,7 +391,7 @@ export function policy(): Json {
     [
       {
         title: 'Desired vs current replicas',
-        description: 'The last decision, the target’s replicas, the bounds and what the forecast proposes.',
+        description: `The last decision, the target’s replicas, the bounds and what the forecast proposes. The bounds: ${DETAIL}`,
         type: 'timeseries',
         w: 16,
         h: 9,
@@ -406,7 +415,7 @@ export function policy(): Json {
       {
         title: 'Conditions',
         description:
-          'Each condition of the policy over time (True in blue). `kubectl describe` gives the message.',
+          'Each condition of the policy over time (True in blue). `kubectl describe` gives the message. At --policy-metrics=basic (the default) a condition shows only while it is unhealthy.',
         type: 'state-timeline',
         w: 8,
         h: 9,
@@ -420,7 +429,7 @@ export function policy(): Json {
     [
       {
         title: 'Metrics vs targets',
-        description: 'Each metric of the policy and its target (per replica for AverageValue).',
+        description: `Each metric of the policy and its target (per replica for AverageValue). ${DETAIL}`,
         type: 'timeseries',
         w: 12,
         h: 9,
@@ -510,26 +519,29 @@ export function policy(): Json {
         type: 'state-timeline',
         w: 8,
         h: 8,
-        targets: [{ expr: `max(tidemark_policy_fallback_active{${SEL}})`, legendFormat: 'fallback' }],
+        targets: [
+          { expr: `max(tidemark_policy_fallback_active{${SEL}})` + ZERO_FALLBACK, legendFormat: 'fallback' },
+        ],
         fieldConfig: { defaults: { ...stateValues, unit: 'short' } },
       },
     ],
     'Decisions',
     [
       {
-        title: 'Decisions',
-        description: 'Decisions per interval, by direction and what limited them.',
+        title: 'Decisions in the namespace',
+        description:
+          'Decisions per interval in the policy’s namespace, by direction and what limited them (the counters are per namespace; this policy’s own changes are in Desired vs current replicas).',
         type: 'timeseries',
         w: 12,
         h: 8,
         targets: [
           {
-            expr: `sum by (direction, limited_by) (increase(tidemark_decisions_total{${SEL}}[$__rate_interval]))`,
+            expr: `sum by (direction, limited_by) (increase(tidemark_decisions_total{${NS_SEL}}[$__rate_interval]))`,
             legendFormat: '{{direction}} / {{limited_by}}',
           },
           {
             expr:
-              `sum by (direction) (increase(tidemark_scaling_actions_total{${SEL}}[$__rate_interval]))` +
+              `sum by (direction) (increase(tidemark_scaling_actions_total{${NS_SEL}}[$__rate_interval]))` +
               ZERO_FALLBACK,
             legendFormat: 'scaled {{direction}}',
           },
@@ -538,13 +550,13 @@ export function policy(): Json {
       {
         title: 'Recent decisions',
         description:
-          'Decisions over the dashboard range, by direction and limit. The reasons, with their numbers, are in the status: `kubectl describe scalingpolicy`.',
+          'Decisions in the namespace over the dashboard range, by direction and limit. The policy’s own reasons, with their numbers, are in its status: `kubectl describe scalingpolicy`.',
         type: 'table',
         w: 6,
         h: 8,
         targets: [
           {
-            expr: `sum by (direction, limited_by) (increase(tidemark_decisions_total{${SEL}}[$__range]))`,
+            expr: `sum by (direction, limited_by) (increase(tidemark_decisions_total{${NS_SEL}}[$__range]))`,
             instant: true,
           },
         ],

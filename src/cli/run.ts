@@ -18,6 +18,7 @@ export interface RunOptions {
   shutdownGraceSeconds: number;
   kubeApiQps: number;
   kubeApiBurst: number;
+  policyMetrics: 'basic' | 'detailed';
 }
 
 const list = (v: string): string[] =>
@@ -34,6 +35,14 @@ const int =
       throw new InvalidArgumentError(`expected an integer in [${min}, ${max}], got "${v}"`);
     }
     return n;
+  };
+
+const oneOf =
+  (values: string[]) =>
+  (v: string): string => {
+    if (!values.includes(v))
+      throw new InvalidArgumentError(`expected one of ${values.join(', ')}, got "${v}"`);
+    return v;
   };
 
 const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -113,6 +122,12 @@ export function registerRunCommand(program: Command): void {
       int(1, 10_000),
       100,
     )
+    .option(
+      '--policy-metrics <level>',
+      'per-policy series on /metrics: basic (replicas, unhealthy conditions, errors; about 150 bytes per policy) or detailed (also limits, metric values and targets, every condition; about 1 KB per policy)',
+      oneOf(['basic', 'detailed']),
+      'basic',
+    )
     .action(async (opts: RunOptions) => {
       if (opts.renewDeadlineSeconds >= opts.leaseDurationSeconds) {
         fail('--renew-deadline-seconds must be less than --lease-duration-seconds');
@@ -168,6 +183,7 @@ async function runOperator(opts: RunOptions): Promise<void> {
       retryPeriodMs: opts.retryPeriodSeconds * 1000,
       kubeApiQps: opts.kubeApiQps,
       kubeApiBurst: opts.kubeApiBurst,
+      policyMetrics: opts.policyMetrics,
     });
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));

@@ -7,8 +7,26 @@ import type { ShadowScores } from '../core/types.ts';
  * never prom-client's global one, so tests and several operators in one process
  * do not share state.
  */
+/**
+ * How much /metrics says per policy. `basic` (the default) keeps what a dashboard needs of
+ * every policy at any scale: desired and current replicas, a condition only while it is not
+ * healthy, fallback only while active, and a policy's errors and Level 5 series once it has
+ * them; about 150 bytes per idle policy. `detailed` adds per policy the limits, each metric's
+ * value and target, and every condition in every state (about 1 KB per policy: 10 MB at
+ * 10,000 policies), for the per-policy dashboard's metric panel at small scale.
+ */
+export type PolicyMetricsLevel = 'basic' | 'detailed';
+
+/**
+ * Conditions that are healthy when True; every other condition is healthy when False. In
+ * `basic`, a condition's series is exported only while it is not healthy.
+ */
+export const HEALTHY_WHEN_TRUE: readonly string[] = ['Ready', 'AbleToScale', 'Active', 'ForecastReady'];
+
 export interface OperatorMetrics {
   registry: Registry;
+  /** See PolicyMetricsLevel. */
+  level: PolicyMetricsLevel;
   desiredReplicas: Gauge<'namespace' | 'policy'>;
   currentReplicas: Gauge<'namespace' | 'policy'>;
   minReplicas: Gauge<'namespace' | 'policy'>;
@@ -17,8 +35,9 @@ export interface OperatorMetrics {
   metricTarget: Gauge<'namespace' | 'policy' | 'metric'>;
   condition: Gauge<'namespace' | 'policy' | 'condition'>;
   fallbackActive: Gauge<'namespace' | 'policy'>;
-  decisions: Counter<'namespace' | 'policy' | 'direction' | 'limited_by'>;
-  scalingActions: Counter<'namespace' | 'policy' | 'direction'>;
+  /** Per namespace, not per policy: a counter per policy and outcome was most of /metrics at scale. */
+  decisions: Counter<'namespace' | 'direction' | 'limited_by'>;
+  scalingActions: Counter<'namespace' | 'direction'>;
   metricErrors: Counter<'namespace' | 'policy' | 'metric' | 'kind'>;
   queryDuration: Histogram<'outcome'>;
   queryErrors: Counter<'kind'>;
@@ -39,6 +58,15 @@ export interface OperatorMetrics {
   events: Counter<'outcome'>;
   /** Drops every per-policy series of a deleted policy, so /metrics does not keep ghosts. */
   forgetPolicy(namespace: string, policy: string): Promise<void>;
+  /** A policy's condition, exported as the level asks (always, or while not healthy). */
+  setCondition(labels: PolicyLabels, type: string, status: string): void;
+  /** A policy's fallback state, exported as the level asks (always, or while active). */
+  setFallback(labels: PolicyLabels, active: boolean): void;
+}
+
+export interface PolicyLabels {
+  namespace: string;
+  policy: string;
 }
 
 type Factories = ReturnType<typeof factories>;
@@ -71,18 +99,24 @@ function policyMetrics({ gauge, counter }: Factories) {
       'condition',
     ] as const),
     fallbackActive: gauge('tidemark_policy_fallback_active', '1 while fallback replicas apply.', pol),
-    decisions: counter('tidemark_decisions_total', 'Decisions taken.', [
-      ...pol,
-      'direction',
-      'limited_by',
-    ] as const),
-    scalingActions: counter('tidemark_scaling_actions_total', 'Scale patches sent.', [
-      ...pol,
-      'direction',
-    ] as const),
     metricErrors: counter('tidemark_metric_errors_total', 'Failed observations by ObservationErrorKind.', [
       ...perMetric,
       'kind',
+    ] as const),
+  };
+}
+
+/** Counters of every policy's ticks, summed per namespace. */
+function namespaceMetrics({ counter }: Factories) {
+  return {
+    decisions: counter('tidemark_decisions_total', 'Decisions taken, per namespace.', [
+      'namespace',
+      'direction',
+      'limited_by',
+    ] as const),
+    scalingActions: counter('tidemark_scaling_actions_total', 'Scale patches sent, per namespace.', [
+      'namespace',
+      'direction',
     ] as const),
   };
 }
@@ -172,13 +206,29 @@ function apiClientMetrics({ registers, counter }: Pick<Factories, 'registers' | 
   };
 }
 
-export function createOperatorMetrics(registry: Registry = new Registry()): OperatorMetrics {
+export function createOperatorMetrics(
+  registry: Registry = new Registry(),
+  level: PolicyMetricsLevel = 'basic',
+): OperatorMetrics {
   const f = factories(registry);
   const perPolicy = { ...policyMetrics(f), ...level5Metrics(f) };
+  const detailed = level === 'detailed';
   return {
     registry,
+    level,
     ...perPolicy,
+    ...namespaceMetrics(f),
     ...processMetrics(f),
+    setCondition(labels, type, status) {
+      const l = { ...labels, condition: type };
+      if (detailed || status !== (HEALTHY_WHEN_TRUE.includes(type) ? 'True' : 'False'))
+        perPolicy.condition.set(l, status === 'True' ? 1 : 0);
+      else perPolicy.condition.remove(l);
+    },
+    setFallback(labels, active) {
+      if (detailed || active) perPolicy.fallbackActive.set(labels, active ? 1 : 0);
+      else perPolicy.fallbackActive.remove(labels);
+    },
     async forgetPolicy(namespace, policy) {
       // remove() needs the full label set, so find every series of the policy first.
       for (const metric of Object.values(perPolicy) as Array<Gauge<string>>) {

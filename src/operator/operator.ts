@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { Collector } from '../collector/index.ts';
 import type { ScalingPolicy } from '../crd/types.generated.ts';
-import { createOperatorMetrics, type OperatorMetrics } from '../metrics/registry.ts';
+import { createOperatorMetrics, type OperatorMetrics, type PolicyMetricsLevel } from '../metrics/registry.ts';
 import { DiscoveryCache } from '../reconciler/discovery.ts';
 import { EventQueue, EventRecorder } from '../reconciler/events.ts';
 import {
@@ -44,6 +44,8 @@ export interface OperatorOptions {
   /** Client-side limit of API requests per second (sustained) and at once (burst). */
   kubeApiQps?: number;
   kubeApiBurst?: number;
+  /** How much /metrics says per policy (src/metrics/registry.ts PolicyMetricsLevel); default basic. */
+  policyMetrics?: PolicyMetricsLevel;
   registry?: Registry;
 }
 
@@ -142,7 +144,7 @@ export class Operator {
   constructor(o: OperatorOptions) {
     this.#o = o;
     this.identity = o.identity ?? defaultIdentity();
-    this.metrics = createOperatorMetrics(o.registry ?? new Registry());
+    this.metrics = createOperatorMetrics(o.registry ?? new Registry(), o.policyMetrics ?? 'basic');
     const log = o.log;
     const m = this.metrics;
     const { transport, leaseTransport, fenced } = apiClients(o, m, () => this.#elector.writeBudgetMs());

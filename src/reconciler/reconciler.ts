@@ -308,7 +308,7 @@ export class PolicyReconciler {
     const u = this.#confirmUnconfirmed(t.uid, current, t.mem.status, t.now);
     if (!u) return { current, display, insecureTLS: false };
     t.mem.engineState = u.state;
-    this.#d.metrics.scalingActions.inc({ namespace: t.namespace, policy: t.name, direction: u.direction });
+    this.#d.metrics.scalingActions.inc({ namespace: t.namespace, direction: u.direction });
     t.log.info({ from: u.from, to: u.to }, 'an earlier scale write took effect after it failed');
     const late: LateScale = {
       from: u.from,
@@ -634,9 +634,10 @@ export class PolicyReconciler {
     const m = this.#d.metrics;
     const l = { namespace: t.namespace, policy: t.name };
     m.tickDuration.observe(Math.max(0, this.#now() - t.dueAt) / 1000);
-    m.decisions.inc({ ...l, direction: decision.direction, limited_by: decision.limitedBy[0] ?? 'None' });
+    const perNamespace = { namespace: t.namespace, direction: decision.direction };
+    m.decisions.inc({ ...perNamespace, limited_by: decision.limitedBy[0] ?? 'None' });
     if (outcome.kind === 'scaled') {
-      m.scalingActions.inc({ ...l, direction: decision.direction });
+      m.scalingActions.inc(perNamespace);
       t.log.info(
         { from: outcome.from, to: outcome.to, reason: decision.reason, limitedBy: decision.limitedBy },
         'scaled',
@@ -646,13 +647,16 @@ export class PolicyReconciler {
     }
     m.currentReplicas.set(l, outcome.kind === 'scaled' ? outcome.to : seen.current);
     m.desiredReplicas.set(l, decision.desiredReplicas);
-    m.minReplicas.set(l, t.policy.spec.minReplicas);
-    m.maxReplicas.set(l, t.policy.spec.maxReplicas);
-    m.fallbackActive.set(l, decision.fallbackActive ? 1 : 0);
-    for (const r of decision.metrics) {
-      const ml = { ...l, metric: r.name };
-      if (Number.isFinite(r.target)) m.metricTarget.set(ml, r.target);
-      if (r.value !== undefined) m.metricValue.set(ml, r.value);
+    m.setFallback(l, decision.fallbackActive);
+    // The spec's limits and the metrics' own values are per-policy detail (PolicyMetricsLevel).
+    if (m.level === 'detailed') {
+      m.minReplicas.set(l, t.policy.spec.minReplicas);
+      m.maxReplicas.set(l, t.policy.spec.maxReplicas);
+      for (const r of decision.metrics) {
+        const ml = { ...l, metric: r.name };
+        if (Number.isFinite(r.target)) m.metricTarget.set(ml, r.target);
+        if (r.value !== undefined) m.metricValue.set(ml, r.value);
+      }
     }
     for (const o of seen.obs.observations) {
       if (!o.ok) m.metricErrors.inc({ ...l, metric: o.name, kind: o.error.kind });
@@ -693,9 +697,7 @@ export class PolicyReconciler {
   }
 
   #observeConditions(namespace: string, policy: string, conditions: Condition[]): void {
-    for (const c of conditions) {
-      this.#d.metrics.condition.set({ namespace, policy, condition: c.type }, c.status === 'True' ? 1 : 0);
-    }
+    for (const c of conditions) this.#d.metrics.setCondition({ namespace, policy }, c.type, c.status);
   }
 }
 

@@ -76,6 +76,8 @@ before(async () => {
       `--lease-name=${JOB}`,
       `--identity=${JOB}`,
       `--allowed-prometheus=${env.prometheusUrl}`,
+      // Every panel must have data, the per-policy metric panel's included.
+      '--policy-metrics=detailed',
     ],
   });
   const running = op;

@@ -20,15 +20,12 @@ describe('operator metrics', () => {
 
   it('uses the labels from the table', async () => {
     const m = createOperatorMetrics();
-    m.decisions.inc({ namespace: 'a', policy: 'p', direction: 'Up', limited_by: 'None' });
+    m.decisions.inc({ namespace: 'a', direction: 'Up', limited_by: 'None' });
     m.metricErrors.inc({ namespace: 'a', policy: 'p', metric: 'rps', kind: 'timeout' });
     m.queryDuration.observe({ outcome: 'success' }, 0.02);
     m.leader.set(1);
     const text = await m.registry.metrics();
-    assert.match(
-      text,
-      /tidemark_decisions_total\{namespace="a",policy="p",direction="Up",limited_by="None"\} 1/,
-    );
+    assert.match(text, /tidemark_decisions_total\{namespace="a",direction="Up",limited_by="None"\} 1/);
     assert.match(
       text,
       /tidemark_metric_errors_total\{namespace="a",policy="p",metric="rps",kind="timeout"\} 1/,

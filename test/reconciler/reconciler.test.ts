@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createOperatorMetrics } from '../../src/metrics/registry.ts';
 import { getCondition } from '../../src/reconciler/status.ts';
 import { harness, policy, replicasOf } from './helpers.ts';
 
@@ -315,19 +316,41 @@ describe('PolicyReconciler', () => {
     assert.equal(replicasOf(h), 5);
   });
 
-  it('updates the operator metrics', async () => {
+  it('updates the operator metrics (basic level: replicas, unhealthy conditions, per-namespace counters)', async () => {
     const h = harness(policy(), 2);
-    h.collector.values.rps = 200;
+    h.collector.values.rps = 450;
     await h.tick();
     const text = await h.metrics.registry.metrics();
-    assert.match(text, /tidemark_policy_desired_replicas\{namespace="shop",policy="checkout"\} 4/);
-    assert.match(text, /tidemark_policy_metric_value\{namespace="shop",policy="checkout",metric="rps"\} 200/);
+    assert.match(text, /tidemark_policy_desired_replicas\{namespace="shop",policy="checkout"\} 6/);
+    assert.match(text, /tidemark_scaling_actions_total\{namespace="shop",direction="Up"\} 1/);
     assert.match(
       text,
-      /tidemark_scaling_actions_total\{namespace="shop",policy="checkout",direction="Up"\} 1/,
+      /tidemark_decisions_total\{namespace="shop",direction="Up",limited_by="ScaleUpRateLimit"\} 1/,
     );
-    assert.match(text, /tidemark_policy_condition\{namespace="shop",policy="checkout",condition="Ready"\} 1/);
+    assert.doesNotMatch(text, /tidemark_policy_metric_value\{/, 'metric values are detail');
+    assert.doesNotMatch(text, /condition="Ready"/, 'Ready True is healthy: no series');
+    assert.match(
+      text,
+      /tidemark_policy_condition\{namespace="shop",policy="checkout",condition="ScalingLimited"\} 1/,
+    );
+    assert.doesNotMatch(text, /tidemark_policy_fallback_active\{/, 'no fallback: no series');
     assert.match(text, /tidemark_tick_duration_seconds_count 1/);
+    // Once healthy again, the condition's series goes.
+    await h.tick(15_000);
+    await h.tick();
+    assert.doesNotMatch(await h.metrics.registry.metrics(), /condition="ScalingLimited"/);
+  });
+
+  it('updates the operator metrics (detailed level: limits, metric values and every condition too)', async () => {
+    const metrics = createOperatorMetrics(undefined, 'detailed');
+    const h = harness(policy(), 2, { metrics });
+    h.collector.values.rps = 200;
+    await h.tick();
+    const text = await metrics.registry.metrics();
+    assert.match(text, /tidemark_policy_metric_value\{namespace="shop",policy="checkout",metric="rps"\} 200/);
+    assert.match(text, /tidemark_policy_max_replicas\{namespace="shop",policy="checkout"\} 20/);
+    assert.match(text, /tidemark_policy_condition\{namespace="shop",policy="checkout",condition="Ready"\} 1/);
+    assert.match(text, /tidemark_policy_fallback_active\{namespace="shop",policy="checkout"\} 0/);
   });
 });
 
