@@ -22,7 +22,7 @@ import { POLICY_API_VERSION, POLICY_PLURAL, PolicyReconciler } from '../reconcil
 import { AllowList, configMapInformer, watchAllowListConfigMap } from './allowlist.ts';
 import { startHealthServer } from './http.ts';
 import { kubeLeaseClient, LeaderElector } from './leader.ts';
-import { TickScheduler } from './scheduler.ts';
+import { OVER_INTERVAL, TickScheduler } from './scheduler.ts';
 
 export interface OperatorOptions {
   kubeconfig: KubeConfig;
@@ -206,9 +206,10 @@ export class Operator {
         // Whoever led before wrote the status; it is the truth again.
         this.#reconciler.reset();
         m.leader.set(1);
+        // Each policy ticks at its phase (scheduler.ts): the first ticks spread over one
+        // interval instead of every policy at once, which queued thousands of ticks behind
+        // the concurrency limit and made every one of them late.
         this.#scheduler.setEnabled(true);
-        // Act now rather than at each policy's next due time: failover should be quick.
-        for (const uid of this.#policies.keys()) this.#scheduler.trigger(uid);
       },
       onStoppedLeading: () => {
         log.warn({ identity: this.identity }, 'lost leadership: standing by');
@@ -457,7 +458,7 @@ export class Operator {
     const interval = p.spec?.pollingIntervalSeconds ?? 15;
     if (!old) {
       // At start-up spread the first ticks over the interval; later, a new policy acts within a second.
-      this.#scheduler.upsert(uid, interval, initial ? interval * 1000 : 1000);
+      this.#scheduler.upsert(uid, interval, initial ? OVER_INTERVAL : 1000);
       this.#o.log.info(
         { namespace: p.metadata.namespace, policy: p.metadata.name, intervalSeconds: interval },
         'watching policy',

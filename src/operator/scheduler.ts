@@ -19,7 +19,8 @@ export interface SchedulerOptions {
   run: (key: string, dueAt: number) => Promise<void>;
   maxConcurrent: number;
   clock?: Clock;
-  random?: () => number;
+  /** A policy's phase in [0, 1): where in its interval it ticks. Default: from a hash of the key (uid). */
+  phase?: (key: string) => number;
   /** Called when a tick is dropped because the previous one of the same policy is still queued or running. */
   onSkip?: (key: string) => void;
 }
@@ -36,10 +37,35 @@ interface Entry {
 }
 
 /**
- * One timer per policy at its polling interval, each with a random phase so
- * that thousands of policies created at once do not tick in the same
- * millisecond (the "jitter"); the period itself stays exact, anchored to the due
- * times, so a load step is seen within one interval. Due ticks wait in a FIFO
+ * A phase in [0, 1) from a hash of the key (FNV-1a, 32 bits): the same policy uid gets the
+ * same phase in every replica and after every restart, and many uids spread evenly.
+ */
+export function hashPhase(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  // A final avalanche (murmur3's fmix32): FNV's low bits alone spread short keys poorly.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 2 ** 32;
+}
+
+/** Spread a policy's first tick over its whole interval: the start-up batch. */
+export const OVER_INTERVAL = 'interval';
+
+/**
+ * One timer per policy at its polling interval, each at its own phase (hashPhase) so
+ * that thousands of policies do not tick in the same millisecond; the period itself
+ * stays exact, anchored to the due times, so a load step is seen within one interval.
+ * A start-up batch (OVER_INTERVAL) puts each policy on the wall-clock grid of its
+ * interval at its phase: the first ticks after a start spread evenly over one interval,
+ * and every replica keeps the same grid, so a new leader needs no burst of ticks either
+ * (its timers are already at the phases; it just starts running them). Due ticks wait in a FIFO
  * queue for one of `maxConcurrent` slots; a policy whose previous tick is still
  * queued or running skips a tick instead of piling up. A trigger (spec change)
  * while its tick runs marks the policy dirty instead: it ticks once more right
@@ -56,18 +82,19 @@ export class TickScheduler {
   constructor(opts: SchedulerOptions) {
     this.#o = {
       clock: realClock,
-      random: Math.random,
+      phase: hashPhase,
       ...opts,
       maxConcurrent: Math.max(1, opts.maxConcurrent),
     };
   }
 
   /**
-   * Adds a policy or changes its interval. A new policy's first tick comes after
-   * a random delay in [0, spreadMs) (default: up to 1 s, so a new policy acts
-   * quickly; at start-up the caller passes the interval to spread the load).
+   * Adds a policy or changes its interval. A new policy's first tick comes after its
+   * phase of [0, spreadMs) (default: up to 1 s, so a policy created at runtime acts
+   * quickly); at start-up the caller passes OVER_INTERVAL: the first tick is at the
+   * policy's phase on the wall-clock grid of its interval, so a batch spreads over it.
    */
-  upsert(key: string, intervalSeconds: number, spreadMs?: number): void {
+  upsert(key: string, intervalSeconds: number, spreadMs?: number | typeof OVER_INTERVAL): void {
     if (this.#stopped) return;
     const intervalMs = Math.max(1, intervalSeconds) * 1000;
     const now = this.#o.clock.now();
@@ -80,7 +107,6 @@ export class TickScheduler {
       this.#arm(existing, Math.max(now, last + intervalMs));
       return;
     }
-    const spread = spreadMs ?? Math.min(intervalMs, 1000);
     const entry: Entry = {
       key,
       intervalMs,
@@ -91,7 +117,15 @@ export class TickScheduler {
       dirty: false,
     };
     this.#entries.set(key, entry);
-    this.#arm(entry, now + Math.floor(this.#o.random() * spread));
+    this.#arm(entry, this.#firstDue(key, intervalMs, now, spreadMs));
+  }
+
+  #firstDue(key: string, intervalMs: number, now: number, spreadMs: number | 'interval' | undefined): number {
+    const phase = this.#o.phase(key);
+    if (spreadMs !== OVER_INTERVAL) return now + Math.floor(phase * (spreadMs ?? Math.min(intervalMs, 1000)));
+    // The first grid point at or after now: k × interval + phase × interval, k an integer.
+    const offset = Math.floor(phase * intervalMs);
+    return now + ((((offset - now) % intervalMs) + intervalMs) % intervalMs);
   }
 
   /**

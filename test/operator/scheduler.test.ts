@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TickScheduler } from '../../src/operator/scheduler.ts';
+import { hashPhase, OVER_INTERVAL, TickScheduler } from '../../src/operator/scheduler.ts';
 import { FakeClock, flush } from './fake-clock.ts';
 
 function setup(opts: { maxConcurrent?: number; random?: () => number; hold?: boolean } = {}) {
@@ -11,7 +11,7 @@ function setup(opts: { maxConcurrent?: number; random?: () => number; hold?: boo
   const s = new TickScheduler({
     clock,
     maxConcurrent: opts.maxConcurrent ?? 10,
-    random: opts.random ?? (() => 0.5),
+    phase: opts.random ?? (() => 0.5),
     onSkip: (k) => skips.push(k),
     run: async (key, dueAt) => {
       runs.push({ key, dueAt, at: clock.now() });
@@ -211,7 +211,7 @@ describe('TickScheduler', () => {
     const s = new TickScheduler({
       clock,
       maxConcurrent: 1,
-      random: () => 0,
+      phase: () => 0,
       run: async () => {
         n++;
         throw new Error('boom');
@@ -220,5 +220,94 @@ describe('TickScheduler', () => {
     s.upsert('a', 1, 0);
     await clock.advance(3000);
     assert.equal(n, 4);
+  });
+
+  describe('start-up without a stampede', () => {
+    const INTERVAL_S = 15;
+    const N = 1000;
+    /** uid-shaped keys, as the operator uses (a fixed list: the test is the same every run). */
+    const uids = Array.from({ length: N }, (_, i) => {
+      const h = (i * 2654435761) >>> 0;
+      return `${h.toString(16).padStart(8, '0')}-4b1e-4c2a-9d3f-${String(i).padStart(12, '0')}`;
+    });
+
+    /** First-tick counts per tenth of the interval after t0. */
+    function tenths(runs: Array<{ key: string; at: number }>, t0: number): number[] {
+      const counts = new Array(10).fill(0);
+      const first = new Map<string, number>();
+      for (const r of runs) if (!first.has(r.key)) first.set(r.key, r.at);
+      for (const at of first.values()) counts[Math.floor(((at - t0) / (INTERVAL_S * 1000)) * 10)]++;
+      return counts;
+    }
+
+    function scheduler(clock: FakeClock, runs: Array<{ key: string; at: number }>) {
+      return new TickScheduler({
+        clock,
+        maxConcurrent: 10_000,
+        run: async (key) => {
+          runs.push({ key, at: clock.now() });
+        },
+      });
+    }
+
+    it(`spreads ${N} policies' first ticks over one interval (no tenth above twice its share)`, async () => {
+      const clock = new FakeClock(1_700_000_000_123);
+      const runs: Array<{ key: string; at: number }> = [];
+      const s = scheduler(clock, runs);
+      const t0 = clock.now();
+      for (const uid of uids) s.upsert(uid, INTERVAL_S, OVER_INTERVAL);
+      await clock.advance(INTERVAL_S * 1000 - 1);
+      assert.equal(new Set(runs.map((r) => r.key)).size, N, 'every policy ticked within one interval');
+      const counts = tenths(runs, t0);
+      console.log(`start-up: first ticks per tenth of the interval: ${counts.join(', ')}`);
+      assert.ok(
+        counts.every((c) => c <= (2 * N) / 10),
+        `first ticks per tenth of the interval: ${counts.join(', ')}`,
+      );
+    });
+
+    it('puts a policy at the same phase in every replica and after a restart', async () => {
+      const at = async (start: number) => {
+        const clock = new FakeClock(start);
+        const runs: Array<{ key: string; at: number }> = [];
+        scheduler(clock, runs).upsert(uids[7]!, INTERVAL_S, OVER_INTERVAL);
+        await clock.advance(INTERVAL_S * 1000);
+        return runs[0]!.at % (INTERVAL_S * 1000);
+      };
+      const phaseMs = Math.floor(hashPhase(uids[7]!) * INTERVAL_S * 1000);
+      assert.equal(await at(1_700_000_000_000), phaseMs);
+      assert.equal(await at(1_700_000_004_321), phaseMs);
+    });
+
+    it('a new leader runs the policies at their phases, not all at once', async () => {
+      const clock = new FakeClock(1_700_000_000_000);
+      const runs: Array<{ key: string; at: number }> = [];
+      const s = scheduler(clock, runs);
+      s.setEnabled(false);
+      for (const uid of uids) s.upsert(uid, INTERVAL_S, OVER_INTERVAL);
+      await clock.advance(40_000);
+      assert.equal(runs.length, 0, 'a standby runs nothing');
+      const t0 = clock.now();
+      s.setEnabled(true);
+      await clock.advance(INTERVAL_S * 1000 - 1);
+      assert.equal(new Set(runs.map((r) => r.key)).size, N);
+      const counts = tenths(runs, t0);
+      console.log(`failover: first ticks per tenth of the interval: ${counts.join(', ')}`);
+      assert.ok(
+        counts.every((c) => c <= (2 * N) / 10),
+        `first ticks per tenth: ${counts.join(', ')}`,
+      );
+    });
+
+    it('a policy created at runtime still ticks within a second', async () => {
+      const clock = new FakeClock();
+      const runs: Array<{ key: string; at: number }> = [];
+      const s = scheduler(clock, runs);
+      const t0 = clock.now();
+      for (const uid of uids.slice(0, 50)) s.upsert(uid, 60);
+      await clock.advance(999);
+      assert.equal(runs.length, 50);
+      assert.ok(runs.every((r) => r.at - t0 < 1000));
+    });
   });
 });
