@@ -136,10 +136,16 @@ export const STORED_DIGITS = 6;
  * The Level 5 state with fractions cut to STORED_DIGITS significant digits: its numbers are
  * statistics of noisy metrics (windows of values, load bins, utilisations), where digits past
  * the sixth are noise, and printing them took a third of the stored bytes. Integers (counts,
- * epoch ms) are exact and kept as they are.
+ * epoch ms) are exact and kept as they are; a large number with a fraction (an epoch ms a
+ * fractional start-up time was added to) loses only the fraction, never its own digits.
  */
+export function roundFraction(v: number): number {
+  if (Number.isInteger(v) || !Number.isFinite(v)) return v;
+  return Math.abs(v) >= 10 ** STORED_DIGITS ? Math.round(v) : Number(v.toPrecision(STORED_DIGITS));
+}
+
 function roundFractions<T>(v: T): T {
-  if (typeof v === 'number') return (Number.isInteger(v) ? v : Number(v.toPrecision(STORED_DIGITS))) as T;
+  if (typeof v === 'number') return roundFraction(v) as T;
   if (Array.isArray(v)) return v.map(roundFractions) as T;
   if (!isObj(v)) return v;
   const out: Obj = {};

@@ -5,7 +5,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide, ENGINE_STATE_VERSION } from '../../src/policy/engine.ts';
 import type { EngineInput, EngineOutput, EngineState, PolicySpec } from '../../src/policy/types.ts';
-import { compactState, persistState, readStoredState } from '../../src/reconciler/engine-state.ts';
+import {
+  compactState,
+  persistState,
+  readStoredState,
+  roundFraction,
+} from '../../src/reconciler/engine-state.ts';
 import { mergePatch, statusPatch } from '../../src/reconciler/report.ts';
 import { restorePersisted } from '../../src/reconciler/status.ts';
 import { simulate } from '../../src/simulate/simulate.ts';
@@ -116,6 +121,17 @@ describe('stored engine state size', () => {
     const after = bytes(persistState(simulatedState(policySpec(), 1)));
     console.log(`engineState bytes, Level 5 off: ${after}`);
     assert.ok(after <= 512, `${after} bytes`);
+  });
+});
+
+describe('stored numbers', () => {
+  it('keeps six significant digits of a fraction, every digit of an epoch ms, and integers exactly', () => {
+    assert.equal(roundFraction(3.333333333333333), 3.33333);
+    assert.equal(roundFraction(0.0005567615539638818), 0.000556762);
+    assert.equal(roundFraction(1_700_259_200_000.5), 1_700_259_200_001);
+    assert.equal(roundFraction(123_456.78), 123_457);
+    assert.equal(roundFraction(1_700_259_185_000), 1_700_259_185_000);
+    assert.equal(roundFraction(42), 42);
   });
 });
 
