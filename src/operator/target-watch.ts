@@ -155,7 +155,7 @@ export class TargetWatches implements TargetCache {
     };
     scope.informer = new ListWatch<KubernetesObject>(
       path,
-      compactingWatch(this.#o.watch ?? new Watch(this.#o.kubeconfig), compact),
+      compactingWatch(this.#o.watch ?? new Watch(this.#o.kubeconfig), compact, () => scope.stopped),
       list,
       false,
     );
@@ -203,19 +203,29 @@ export class TargetWatches implements TargetCache {
   }
 }
 
-/** A Watch whose objects are compacted before the ListWatch caches them (compactTarget: memory). */
-function compactingWatch(w: WatchLike, compact: (o: unknown) => KubernetesObject): Watch {
+/**
+ * A Watch whose objects are compacted before the ListWatch caches them
+ * (compactTarget: memory). A ListWatch stopped while its list was in flight
+ * would still open its watch afterwards: `stopped` keeps that one from starting.
+ */
+function compactingWatch(
+  w: WatchLike,
+  compact: (o: unknown) => KubernetesObject,
+  stopped: () => boolean,
+): Watch {
   return {
-    watch: (path, query, callback, done) =>
-      w.watch(
-        path,
-        query,
-        (phase, obj, watchObj) => {
-          const keep = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
-          callback(phase, keep ? compact(obj) : obj, watchObj);
-        },
-        done,
-      ),
+    watch: async (path, query, callback, done) =>
+      stopped()
+        ? new AbortController()
+        : w.watch(
+            path,
+            query,
+            (phase, obj, watchObj) => {
+              const keep = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
+              callback(phase, keep ? compact(obj) : obj, watchObj);
+            },
+            done,
+          ),
   } as Watch;
 }
 
