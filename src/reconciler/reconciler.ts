@@ -256,7 +256,9 @@ export class PolicyReconciler {
     // The allow-list comes first: a policy naming another address sends no request at all.
     const addr = this.#d.addressPolicy.check(spec.prometheus.address);
     if (!addr.ok) return invalid(addr.message);
-    const read = await this.#readScale(t, false);
+    // A write whose outcome is unknown is judged by the count it finds: that must be the
+    // API server's, not a watch that may not have delivered the write yet.
+    const read = await this.#readScale(t, this.#unconfirmed.has(t.uid));
     if ('stop' in read) return read;
     const observed = this.#observedScale(t, read.scale);
     const seen = await this.#observeMetrics(t, read, observed);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { learnScalePaths } from '../../src/reconciler/discovery.ts';
-import { KubeApiError, resourceOfPath } from '../../src/reconciler/kube.ts';
+import { KubeApiError, type KubeRequest, resourceOfPath } from '../../src/reconciler/kube.ts';
 import {
   APPS_SCALE_PATHS,
   compactTarget,
@@ -261,5 +261,38 @@ describe('PolicyReconciler with a target cache', () => {
     assert.deepEqual(r.scaled && [r.scaled.from, r.scaled.to], [7, 9]);
     assert.equal(h.kube.count('GET', /\/scale$/), 1, 'one GET: the re-read after the 409');
     assert.equal(replicasOf(h), 9);
+  });
+});
+
+describe('a scale write whose outcome is unknown, with a target cache', () => {
+  it('the next tick reads the scale directly (the watch may lag), so the write that landed is recorded once', async () => {
+    // Regression (test/faults/apiclient.int.test.ts under APF): the next tick read the old
+    // count from a lagging watch, dropped the unconfirmed write as "not applied", and the
+    // 409 re-read then found the count already there: an action landed and was never recorded.
+    const stale = deployment(2, 'stale-rv');
+    let lossy = true;
+    let h: ReturnType<typeof harness> | undefined;
+    const transport = async (req: KubeRequest) => {
+      const res = await h!.kube.transport(req);
+      if (lossy && req.method === 'PUT' && req.path.endsWith('/scale'))
+        throw new KubeApiError(0, 'Transport', `${req.method} ${req.path}: timed out`);
+      return res;
+    };
+    const targets: TargetCache = {
+      lookup: () => ({ found: true, scale: scaleOf(stale, APPS_SCALE_PATHS), object: stale }),
+    };
+    h = harness(policy(), 2, { transport, targets });
+    h.collector.values.rps = 200; // proposes 4
+    assert.equal((await h.tick()).outcome, 'scale-failed');
+    assert.equal(replicasOf(h), 4, 'the store applied it');
+    lossy = false;
+    await h.tick();
+    const st = h.kube.policy!.status!;
+    assert.deepEqual(
+      st.recentDecisions?.map((d) => `${d.from}→${d.to}`),
+      ['2→4'],
+      'the action that landed is recorded',
+    );
+    assert.equal(h.kube.events.filter((e) => e.reason === 'Scaled').length, 1);
   });
 });
