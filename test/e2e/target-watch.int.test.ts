@@ -64,7 +64,7 @@ describe('targets read from watches', { skip: e2e.SANDBOX_SKIP, timeout: 240_000
     await e2e.cleanupNamespaces([N]);
   });
 
-  it('steady ticks send no GET of a target or its scale', async () => {
+  it('steady ticks send no GET of a target or its scale', async (t) => {
     for (const kind of ['apps/v1 Deployment', 'e2e.tidemark.dev/v1 Widget']) {
       await waitFor(() => op.lines.some((l) => l.msg === 'target watch synced' && l.target === kind), {
         timeoutMs: 30_000,
@@ -83,6 +83,9 @@ describe('targets read from watches', { skip: e2e.SANDBOX_SKIP, timeout: 240_000
       await targetGets(op),
       before,
       `no GET of a target or its scale in ${ticked} ticks (before the watches synced: ${JSON.stringify(before)})`,
+    );
+    t.diagnostic(
+      `${ticked} steady ticks, 0 target GETs; before the watches synced: ${JSON.stringify(before)}`,
     );
     for (const name of ['web', 'w']) {
       const p = await e2e.getPolicy(N, name);
