@@ -53,7 +53,7 @@ export interface OperatorMetrics {
   leader: Gauge<string>;
   policiesWatched: Gauge<string>;
   statusWrites: Counter<'outcome'>;
-  apiRequests: Counter<'verb' | 'code'>;
+  apiRequests: Counter<'verb' | 'code' | 'resource'>;
   apiThrottleWait: Histogram<'source'>;
   events: Counter<'outcome'>;
   /** Drops every per-policy series of a deleted policy, so /metrics does not keep ghosts. */
@@ -187,10 +187,11 @@ function processMetrics({ registers, counter }: Factories) {
  */
 function apiClientMetrics({ registers, counter }: Pick<Factories, 'registers' | 'counter'>) {
   return {
-    apiRequests: counter('tidemark_api_requests_total', 'Kubernetes API requests by verb and code.', [
-      'verb',
-      'code',
-    ] as const),
+    apiRequests: counter(
+      'tidemark_api_requests_total',
+      'Kubernetes API requests by verb, code and resource (deployments/scale, scalingpolicies/status, ...).',
+      ['verb', 'code', 'resource'] as const,
+    ),
     apiThrottleWait: new Histogram<'source'>({
       name: 'tidemark_api_throttle_wait_seconds',
       help: 'Waits before an API request: client-side QPS limit (client) or a 429 Retry-After (server).',

@@ -14,6 +14,7 @@ import {
   httpTransport,
   isNotFound,
   type KubeTransport,
+  resourceOfPath,
   withDeadlineBudget,
 } from '../reconciler/kube.ts';
 import { type HpaLike, otherOwner, type PolicyClaim, targetKey } from '../reconciler/ownership.ts';
@@ -23,6 +24,7 @@ import { AllowList, configMapInformer, watchAllowListConfigMap } from './allowli
 import { startHealthServer } from './http.ts';
 import { kubeLeaseClient, LeaderElector } from './leader.ts';
 import { OVER_INTERVAL, TickScheduler } from './scheduler.ts';
+import { kindKey, TargetWatches } from './target-watch.ts';
 
 export interface OperatorOptions {
   kubeconfig: KubeConfig;
@@ -63,7 +65,7 @@ export const DEFAULT_KUBE_API_BURST = 100;
  */
 function apiClients(o: OperatorOptions, m: OperatorMetrics, writeBudgetMs: () => number) {
   const observer: ApiObserver = {
-    onRequest: (e) => m.apiRequests.inc({ verb: e.method, code: e.code }),
+    onRequest: (e) => m.apiRequests.inc({ verb: e.method, code: e.code, resource: resourceOfPath(e.path) }),
     onThrottled: (e) => m.apiThrottleWait.observe({ source: e.source }, e.seconds),
   };
   const transport = httpTransport(o.kubeconfig, {
@@ -131,6 +133,9 @@ export class Operator {
   readonly #synced = new Set<Informer>();
   readonly #scheduler: TickScheduler;
   readonly #reconciler: PolicyReconciler;
+  /** The policies' targets, watched per kind; with the number of policies naming each kind. */
+  readonly #targets: TargetWatches;
+  readonly #kindRefs = new Map<string, number>();
   readonly #elector: LeaderElector;
   readonly #events: EventQueue;
   readonly #collector: Collector;
@@ -174,9 +179,17 @@ export class Operator {
       }),
       { onDrop: () => m.events.inc({ outcome: 'queue_dropped' }) },
     );
+    this.#targets = new TargetWatches({
+      kubeconfig: o.kubeconfig,
+      transport,
+      ...(o.namespaces ? { namespaces: o.namespaces } : {}),
+      log,
+      wanted: (apiVersion, kind) => (this.#kindRefs.get(kindKey(apiVersion, kind)) ?? 0) > 0,
+    });
     this.#reconciler = new PolicyReconciler({
       transport: fenced,
       discovery: new DiscoveryCache(transport),
+      targets: this.#targets,
       collector: this.#collector,
       addressPolicy,
       events: this.#events,
@@ -447,6 +460,19 @@ export class Operator {
     else this.#byTarget.delete(key);
   }
 
+  /** Policies per target kind: the last policy naming a kind stops its watch. */
+  #countKind(ref: { apiVersion: string; kind: string } | undefined, delta: number): void {
+    if (!ref) return;
+    const key = kindKey(ref.apiVersion, ref.kind);
+    const n = (this.#kindRefs.get(key) ?? 0) + delta;
+    if (n > 0) {
+      this.#kindRefs.set(key, n);
+      return;
+    }
+    this.#kindRefs.delete(key);
+    this.#targets.release(ref.apiVersion, ref.kind);
+  }
+
   #upsert(p: ScalingPolicy, initial: boolean): void {
     const uid = p.metadata.uid;
     if (!uid) return;
@@ -454,6 +480,8 @@ export class Operator {
     this.#policies.set(uid, p);
     this.#index(uid, old && keyOf(old), false);
     this.#index(uid, keyOf(p), true);
+    this.#countKind(p.spec?.targetRef, 1);
+    if (old) this.#countKind(old.spec?.targetRef, -1);
     this.metrics.policiesWatched.set(this.#policies.size);
     const interval = p.spec?.pollingIntervalSeconds ?? 15;
     if (!old) {
@@ -484,6 +512,7 @@ export class Operator {
     this.#reconciler.forget(uid);
     this.#policies.delete(uid);
     this.#index(uid, keyOf(stored), false);
+    this.#countKind(stored.spec?.targetRef, -1);
     this.metrics.policiesWatched.set(this.#policies.size);
     void this.metrics.forgetPolicy(p.metadata.namespace ?? '', p.metadata.name ?? '');
     // A policy that waited behind this one as the owner of its target may start now.
@@ -537,7 +566,11 @@ export class Operator {
     clearTimeout(timer);
     // The last ticks' Events, while this process still leads (bounded: the API may be gone).
     await this.#events.drain(Math.min(graceMs, 5_000));
-    await Promise.allSettled([...this.#informers.map((i) => i.stop()), this.#allowListWatch?.stop()]);
+    await Promise.allSettled([
+      ...this.#informers.map((i) => i.stop()),
+      this.#allowListWatch?.stop(),
+      this.#targets.stop(),
+    ]);
     await this.#elector.stop();
     this.metrics.leader.set(0);
     this.#collector.close();

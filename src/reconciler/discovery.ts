@@ -1,4 +1,5 @@
 import { encode, groupVersionPath, isNotFound, type KubeTransport } from './kube.ts';
+import { BUILT_IN_SCALE_PATHS, type ScalePaths } from './targets.ts';
 
 export interface ScalableResource {
   apiVersion: string;
@@ -105,5 +106,53 @@ function find(list: ApiResourceList | undefined, kind: string) {
     plural: main.name,
     namespaced: main.namespaced !== false,
     hasScale: resources.some((r) => r.name === `${main.name}/scale`),
+  };
+}
+
+/** The kind's scale paths, or why they are unknown (the tick then reads the scale subresource). */
+export type ScalePathsResult = { paths: ScalePaths } | { unknown: string };
+
+/**
+ * Where a kind keeps the values its scale subresource shows: built in for the
+ * apps/v1 kinds, else the `subresources.scale` of its CRD for the version named.
+ * A CRD that cannot be read (no RBAC grant for it, an aggregated API that is no
+ * CRD) leaves them unknown.
+ */
+export async function learnScalePaths(
+  transport: KubeTransport,
+  r: ScalableResource,
+): Promise<ScalePathsResult> {
+  const builtIn = BUILT_IN_SCALE_PATHS.get(`${r.apiVersion} ${r.kind}`);
+  if (builtIn) return { paths: builtIn };
+  const [group, version] = r.apiVersion.includes('/') ? r.apiVersion.split('/') : ['', r.apiVersion];
+  if (!group) return { unknown: `${r.kind} is a built-in kind of the core group (no CRD)` };
+  const crd = `${r.plural}.${group}`;
+  let obj: CrdLike;
+  try {
+    obj = (await transport({ method: 'GET', path: `${CRD_PATH}/${encode(crd)}` })) as CrdLike;
+  } catch (err) {
+    return { unknown: `reading CustomResourceDefinition ${crd} failed: ${(err as Error).message}` };
+  }
+  const scale = obj?.spec?.versions?.find((v) => v.name === version)?.subresources?.scale;
+  if (!scale?.specReplicasPath || !scale.statusReplicasPath) {
+    return { unknown: `CustomResourceDefinition ${crd} declares no scale paths for ${version}` };
+  }
+  return {
+    paths: {
+      specReplicasPath: scale.specReplicasPath,
+      statusReplicasPath: scale.statusReplicasPath,
+      ...(scale.labelSelectorPath ? { labelSelectorPath: scale.labelSelectorPath } : {}),
+    },
+  };
+}
+
+const CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+
+interface CrdLike {
+  spec?: {
+    versions?: Array<{
+      name: string;
+      subresources?: { scale?: Partial<ScalePaths> };
+    }>;
   };
 }

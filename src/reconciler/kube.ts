@@ -46,7 +46,7 @@ export type KubeTransport = (req: KubeRequest) => Promise<unknown>;
 /** What the transport reports, for metrics. */
 export interface ApiObserver {
   /** Every attempt: its HTTP status, or `error` / `deadline`. */
-  onRequest?(e: { method: string; code: string; seconds: number }): void;
+  onRequest?(e: { method: string; code: string; seconds: number; path: string }): void;
   /** A wait for the client-side limit (`client`) or a server's Retry-After (`server`). */
   onThrottled?(e: { source: 'client' | 'server'; seconds: number }): void;
 }
@@ -100,12 +100,17 @@ export function httpTransport(kc: KubeConfig, opts: TransportOptions = {}): Kube
       const started = now();
       try {
         const body = await send(req, deadline - started, totalMs);
-        obs.onRequest?.({ method: req.method, code: '2xx', seconds: (now() - started) / 1000 });
+        obs.onRequest?.({
+          method: req.method,
+          code: '2xx',
+          seconds: (now() - started) / 1000,
+          path: req.path,
+        });
         return body;
       } catch (err) {
         const e = err as KubeApiError;
         const code = e.status ? String(e.status) : e.reason === 'Deadline' ? 'deadline' : 'error';
-        obs.onRequest?.({ method: req.method, code, seconds: (now() - started) / 1000 });
+        obs.onRequest?.({ method: req.method, code, seconds: (now() - started) / 1000, path: req.path });
         // Jitter, so the requests APF turned away together do not all come back together.
         const retryMs = e.status === 429 ? (e.retryAfterMs ?? 1000) * (1 + Math.random() / 4) : undefined;
         if (retryMs === undefined || attempt >= maxRetries || now() + retryMs >= deadline) throw err;
@@ -254,3 +259,17 @@ export function groupVersionPath(apiVersion: string): string {
 }
 
 export const encode = encodeURIComponent;
+
+/**
+ * The resource a request path names, with its subresource (`deployments/scale`,
+ * `scalingpolicies/status`, `events`), or `discovery` for /api, /apis and a
+ * group-version: a label of few values (one per kind the operator touches).
+ */
+export function resourceOfPath(path: string): string {
+  const segs = (path.split('?')[0] ?? '').split('/').filter(Boolean);
+  let i = segs[0] === 'api' ? 2 : segs[0] === 'apis' ? 3 : -1;
+  if (i < 0 || segs.length <= i) return 'discovery';
+  if (segs[i] === 'namespaces' && segs.length > i + 2) i += 2;
+  const sub = segs[i + 2];
+  return sub ? `${segs[i]}/${sub}` : (segs[i] ?? 'discovery');
+}

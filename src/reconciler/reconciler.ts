@@ -18,6 +18,7 @@ import {
   type TickStop,
 } from './report.ts';
 import { type Condition, restorePersisted, statusChanged } from './status.ts';
+import type { Scale, TargetCache } from './targets.ts';
 
 export const POLICY_API_VERSION = 'tidemark.dev/v1alpha1';
 export const POLICY_PLURAL = 'scalingpolicies';
@@ -42,6 +43,11 @@ export interface EventSink {
 export interface ReconcilerDeps {
   transport: KubeTransport;
   discovery: DiscoveryCache;
+  /**
+   * The targets as watches hold them (src/operator/target-watch.ts): a tick reads
+   * its target there, and from the API server only where the cache cannot say.
+   */
+  targets?: TargetCache;
   collector: ObservationSource;
   addressPolicy: { check(address: string): AddressCheck };
   events: EventSink;
@@ -115,14 +121,6 @@ interface Memory extends HistoryMemory {
  */
 const VOLATILE_STATE_KEYS: ReadonlySet<string> = new Set(['level5']);
 
-interface Scale {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { resourceVersion?: string; [k: string]: unknown };
-  spec?: { replicas?: number };
-  status?: { replicas?: number; selector?: string };
-}
-
 /** One tick's fixed facts. */
 interface Tick {
   policy: ScalingPolicy;
@@ -146,6 +144,13 @@ interface Observation extends Observed {
   /** The engine state the decision starts from. */
   state?: EngineState;
   observeEvents: EventSpec[];
+}
+
+/** The target as a tick read it: from the watch (with the object) or from GET …/scale. */
+interface TargetRead {
+  resource: ScalableResource;
+  scale: Scale;
+  object?: unknown;
 }
 
 type ObserveResult = { stop: TickStop; outcome: TickOutcome; observed?: Observed } | { seen: Observation };
@@ -251,10 +256,12 @@ export class PolicyReconciler {
     // The allow-list comes first: a policy naming another address sends no request at all.
     const addr = this.#d.addressPolicy.check(spec.prometheus.address);
     if (!addr.ok) return invalid(addr.message);
-    const read = await this.#readScale(t);
+    // A write whose outcome is unknown is judged by the count it finds: that must be the
+    // API server's, not a watch that may not have delivered the write yet.
+    const read = await this.#readScale(t, this.#unconfirmed.has(t.uid));
     if ('stop' in read) return read;
     const observed = this.#observedScale(t, read.scale);
-    const seen = await this.#observeMetrics(t, read.resource, read.scale, observed);
+    const seen = await this.#observeMetrics(t, read, observed);
     if ('problem' in seen) return { ...invalid(seen.problem), observed };
     // Checked last, so that a policy that is invalid or names no target says that first.
     const other = this.#d.otherOwner?.(t.policy);
@@ -262,19 +269,27 @@ export class PolicyReconciler {
     return { seen };
   }
 
-  /** After a 409 on the scale write: the scale again, the metrics as they were. */
+  /**
+   * After a 409 on the scale write: the scale again, the metrics as they were.
+   * From the API server: the watch may not have delivered the change yet.
+   */
   async #observeScale(t: Tick, before: Observation): Promise<ObserveResult> {
-    const read = await this.#readScale(t);
+    const read = await this.#readScale(t, true);
     if ('stop' in read) return read;
     return { seen: { ...before, scale: read.scale, current: read.scale.spec?.replicas ?? 0 } };
   }
 
+  /** The target's scale: from the watch's cache unless `direct` or the cache cannot say, else a GET. */
   async #readScale(
     t: Tick,
-  ): Promise<{ resource: ScalableResource; scale: Scale } | Extract<ObserveResult, { stop: TickStop }>> {
+    direct: boolean,
+  ): Promise<TargetRead | Extract<ObserveResult, { stop: TickStop }>> {
     const target = t.policy.spec.targetRef;
     try {
       const resource = await this.#d.discovery.resolve(target.apiVersion, target.kind);
+      const cached = direct ? undefined : this.#d.targets?.lookup(resource, t.namespace, target.name);
+      if (cached?.found) return { resource, scale: cached.scale, object: cached.object };
+      if (cached) throw new KubeApiError(404, 'NotFound', 'not in the synced watch cache');
       const scale = (await this.#d.transport({
         method: 'GET',
         path: DiscoveryCache.scalePath(resource, t.namespace, target.name),
@@ -338,8 +353,7 @@ export class PolicyReconciler {
   /** Metrics, plus the extras some Level 5 mechanisms use, and the forecaster's history. */
   async #observeMetrics(
     t: Tick,
-    resource: ScalableResource,
-    scale: Scale,
+    { resource, scale, object }: TargetRead,
     observed: Observed,
   ): Promise<Observation | { problem: string }> {
     const spec = t.policy.spec;
@@ -348,7 +362,11 @@ export class PolicyReconciler {
     const latency = latencySpec(spec);
     const [obs, readyReplicas, latencySeconds] = await Promise.all([
       this.#d.collector.observe({ namespace: t.namespace, spec }),
-      wantsReadyReplicas(spec) ? this.#readyReplicas(t, resource) : undefined,
+      wantsReadyReplicas(spec)
+        ? object === undefined
+          ? this.#readyReplicas(t, resource)
+          : readyReplicasOf(resource.apiVersion, resource.kind, object)
+        : undefined,
       latency ? this.#latencySeconds(t, latency) : undefined,
     ]);
     if (obs.problem?.invalidPolicy) return { problem: obs.problem.message };

@@ -71,8 +71,12 @@ test("the chart's default values are deploy/'s settings", () => {
 
 test("the chart's operator rules are deploy/cluster's ClusterRole and deploy/namespaced's Role", () => {
   const rules = helperYaml('tidemark.watchRules');
+  const clusterRules = helperYaml('tidemark.clusterRules') as unknown[];
   const [clusterRole] = find(cluster, 'ClusterRole', 'tidemark-operator');
-  assert.deepEqual(rules, (clusterRole as unknown as { rules: unknown }).rules);
+  assert.deepEqual(
+    [...(rules as unknown[]), ...clusterRules],
+    (clusterRole as unknown as { rules: unknown }).rules,
+  );
   const [role] = find(build(join(DEPLOY, 'namespaced')), 'Role', 'tidemark-operator');
   assert.deepEqual(rules, (role as unknown as { rules: unknown }).rules);
 });

@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import {
   build,
+  CLUSTER_ONLY,
   DEPLOY,
   find,
   grants,
@@ -93,7 +94,7 @@ test('no RBAC rule anywhere in deploy/ uses a wildcard', () => {
 test('cluster-wide install: the ClusterRole grants exactly what the operator calls', () => {
   const roles = find(cluster, 'ClusterRole');
   assert.equal(roles.length, 1);
-  assert.deepEqual(grants(rulesOf(roles[0]!)), WATCHED);
+  assert.deepEqual(grants(rulesOf(roles[0]!)), [...WATCHED, ...CLUSTER_ONLY].sort());
   const [binding] = find(cluster, 'ClusterRoleBinding', 'tidemark-operator');
   assert.deepEqual((binding as unknown as { subjects: unknown }).subjects, [
     { kind: 'ServiceAccount', name: 'tidemark', namespace: 'tidemark-system' },
@@ -227,6 +228,10 @@ const GRANTED_IN_CODE: Record<string, RegExp> = {
   scalingpolicies: /scalingpolicies/,
   'scalingpolicies/status': /\/status`/,
   '*/scale (deployments, statefulsets, replicasets)': /\/scale`/,
+  // The target watches: a list of the kind's plural (src/operator/target-watch.ts) for the apps kinds.
+  'deployments, statefulsets, replicasets (list, watch)':
+    /'apps\/v1 Deployment'[\s\S]*'apps\/v1 StatefulSet'[\s\S]*'apps\/v1 ReplicaSet'[\s\S]*\$\{r\.plural\}`/,
+  customresourcedefinitions: /apiextensions\.k8s\.io\/v1\/customresourcedefinitions'/,
   events: /\/api\/v1\/namespaces\/[^`]*\/events`/,
   secrets: /\/api\/v1\/namespaces\/[^`]*\/secrets\//,
   leases: /\/apis\/coordination\.k8s\.io\/v1\/namespaces\/[^`]*\/leases`/,
@@ -239,15 +244,7 @@ const NOT_GRANTED: Record<string, RegExp> = {
   'events.k8s.io events': /events\.k8s\.io\/v1/,
   'scalingpolicies/scale': /scalingpolicies\/scale/,
   ...Object.fromEntries(
-    [
-      'pods',
-      'nodes',
-      'services',
-      'endpoints',
-      'namespaces',
-      'serviceaccounts',
-      'customresourcedefinitions',
-    ].map((r) => [
+    ['pods', 'nodes', 'services', 'endpoints', 'namespaces', 'serviceaccounts'].map((r) => [
       r,
       // The resource is the path's last segment, or only a name follows it.
       new RegExp(`/api(s/[a-z0-9.]+)?/v1/(namespaces/[^/\`]+/)?${r}(['"\`?]|/\\$\\{[^}]+\\}['"\`])`),

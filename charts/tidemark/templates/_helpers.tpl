@@ -19,6 +19,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [apps]
   resources: [deployments/scale, statefulsets/scale, replicasets/scale]
   verbs: [get, update]
+- apiGroups: [apps]
+  resources: [deployments, statefulsets, replicasets]
+  verbs: [list, watch]
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
   verbs: [list, watch]
@@ -27,6 +30,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   verbs: [create, patch]
 - apiGroups: [""]
   resources: [secrets]
+  verbs: [get]
+{{- end -}}
+
+{{/* Cluster-scoped reads, in the ClusterRole only: a custom resource target's CRD (its scale paths). */}}
+{{- define "tidemark.clusterRules" -}}
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
   verbs: [get]
 {{- end -}}
 

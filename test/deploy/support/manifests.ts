@@ -93,10 +93,16 @@ export function grants(rules: PolicyRule[]): string[] {
 // cluster", docs/install.md). The ClusterRole (and each namespaced Role) must
 // grant exactly this; the Role in the operator's own namespace exactly OWN.
 export const WATCHED = [
+  'apps/deployments list',
+  'apps/deployments watch',
   'apps/deployments/scale get',
   'apps/deployments/scale update',
+  'apps/replicasets list',
+  'apps/replicasets watch',
   'apps/replicasets/scale get',
   'apps/replicasets/scale update',
+  'apps/statefulsets list',
+  'apps/statefulsets watch',
   'apps/statefulsets/scale get',
   'apps/statefulsets/scale update',
   'autoscaling/horizontalpodautoscalers list',
@@ -108,6 +114,8 @@ export const WATCHED = [
   'tidemark.dev/scalingpolicies watch',
   'tidemark.dev/scalingpolicies/status patch',
 ];
+/** Cluster-scoped grants, in the cluster-wide install only (a Role cannot grant them). */
+export const CLUSTER_ONLY = ['apiextensions.k8s.io/customresourcedefinitions get'];
 export const OWN = [
   'coordination.k8s.io/leases create',
   'coordination.k8s.io/leases get tidemark-leader',
