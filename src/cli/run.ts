@@ -18,6 +18,7 @@ export interface RunOptions {
   shutdownGraceSeconds: number;
   kubeApiQps: number;
   kubeApiBurst: number;
+  sharding: 'on' | 'off';
 }
 
 const list = (v: string): string[] =>
@@ -113,6 +114,15 @@ export function registerRunCommand(program: Command): void {
       int(1, 10_000),
       100,
     )
+    .option(
+      '--sharding <on|off>',
+      'on: every replica acts on its share of the policies (a member Lease each, docs/sharding.md); off: one leader acts',
+      (v: string) => {
+        if (v !== 'on' && v !== 'off') throw new InvalidArgumentError(`expected on or off, got "${v}"`);
+        return v;
+      },
+      'off',
+    )
     .action(async (opts: RunOptions) => {
       if (opts.renewDeadlineSeconds >= opts.leaseDurationSeconds) {
         fail('--renew-deadline-seconds must be less than --lease-duration-seconds');
@@ -168,6 +178,7 @@ async function runOperator(opts: RunOptions): Promise<void> {
       retryPeriodMs: opts.retryPeriodSeconds * 1000,
       kubeApiQps: opts.kubeApiQps,
       kubeApiBurst: opts.kubeApiBurst,
+      sharding: opts.sharding === 'on',
     });
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));
