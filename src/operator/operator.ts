@@ -581,11 +581,6 @@ export class Operator {
     const startedAt = Date.now();
     try {
       await this.#reconciler.reconcile(p, dueAt);
-      // Evidence for the sharding tests (who ticked what, when), at debug level.
-      this.#o.log.debug(
-        { namespace: p.metadata.namespace, policy: p.metadata.name, startedAt, endedAt: Date.now() },
-        'tick done',
-      );
     } catch (err) {
       this.#o.log.error(
         {
@@ -594,6 +589,12 @@ export class Operator {
           err: err instanceof Error ? err.stack : String(err),
         },
         'tick failed',
+      );
+    } finally {
+      // Who ticked what, when (the sharding tests read it), at debug level.
+      this.#o.log.debug(
+        { namespace: p.metadata.namespace, policy: p.metadata.name, startedAt, endedAt: Date.now() },
+        'tick done',
       );
     }
   }
