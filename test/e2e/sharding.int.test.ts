@@ -14,7 +14,7 @@ import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
 import { Operator } from '../../src/operator/operator.ts';
 import { KubeApiError, type KubeTransport } from '../../src/reconciler/kube.ts';
 import { FAST_LEASE, sleep } from '../support/faults.ts';
-import { kubeConfig, sandboxEnv, waitFor } from '../support/sandbox.ts';
+import { kubeConfig, kubectl, sandboxEnv, waitFor } from '../support/sandbox.ts';
 import * as e2e from './support.ts';
 
 const { run: RUN, ns } = e2e.testRun('shard');
@@ -245,6 +245,8 @@ describe('sharding: 3 replicas, 300 policies', { skip: e2e.SANDBOX_SKIP, timeout
     await Promise.all(children.map((o) => o.kill('SIGTERM')));
     await inProc?.op.stop(5_000);
     await e2e.cleanupNamespaces([NS]);
+    // The member Leases (released by the SIGTERMs; b's expired).
+    await kubectl(['delete', 'leases', '-n', 'default', '-l', `tidemark.dev/member-of=${RUN}`]).catch(() => {});
   });
 
   it('balances, fails over after SIGKILL, rebalances on a join, and a partitioned replica stops first; no policy is ticked by two replicas at once, every action is accounted once', async () => {
