@@ -264,13 +264,24 @@ export class Operator {
   #reassign(): void {
     const owned = new Set<string>();
     for (const uid of this.#policies.keys()) if (this.#mayActOn(uid)) owned.add(uid);
-    for (const uid of owned) {
-      if (this.#owned.has(uid)) continue;
-      this.#reconciler.forget(uid);
+    const gained = [...owned].filter((uid) => !this.#owned.has(uid));
+    this.#owned = new Set([...owned].filter((uid) => this.#owned.has(uid)));
+    for (const uid of gained) {
+      this.#adopt(uid);
       this.#scheduler.trigger(uid);
     }
-    this.#owned = owned;
-    this.metrics.shardPolicies.set(owned.size);
+    this.metrics.shardPolicies.set(this.#owned.size);
+  }
+
+  /**
+   * A policy (back) in this replica's share: what the replica remembered of it
+   * may be older than the status another replica wrote since, so it starts from
+   * the status (as a new leader does).
+   */
+  #adopt(uid: string): void {
+    this.#reconciler.forget(uid);
+    this.#owned.add(uid);
+    this.metrics.shardPolicies.set(this.#owned.size);
   }
 
   /** Single leader: while leading. Sharding: while an acting member the policy hashes to. */
@@ -570,14 +581,19 @@ export class Operator {
   /** Sharding: keeps tidemark_shard_policies right between membership changes. */
   #countOwned(uid: string): void {
     if (!this.#shards) return;
-    if (this.#policies.has(uid) && this.#shards.owns(uid)) this.#owned.add(uid);
-    else this.#owned.delete(uid);
+    if (this.#policies.has(uid) && this.#shards.owns(uid)) {
+      if (!this.#owned.has(uid)) this.#adopt(uid);
+      return;
+    }
+    this.#owned.delete(uid);
     this.metrics.shardPolicies.set(this.#owned.size);
   }
 
   async #tick(uid: string, dueAt: number): Promise<void> {
     const p = this.#policies.get(uid);
     if (!p || !this.#mayActOn(uid) || this.#crdMissing) return;
+    // Owned since the last membership change (the join wait ended between two lists).
+    if (this.#shards && !this.#owned.has(uid)) this.#adopt(uid);
     const startedAt = Date.now();
     try {
       await this.#reconciler.reconcile(p, dueAt);

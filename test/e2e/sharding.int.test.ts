@@ -246,7 +246,9 @@ describe('sharding: 3 replicas, 300 policies', { skip: e2e.SANDBOX_SKIP, timeout
     await inProc?.op.stop(5_000);
     await e2e.cleanupNamespaces([NS]);
     // The member Leases (released by the SIGTERMs; b's expired).
-    await kubectl(['delete', 'leases', '-n', 'default', '-l', `tidemark.dev/member-of=${RUN}`]).catch(() => {});
+    await kubectl(['delete', 'leases', '-n', 'default', '-l', `tidemark.dev/member-of=${RUN}`]).catch(
+      () => {},
+    );
   });
 
   it('balances, fails over after SIGKILL, rebalances on a join, and a partitioned replica stops first; no policy is ticked by two replicas at once, every action is accounted once', async () => {
