@@ -340,8 +340,15 @@ describe('sharding: 3 replicas, 300 policies', { skip: e2e.SANDBOX_SKIP, timeout
     await inProc.op.stop(5_000);
     const ticks = all.flatMap(ticksOf);
     const overlaps: string[] = [];
+    const interleaved: string[] = [];
     const byPolicy = groupBy(ticks, (t) => t.policy);
     for (const [name, ts] of byPolicy) {
+      // In this run no policy ever goes back to a replica it left (a kill, a join, a partition:
+      // each moves a policy once), so each replica's ticks of it form one run. A replica that
+      // kept acting after another started (x, y, x) breaks that, even when no two ticks overlap.
+      const runs = [...ts].sort((x, y) => x.startedAt - y.startedAt).map((t) => t.replica);
+      const order = runs.filter((r, i) => r !== runs[i - 1]);
+      if (new Set(order).size !== order.length) interleaved.push(`${name}: ${order.join(' → ')}`);
       for (const x of ts) {
         for (const y of ts) {
           if (x.replica < y.replica && x.startedAt < y.endedAt && y.startedAt < x.endedAt) {
@@ -357,6 +364,11 @@ describe('sharding: 3 replicas, 300 policies', { skip: e2e.SANDBOX_SKIP, timeout
       overlaps.slice(0, 5),
       [],
       `${overlaps.length} ticks of one policy overlapped on two replicas`,
+    );
+    assert.deepEqual(
+      interleaved.slice(0, 5),
+      [],
+      `${interleaved.length} policies went back to a replica they had left`,
     );
     await accountedOnce();
   });
