@@ -92,8 +92,8 @@ export class Membership {
    * True while this replica may act on the policies it owns: it holds its own
    * Lease (renewed within renewDeadline), has held it for a whole lease duration
    * (every other replica has listed it since, so none acts on a policy that now
-   * hashes here: docs/sharding.md), and its view of the members is from a list
-   * sent within renewDeadline.
+   * hashes here: docs/sharding.md), and its view of the members is recent
+   * enough that a write may still start on it (#viewBudgetMs).
    */
   acting(): boolean {
     const since = this.#elector.leadingSince;
@@ -101,9 +101,20 @@ export class Membership {
     return (
       since !== undefined &&
       now - since >= this.#o.leaseDurationMs &&
-      now - this.#viewAt < this.#o.renewDeadlineMs &&
+      this.#viewBudgetMs(now) > 0 &&
       this.#members.includes(this.#o.identity)
     );
+  }
+
+  /**
+   * How long writes may still start on the last list: a replica that joined
+   * after the list was sent acts a lease duration after it joined, so until
+   * then, less half the margin between lease duration and renew deadline
+   * (kept back for a late timer and for the abort to reach the server).
+   */
+  #viewBudgetMs(now: number): number {
+    const slack = (this.#o.leaseDurationMs - this.#o.renewDeadlineMs) / 2;
+    return this.#viewAt + this.#o.leaseDurationMs - slack - now;
   }
 
   /** Whether this replica acts on the policy now. */
@@ -118,9 +129,7 @@ export class Membership {
    */
   writeBudgetMs(): number {
     if (!this.acting()) return 0;
-    const slack = (this.#o.leaseDurationMs - this.#o.renewDeadlineMs) / 2;
-    const view = this.#viewAt + this.#o.leaseDurationMs - slack - this.#o.clock.now();
-    return Math.max(0, Math.min(this.#elector.writeBudgetMs(), view));
+    return Math.max(0, Math.min(this.#elector.writeBudgetMs(), this.#viewBudgetMs(this.#o.clock.now())));
   }
 
   /** How long since the API server last answered a Lease request (for /readyz). */
