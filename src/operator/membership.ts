@@ -117,6 +117,11 @@ export class Membership {
     return this.#viewAt + this.#o.leaseDurationMs - slack - now;
   }
 
+  /** Whether the policy hashes to this replica among the members of the last list (acting or not). */
+  assigned(uid: string): boolean {
+    return ownerOf(uid, this.#members) === this.#o.identity;
+  }
+
   /** Whether this replica acts on the policy now. */
   owns(uid: string): boolean {
     return this.acting() && ownerOf(uid, this.#members) === this.#o.identity;

@@ -143,6 +143,8 @@ export class Operator {
   readonly #shards: Membership | undefined;
   /** The policies this replica owned at the last membership change (sharding). */
   #owned = new Set<string>();
+  /** Whether the last membership change said this replica acts (sharding). */
+  #acting = false;
   readonly #events: EventQueue;
   readonly #collector: Collector;
   readonly #allowList: AllowList;
@@ -252,6 +254,7 @@ export class Operator {
       onChange: ({ acting, members }) => {
         m.leader.set(acting ? 1 : 0);
         m.shardMembers.set(members.length);
+        this.#acting = acting;
         this.#scheduler.setEnabled(acting);
         this.#reassign();
         o.log.info({ identity: this.identity, acting, members, owned: this.#owned.size }, 'shard membership');
@@ -581,7 +584,9 @@ export class Operator {
   /** Sharding: keeps tidemark_shard_policies right between membership changes. */
   #countOwned(uid: string): void {
     if (!this.#shards) return;
-    if (this.#policies.has(uid) && this.#shards.owns(uid)) {
+    // By the last membership change, not by this instant: a list a moment late must not
+    // drop a policy from the count until the next change.
+    if (this.#policies.has(uid) && this.#acting && this.#shards.assigned(uid)) {
       if (!this.#owned.has(uid)) this.#adopt(uid);
       return;
     }
