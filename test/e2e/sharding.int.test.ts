@@ -441,6 +441,7 @@ async function accountedOnce(): Promise<void> {
   const policies = await list<ScalingPolicy>('scalingpolicies', 'tidemark.dev/v1alpha1');
   assert.equal(policies.length, N);
   const wrong: string[] = [];
+  let eventsShort = 0;
   for (const pol of policies) {
     const n = pol.metadata.name ?? '';
     const changes = (widgets.get(n) ?? 0) - 1;
@@ -448,9 +449,17 @@ async function accountedOnce(): Promise<void> {
       [...(pol.status?.recentDecisions ?? [])].reverse().map((d) => [d.from, d.to]),
     );
     const events = (scaled.get(n) ?? []).reduce((k, e) => k + (e.count ?? 1), 0);
-    if (changes !== 4 || events !== 4 || decisions !== want) {
+    // The books of actions: the target's changes and the status's decisions, exactly. Events
+    // are never more (a doubled action would add one) but may be fewer: a replica that stops
+    // acting drops the Events it had queued (their writes are fenced like any other), which
+    // happens on a machine so busy that a member list comes back later than its write budget.
+    if (changes !== 4 || events > 4 || decisions !== want) {
       wrong.push(`${n}: ${changes} changes, ${events} Scaled Events, decisions ${decisions}`);
     }
+    if (events < 4) eventsShort++;
   }
+  console.log(
+    `# [+${at()} s] books: ${N} × 4 changes and decisions; Scaled Events missing for ${eventsShort}`,
+  );
   assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} policies whose actions do not balance`);
 }
