@@ -442,7 +442,7 @@ async function accountedOnce(): Promise<void> {
   assert.equal(policies.length, N);
   const wrong: string[] = [];
   let eventsShort = 0;
-  const decisionsOff = 0;
+  let decisionsOff = 0;
   for (const pol of policies) {
     const n = pol.metadata.name ?? '';
     const changes = (widgets.get(n) ?? 0) - 1;
