@@ -182,7 +182,7 @@ export function overview(): Json {
       {
         title: 'Leaders',
         description:
-          'Replicas holding the Lease. Exactly 1 is healthy: 0 means nothing is scaled, 2 a split brain.',
+          'Replicas holding the Lease. Exactly 1 is healthy: 0 means nothing is scaled, 2 a split brain. With --sharding=on every acting member counts (see Shards).',
         type: 'stat',
         w: 4,
         h: 4,
@@ -246,6 +246,42 @@ export function overview(): Json {
         h: 4,
         targets: [{ expr: 'max by (instance) (tidemark_leader)', legendFormat: '{{instance}}' }],
         fieldConfig: { defaults: { ...stateValues, unit: 'short' } },
+      },
+    ],
+    'Shards',
+    [
+      {
+        title: 'Policies per replica',
+        description:
+          'With --sharding=on: the policies each replica acts on (rendezvous hashing of the policy uid over the live members; about equal shares). Empty with one leader.',
+        type: 'timeseries',
+        w: 12,
+        h: 6,
+        targets: [{ expr: 'max by (instance) (tidemark_shard_policies)', legendFormat: '{{instance}}' }],
+      },
+      {
+        title: 'Policies without an owner',
+        description:
+          'Policies watched less the policies some replica acts on. 0 is healthy; above 0 for longer than a lease duration plus a polling interval: see the TidemarkPolicyUnowned alert.',
+        type: 'stat',
+        w: 6,
+        h: 6,
+        targets: [
+          {
+            expr:
+              '(max(tidemark_policies_watched) - sum(tidemark_shard_policies)) and on() (max(tidemark_shard_members) > 0)' +
+              ZERO_FALLBACK,
+            legendFormat: 'unowned',
+          },
+        ],
+      },
+      {
+        title: 'Live members',
+        description: 'Members each replica sees live: all replicas should agree.',
+        type: 'timeseries',
+        w: 6,
+        h: 6,
+        targets: [{ expr: 'max by (instance) (tidemark_shard_members)', legendFormat: '{{instance}}' }],
       },
     ],
     'Policies',

@@ -19,6 +19,7 @@ export interface RunOptions {
   kubeApiQps: number;
   kubeApiBurst: number;
   policyMetrics: 'basic' | 'detailed';
+  sharding: 'on' | 'off';
 }
 
 const list = (v: string): string[] =>
@@ -128,6 +129,15 @@ export function registerRunCommand(program: Command): void {
       oneOf(['basic', 'detailed']),
       'basic',
     )
+    .option(
+      '--sharding <on|off>',
+      'on: every replica acts on its share of the policies (a member Lease each, docs/sharding.md); off: one leader acts',
+      (v: string) => {
+        if (v !== 'on' && v !== 'off') throw new InvalidArgumentError(`expected on or off, got "${v}"`);
+        return v;
+      },
+      'off',
+    )
     .action(async (opts: RunOptions) => {
       if (opts.renewDeadlineSeconds >= opts.leaseDurationSeconds) {
         fail('--renew-deadline-seconds must be less than --lease-duration-seconds');
@@ -184,6 +194,7 @@ async function runOperator(opts: RunOptions): Promise<void> {
       kubeApiQps: opts.kubeApiQps,
       kubeApiBurst: opts.kubeApiBurst,
       policyMetrics: opts.policyMetrics,
+      sharding: opts.sharding === 'on',
     });
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));

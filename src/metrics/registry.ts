@@ -52,6 +52,8 @@ export interface OperatorMetrics {
   autopilotActing: Gauge<'namespace' | 'policy'>;
   leader: Gauge<string>;
   policiesWatched: Gauge<string>;
+  shardPolicies: Gauge<string>;
+  shardMembers: Gauge<string>;
   statusWrites: Counter<'outcome'>;
   apiRequests: Counter<'verb' | 'code' | 'resource'>;
   apiThrottleWait: Histogram<'source'>;
@@ -171,6 +173,16 @@ function processMetrics({ registers, counter }: Factories) {
     policiesWatched: new Gauge({
       name: 'tidemark_policies_watched',
       help: 'ScalingPolicies known to this process.',
+      registers,
+    }),
+    shardPolicies: new Gauge({
+      name: 'tidemark_shard_policies',
+      help: 'Policies this replica acts on (--sharding=on; 0 otherwise).',
+      registers,
+    }),
+    shardMembers: new Gauge({
+      name: 'tidemark_shard_members',
+      help: 'Live members this replica sees (--sharding=on; 0 otherwise).',
       registers,
     }),
     // Not in the shared table: lets the scale benchmark show that an idle policy writes nothing.

@@ -76,6 +76,7 @@ export class LeaderElector {
   #deadlineTimer: unknown;
   #running = false;
   #step: Promise<boolean> | undefined;
+  #leadingSince: number | undefined;
 
   constructor(opts: ElectorOptions) {
     this.#o = {
@@ -103,6 +104,16 @@ export class LeaderElector {
    */
   isLeader(): boolean {
     return this.#leading && this.#o.clock.now() - this.#lastRenew < this.#o.renewDeadlineMs;
+  }
+
+  /**
+   * When the current uninterrupted hold began (monotonic ms, taken after the
+   * write that won or renewed it came back; a renewal later than renewDeadline
+   * starts a new hold): undefined while not leading. Sharding waits a lease
+   * duration from here before it acts (docs/sharding.md).
+   */
+  get leadingSince(): number | undefined {
+    return this.isLeader() ? this.#leadingSince : undefined;
   }
 
   /** The last holder seen in the lease (this process or another). */
@@ -249,6 +260,9 @@ export class LeaderElector {
   }
 
   #renewed(now: number): boolean {
+    if (!this.#leading || now - this.#lastRenew >= this.#o.renewDeadlineMs) {
+      this.#leadingSince = this.#o.clock.now();
+    }
     this.#lastRenew = now;
     // Step down (and say so: onStoppedLeading, the leader gauge) when the deadline passes,
     // even while a renew request still hangs on a partitioned network.
@@ -294,6 +308,8 @@ export function kubeLeaseClient(
   name: string,
   isNotFound: (err: unknown) => boolean,
   timeoutMs = 5_000,
+  /** Labels the Lease carries (every write replaces the object, so they are sent each time). */
+  labels?: Record<string, string>,
 ): LeaseClient {
   const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
   const toRecord = (o: LeaseObject): LeaseRecord => ({
@@ -305,7 +321,12 @@ export function kubeLeaseClient(
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}) },
+      metadata: {
+        name,
+        namespace,
+        ...(labels ? { labels } : {}),
+        ...(resourceVersion ? { resourceVersion } : {}),
+      },
       spec,
     };
   };

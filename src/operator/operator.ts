@@ -23,6 +23,7 @@ import { POLICY_API_VERSION, POLICY_PLURAL, PolicyReconciler } from '../reconcil
 import { AllowList, configMapInformer, watchAllowListConfigMap } from './allowlist.ts';
 import { startHealthServer } from './http.ts';
 import { kubeLeaseClient, LeaderElector } from './leader.ts';
+import { Membership } from './membership.ts';
 import { OVER_INTERVAL, TickScheduler } from './scheduler.ts';
 import { kindKey, TargetWatches } from './target-watch.ts';
 
@@ -49,6 +50,13 @@ export interface OperatorOptions {
   /** How much /metrics says per policy (src/metrics/registry.ts PolicyMetricsLevel); default basic. */
   policyMetrics?: PolicyMetricsLevel;
   registry?: Registry;
+  /**
+   * Active-active (docs/sharding.md): every replica holds a member Lease of its own
+   * (named after leaseName) and acts on its share of the policies. Off: one leader acts.
+   */
+  sharding?: boolean;
+  /** Tests only: wraps the Lease transport (a fake that refuses Lease writes = a partition). */
+  wrapLeaseTransport?: (t: KubeTransport) => KubeTransport;
 }
 
 /** Defaults of --kube-api-qps/--kube-api-burst: client-go's 5/10, raised tenfold for an operator (docs/api-client.md). */
@@ -73,7 +81,8 @@ function apiClients(o: OperatorOptions, m: OperatorMetrics, writeBudgetMs: () =>
     limiter: new TokenBucket(o.kubeApiQps ?? DEFAULT_KUBE_API_QPS, o.kubeApiBurst ?? DEFAULT_KUBE_API_BURST),
     observer,
   });
-  const leaseTransport = httpTransport(o.kubeconfig, { maxSockets: 2, observer });
+  const realLease = httpTransport(o.kubeconfig, { maxSockets: 2, observer });
+  const leaseTransport = o.wrapLeaseTransport ? o.wrapLeaseTransport(realLease) : realLease;
   const fenced = withDeadlineBudget(transport, (req) => (req.method === 'GET' ? undefined : writeBudgetMs()));
   return { transport, leaseTransport, fenced };
 }
@@ -137,6 +146,12 @@ export class Operator {
   readonly #targets: TargetWatches;
   readonly #kindRefs = new Map<string, number>();
   readonly #elector: LeaderElector;
+  /** Set with --sharding=on: this replica's membership; the elector then stays idle. */
+  readonly #shards: Membership | undefined;
+  /** The policies this replica owned at the last membership change (sharding). */
+  #owned = new Set<string>();
+  /** Whether the last membership change said this replica acts (sharding). */
+  #acting = false;
   readonly #events: EventQueue;
   readonly #collector: Collector;
   readonly #allowList: AllowList;
@@ -152,13 +167,16 @@ export class Operator {
     this.metrics = createOperatorMetrics(o.registry ?? new Registry(), o.policyMetrics ?? 'basic');
     const log = o.log;
     const m = this.metrics;
-    const { transport, leaseTransport, fenced } = apiClients(o, m, () => this.#elector.writeBudgetMs());
+    const { transport, leaseTransport, fenced } = apiClients(o, m, () =>
+      this.#shards ? this.#shards.writeBudgetMs() : this.#elector.writeBudgetMs(),
+    );
     this.#transport = transport;
     // One allow-list for the collector and the reconciler, so a ConfigMap edit reaches both.
     const addressPolicy = new AllowList(o.allowedPrometheus);
     this.#allowList = addressPolicy;
     this.#collector = newCollector(o, m, transport, addressPolicy);
     this.#elector = this.#newElector(leaseTransport);
+    this.#shards = o.sharding ? this.#newMembership(leaseTransport) : undefined;
     this.#scheduler = new TickScheduler({
       maxConcurrent: o.maxConcurrentTicks,
       run: (uid, dueAt) => this.#tick(uid, dueAt),
@@ -196,7 +214,7 @@ export class Operator {
       metrics: m,
       log,
       mayAct: (uid) =>
-        !this.#stoppingHard && !this.#crdMissing && this.#elector.isLeader() && this.#scheduler.has(uid),
+        !this.#stoppingHard && !this.#crdMissing && this.#mayActOn(uid) && this.#scheduler.has(uid),
       otherOwner: (p) => otherOwner(claim(p), this.#claimsOn(keyOf(p)), this.#hpas.values()),
       isCurrent: (p) =>
         this.#policies.get(p.metadata.uid ?? '')?.metadata.generation === p.metadata.generation,
@@ -233,6 +251,63 @@ export class Operator {
     });
   }
 
+  /**
+   * Sharding: a replica ticks while it is an acting member; a policy that moved
+   * here starts from its status (another replica wrote it) and acts at once.
+   */
+  #newMembership(leaseTransport: KubeTransport): Membership {
+    const o = this.#o;
+    const m = this.metrics;
+    return new Membership({
+      transport: leaseTransport,
+      namespace: o.leaseNamespace,
+      group: o.leaseName,
+      identity: this.identity,
+      isNotFound,
+      ...(o.leaseDurationMs ? { leaseDurationMs: o.leaseDurationMs } : {}),
+      ...(o.renewDeadlineMs ? { renewDeadlineMs: o.renewDeadlineMs } : {}),
+      ...(o.retryPeriodMs ? { retryPeriodMs: o.retryPeriodMs } : {}),
+      onChange: ({ acting, members }) => {
+        m.leader.set(acting ? 1 : 0);
+        m.shardMembers.set(members.length);
+        this.#acting = acting;
+        this.#scheduler.setEnabled(acting);
+        this.#reassign();
+        o.log.info({ identity: this.identity, acting, members, owned: this.#owned.size }, 'shard membership');
+      },
+      onError: (err) => o.log.debug({ err: String(err) }, 'member lease request failed'),
+    });
+  }
+
+  /** Which policies are ours now; the ones that just moved here forget their memory and tick. */
+  #reassign(): void {
+    const owned = new Set<string>();
+    for (const uid of this.#policies.keys()) if (this.#mayActOn(uid)) owned.add(uid);
+    const gained = [...owned].filter((uid) => !this.#owned.has(uid));
+    this.#owned = new Set([...owned].filter((uid) => this.#owned.has(uid)));
+    for (const uid of gained) {
+      this.#adopt(uid);
+      this.#scheduler.trigger(uid);
+    }
+    this.metrics.shardPolicies.set(this.#owned.size);
+  }
+
+  /**
+   * A policy (back) in this replica's share: what the replica remembered of it
+   * may be older than the status another replica wrote since, so it starts from
+   * the status (as a new leader does).
+   */
+  #adopt(uid: string): void {
+    this.#reconciler.forget(uid);
+    this.#owned.add(uid);
+    this.metrics.shardPolicies.set(this.#owned.size);
+  }
+
+  /** Single leader: while leading. Sharding: while an acting member the policy hashes to. */
+  #mayActOn(uid: string): boolean {
+    return this.#shards ? this.#shards.owns(uid) : this.#elector.isLeader();
+  }
+
   /** Set once shutdown gave up waiting; in-flight ticks then stop acting. */
   #stoppingHard = false;
 
@@ -240,8 +315,9 @@ export class Operator {
     return this.#port;
   }
 
+  /** Leading (single leader) or an acting member (sharding). */
   isLeader(): boolean {
-    return this.#elector.isLeader();
+    return this.#shards ? this.#shards.acting() : this.#elector.isLeader();
   }
 
   /** Informers synced, and either leading or in touch with the API server as a standby. */
@@ -250,11 +326,21 @@ export class Operator {
     if (this.#crdMissing) return { ok: false, detail: 'the ScalingPolicy CRD is not installed' };
     const synced = this.#informers.length > 0 && this.#synced.size === this.#informers.length;
     if (!synced) return { ok: false, detail: 'informers not synced' };
+    const shards = this.#shards;
+    if (shards?.acting()) {
+      return {
+        ok: true,
+        detail: `member: owns ${this.#owned.size} policies, ${shards.members.length} members`,
+      };
+    }
     if (this.#elector.isLeader()) return { ok: true, detail: 'leader' };
-    const sinceContact = this.#elector.sinceContactMs();
+    const sinceContact = (shards ?? this.#elector).sinceContactMs();
     const limit = 3 * (this.#o.retryPeriodMs ?? 2000) + 5000;
     if (sinceContact <= limit)
-      return { ok: true, detail: `standby (leader ${this.#elector.observedHolder ?? 'none'})` };
+      return {
+        ok: true,
+        detail: shards ? 'member: joining' : `standby (leader ${this.#elector.observedHolder ?? 'none'})`,
+      };
     return {
       ok: false,
       detail: `standby without contact to the API server for ${Math.round(sinceContact / 1000)}s`,
@@ -311,7 +397,8 @@ export class Operator {
     // The HPAs first, so that no policy acts on a target an HPA scales before they are known.
     await Promise.all(scopes.map((ns) => this.#startHpaInformer(ns)));
     for (const ns of scopes) this.#startInformer(ns);
-    this.#elector.start();
+    if (this.#shards) this.#shards.start();
+    else this.#elector.start();
   }
 
   #startInformer(namespace: string | undefined): void {
@@ -483,6 +570,7 @@ export class Operator {
     this.#countKind(p.spec?.targetRef, 1);
     if (old) this.#countKind(old.spec?.targetRef, -1);
     this.metrics.policiesWatched.set(this.#policies.size);
+    this.#countOwned(uid);
     const interval = p.spec?.pollingIntervalSeconds ?? 15;
     if (!old) {
       // At start-up spread the first ticks over the interval; later, a new policy acts within a second.
@@ -511,6 +599,7 @@ export class Operator {
     this.#scheduler.remove(uid);
     this.#reconciler.forget(uid);
     this.#policies.delete(uid);
+    this.#countOwned(uid);
     this.#index(uid, keyOf(stored), false);
     this.#countKind(stored.spec?.targetRef, -1);
     this.metrics.policiesWatched.set(this.#policies.size);
@@ -524,9 +613,25 @@ export class Operator {
     );
   }
 
+  /** Sharding: keeps tidemark_shard_policies right between membership changes. */
+  #countOwned(uid: string): void {
+    if (!this.#shards) return;
+    // By the last membership change, not by this instant: a list a moment late must not
+    // drop a policy from the count until the next change.
+    if (this.#policies.has(uid) && this.#acting && this.#shards.assigned(uid)) {
+      if (!this.#owned.has(uid)) this.#adopt(uid);
+      return;
+    }
+    this.#owned.delete(uid);
+    this.metrics.shardPolicies.set(this.#owned.size);
+  }
+
   async #tick(uid: string, dueAt: number): Promise<void> {
     const p = this.#policies.get(uid);
-    if (!p || !this.#elector.isLeader() || this.#crdMissing) return;
+    if (!p || !this.#mayActOn(uid) || this.#crdMissing) return;
+    // Owned since the last membership change (the join wait ended between two lists).
+    if (this.#shards && !this.#owned.has(uid)) this.#adopt(uid);
+    const startedAt = Date.now();
     try {
       await this.#reconciler.reconcile(p, dueAt);
     } catch (err) {
@@ -537,6 +642,12 @@ export class Operator {
           err: err instanceof Error ? err.stack : String(err),
         },
         'tick failed',
+      );
+    } finally {
+      // Who ticked what, when (the sharding tests read it), at debug level.
+      this.#o.log.debug(
+        { namespace: p.metadata.namespace, policy: p.metadata.name, startedAt, endedAt: Date.now() },
+        'tick done',
       );
     }
   }
@@ -571,7 +682,7 @@ export class Operator {
       this.#allowListWatch?.stop(),
       this.#targets.stop(),
     ]);
-    await this.#elector.stop();
+    await (this.#shards ?? this.#elector).stop();
     this.metrics.leader.set(0);
     this.#collector.close();
     await new Promise<void>((r) => {

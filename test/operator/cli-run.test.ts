@@ -34,6 +34,8 @@ describe('tidemark run (configuration)', () => {
       assert.equal(await main(['run', '--kube-api-qps', '50', '--kube-api-burst', '10']), 2);
       assert.match(err, /--kube-api-burst must be at least --kube-api-qps/);
       assert.equal(await main(['run', '--kube-api-qps', '0']), 1);
+      assert.equal(await main(['run', '--sharding', 'yes']), 1);
+      assert.match(err, /--sharding <on\|off>.*expected on or off, got "yes"/);
     } finally {
       process.stderr.write = write;
     }

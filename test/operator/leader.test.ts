@@ -176,4 +176,22 @@ describe('LeaderElector', () => {
     assert.notEqual(lease.record?.renewTime, acquired);
     assert.equal(lease.record?.leaseTransitions, 0);
   });
+
+  it('leadingSince: when the unbroken hold began; a renewal after the renew deadline starts a new one', async () => {
+    const clock = new FakeClock();
+    const lease = new FakeLease();
+    const a = elector(lease, 'a', clock);
+    assert.equal(a.leadingSince, undefined);
+    await a.tryAcquireOrRenew();
+    const first = clock.now();
+    assert.equal(a.leadingSince, first);
+    await clock.advance(2_000);
+    await a.tryAcquireOrRenew();
+    assert.equal(a.leadingSince, first, 'a renewal in time continues the hold');
+    // The renew deadline passes without a renewal (the deadline timer is not run: as if late).
+    clock.t += 10_000;
+    assert.equal(a.leadingSince, undefined, 'not leading past the deadline');
+    await a.tryAcquireOrRenew();
+    assert.equal(a.leadingSince, clock.now(), 'a new hold');
+  });
 });
