@@ -633,8 +633,11 @@ export class PolicyReconciler {
       this.#memory.set(uid, mem);
       const carried = this.#carried.get(uid);
       this.#carried.delete(uid);
-      // Another leader's write in between makes ours stale: then the status as stored is the truth.
-      if (carried && !statusChanged(carried.base, policy.status ?? {}, policy.spec)) {
+      // Another leader's record of a scaling action in between makes ours stale: then the status as
+      // stored is the truth. Any other difference is not enough: the informer may still hand a copy
+      // older than our own last write (seen under load), and dropping the carried status then lost a
+      // scale action that had landed.
+      if (carried && !scaledSince(carried.base, policy.status)) {
         mem.unwritten = carried.unwritten;
       }
     }
@@ -752,4 +755,18 @@ function outcomeUnknown(err: unknown): boolean {
 function errText(err: unknown): string {
   if (err instanceof KubeApiError) return err.message;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The newest scaling action a status records (lastScaleTime or its newest decision), in ms. */
+function lastActionMs(s: ScalingPolicyStatus | undefined): number {
+  const times = [s?.lastScaleTime, s?.recentDecisions?.[0]?.time].filter((x): x is string => !!x);
+  return Math.max(Number.NEGATIVE_INFINITY, ...times.map((x) => Date.parse(x)));
+}
+
+/** Whether `stored` records a scaling action newer than any in `base` (someone else acted). */
+function scaledSince(
+  base: ScalingPolicyStatus | undefined,
+  stored: ScalingPolicyStatus | undefined,
+): boolean {
+  return lastActionMs(stored) > lastActionMs(base);
 }

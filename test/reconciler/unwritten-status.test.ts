@@ -73,4 +73,26 @@ describe('a status write that gave up', () => {
       "the other leader's record is the truth",
     );
   });
+
+  it('keeps it when the status it is handed after regaining leadership is older than its own write (informer lag)', async () => {
+    const h = harness(policy(), 2);
+    h.collector.values.rps = 200; // 2→4, written
+    const before = structuredClone(h.kube.policy!.status);
+    await h.tick(15_000);
+    assert.equal(h.kube.policy!.status!.recentDecisions?.length, 1);
+    h.collector.values.rps = 400; // 4→8, its status write throttled
+    h.kube.statusFailures = 50;
+    await h.tick(15_000);
+    assert.equal(replicasOf(h), 8);
+    h.kube.statusFailures = 0;
+    h.reconciler.reset();
+    // The informer has not yet delivered the write of 2→4: it hands the status from before it.
+    h.kube.policy!.status = before;
+    await h.tick();
+    assert.deepEqual(
+      h.kube.policy!.status!.recentDecisions?.map((d) => `${d.from}→${d.to}`),
+      ['4→8', '2→4'],
+      'a stale copy is not another leader',
+    );
+  });
 });
