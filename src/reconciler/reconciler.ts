@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AddressCheck, PolicyObservations, PolicyRef, RangeResult } from '../collector/index.ts';
+import { V1BETA1 } from '../crd/convert.ts';
 import type { ScalingPolicy, ScalingPolicyStatus } from '../crd/types.generated.ts';
 import { type OperatorMetrics, observeEvaluation } from '../metrics/registry.ts';
 import { decide as engineDecide } from '../policy/engine.ts';
@@ -19,7 +20,8 @@ import {
 } from './report.ts';
 import { type Condition, restoreState, statusChanged } from './status.ts';
 
-export const POLICY_API_VERSION = 'tidemark.dev/v1alpha1';
+// The storage version: the operator never asks the API server to convert what it reads or writes.
+export const POLICY_API_VERSION = V1BETA1;
 export const POLICY_PLURAL = 'scalingpolicies';
 
 /** What the reconciler needs from the collector (src/collector's Collector satisfies it). */
