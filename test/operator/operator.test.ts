@@ -107,10 +107,7 @@ describe('Operator (in-process, fake API server)', () => {
           items: [policyObj()],
         });
       }
-      if (
-        path === '/apis/tidemark.dev/v1beta1/namespaces/demo/scalingpolicies/web/status' &&
-        m === 'PATCH'
-      ) {
+      if (path === '/apis/tidemark.dev/v1beta1/namespaces/demo/scalingpolicies/web/status' && m === 'PATCH') {
         const b = body as { status: unknown };
         rv++;
         fake.statusWrites++;
