@@ -5,9 +5,10 @@ import { API_VERSIONS } from '../crd/convert.ts';
 import { formatIssues, PolicyValidator } from '../crd/validate.ts';
 import { registerBacktestCommand } from './backtest.ts';
 import { registerConvertCommand } from './convert.ts';
-import { registerRunCommand } from './run.ts';
+import { leaseNamespace, registerRunCommand } from './run.ts';
 import { registerSimulateCommand } from './simulate.ts';
 import { registerTraceCommand } from './trace.ts';
+import { registerWebhookCommand } from './webhook.ts';
 
 /** A mistake by the user: printed as one clear message, never as a stack trace. */
 export class UserError extends Error {}
@@ -63,6 +64,7 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerTraceCommand(program);
   registerConvertCommand(program);
+  registerWebhookCommand(program, () => leaseNamespace(undefined));
   return program;
 }
 

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { type Command, CommanderError, InvalidArgumentError } from 'commander';
+import { addWebhookOptions, makeWebhook, type WebhookFlags } from './webhook.ts';
 
-export interface RunOptions {
+export interface RunOptions extends WebhookFlags {
+  /** Serve the conversion webhook from this replica (every replica of a Deployment should). */
+  webhook: boolean;
   namespaces?: string[];
   metricsPort: number;
   metricsHost: string;
@@ -67,7 +70,7 @@ function fail(message: string): never {
 }
 
 export function registerRunCommand(program: Command): void {
-  program
+  const run = program
     .command('run')
     .description('run the operator against the current kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster)')
     .option('--namespaces <list>', 'comma-separated namespaces to watch (default: all)', list)
@@ -113,13 +116,14 @@ export function registerRunCommand(program: Command): void {
       int(1, 10_000),
       100,
     )
-    .action(async (opts: RunOptions) => {
-      if (opts.renewDeadlineSeconds >= opts.leaseDurationSeconds) {
-        fail('--renew-deadline-seconds must be less than --lease-duration-seconds');
-      }
-      if (opts.kubeApiBurst < opts.kubeApiQps) fail('--kube-api-burst must be at least --kube-api-qps');
-      await runOperator(opts);
-    });
+    .option('--webhook', 'also serve the ScalingPolicy conversion webhook (HTTPS, --webhook-* flags)', false);
+  addWebhookOptions(run).action(async (opts: RunOptions) => {
+    if (opts.renewDeadlineSeconds >= opts.leaseDurationSeconds) {
+      fail('--renew-deadline-seconds must be less than --lease-duration-seconds');
+    }
+    if (opts.kubeApiBurst < opts.kubeApiQps) fail('--kube-api-burst must be at least --kube-api-qps');
+    await runOperator(opts);
+  });
 }
 
 async function runOperator(opts: RunOptions): Promise<void> {
@@ -172,6 +176,12 @@ async function runOperator(opts: RunOptions): Promise<void> {
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));
   }
+  // Every replica serves conversion, leader or not; started first so the CRD's
+  // v1alpha1 clients are served while this replica waits for the Lease.
+  const webhook = opts.webhook ? await makeWebhook(opts, leaseNamespace(undefined), log) : undefined;
+  const webhookStarted = webhook?.start().catch((err: unknown) => {
+    log.error({ err: String(err) }, 'conversion webhook failed to start');
+  });
   try {
     await op.start();
   } catch (err) {
@@ -186,10 +196,18 @@ async function runOperator(opts: RunOptions): Promise<void> {
       log.info({ signal }, 'signal received');
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      op.stop(opts.shutdownGraceSeconds * 1000).then(resolve, (err: unknown) => {
-        log.error({ err: String(err) }, 'shutdown failed');
-        resolve();
-      });
+      const stopping = Promise.all([
+        op.stop(opts.shutdownGraceSeconds * 1000),
+        webhookStarted,
+        webhook?.stop(),
+      ]);
+      stopping.then(
+        () => resolve(),
+        (err: unknown) => {
+          log.error({ err: String(err) }, 'shutdown failed');
+          resolve();
+        },
+      );
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
