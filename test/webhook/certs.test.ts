@@ -41,7 +41,6 @@ describe('webhook certificates', () => {
     assert.deepEqual(planCertificates(first, policy, T0 + 59 * DAY), { action: 'keep' });
     const plan = planCertificates(first, policy, T0 + 61 * DAY);
     assert.equal(plan.action, 'serving');
-    if (plan.action === 'keep') return;
     const next = await issue(plan, first, policy, T0 + 61 * DAY);
     assert.equal(next['ca.crt'], first['ca.crt']);
     assert.equal(next['ca.key'], first['ca.key']);
@@ -63,7 +62,6 @@ describe('webhook certificates', () => {
     const at = T0 + 201 * DAY;
     const plan = planCertificates(first, policy, at);
     assert.equal(plan.action, 'ca');
-    if (plan.action === 'keep') return;
     const next = await issue(plan, first, policy, at);
     const blocks = pemBlocks(next['ca.crt']);
     assert.equal(blocks.length, 2);

@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import { BETA_FIELDS_ANNOTATION, V1ALPHA1, V1BETA1 } from '../../src/crd/convert.ts';
 import { handleConversionReview } from '../../src/webhook/review.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON from the API server, checked field by field by the assertions
+type Json = any;
 const beta = {
   apiVersion: V1BETA1,
   kind: 'ScalingPolicy',
@@ -26,7 +28,7 @@ describe('ConversionReview handler', () => {
     assert.equal(out.body.kind, 'ConversionReview');
     assert.equal(out.body.response.uid, 'u-1');
     assert.deepEqual(out.body.response.result, { status: 'Success' });
-    const [first, second] = out.body.response.convertedObjects as Array<Record<string, any>>;
+    const [first, second] = out.body.response.convertedObjects as Json[];
     assert.equal(first!.apiVersion, V1ALPHA1);
     assert.deepEqual(first!.spec.behavior.scaleUp, {});
     assert.match(first!.metadata.annotations[BETA_FIELDS_ANNOTATION], /scaleUp\.tolerance/);
