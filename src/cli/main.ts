@@ -8,7 +8,7 @@ import { registerConvertCommand } from './convert.ts';
 import { leaseNamespace, registerRunCommand } from './run.ts';
 import { registerSimulateCommand } from './simulate.ts';
 import { registerTraceCommand } from './trace.ts';
-import { registerWebhookCommand } from './webhook.ts';
+import { registerMigrateCommand, registerWebhookCommand } from './webhook.ts';
 
 /** A mistake by the user: printed as one clear message, never as a stack trace. */
 export class UserError extends Error {}
@@ -65,6 +65,7 @@ export function buildProgram(): Command {
   registerTraceCommand(program);
   registerConvertCommand(program);
   registerWebhookCommand(program, () => leaseNamespace(undefined));
+  registerMigrateCommand(program);
   return program;
 }
 

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { type Command, CommanderError, InvalidArgumentError } from 'commander';
-import { addWebhookOptions, makeWebhook, type WebhookFlags } from './webhook.ts';
+import { addWebhookOptions, makeWebhook, runMigration, type WebhookFlags } from './webhook.ts';
 
 export interface RunOptions extends WebhookFlags {
   /** Serve the conversion webhook from this replica (every replica of a Deployment should). */
   webhook: boolean;
+  /** Once this replica leads, run `migrate-storage` once. */
+  migrateStorage: boolean;
   namespaces?: string[];
   metricsPort: number;
   metricsHost: string;
@@ -116,7 +118,12 @@ export function registerRunCommand(program: Command): void {
       int(1, 10_000),
       100,
     )
-    .option('--webhook', 'also serve the ScalingPolicy conversion webhook (HTTPS, --webhook-* flags)', false);
+    .option('--webhook', 'also serve the ScalingPolicy conversion webhook (HTTPS, --webhook-* flags)', false)
+    .option(
+      '--migrate-storage',
+      'once this replica leads, rewrite stored ScalingPolicies in the storage version (as `tidemark migrate-storage`)',
+      false,
+    );
   addWebhookOptions(run).action(async (opts: RunOptions) => {
     if (opts.renewDeadlineSeconds >= opts.leaseDurationSeconds) {
       fail('--renew-deadline-seconds must be less than --lease-duration-seconds');
@@ -191,6 +198,7 @@ async function runOperator(opts: RunOptions): Promise<void> {
       `metrics port ${opts.metricsPort} on ${opts.metricsHost} is in use: pass a free one with --metrics-port`,
     );
   }
+  if (opts.migrateStorage) migrateWhenLeading(op, log);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       log.info({ signal }, 'signal received');
@@ -214,4 +222,14 @@ async function runOperator(opts: RunOptions): Promise<void> {
   });
   // Watches and keep-alive sockets may linger a moment; the work is done, so do not wait on them.
   setTimeout(() => process.exit(0), 1000).unref();
+}
+
+/** Storage migration after an upgrade: once, by whichever replica leads first (a standby never writes). */
+function migrateWhenLeading(op: { isLeader(): boolean }, log: import('pino').Logger): void {
+  const timer = setInterval(() => {
+    if (!op.isLeader()) return;
+    clearInterval(timer);
+    runMigration(log).catch((err: unknown) => log.error({ err: String(err) }, 'storage migration failed'));
+  }, 1000);
+  timer.unref();
 }

@@ -140,3 +140,31 @@ export function registerWebhookCommand(program: Command, ownNamespace: () => str
       await stopped;
     });
 }
+
+/** Runs the storage migration with the current kubeconfig, one progress line per page on stderr. */
+export async function runMigration(log?: Logger): Promise<void> {
+  const [{ KubeConfig }, { httpTransport }, { migrateStorage }] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('../reconciler/kube.ts'),
+    import('../webhook/migrate.ts'),
+  ]);
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const result = await migrateStorage({
+    transport: httpTransport(kc, { maxSockets: 4 }),
+    crdName: CRD_NAME,
+    progress: (line) => (log ? log.info(line) : process.stderr.write(`${line}\n`)),
+  });
+  log?.info(result, 'storage migration done');
+}
+
+export function registerMigrateCommand(program: Command): void {
+  program
+    .command('migrate-storage')
+    .description(
+      'rewrite every ScalingPolicy in the storage version, then set the CRD status.storedVersions to just that version',
+    )
+    .action(async () => {
+      await runMigration();
+    });
+}
