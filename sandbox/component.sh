@@ -2,7 +2,7 @@
 # component.sh ACTION NAME [TIMEOUT]: disturbs one component of a running sandbox,
 # for fault-injection tests (test/faults/). NAME is one of the components env-up
 # records (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
-# workload, prometheus).
+# webhook, workload, prometheus).
 #
 #   kill NAME      SIGKILL its process group (a crash); `start` brings it back
 #   stop NAME      TERM, then KILL after TIDEMARK_STOP_GRACE seconds (10)
@@ -125,6 +125,7 @@ healthy() {
     kube-controller-manager | kube-scheduler) curl -fsSk -m 2 "https://127.0.0.1:$(arg --secure-port)/healthz" >/dev/null 2>&1 ;;
     kwok) curl -fsS -m 2 "http://$(arg --server-address)/healthz" >/dev/null 2>&1 ;;
     workload) curl -fsS -m 2 "http://127.0.0.1:$(arg --port)/metrics" >/dev/null 2>&1 ;;
+    webhook) curl -fsSk -m 2 "https://127.0.0.1:$(arg --webhook-port)/healthz" >/dev/null 2>&1 ;;
     prometheus) curl -fsS -m 2 "http://$(arg --web.listen-address)/-/ready" >/dev/null 2>&1 ;;
   esac
 }

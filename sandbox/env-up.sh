@@ -35,7 +35,7 @@ START_EPOCH=$(date +%s.%N)
 with_workload=0
 [[ -f $WORKLOAD_MAIN ]] && with_workload=1
 fingerprint="kube=$KUBE_VERSION kwok=$KWOK_VERSION etcd=$ETCD_BIN delay=$POD_READY_DELAY_MS jitter=$POD_READY_JITTER_MS"
-fingerprint+=" scrape=$SCRAPE_INTERVAL nodes=$NODES workload=$with_workload dir=$SANDBOX_DIR"
+fingerprint+=" scrape=$SCRAPE_INTERVAL nodes=$NODES workload=$with_workload webhook=1 dir=$SANDBOX_DIR"
 
 elapsed() { awk -v s="$START_EPOCH" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 
@@ -118,6 +118,7 @@ KCM_PORT=$(free_port)
 SCHED_PORT=$(free_port)
 KWOK_PORT=$(free_port)
 WORKLOAD_PORT=$(free_port)
+WEBHOOK_PORT=$(free_port)
 PROM_PORT=$(free_port)
 API_URL=https://127.0.0.1:$API_PORT
 PROMETHEUS_URL=http://127.0.0.1:$PROM_PORT
@@ -315,6 +316,20 @@ wait_for kwok healthy kwok_healthy
 wait_for kwok "managing $NODES Ready nodes" nodes_ready
 wait_for kube-controller-manager "done creating service accounts" default_sa
 
+# --- ScalingPolicy conversion webhook ----------------------------------------------
+
+# v1beta1 is stored and v1alpha1 converted by Tidemark's webhook (docs/upgrading.md). It
+# runs for the sandbox's whole life, so any test may read or write either version with or
+# without an operator running; the API server reaches it by URL (no kube-proxy here). It
+# keeps the CRD's spec.conversion pointing at itself, also after a test re-creates the CRD.
+export KUBECONFIG=$ADMIN_KUBECONFIG
+start webhook "$NODE_BIN" --disable-warning=ExperimentalWarning "$SANDBOX_REPO/bin/tidemark.js" webhook \
+  --webhook-host 127.0.0.1 --webhook-port "$WEBHOOK_PORT" \
+  --webhook-url "https://127.0.0.1:$WEBHOOK_PORT/convert" \
+  --webhook-secret-namespace kube-system --webhook-recheck-seconds 2
+webhook_healthy() { curl -fsSk -m 2 "https://127.0.0.1:$WEBHOOK_PORT/healthz"; }
+wait_for webhook serving webhook_healthy
+
 # --- workload simulator -----------------------------------------------------------
 
 if ((with_workload)); then
@@ -368,6 +383,7 @@ export KUBECONFIG='$ADMIN_KUBECONFIG'
 export KUBE_APISERVER_URL='$API_URL'
 export PROMETHEUS_URL='$PROMETHEUS_URL'
 export WORKLOAD_URL='$WORKLOAD_URL'
+export TIDEMARK_WEBHOOK_URL='https://127.0.0.1:$WEBHOOK_PORT/convert'
 export TIDEMARK_SCRAPE_TARGETS_DIR='$TARGETS_DIR'
 export TIDEMARK_POD_READY_DELAY_MS='$POD_READY_DELAY_MS'
 export TIDEMARK_POD_READY_JITTER_MS='$POD_READY_JITTER_MS'

@@ -11,7 +11,7 @@ LOG_DIR=$SANDBOX_DIR/logs
 PKI_DIR=$SANDBOX_DIR/pki
 
 # Start order; env-down stops them in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok workload prometheus)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok webhook workload prometheus)
 
 log() { printf '[sandbox] %s\n' "$*" >&2; }
 

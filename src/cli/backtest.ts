@@ -60,7 +60,7 @@ async function readLivePolicy(ref: string, ns: string, name: string): Promise<Lo
   try {
     obj = await (await kubeTransport())({
       method: 'GET',
-      path: `/apis/tidemark.dev/v1alpha1/namespaces/${ns}/scalingpolicies/${name}`,
+      path: `/apis/tidemark.dev/v1beta1/namespaces/${ns}/scalingpolicies/${name}`,
     });
   } catch (err) {
     const status = (err as { status?: number }).status;

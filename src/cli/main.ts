@@ -1,19 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { parseAllDocuments } from 'yaml';
+import { API_VERSIONS } from '../crd/convert.ts';
 import { formatIssues, PolicyValidator } from '../crd/validate.ts';
 import { registerBacktestCommand } from './backtest.ts';
 import { registerConvertCommand } from './convert.ts';
-import { registerRunCommand } from './run.ts';
+import { leaseNamespace, registerRunCommand } from './run.ts';
 import { registerSimulateCommand } from './simulate.ts';
 import { registerTraceCommand } from './trace.ts';
+import { registerMigrateCommand, registerWebhookCommand } from './webhook.ts';
 
 /** A mistake by the user: printed as one clear message, never as a stack trace. */
 export class UserError extends Error {}
 
 /**
  * Reads a ScalingPolicy YAML file and validates it with the CRD's own schema and
- * CEL rules. Throws UserError naming the file and every failing field.
+ * CEL rules, in the version it names (v1alpha1 or v1beta1), and returns it as v1beta1.
+ * Throws UserError naming the file and every failing field.
  */
 export function loadPolicyFile(file: string, validator = new PolicyValidator()) {
   let text: string;
@@ -28,9 +31,9 @@ export function loadPolicyFile(file: string, validator = new PolicyValidator()) 
   const doc = docs[0]!;
   if (doc.errors.length > 0) throw new UserError(`${file}: invalid YAML: ${doc.errors[0]!.message}`);
   const obj = doc.toJS() as { apiVersion?: unknown; kind?: unknown } | null;
-  if (obj?.apiVersion !== 'tidemark.dev/v1alpha1' || obj.kind !== 'ScalingPolicy') {
+  if (!API_VERSIONS.includes(obj?.apiVersion as string) || obj?.kind !== 'ScalingPolicy') {
     throw new UserError(
-      `${file}: not a ScalingPolicy: expected apiVersion tidemark.dev/v1alpha1 and kind ScalingPolicy, found ${String(obj?.apiVersion)} ${String(obj?.kind)}`,
+      `${file}: not a ScalingPolicy: expected apiVersion ${API_VERSIONS.join(' or ')} and kind ScalingPolicy, found ${String(obj?.apiVersion)} ${String(obj?.kind)}`,
     );
   }
   const result = validator.validate(obj);
@@ -61,6 +64,8 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerTraceCommand(program);
   registerConvertCommand(program);
+  registerWebhookCommand(program, () => leaseNamespace(undefined));
+  registerMigrateCommand(program);
   return program;
 }
 

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { type Command, CommanderError, InvalidArgumentError } from 'commander';
+import { addWebhookOptions, makeWebhook, runMigration, type WebhookFlags } from './webhook.ts';
 
-export interface RunOptions {
+export interface RunOptions extends WebhookFlags {
+  /** Serve the conversion webhook from this replica (every replica of a Deployment should). */
+  webhook: boolean;
+  /** Once this replica leads, run `migrate-storage` once. */
+  migrateStorage: boolean;
   namespaces?: string[];
   metricsPort: number;
   metricsHost: string;
@@ -77,7 +82,7 @@ function fail(message: string): never {
 }
 
 export function registerRunCommand(program: Command): void {
-  program
+  const run = program
     .command('run')
     .description('run the operator against the current kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster)')
     .option('--namespaces <list>', 'comma-separated namespaces to watch (default: all)', list)
@@ -138,13 +143,19 @@ export function registerRunCommand(program: Command): void {
       },
       'off',
     )
-    .action(async (opts: RunOptions) => {
-      if (opts.renewDeadlineSeconds >= opts.leaseDurationSeconds) {
-        fail('--renew-deadline-seconds must be less than --lease-duration-seconds');
-      }
-      if (opts.kubeApiBurst < opts.kubeApiQps) fail('--kube-api-burst must be at least --kube-api-qps');
-      await runOperator(opts);
-    });
+    .option('--webhook', 'also serve the ScalingPolicy conversion webhook (HTTPS, --webhook-* flags)', false)
+    .option(
+      '--migrate-storage',
+      'once this replica leads, rewrite stored ScalingPolicies in the storage version (as `tidemark migrate-storage`)',
+      false,
+    );
+  addWebhookOptions(run).action(async (opts: RunOptions) => {
+    if (opts.renewDeadlineSeconds >= opts.leaseDurationSeconds) {
+      fail('--renew-deadline-seconds must be less than --lease-duration-seconds');
+    }
+    if (opts.kubeApiBurst < opts.kubeApiQps) fail('--kube-api-burst must be at least --kube-api-qps');
+    await runOperator(opts);
+  });
 }
 
 async function runOperator(opts: RunOptions): Promise<void> {
@@ -199,6 +210,12 @@ async function runOperator(opts: RunOptions): Promise<void> {
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));
   }
+  // Every replica serves conversion, leader or not; started first so the CRD's
+  // v1alpha1 clients are served while this replica waits for the Lease.
+  const webhook = opts.webhook ? await makeWebhook(opts, leaseNamespace(undefined), log) : undefined;
+  const webhookStarted = webhook?.start().catch((err: unknown) => {
+    log.error({ err: String(err) }, 'conversion webhook failed to start');
+  });
   try {
     await op.start();
   } catch (err) {
@@ -208,19 +225,38 @@ async function runOperator(opts: RunOptions): Promise<void> {
       `metrics port ${opts.metricsPort} on ${opts.metricsHost} is in use: pass a free one with --metrics-port`,
     );
   }
+  if (opts.migrateStorage) migrateWhenLeading(op, log);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       log.info({ signal }, 'signal received');
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      op.stop(opts.shutdownGraceSeconds * 1000).then(resolve, (err: unknown) => {
-        log.error({ err: String(err) }, 'shutdown failed');
-        resolve();
-      });
+      const stopping = Promise.all([
+        op.stop(opts.shutdownGraceSeconds * 1000),
+        webhookStarted,
+        webhook?.stop(),
+      ]);
+      stopping.then(
+        () => resolve(),
+        (err: unknown) => {
+          log.error({ err: String(err) }, 'shutdown failed');
+          resolve();
+        },
+      );
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
   // Watches and keep-alive sockets may linger a moment; the work is done, so do not wait on them.
   setTimeout(() => process.exit(0), 1000).unref();
+}
+
+/** Storage migration after an upgrade: once, by whichever replica leads first (a standby never writes). */
+function migrateWhenLeading(op: { isLeader(): boolean }, log: import('pino').Logger): void {
+  const timer = setInterval(() => {
+    if (!op.isLeader()) return;
+    clearInterval(timer);
+    runMigration(log).catch((err: unknown) => log.error({ err: String(err) }, 'storage migration failed'));
+  }, 1000);
+  timer.unref();
 }

@@ -20,7 +20,12 @@ export interface Crd {
   spec: {
     group: string;
     names: { kind: string; plural: string };
-    versions: Array<{ name: string; schema: { openAPIV3Schema: SchemaNode } }>;
+    versions: Array<{
+      name: string;
+      served: boolean;
+      storage: boolean;
+      schema: { openAPIV3Schema: SchemaNode };
+    }>;
   };
 }
 
@@ -34,8 +39,21 @@ export function loadCrd(): Crd {
   return cached;
 }
 
-export function rootSchema(crd: Crd = loadCrd()): SchemaNode {
-  const version = crd.spec.versions[0];
-  if (!version) throw new Error('CRD has no version');
+/** The version the API server stores (and the operator reads and writes). */
+export function storageVersion(crd: Crd = loadCrd()): string {
+  const version = crd.spec.versions.find((v) => v.storage);
+  if (!version) throw new Error('CRD has no storage version');
+  return version.name;
+}
+
+/** The names of the versions the API server serves, in the CRD's order. */
+export function servedVersions(crd: Crd = loadCrd()): string[] {
+  return crd.spec.versions.filter((v) => v.served).map((v) => v.name);
+}
+
+/** The schema of one version, the storage version by default. */
+export function rootSchema(crd: Crd = loadCrd(), name: string = storageVersion(crd)): SchemaNode {
+  const version = crd.spec.versions.find((v) => v.name === name);
+  if (!version) throw new Error(`CRD has no version ${name}`);
   return version.schema.openAPIV3Schema;
 }

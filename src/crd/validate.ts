@@ -1,7 +1,8 @@
 import { Environment } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { rootSchema, type SchemaNode } from './schema.ts';
+import { convertPolicy } from './convert.ts';
+import { loadCrd, rootSchema, type SchemaNode, servedVersions, storageVersion } from './schema.ts';
 import type { ScalingPolicy } from './types.generated.ts';
 
 /** One problem with a policy, named by its field path as the API server names it. */
@@ -24,13 +25,13 @@ const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).de
  * library that evaluates a CRD's CEL rules outside the API server, so this walks
  * the schema by hand and hands each rule to a CEL interpreter.
  */
-export class PolicyValidator {
+class SchemaValidator {
   readonly #schema: SchemaNode;
   readonly #check: ReturnType<Ajv['compile']>;
   readonly #cel = new Environment({ unlistedVariablesAreDyn: true });
   readonly #compiled = new Map<string, ReturnType<Environment['parse']>>();
 
-  constructor(schema: SchemaNode = rootSchema()) {
+  constructor(schema: SchemaNode) {
     this.#schema = schema;
     const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
     addFormats(ajv);
@@ -88,6 +89,39 @@ export class PolicyValidator {
       this.#compiled.set(rule, fn);
     }
     return fn;
+  }
+}
+
+/**
+ * Validates a ScalingPolicy in the version its apiVersion names (any served one; the
+ * storage version when it names none), as the API server would, and hands back a
+ * valid policy converted to the storage version, which the rest of Tidemark reads.
+ * Given a schema, validates against that schema alone and converts nothing.
+ */
+export class PolicyValidator {
+  readonly #fixed: SchemaValidator | undefined;
+  readonly #byVersion = new Map<string, SchemaValidator>();
+
+  constructor(schema?: SchemaNode) {
+    if (schema) this.#fixed = new SchemaValidator(schema);
+  }
+
+  validate(input: unknown): ValidationResult {
+    if (this.#fixed) return this.#fixed.validate(input);
+    const crd = loadCrd();
+    const storage = storageVersion(crd);
+    const apiVersion = (input as { apiVersion?: unknown } | null)?.apiVersion;
+    const named = servedVersions(crd).find((v) => apiVersion === `${crd.spec.group}/${v}`);
+    const version = named ?? storage;
+    let check = this.#byVersion.get(version);
+    if (!check) {
+      check = new SchemaValidator(rootSchema(crd, version));
+      this.#byVersion.set(version, check);
+    }
+    const result = check.validate(input);
+    if (!result.ok || version === storage) return result;
+    const policy = convertPolicy(result.policy, `${crd.spec.group}/${storage}`) as unknown as ScalingPolicy;
+    return { ok: true, policy };
   }
 }
 

@@ -36,6 +36,8 @@ import {
   scaleDownLimit,
   scaleUpLimit,
   stabilize,
+  type Tolerances,
+  tolerancesOf,
   valueProposal,
 } from './hpa.ts';
 import {
@@ -215,7 +217,7 @@ function findObservation(observations: MetricObservation[], name: string): Metri
 
 function evaluateMetrics(ctx: DecisionContext): void {
   const { spec, current } = ctx;
-  const tolerance = spec.behavior.tolerance;
+  const tolerance = tolerancesOf(spec.behavior);
   const ready = ctx.input.readyReplicas;
   const podCount = ready !== undefined && ready > 0 ? ready : current;
   for (const m of spec.metrics) {
@@ -732,7 +734,7 @@ function reasonSentence(ctx: DecisionContext, desired: number): string {
   for (let i = 0; i < ctx.metrics.length; i++) {
     const r = ctx.metrics[i] as MetricResult;
     const rawTarget = ctx.targets[r.name] ?? ctx.spec.metrics[i]?.target.value;
-    parts.push(metricText(r, rawTarget, ctx.spec.behavior.tolerance));
+    parts.push(metricText(r, rawTarget, tolerancesOf(ctx.spec.behavior)));
   }
   let s = parts.join(', ');
   if (ctx.notes.length > 0) s += `; ${ctx.notes.join('; ')}`;
@@ -742,15 +744,20 @@ function reasonSentence(ctx: DecisionContext, desired: number): string {
   return s;
 }
 
-function metricText(r: MetricResult, rawTarget: number | string | undefined, tolerance: number): string {
+function metricText(r: MetricResult, rawTarget: number | string | undefined, tolerance: Tolerances): string {
   if (r.error !== undefined || r.value === undefined) {
     const e = r.error;
     return `${r.name} failed (${e?.kind ?? 'empty'}${e?.message ? `: ${e.message}` : ''})`;
   }
   const target = rawTarget !== undefined ? String(rawTarget) : fmtNumber(r.target);
   const vs = r.targetType === 'AverageValue' ? `${target}/replica` : `${target} total`;
-  const within = r.withinTolerance ? ` (within ${Math.round(tolerance * 1000) / 10}% tolerance)` : '';
+  const within = r.withinTolerance ? ` (within ${toleranceText(tolerance)} tolerance)` : '';
   return `${r.name} ${fmtNumber(r.value)} vs ${vs} proposes ${r.proposedReplicas}${within}`;
+}
+
+function toleranceText(t: Tolerances): string {
+  const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
+  return t.scaleDown === t.scaleUp ? pct(t.scaleUp) : `-${pct(t.scaleDown)}/+${pct(t.scaleUp)}`;
 }
 
 function fmtSeconds(ms: number): string {

@@ -27,9 +27,35 @@ export interface ScalingRules {
   policies: RatePolicy[];
 }
 
-/** HPA Tolerances.isWithin: (1 - tolerance) <= ratio <= (1 + tolerance). NaN is never within. */
-export function isWithinTolerance(usageRatio: number, tolerance: number): boolean {
-  return 1.0 - tolerance <= usageRatio && usageRatio <= 1.0 + tolerance;
+/** The HPA's Tolerances (KEP-4951): the band below and above a usage ratio of 1. */
+export interface Tolerances {
+  scaleDown: number;
+  scaleUp: number;
+}
+
+/** One number stands for the same band both ways, as before per-direction tolerances. */
+export type Tolerance = number | Tolerances;
+
+/** The behaviour's tolerances: each direction's own, else the policy-wide `tolerance` (as the HPA's cluster default). */
+export function tolerancesOf(behavior: {
+  tolerance: number;
+  scaleUp: { tolerance?: number };
+  scaleDown: { tolerance?: number };
+}): Tolerances {
+  return {
+    scaleDown: behavior.scaleDown.tolerance ?? behavior.tolerance,
+    scaleUp: behavior.scaleUp.tolerance ?? behavior.tolerance,
+  };
+}
+
+function both(t: Tolerance): Tolerances {
+  return typeof t === 'number' ? { scaleDown: t, scaleUp: t } : t;
+}
+
+/** HPA Tolerances.isWithin: (1 - scaleDown) <= ratio <= (1 + scaleUp). NaN is never within. */
+export function isWithinTolerance(usageRatio: number, tolerance: Tolerance): boolean {
+  const t = both(tolerance);
+  return 1.0 - t.scaleDown <= usageRatio && usageRatio <= 1.0 + t.scaleUp;
 }
 
 function toReplicaCount(x: number): number {
@@ -54,7 +80,7 @@ export function averageValueProposal(
   value: number,
   target: number,
   currentReplicas: number,
-  tolerance: number,
+  tolerance: Tolerance,
 ): MetricProposal {
   const usageRatio = value / (target * currentReplicas);
   if (isWithinTolerance(usageRatio, tolerance)) {
@@ -74,7 +100,7 @@ export function valueProposal(
   target: number,
   currentReplicas: number,
   podCount: number,
-  tolerance: number,
+  tolerance: Tolerance,
 ): MetricProposal {
   const usageRatio = value / target;
   if (currentReplicas !== 0) {

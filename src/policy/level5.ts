@@ -36,7 +36,7 @@ import {
   forecastStage,
   trainForecast,
 } from '../forecast/holtwinters.ts';
-import { averageValueProposal, valueProposal } from './hpa.ts';
+import { averageValueProposal, type Tolerance, tolerancesOf, valueProposal } from './hpa.ts';
 import type { ShadowState } from './shadow.ts';
 import type {
   DecisionCondition,
@@ -205,7 +205,13 @@ export function level5TrainForecast(
   return s;
 }
 
-function propose(m: MetricResult, value: number, current: number, ready: number, tolerance: number): number {
+function propose(
+  m: MetricResult,
+  value: number,
+  current: number,
+  ready: number,
+  tolerance: Tolerance,
+): number {
   return m.targetType === 'AverageValue'
     ? averageValueProposal(value, m.target, current, tolerance).replicas
     : valueProposal(value, m.target, current, ready, tolerance).replicas;
@@ -322,7 +328,7 @@ function anomalyStep(c: Ctx): void {
     c.anomalies.set(m.name, out.result);
     const r = out.result;
     if (r.held && r.value !== undefined) {
-      const held = propose(m, r.value, c.current, c.podCount, c.spec.behavior.tolerance);
+      const held = propose(m, r.value, c.current, c.podCount, tolerancesOf(c.spec.behavior));
       c.reasons.push(
         `${m.name} ${fmt(r.observed ?? Number.NaN)} held back as anomalous (${r.heldTicks}/${a.confirmationTicks} ticks), using ${fmt(r.value)} which proposes ${held}`,
       );
@@ -380,7 +386,7 @@ function forecastMetric(c: Ctx, m: MetricResult): ForecastResult {
       value: f.value,
       lower: f.lower,
       upper: f.upper,
-      replicas: propose(m, sized, c.current, c.podCount, c.spec.behavior.tolerance),
+      replicas: propose(m, sized, c.current, c.podCount, tolerancesOf(c.spec.behavior)),
       ready: out.result.ready,
     });
   }
@@ -493,7 +499,7 @@ function ineffectiveStep(c: Ctx): void {
       currentReplicas: c.current,
       ...(c.input.readyReplicas === undefined ? {} : { readyReplicas: c.input.readyReplicas }),
       ...(utilisation === undefined ? {} : { utilisation }),
-      tolerance: c.spec.behavior.tolerance,
+      tolerance: tolerancesOf(c.spec.behavior).scaleUp,
     },
     c.now,
   );

@@ -24,7 +24,7 @@
 // realized excess over the reactive path rises by at most one bucket's worth per window.
 import { cloneData } from '../core/clone.ts';
 import type { MetricResult, PathScore, PolicySpec, ShadowScores } from '../core/types.ts';
-import { averageValueProposal, valueProposal } from './hpa.ts';
+import { averageValueProposal, type Tolerance, tolerancesOf, valueProposal } from './hpa.ts';
 
 /** What the stabilization, cooldown and rate-limit stages remember, per path. */
 export interface TailState {
@@ -126,7 +126,7 @@ export function reactiveProposal(
   podCount: number,
   current: number,
   ready: number,
-  tolerance: number,
+  tolerance: Tolerance,
 ): number {
   let p = -1;
   for (const m of metrics) {
@@ -199,7 +199,8 @@ function score(input: ShadowInput, s: ShadowState, other: PathState, actualRev: 
     2 * spec.pollingIntervalSeconds,
     s.lastT === undefined ? spec.pollingIntervalSeconds : Math.max(0, (now - s.lastT) / 1000),
   );
-  const tol = spec.behavior.tolerance;
+  // Overloaded means above the band a scale-up would ignore.
+  const tol = tolerancesOf(spec.behavior).scaleUp;
   const pods = input.readyReplicas > 0 ? input.readyReplicas : Math.max(1, input.currentReplicas);
   const actual = [
     input.currentReplicas * dt,
@@ -272,7 +273,7 @@ function advanceOther(input: ShadowInput, s: ShadowState, other: PathState): voi
   const { spec, now } = input;
   if (!input.trusted) return;
   const pods = input.readyReplicas > 0 ? input.readyReplicas : Math.max(1, input.currentReplicas);
-  const reactive = reactiveProposal(input.metrics, pods, other.n, other.ready, spec.behavior.tolerance);
+  const reactive = reactiveProposal(input.metrics, pods, other.n, other.ready, tolerancesOf(spec.behavior));
   const proposal = s.acting ? reactive : input.level5Proposal(reactive, other.n);
   const window = s.acting ? spec.behavior.scaleDown.stabilizationWindowSeconds : input.level5DownWindow;
   const out = input.tail(other.tail, proposal, other.n, window);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AddressCheck, PolicyObservations, PolicyRef, RangeResult } from '../collector/index.ts';
+import { V1BETA1 } from '../crd/convert.ts';
 import type { ScalingPolicy, ScalingPolicyStatus } from '../crd/types.generated.ts';
 import { type OperatorMetrics, observeEvaluation } from '../metrics/registry.ts';
 import { decide as engineDecide } from '../policy/engine.ts';
@@ -20,7 +21,8 @@ import {
 import { type Condition, restorePersisted, statusChanged } from './status.ts';
 import type { Scale, TargetCache } from './targets.ts';
 
-export const POLICY_API_VERSION = 'tidemark.dev/v1alpha1';
+// The storage version: the operator never asks the API server to convert what it reads or writes.
+export const POLICY_API_VERSION = V1BETA1;
 export const POLICY_PLURAL = 'scalingpolicies';
 
 /** What the reconciler needs from the collector (src/collector's Collector satisfies it). */

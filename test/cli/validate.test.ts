@@ -66,3 +66,32 @@ test('tidemark validate rejects a file that is not a ScalingPolicy or not YAML',
     assert.match(r.stderr, pattern);
   }
 });
+
+test('tidemark validate checks each file in the version it names: v1beta1 per-direction tolerances, not in v1alpha1', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tidemark-'));
+  const policy = (apiVersion: string) => `apiVersion: ${apiVersion}
+kind: ScalingPolicy
+metadata: {name: web}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 3
+  prometheus: {address: "http://prom:9090"}
+  metrics: [{name: rps, query: "up", target: {type: AverageValue, value: "10"}}]
+  behavior: {scaleUp: {tolerance: 0}, scaleDown: {tolerance: 0.05}}
+`;
+  const beta = join(dir, 'beta.yaml');
+  const alpha = join(dir, 'alpha.yaml');
+  writeFileSync(beta, policy('tidemark.dev/v1beta1'));
+  writeFileSync(alpha, policy('tidemark.dev/v1alpha1'));
+  const ok = await tidemark('validate', beta);
+  assert.equal(ok.code, 0, ok.stderr);
+  const bad = await tidemark('validate', alpha);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown field "spec\.behavior\.scaleUp\.tolerance"/);
+  const other = await tidemark('validate', join(dir, 'none.yaml'));
+  assert.equal(other.code, 2);
+  writeFileSync(join(dir, 'v2.yaml'), policy('tidemark.dev/v2'));
+  const v2 = await tidemark('validate', join(dir, 'v2.yaml'));
+  assert.equal(v2.code, 2);
+  assert.match(v2.stderr, /expected apiVersion tidemark\.dev\/v1alpha1 or tidemark\.dev\/v1beta1/);
+});

@@ -176,6 +176,10 @@ const RARE = new Map([
     (r) => [`apps/${r}/scale get`, 'only before the target watch synced, or after a 409'] as [string, string],
   ),
   ['apiextensions.k8s.io/customresourcedefinitions get', 'only when a policy names a custom resource'],
+  // The conversion webhook's Secret: only with --webhook, which this run leaves to the
+  // sandbox's own webhook (a CRD has one conversion webhook); test/webhook/*.int.test.ts.
+  ['core/secrets create', 'the webhook Secret, with --webhook only'],
+  ['core/secrets update', 'the webhook Secret, with --webhook only'],
 ]);
 
 test('the operator scales Deployment, StatefulSet and ReplicaSet targets as the tidemark ServiceAccount', async (t) => {

@@ -12,7 +12,17 @@ import { after, before, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { kubectl } from '../support/sandbox.ts';
 import { byIdentity, CHART, helm, parseObjects, renderChart } from './support/helm.ts';
-import { DEPLOY, find, grants, type K8sObject, OWN, REPO, rulesOf, WATCHED } from './support/manifests.ts';
+import {
+  DEPLOY,
+  find,
+  grants,
+  type K8sObject,
+  OWN,
+  REPO,
+  rulesOf,
+  WATCHED,
+  WEBHOOK,
+} from './support/manifests.ts';
 
 const NAMESPACED = ['namespaces={default}'];
 const PROMETHEUS_OPERATOR = [
@@ -50,10 +60,17 @@ for (const [variant, set] of [
   });
 }
 
-test('namespaced chart: one Role per listed namespace with exactly the operator grants, no ClusterRole', async () => {
+test('namespaced chart: one Role per listed namespace with exactly the operator grants, no ClusterRole but the webhook one', async () => {
   const objects = parseObjects(await renderChart(['namespaces={team-a,team-b}']));
-  assert.deepEqual(find(objects, 'ClusterRole'), []);
-  assert.deepEqual(find(objects, 'ClusterRoleBinding'), []);
+  assert.deepEqual(
+    find(objects, 'ClusterRole').map((r) => r.metadata.name),
+    ['tidemark-webhook'],
+  );
+  assert.deepEqual(grants(rulesOf(find(objects, 'ClusterRole')[0])), WEBHOOK);
+  assert.deepEqual(
+    find(objects, 'ClusterRoleBinding').map((r) => r.metadata.name),
+    ['tidemark-webhook'],
+  );
   const roles = find(objects, 'Role');
   const watched = roles.filter((r) => r.metadata.namespace !== 'tidemark-system');
   assert.deepEqual(watched.map((r) => r.metadata.namespace).sort(), ['team-a', 'team-b']);

@@ -15,6 +15,7 @@ import {
   readYamlObjects,
   rulesOf,
   WATCHED,
+  WEBHOOK,
 } from './support/manifests.ts';
 
 const cluster = build(DEPLOY);
@@ -92,7 +93,7 @@ test('no RBAC rule anywhere in deploy/ uses a wildcard', () => {
 });
 
 test('cluster-wide install: the ClusterRole grants exactly what the operator calls', () => {
-  const roles = find(cluster, 'ClusterRole');
+  const roles = find(cluster, 'ClusterRole', 'tidemark-operator');
   assert.equal(roles.length, 1);
   assert.deepEqual(grants(rulesOf(roles[0]!)), [...WATCHED, ...CLUSTER_ONLY].sort());
   const [binding] = find(cluster, 'ClusterRoleBinding', 'tidemark-operator');
@@ -110,9 +111,27 @@ test('the operator namespace Role grants only the Lease and the allow-list Confi
   }
 });
 
-test('namespaced install: no ClusterRole, one Role per watched namespace with the same grants', () => {
-  assert.deepEqual(find(namespaced, 'ClusterRole'), []);
-  assert.deepEqual(find(namespaced, 'ClusterRoleBinding'), []);
+test('every variant: the webhook ClusterRole grants only the ScalingPolicy CRD, by name', () => {
+  for (const objects of [cluster, namespaced, promOperator]) {
+    const roles = find(objects, 'ClusterRole').filter((r) => r.metadata.name !== 'tidemark-operator');
+    assert.deepEqual(
+      roles.map((r) => r.metadata.name),
+      ['tidemark-webhook'],
+    );
+    assert.deepEqual(grants(rulesOf(roles[0]!)), WEBHOOK);
+    assert.equal(find(objects, 'Service', 'tidemark-webhook').length, 1);
+  }
+});
+
+test('namespaced install: no ClusterRole but the webhook one, one Role per watched namespace with the same grants', () => {
+  assert.deepEqual(
+    find(namespaced, 'ClusterRole').map((r) => r.metadata.name),
+    ['tidemark-webhook'],
+  );
+  assert.deepEqual(
+    find(namespaced, 'ClusterRoleBinding').map((r) => r.metadata.name),
+    ['tidemark-webhook'],
+  );
   const watched = find(namespaced, 'Role').filter((r) => r.metadata.namespace !== 'tidemark-system');
   assert.deepEqual(
     watched.map((r) => r.metadata.namespace),
@@ -154,7 +173,10 @@ test('the Deployment: 2 replicas, probes, resources, hardened security context',
   assert.ok(c.args.includes('--metrics-port=8080'));
   assert.deepEqual(
     c.ports.map((p) => [p.name, p.containerPort]),
-    [['metrics', 8080]],
+    [
+      ['metrics', 8080],
+      ['webhook', 9443],
+    ],
   );
   assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'metrics' });
   assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'metrics' });
@@ -207,7 +229,7 @@ test('the Prometheus Operator overlay adds a ServiceMonitor on the metrics port 
 // granted resource must be used by the operator's source (nothing granted that
 // the code does not call), and each resource the source puts in an API path
 // must be granted (nothing called that is not granted).
-const OPERATOR_SOURCES = ['src/reconciler', 'src/operator', 'src/collector', 'src/cli'];
+const OPERATOR_SOURCES = ['src/reconciler', 'src/operator', 'src/collector', 'src/cli', 'src/webhook'];
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -231,9 +253,12 @@ const GRANTED_IN_CODE: Record<string, RegExp> = {
   // The target watches: a list of the kind's plural (src/operator/target-watch.ts) for the apps kinds.
   'deployments, statefulsets, replicasets (list, watch)':
     /'apps\/v1 Deployment'[\s\S]*'apps\/v1 StatefulSet'[\s\S]*'apps\/v1 ReplicaSet'[\s\S]*\$\{r\.plural\}`/,
-  customresourcedefinitions: /apiextensions\.k8s\.io\/v1\/customresourcedefinitions'/,
+  "customresourcedefinitions (get: a custom target's scale paths)":
+    /apiextensions\.k8s\.io\/v1\/customresourcedefinitions'/,
   events: /\/api\/v1\/namespaces\/[^`]*\/events`/,
   secrets: /\/api\/v1\/namespaces\/[^`]*\/secrets\//,
+  "customresourcedefinitions (get, patch: the webhook's conversion stanza)":
+    /\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions\//,
   leases: /\/apis\/coordination\.k8s\.io\/v1\/namespaces\/[^`]*\/leases`/,
   configmaps: /\/api\/v1\/namespaces\/[^`]*\/configmaps`/,
   horizontalpodautoscalers: /\/apis\/autoscaling\/v2\/[^`]*horizontalpodautoscalers['`]/,

@@ -94,7 +94,7 @@ describe('Operator (in-process, fake API server)', () => {
           items: [],
         });
       }
-      if (path === '/apis/tidemark.dev/v1alpha1/scalingpolicies') {
+      if (path === '/apis/tidemark.dev/v1beta1/scalingpolicies') {
         if (url.searchParams.get('watch') === 'true') {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.flushHeaders();
@@ -107,10 +107,7 @@ describe('Operator (in-process, fake API server)', () => {
           items: [policyObj()],
         });
       }
-      if (
-        path === '/apis/tidemark.dev/v1alpha1/namespaces/demo/scalingpolicies/web/status' &&
-        m === 'PATCH'
-      ) {
+      if (path === '/apis/tidemark.dev/v1beta1/namespaces/demo/scalingpolicies/web/status' && m === 'PATCH') {
         const b = body as { status: unknown };
         rv++;
         fake.statusWrites++;
@@ -119,7 +116,7 @@ describe('Operator (in-process, fake API server)', () => {
         for (const w of fake.watchers) w.write(`${JSON.stringify({ type: 'MODIFIED', object: obj })}\n`);
         return json(res, 200, obj);
       }
-      if (path === '/apis/tidemark.dev/v1alpha1/namespaces/demo/scalingpolicies/web' && m === 'GET') {
+      if (path === '/apis/tidemark.dev/v1beta1/namespaces/demo/scalingpolicies/web' && m === 'GET') {
         return json(res, 200, policyObj());
       }
       if (path === '/apis/apps/v1') {

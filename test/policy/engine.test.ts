@@ -221,6 +221,38 @@ describe('reasons and limits', () => {
   });
 });
 
+describe('per-direction tolerance (v1beta1, as the HPA since KEP-4951)', () => {
+  // Target 50/replica at 4 replicas: the usage ratio is value / 200.
+  const spec = makeSpec({
+    tolerance: 0.1,
+    scaleUp: { tolerance: 0 },
+    scaleDown: { tolerance: 0.3, stabilizationWindowSeconds: 0 },
+  });
+  it('scales up past a zero scale-up tolerance that the shared 10% would have ignored', () => {
+    const d = tick(spec, emptyState(), [ok('rps', 210)], 4, T0).decision;
+    assert.equal(d.desiredReplicas, 5);
+    const shared = tick(makeSpec({ tolerance: 0.1 }), emptyState(), [ok('rps', 210)], 4, T0).decision;
+    assert.equal(shared.desiredReplicas, 4, 'behavior.tolerance alone still holds at 4');
+  });
+  it('holds inside the wider scale-down band, and scales down below it', () => {
+    const held = tick(spec, emptyState(), [ok('rps', 150)], 4, T0).decision;
+    assert.equal(held.desiredReplicas, 4);
+    assert.deepEqual(held.limitedBy, ['WithinTolerance']);
+    assert.match(held.reason, /within -30%\/\+0% tolerance/);
+    const down = tick(spec, emptyState(), [ok('rps', 130)], 4, T0).decision;
+    assert.equal(down.desiredReplicas, 3);
+  });
+  it('an unset direction takes behavior.tolerance', () => {
+    const upOnly = makeSpec({
+      tolerance: 0.2,
+      scaleUp: { tolerance: 0 },
+      scaleDown: { stabilizationWindowSeconds: 0 },
+    });
+    assert.equal(tick(upOnly, emptyState(), [ok('rps', 170)], 4, T0).decision.desiredReplicas, 4);
+    assert.equal(tick(upOnly, emptyState(), [ok('rps', 150)], 4, T0).decision.desiredReplicas, 3);
+  });
+});
+
 describe('extension points', () => {
   it('effectiveScaleDownWindow prefers the tuned state field', () => {
     const spec = makeSpec();

@@ -122,4 +122,13 @@ export const OWN = [
   'coordination.k8s.io/leases update tidemark-leader',
   'core/configmaps list tidemark-allowed-prometheus',
   'core/configmaps watch tidemark-allowed-prometheus',
+  'core/secrets create',
+  'core/secrets get tidemark-webhook-tls',
+  'core/secrets update tidemark-webhook-tls',
+];
+
+/** The conversion webhook's one cluster-wide grant: the ScalingPolicy CRD, by name. */
+export const WEBHOOK = [
+  'apiextensions.k8s.io/customresourcedefinitions get scalingpolicies.tidemark.dev',
+  'apiextensions.k8s.io/customresourcedefinitions patch scalingpolicies.tidemark.dev',
 ];

@@ -1,0 +1,62 @@
+// The ConversionReview (apiextensions.k8s.io/v1) handler: pure, so it is tested without a
+// server. A request it cannot use gets a `Failed` result the API server reports to the
+// client, never an exception: one bad object must not take the webhook down.
+import { convertPolicy } from '../crd/convert.ts';
+
+export interface ReviewAnswer {
+  /** HTTP status: 200 for any review the API server sent (its result says Failed), 400 for what is not one. */
+  status: number;
+  body: {
+    apiVersion: 'apiextensions.k8s.io/v1';
+    kind: 'ConversionReview';
+    response: {
+      uid: string;
+      convertedObjects?: unknown[];
+      result: { status: 'Success' | 'Failure'; message?: string };
+    };
+  };
+}
+
+function answer(
+  status: number,
+  uid: string,
+  result: ReviewAnswer['body']['response']['result'],
+  objects?: unknown[],
+) {
+  return {
+    status,
+    body: {
+      apiVersion: 'apiextensions.k8s.io/v1' as const,
+      kind: 'ConversionReview' as const,
+      response: { uid, ...(objects ? { convertedObjects: objects } : {}), result },
+    },
+  };
+}
+
+/** Answers one ConversionReview, given as the request body's text. */
+export function handleConversionReview(text: string): ReviewAnswer {
+  let review: unknown;
+  try {
+    review = JSON.parse(text);
+  } catch (err) {
+    return answer(400, '', { status: 'Failure', message: `request is not JSON: ${(err as Error).message}` });
+  }
+  const request = (review as { request?: unknown } | null)?.request as
+    | { uid?: unknown; desiredAPIVersion?: unknown; objects?: unknown }
+    | undefined;
+  const kind = (review as { kind?: unknown } | null)?.kind;
+  if (kind !== 'ConversionReview' || typeof request !== 'object' || request === null) {
+    return answer(400, '', { status: 'Failure', message: 'not a ConversionReview with a request' });
+  }
+  const uid = typeof request.uid === 'string' ? request.uid : '';
+  if (typeof request.desiredAPIVersion !== 'string' || !Array.isArray(request.objects)) {
+    return answer(200, uid, { status: 'Failure', message: 'request needs desiredAPIVersion and objects' });
+  }
+  const desired = request.desiredAPIVersion;
+  try {
+    const converted = request.objects.map((o) => convertPolicy(o, desired));
+    return answer(200, uid, { status: 'Success' }, converted);
+  } catch (err) {
+    return answer(200, uid, { status: 'Failure', message: (err as Error).message });
+  }
+}

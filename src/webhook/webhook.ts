@@ -1,0 +1,249 @@
+// The conversion webhook as a running component: an HTTPS server answering ConversionReviews
+// (review.ts) from the certificate in a Secret, and a loop that keeps that Secret's
+// certificates current (certs.ts) and the CRD's spec.conversion pointing at this webhook
+// with the Secret's CA. Every replica runs all of it (not only the leader), so conversion
+// never waits for an election; replicas race only on writes, which resourceVersion settles:
+// the loser reads the winner's Secret on its next pass.
+import { createServer, type Server } from 'node:https';
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
+import { encode, isAlreadyExists, isConflict, isNotFound, type KubeTransport } from '../reconciler/kube.ts';
+import { type CertBundle, type CertPolicy, DEFAULT_CERT_POLICY, issue, planCertificates } from './certs.ts';
+import { handleConversionReview } from './review.ts';
+
+export const CONVERT_PATH = '/convert';
+/** A ConversionReview of a large list carries every object: allow far more than one object's 1.5 MiB. */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+export type ClientConfig =
+  | { url: string }
+  | { service: { namespace: string; name: string; port: number; path: string } };
+
+export interface WebhookOptions {
+  transport: KubeTransport;
+  log: Logger;
+  port: number;
+  host: string;
+  secretNamespace: string;
+  secretName: string;
+  /** The CRD whose spec.conversion this webhook keeps current; undefined: leave the CRD alone. */
+  crdName: string | undefined;
+  clientConfig: ClientConfig;
+  /** DNS names and IPs of the serving certificate. */
+  hosts: string[];
+  recheckMs: number;
+  certPolicy?: Partial<Omit<CertPolicy, 'hosts'>>;
+  now?: () => number;
+}
+
+const SECRET_KEYS = ['ca.crt', 'ca.key', 'tls.crt', 'tls.key'] as const;
+
+interface SecretObject {
+  metadata?: { resourceVersion?: string };
+  data?: Record<string, string>;
+}
+
+/** The spec.conversion this webhook wants on the CRD. */
+export function desiredConversion(clientConfig: ClientConfig, caBundlePem: string) {
+  return {
+    strategy: 'Webhook',
+    webhook: {
+      clientConfig: { ...clientConfig, caBundle: Buffer.from(caBundlePem).toString('base64') },
+      conversionReviewVersions: ['v1'],
+    },
+  };
+}
+
+export class ConversionWebhook {
+  readonly #o: WebhookOptions;
+  readonly #policy: CertPolicy;
+  #server: Server | undefined;
+  #serving: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #port = 0;
+
+  constructor(o: WebhookOptions) {
+    this.#o = o;
+    this.#policy = { ...DEFAULT_CERT_POLICY, ...o.certPolicy, hosts: o.hosts };
+  }
+
+  /** The bound port (useful with port 0). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Ensures the certificates (retrying until the API answers), starts serving, then keeps rechecking. */
+  async start(): Promise<void> {
+    let bundle: CertBundle | undefined;
+    while (!bundle && !this.#stopped) {
+      bundle = await this.#syncCerts().catch((err: unknown) => {
+        this.#o.log.warn({ err: String(err) }, 'webhook certificates not ready; retrying');
+        return undefined;
+      });
+      if (!bundle) await new Promise((r) => setTimeout(r, Math.min(this.#o.recheckMs, 2000)));
+    }
+    if (!bundle) return;
+    await this.#listen(bundle);
+    await this.#syncCrd(bundle).catch((err: unknown) =>
+      this.#o.log.warn({ err: String(err) }, 'CRD conversion not updated'),
+    );
+    this.#schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    const server = this.#server;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+    server?.closeAllConnections();
+  }
+
+  /** One pass of the loop: certificates, the serving context, the CRD. Exposed for tests. */
+  async recheck(): Promise<void> {
+    const bundle = await this.#syncCerts();
+    this.#load(bundle);
+    await this.#syncCrd(bundle);
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.recheck()
+        .catch((err: unknown) => this.#o.log.warn({ err: String(err) }, 'webhook recheck failed'))
+        .finally(() => this.#schedule());
+    }, this.#o.recheckMs);
+    this.#timer.unref();
+  }
+
+  async #listen(bundle: CertBundle): Promise<void> {
+    const server = createServer({ cert: bundle['tls.crt'], key: bundle['tls.key'] }, (req, res) => {
+      if (req.method === 'GET' && req.url === '/healthz') {
+        res.writeHead(200).end('ok');
+        return;
+      }
+      if (req.method !== 'POST' || req.url?.split('?')[0] !== CONVERT_PATH) {
+        res.writeHead(404).end();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY_BYTES) req.destroy();
+        else chunks.push(c);
+      });
+      req.on('end', () => {
+        const out = handleConversionReview(Buffer.concat(chunks).toString('utf8'));
+        if (out.body.response.result.status !== 'Success') {
+          this.#o.log.warn({ message: out.body.response.result.message }, 'conversion failed');
+        }
+        res.writeHead(out.status, { 'content-type': 'application/json' }).end(JSON.stringify(out.body));
+      });
+    });
+    this.#serving = bundle['tls.crt'];
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#o.port, this.#o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    this.#port = typeof addr === 'object' && addr ? addr.port : this.#o.port;
+    this.#server = server;
+    this.#o.log.info({ port: this.#port }, 'conversion webhook serving');
+  }
+
+  /** A new certificate in the Secret is served from the next TLS handshake on. */
+  #load(bundle: CertBundle): void {
+    if (!this.#server || bundle['tls.crt'] === this.#serving) return;
+    this.#server.setSecureContext({ cert: bundle['tls.crt'], key: bundle['tls.key'] });
+    this.#serving = bundle['tls.crt'];
+    this.#o.log.info('webhook serving certificate reloaded');
+  }
+
+  #secretPath(name?: string): string {
+    const base = `/api/v1/namespaces/${encode(this.#o.secretNamespace)}/secrets`;
+    return name === undefined ? base : `${base}/${encode(name)}`;
+  }
+
+  /** Reads the Secret, renews what is due, and returns the bundle now stored. */
+  async #syncCerts(): Promise<CertBundle> {
+    const now = (this.#o.now ?? Date.now)();
+    let secret: SecretObject | undefined;
+    try {
+      secret = (await this.#o.transport({
+        method: 'GET',
+        path: this.#secretPath(this.#o.secretName),
+      })) as SecretObject;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const current = secret ? decodeData(secret.data) : undefined;
+    const plan = planCertificates(current, this.#policy, now);
+    if (plan.action === 'keep') return current as CertBundle;
+    const next = await issue(plan, current, this.#policy, now);
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: {
+        name: this.#o.secretName,
+        namespace: this.#o.secretNamespace,
+        labels: { 'app.kubernetes.io/name': 'tidemark', 'app.kubernetes.io/component': 'webhook' },
+        ...(secret?.metadata?.resourceVersion ? { resourceVersion: secret.metadata.resourceVersion } : {}),
+      },
+      data: encodeData(next),
+    };
+    try {
+      if (secret)
+        await this.#o.transport({ method: 'PUT', path: this.#secretPath(this.#o.secretName), body });
+      else await this.#o.transport({ method: 'POST', path: this.#secretPath(), body });
+    } catch (err) {
+      // Another replica wrote first: use what it stored.
+      if (!isConflict(err) && !isAlreadyExists(err)) throw err;
+      const won = (await this.#o.transport({
+        method: 'GET',
+        path: this.#secretPath(this.#o.secretName),
+      })) as SecretObject;
+      return decodeData(won.data) as CertBundle;
+    }
+    this.#o.log.info({ reason: plan.reason, renewed: plan.action }, 'webhook certificates written');
+    return next;
+  }
+
+  /** Points the CRD's conversion at this webhook with the Secret's CA bundle, when it differs. */
+  async #syncCrd(bundle: CertBundle): Promise<void> {
+    if (this.#o.crdName === undefined) return;
+    const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encode(this.#o.crdName)}`;
+    let crd: { spec?: { conversion?: unknown } };
+    try {
+      crd = (await this.#o.transport({ method: 'GET', path })) as typeof crd;
+    } catch (err) {
+      if (isNotFound(err)) return; // not installed (yet): the next pass looks again
+      throw err;
+    }
+    const want = desiredConversion(this.#o.clientConfig, bundle['ca.crt']);
+    if (isDeepStrictEqual(crd.spec?.conversion, want)) return;
+    // A JSON patch replaces spec.conversion whole: a merge patch would keep a stale service next to a url.
+    await this.#o.transport({
+      method: 'PATCH',
+      path,
+      contentType: 'application/json-patch+json',
+      body: [{ op: 'add', path: '/spec/conversion', value: want }],
+    });
+    this.#o.log.info({ crd: this.#o.crdName }, 'CRD conversion webhook and caBundle set');
+  }
+}
+
+function decodeData(data: Record<string, string> | undefined): Partial<CertBundle> | undefined {
+  if (!data) return undefined;
+  const out: Partial<CertBundle> = {};
+  for (const k of SECRET_KEYS) if (data[k]) out[k] = Buffer.from(data[k], 'base64').toString('utf8');
+  return out;
+}
+
+function encodeData(b: CertBundle): Record<string, string> {
+  return Object.fromEntries(SECRET_KEYS.map((k) => [k, Buffer.from(b[k]).toString('base64')]));
+}
