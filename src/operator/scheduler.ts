@@ -1,3 +1,5 @@
+import { hash32 } from '../core/hash.ts';
+
 /** Timers behind an interface, so the scheduling logic is tested with a fake clock. */
 export interface Clock {
   now(): number;
@@ -37,22 +39,11 @@ interface Entry {
 }
 
 /**
- * A phase in [0, 1) from a hash of the key (FNV-1a, 32 bits): the same policy uid gets the
+ * A phase in [0, 1) from a hash of the key (src/core/hash.ts): the same policy uid gets the
  * same phase in every replica and after every restart, and many uids spread evenly.
  */
 export function hashPhase(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  // A final avalanche (murmur3's fmix32): FNV's low bits alone spread short keys poorly.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 0) / 2 ** 32;
+  return hash32(key) / 2 ** 32;
 }
 
 /** Spread a policy's first tick over its whole interval: the start-up batch. */

@@ -4,20 +4,7 @@
 // clock of its own (the caller passes its monotonic `now`), so every rule here
 // is unit-tested without an API server (docs/sharding.md).
 
-/** 32-bit FNV-1a of a string's UTF-16 code units, then murmur3's finaliser so that near keys spread. */
-function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { hash32 } from '../core/hash.ts';
 
 /** The weight of one member for one policy: every replica computes the same number. */
 export function weight(member: string, uid: string): number {
