@@ -60,11 +60,16 @@ lint: deps typecheck
 format: deps
 	biome check --write .
 
+# Two files at a time (node's default on 2 cores is one): many unit tests wait on a child
+# process (the CLI tests), so this halves the wall time (249 s -> 140 s measured).
 test-unit: deps
-	$(NODE) --test --test-reporter=spec $(UNIT_TESTS)
+	$(NODE) --test --test-concurrency=2 --test-reporter=spec $(UNIT_TESTS)
 
+# Files that mostly wait on the clock and disturb nothing run beside the others
+# (sandbox/run-int-tests.sh says which and why).
+INT_BESIDE = test/backtest/backtest.int.test.ts
 test-integration: deps
-	sandbox/with-sandbox.sh $(NODE) --test --test-concurrency=1 --test-reporter=spec $(INT_TESTS)
+	TIDEMARK_BESIDE="$(INT_BESIDE)" sandbox/with-sandbox.sh sandbox/run-int-tests.sh $(INT_TESTS)
 
 test: lint test-unit test-integration
 
