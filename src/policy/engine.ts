@@ -62,7 +62,12 @@ import type {
   ShadowScores,
 } from './types.ts';
 
-export const ENGINE_STATE_VERSION = 2;
+/**
+ * The stored state's format (src/reconciler/engine-state.ts). Still 1, the first release's:
+ * what changed since (the forecaster's tables left empty, new Level 5 fields) is readable by
+ * that release, so a downgrade or an old replica during a rolling upgrade keeps the windows.
+ */
+export const ENGINE_STATE_VERSION = 1;
 
 /**
  * Larger ok values are failures (too-large), as the collector's default bound classifies them:

@@ -4,10 +4,15 @@
 // rebuilds it. Pure: no I/O, no clock. docs/upgrading.md ("Engine state") explains the rules.
 //
 // Versions:
-//   1  the first release: the full engine state, Level 5 forecaster tables included.
-//   2  the forecaster's tables (level5.forecast) are no longer stored: the operator trains them
-//      from Prometheus' history when a policy starts in a process (src/reconciler/history.ts),
-//      so they cost etcd and every informer cache kilobytes per policy for nothing.
+//   1  the first release's format, still written. Since v0.1.0 the forecaster's tables
+//      (level5.forecast) are stored empty: the operator trains them from Prometheus' history
+//      when a policy starts in a process (src/reconciler/history.ts), so they cost etcd and
+//      every informer cache kilobytes per policy for nothing. An empty table is one v0.1.0
+//      reads (it trains from history too), as are the Level 5 fields added since (it ignores
+//      them): a version bump would make v0.1.0 drop the whole state and restart every window
+//      on a downgrade, or when one of its replicas leads during a rolling upgrade.
+//      A table v0.1.0 stored is dropped on reading.
+//   2+ a later release's format: read for the fields this one knows, never written back lower.
 import { cloneData } from '../core/clone.ts';
 import { ENGINE_STATE_VERSION } from '../policy/engine.ts';
 import type { EngineState } from '../policy/types.ts';
@@ -84,8 +89,8 @@ export function isEngineState(x: unknown): x is EngineState {
 }
 
 /**
- * Reads a stored state into this release's form: version 1 is migrated (the forecaster's
- * tables dropped, everything else kept); a newer version is read for the fields this release
+ * Reads a stored state into this release's form: the forecaster's tables dropped (v0.1.0
+ * stored them), everything else kept; a newer version is read for the fields this release
  * knows (its other fields stay in the object and are written back by persistState).
  */
 export function readStoredState(stored: unknown): StoredRead {
@@ -101,8 +106,7 @@ export function readStoredState(stored: unknown): StoredRead {
   if (problem) return { kind: 'unreadable', version, problem };
   const state = cloneData(stored) as EngineState;
   state.version = ENGINE_STATE_VERSION;
-  // The forecaster's tables are never taken from storage: a version-1 state still carries
-  // them, and the operator trains them from history anyway (a model from before a restart
+  // The forecaster's tables are never taken from storage: v0.1.0's state carries them, and the operator trains them from history anyway (a model from before a restart
   // would also miss the minutes the operator was down).
   const l5 = state.level5;
   if (isObj(l5)) state.level5 = { ...l5, anomaly: isObj(l5.anomaly) ? l5.anomaly : {}, forecast: {} };
@@ -124,7 +128,7 @@ export function compactState(state: EngineState): EngineState {
   const out: EngineState = { ...state, recommendations: kept };
   if (isObj(state.level5)) {
     const { forecast: _rebuilt, ...level5 } = state.level5;
-    out.level5 = roundFractions(level5);
+    out.level5 = { ...roundFractions(level5), forecast: {} };
   }
   return out;
 }

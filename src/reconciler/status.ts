@@ -135,16 +135,13 @@ export function restorePersisted(persisted: unknown, now: number, pollingInterva
   const state = read.state;
   const last = state.recommendations[state.recommendations.length - 1];
   if (last) last.t = Math.max(last.t, now - pollingIntervalSeconds * 1000);
-  if (read.from === ENGINE_STATE_VERSION) return { state };
-  const newer = read.from > ENGINE_STATE_VERSION;
+  if (read.from <= ENGINE_STATE_VERSION) return { state };
   return {
     state,
     note: {
       level: 'info',
-      reason: newer ? 'EngineStateNewer' : 'EngineStateMigrated',
-      message: newer
-        ? `the stored engine state is version ${read.from}, newer than this release's ${ENGINE_STATE_VERSION}: read for the fields this release knows; the others are kept as stored`
-        : `the stored engine state version ${read.from} was migrated to version ${ENGINE_STATE_VERSION}`,
+      reason: 'EngineStateNewer',
+      message: `the stored engine state is version ${read.from}, newer than this release's ${ENGINE_STATE_VERSION}: read for the fields this release knows; the others are kept as stored`,
     },
   };
 }

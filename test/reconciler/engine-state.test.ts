@@ -1,6 +1,7 @@
 // The stored engine state: its size with every Level 5 mechanism on, and its versions (v1 of
-// the first release migrated, v2 read, a newer v3 read for what this release knows and never
-// written back at a lower version, an unreadable one announced and left as stored).
+// the first release read with its forecaster tables dropped, v1 written in a form that release
+// reads, a newer v2 read for what this release knows and never written back at a lower
+// version, an unreadable one announced and left as stored).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide, ENGINE_STATE_VERSION } from '../../src/policy/engine.ts';
@@ -89,7 +90,7 @@ function sloState(days: number): EngineState {
   return state!;
 }
 
-/** The version-1 form the first release stored: compacted, with the forecaster's tables. */
+/** What the first release (v0.1.0) stored: version 1, compacted, with the forecaster's tables. */
 function asVersion1(state: EngineState): EngineState {
   return { ...structuredClone(state), recommendations: compactState(state).recommendations, version: 1 };
 }
@@ -135,13 +136,44 @@ describe('stored numbers', () => {
   });
 });
 
+/**
+ * What v0.1.0 (the first release) accepts as its stored state, as its restoreState and level5
+ * stage read it (git show v0.1.0:src/reconciler/status.ts, src/policy/level5.ts): version 1,
+ * the four core fields, and a level5 of v 1 with anomaly and forecast objects. Anything else
+ * it drops and starts the windows afresh.
+ */
+function readableByV010(x: unknown): boolean {
+  const s = x as Record<string, unknown>;
+  const l5 = s.level5 as Record<string, unknown> | undefined;
+  const obj = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  return (
+    s.version === 1 &&
+    Array.isArray(s.recommendations) &&
+    Array.isArray(s.scaleUpEvents) &&
+    Array.isArray(s.scaleDownEvents) &&
+    typeof s.consecutiveFailures === 'number' &&
+    (l5 === undefined || (l5.v === 1 && obj(l5.anomaly) && obj(l5.forecast)))
+  );
+}
+
 describe('engine state across versions', () => {
   const state = simulatedState(level5Spec(), 2);
+
+  it('stores a state v0.1.0 reads, so a downgrade or a v0.1.0 replica in a rolling upgrade keeps the windows', () => {
+    for (const [name, s] of [
+      ['Level 5 on', state],
+      ['Level 5 off', simulatedState(policySpec(), 1)],
+    ] as const) {
+      const written = JSON.parse(JSON.stringify(persistState(s)));
+      assert.ok(readableByV010(written), `${name}: ${JSON.stringify(written).slice(0, 300)}`);
+      assert.deepEqual(written.level5?.forecast ?? {}, {}, `${name}: the tables are still not stored`);
+    }
+  });
   const v1 = asVersion1(state);
 
-  it('reads a version-1 state: tables dropped, windows, events, tuned values and scores kept', () => {
+  it("reads v0.1.0's state: tables dropped, windows, events, tuned values and scores kept", () => {
     const r = restorePersisted(structuredClone(v1), T0 + 3 * 86_400_000, 15);
-    assert.equal(r.note?.reason, 'EngineStateMigrated');
+    assert.equal(r.note, undefined, 'the same version: nothing to announce');
     const s = r.state!;
     assert.equal(s.version, ENGINE_STATE_VERSION);
     const l5 = s.level5 as Record<string, unknown>;
@@ -155,12 +187,12 @@ describe('engine state across versions', () => {
     assert.equal(s.recommendations.length, v1.recommendations.length);
   });
 
-  it('writes a migrated state as version 2, and the merge patch removes the stored tables', () => {
+  it("writes v0.1.0's state back as version 1 with empty tables, and the merge patch empties the stored ones", () => {
     const read = readStoredState(structuredClone(v1));
     assert.equal(read.kind, 'read');
     const written = persistState((read as { state: EngineState }).state, v1);
-    assert.equal(written.version, 2);
-    assert.equal((written.level5 as Record<string, unknown>).forecast, undefined);
+    assert.equal(written.version, 1);
+    assert.deepEqual((written.level5 as Record<string, unknown>).forecast, {});
     const patch = statusPatch({ engineState: v1 }, { engineState: written });
     const stored = applyMergePatch({ engineState: v1 }, patch) as { engineState: unknown };
     assert.deepEqual(stored.engineState, JSON.parse(JSON.stringify(written)));
@@ -170,24 +202,24 @@ describe('engine state across versions', () => {
     const written = JSON.parse(JSON.stringify(persistState(state)));
     const r = restorePersisted(written, T0, 15);
     assert.equal(r.note, undefined);
-    assert.deepEqual(r.state, { ...written, level5: { ...written.level5, forecast: {} } });
+    assert.deepEqual(r.state, written);
   });
 
-  const v3 = () => ({
+  const v2 = () => ({
     ...JSON.parse(JSON.stringify(persistState(state))),
-    version: 3,
+    version: 2,
     futureField: { kept: [1, 2, 3] },
     level5: { ...JSON.parse(JSON.stringify(persistState(state).level5)), futureModel: 'x' },
   });
 
   it('reads a newer version for the fields it knows and writes it back at that version, unknown fields kept', () => {
-    const stored = v3();
+    const stored = v2();
     const r = restorePersisted(structuredClone(stored), T0, 15);
     assert.equal(r.note?.reason, 'EngineStateNewer');
     assert.deepEqual(r.state!.scaleUpEvents, stored.scaleUpEvents);
     const next = { ...r.state!, consecutiveFailures: 2, level5: { ...(r.state!.level5 as object) } };
     const written = persistState(next, stored) as Record<string, unknown>;
-    assert.equal(written.version, 3, 'never a lower version over a newer one');
+    assert.equal(written.version, 2, 'never a lower version over a newer one');
     assert.equal(written.writtenBy, ENGINE_STATE_VERSION);
     assert.deepEqual(written.futureField, { kept: [1, 2, 3] });
     assert.equal((written.level5 as Record<string, unknown>).futureModel, 'x');
@@ -195,12 +227,12 @@ describe('engine state across versions', () => {
   });
 
   it('announces a newer state it cannot read and leaves it as stored', () => {
-    const stored = { ...v3(), recommendations: { format: 'changed by v3' } };
+    const stored = { ...v2(), recommendations: { format: 'changed by v2' } };
     const r = restorePersisted(structuredClone(stored), T0, 15);
     assert.equal(r.state, undefined);
     assert.equal(r.note?.level, 'warn');
     assert.equal(r.note?.reason, 'EngineStateUnreadable');
-    assert.match(r.note!.message, /version 3.*recommendations.*left as stored/);
+    assert.match(r.note!.message, /version 2.*recommendations.*left as stored/);
     const fresh = decide({
       spec: level5Spec(),
       state: undefined,
@@ -213,7 +245,7 @@ describe('engine state across versions', () => {
   });
 
   it('announces a corrupt state of its own version and replaces it', () => {
-    const r = restorePersisted({ version: 2, recommendations: 'x' }, T0, 15);
+    const r = restorePersisted({ version: 1, recommendations: 'x' }, T0, 15);
     assert.equal(r.note?.reason, 'EngineStateUnreadable');
     const fresh = decide({
       spec: policySpec(),
@@ -222,12 +254,12 @@ describe('engine state across versions', () => {
       currentReplicas: 3,
       now: T0,
     }).state;
-    assert.equal(persistState(fresh, { version: 2, recommendations: 'x' }).version, 2);
+    assert.equal(persistState(fresh, { version: 1, recommendations: 'x' }).version, 1);
   });
 
   it('the reconciler says so in an Event when the stored state cannot be read, and keeps it', async () => {
     const p = policy();
-    const stored = { version: 3, recommendations: 'new shape', scaleUpEvents: [], scaleDownEvents: [] };
+    const stored = { version: 2, recommendations: 'new shape', scaleUpEvents: [], scaleDownEvents: [] };
     p.status = { engineState: stored };
     const h = harness(p, 4);
     h.collector.values.rps = 200;
@@ -239,7 +271,7 @@ describe('engine state across versions', () => {
     assert.deepEqual(h.kube.policy!.status?.engineState, stored, 'the newer state is not overwritten');
   });
 
-  it('the reconciler migrates a version-1 state on its first write', async () => {
+  it("the reconciler empties the tables of v0.1.0's state on its first write", async () => {
     const p = policy({
       anomaly: { enabled: true },
       autotune: { enabled: true },
@@ -252,12 +284,8 @@ describe('engine state across versions', () => {
     h.collector.values.rps = 200;
     await h.tick();
     const es = h.kube.policy!.status?.engineState as Record<string, unknown>;
-    assert.equal(es.version, 2);
-    assert.equal(
-      (es.level5 as Record<string, unknown>).forecast,
-      undefined,
-      'the tables are gone from storage',
-    );
+    assert.equal(es.version, 1);
+    assert.deepEqual((es.level5 as Record<string, unknown>).forecast, {}, 'the tables are gone from storage');
     assert.ok(h.kube.events.every((e) => e.reason !== 'EngineStateUnreadable'));
   });
 });
