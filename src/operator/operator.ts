@@ -22,6 +22,7 @@ import { TokenBucket } from '../reconciler/ratelimit.ts';
 import { POLICY_API_VERSION, POLICY_PLURAL, PolicyReconciler } from '../reconciler/reconciler.ts';
 import { AllowList, configMapInformer, watchAllowListConfigMap } from './allowlist.ts';
 import { startHealthServer } from './http.ts';
+import { MAX_RETRY_MS, restartOnError } from './informer-restart.ts';
 import { kubeLeaseClient, LeaderElector } from './leader.ts';
 import { Membership } from './membership.ts';
 import { OVER_INTERVAL, TickScheduler } from './scheduler.ts';
@@ -504,23 +505,22 @@ export class Operator {
     namespace: string | undefined,
     onError?: (err: unknown) => void,
   ): void {
-    let delay = 1000;
-    for (const e of ['add', 'update', 'delete'] as const) {
-      informer.on(e, () => {
-        delay = 1000;
-      });
-    }
-    informer.on('error', (err) => {
-      if (this.#stopping) return;
-      onError?.(err);
-      this.#o.log.warn({ err: String(err), namespace: namespace ?? '*', retryInMs: delay }, msg);
-      const t = setTimeout(() => {
-        this.#restartTimers.delete(t);
-        if (!this.#stopping) informer.start().catch(() => {});
-      }, delay);
-      this.#restartTimers.add(t);
+    restartOnError(informer, {
+      onError: (err, retryInMs) => {
+        if (this.#stopping) return false;
+        onError?.(err);
+        this.#o.log.warn({ err: String(err), namespace: namespace ?? '*', retryInMs }, msg);
+        return true;
+      },
+      schedule: (restart, ms) => {
+        const t = setTimeout(() => {
+          this.#restartTimers.delete(t);
+          if (!this.#stopping) restart();
+        }, ms);
+        this.#restartTimers.add(t);
+      },
       // While the CRD is away, look for it every few seconds: the list is a cheap 404.
-      delay = Math.min(delay * 2, this.#crdMissing ? 5_000 : 30_000);
+      maxDelayMs: () => (this.#crdMissing ? 5_000 : MAX_RETRY_MS),
     });
   }
 

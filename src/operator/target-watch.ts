@@ -15,6 +15,7 @@ import {
   type TargetCache,
   type TargetLookup,
 } from '../reconciler/targets.ts';
+import { restartOnError } from './informer-restart.ts';
 
 export interface TargetWatchOptions {
   kubeconfig: KubeConfig;
@@ -171,26 +172,23 @@ export class TargetWatches implements TargetCache {
    * makes the scale write meet a 409, and the tick re-reads with a GET).
    */
   #restartOnError(key: string, scope: Scope): void {
-    let delay = 1000;
-    const reset = () => {
-      delay = 1000;
-    };
-    for (const e of ['add', 'update', 'delete'] as const) scope.informer.on(e, reset);
-    scope.informer.on('error', (err: unknown) => {
-      if (this.#stopped || scope.stopped) return;
-      const status = statusOf(err);
-      if (status === 401 || status === 403 || status === 404) {
-        return this.#unwatchable(key, `list/watch answered ${status}: ${errText(err)}`);
-      }
-      this.#o.log.warn(
-        { target: key, err: errText(err), retryInMs: delay },
-        'target watch failed; restarting',
-      );
-      scope.timer = setTimeout(() => {
-        scope.timer = undefined;
-        if (!this.#stopped && !scope.stopped) scope.informer.start().catch(() => {});
-      }, delay);
-      delay = Math.min(delay * 2, 30_000);
+    restartOnError(scope.informer, {
+      onError: (err, retryInMs) => {
+        if (this.#stopped || scope.stopped) return false;
+        const status = statusOf(err);
+        if (status === 401 || status === 403 || status === 404) {
+          this.#unwatchable(key, `list/watch answered ${status}: ${errText(err)}`);
+          return false;
+        }
+        this.#o.log.warn({ target: key, err: errText(err), retryInMs }, 'target watch failed; restarting');
+        return true;
+      },
+      schedule: (restart, ms) => {
+        scope.timer = setTimeout(() => {
+          scope.timer = undefined;
+          if (!this.#stopped && !scope.stopped) restart();
+        }, ms);
+      },
     });
   }
 
