@@ -22,18 +22,20 @@
 // would be measured instead of the operator. `--target deployment` (SCALE_TARGET) uses
 // Deployments for small sizes (raise TIDEMARK_NODES: N/110 nodes).
 //
-// --max-concurrent-ticks is 256, not the operator's default 32: ticks wait on I/O (GET scale,
-// the PromQL query), so throughput is about slots / tick latency, and 10,000 policies at 15 s
-// need 667 ticks/s; with 32 slots each tick would have to finish in 48 ms on a loaded 2-core
-// machine (at 2,000 policies with 32 slots the queue never drained: p50 20 s).
+// --max-concurrent-ticks is 256, not the operator's default 32: ticks wait on I/O (the PromQL
+// query; the target comes from a watch), so throughput is about slots / tick latency, and
+// 10,000 policies at 15 s need 667 ticks/s; with 32 slots each tick would have to finish in
+// 48 ms on a loaded 2-core machine (at 2,000 policies with 32 slots the queue never drained).
 //
 // Options (flags or environment): --sizes (SCALE_SIZES, "1000,5000,10000"), --target
 // (SCALE_TARGET, widget|deployment), --interval (SCALE_INTERVAL_SECONDS, 15), --measure-intervals
 // (SCALE_MEASURE_INTERVALS, 4), --max-concurrent-ticks (SCALE_MAX_CONCURRENT_TICKS, 256),
 // --create-concurrency (SCALE_CREATE_CONCURRENCY, 32), --out (SCALE_OUT, bench/results),
 // --kube-api-qps / --kube-api-burst (SCALE_KUBE_API_QPS / _BURST): the operator's client-side API
-// limit; by default sized to the load (one GET of scale per policy per interval, doubled, at least
-// the operator's 50/100), so the figures show the operator under its limit rather than starved by it.
+// limit; by default two requests per policy per interval, at least the operator's own 50/100.
+// In steady state a policy that changes nothing sends nothing (targets come from watches); the
+// limit is sized for the warm-up, where every policy writes its first status, so the figures
+// show the operator under its limit rather than starved by it.
 // With a smaller QPS the "API client" line shows the requests/s staying under it and the waits.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,6 +48,9 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { httpTransport, isAlreadyExists, isNotFound, type KubeTransport } from '../src/reconciler/kube.ts';
+// The storage version: a v1alpha1 write would go through the conversion webhook, which is
+// not what a user of this release sends, and would load the sandbox's webhook besides.
+import { POLICY_API_VERSION } from '../src/reconciler/reconciler.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const env = (name: string, fallback: string) => process.env[name] || fallback;
@@ -399,7 +404,7 @@ function targetOf(ns: string, i: number): { path: string; body: unknown; ref: Re
 
 function policyOf(ns: string, i: number, ref: Record<string, string>) {
   return {
-    apiVersion: 'tidemark.dev/v1alpha1',
+    apiVersion: POLICY_API_VERSION,
     kind: 'ScalingPolicy',
     metadata: { name: name(i) },
     spec: {
@@ -618,7 +623,7 @@ async function runSize(n: number, exporter: Exporter): Promise<SizeResult> {
   });
   log(`N=${n}: ${n} ${TARGET}s in ${((performance.now() - created0) / 1000).toFixed(1)} s`);
   await pool(n, CREATE_CONCURRENCY, (i) =>
-    create(`/apis/tidemark.dev/v1alpha1/namespaces/${ns}/scalingpolicies`, policyOf(ns, i, refs[i]!)),
+    create(`/apis/${POLICY_API_VERSION}/namespaces/${ns}/scalingpolicies`, policyOf(ns, i, refs[i]!)),
   );
   const createSeconds = (performance.now() - created0) / 1000;
   log(`N=${n}: ${n} targets + ${n} policies in ${createSeconds.toFixed(1)} s`);
@@ -846,7 +851,7 @@ async function runSize(n: number, exporter: Exporter): Promise<SizeResult> {
     // Delete the policies and targets as collections first: quicker than the namespace
     // controller's one-by-one walk, and the next size starts on a quiet API server.
     for (const path of [
-      `/apis/tidemark.dev/v1alpha1/namespaces/${ns}/scalingpolicies`,
+      `/apis/${POLICY_API_VERSION}/namespaces/${ns}/scalingpolicies`,
       TARGET === 'widget'
         ? `/apis/${WIDGET_GROUP}/v1/namespaces/${ns}/widgets`
         : `/apis/apps/v1/namespaces/${ns}/deployments`,
@@ -1127,7 +1132,7 @@ async function main() {
   if (TARGET === 'widget') {
     await create('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', WIDGET_CRD);
   }
-  for (const gv of ['/apis/tidemark.dev/v1alpha1', `/apis/${WIDGET_GROUP}/v1`]) {
+  for (const gv of [`/apis/${POLICY_API_VERSION}`, `/apis/${WIDGET_GROUP}/v1`]) {
     await waitFor(`${gv} to be served`, 60_000, async () =>
       (await kube({ method: 'GET', path: gv })) ? true : undefined,
     );
