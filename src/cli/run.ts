@@ -137,10 +137,7 @@ export function registerRunCommand(program: Command): void {
     .option(
       '--sharding <on|off>',
       'on: every replica acts on its share of the policies (a member Lease each, docs/sharding.md); off: one leader acts',
-      (v: string) => {
-        if (v !== 'on' && v !== 'off') throw new InvalidArgumentError(`expected on or off, got "${v}"`);
-        return v;
-      },
+      oneOf(['on', 'off']),
       'off',
     )
     .option('--webhook', 'also serve the ScalingPolicy conversion webhook (HTTPS, --webhook-* flags)', false)

@@ -35,7 +35,7 @@ describe('tidemark run (configuration)', () => {
       assert.match(err, /--kube-api-burst must be at least --kube-api-qps/);
       assert.equal(await main(['run', '--kube-api-qps', '0']), 1);
       assert.equal(await main(['run', '--sharding', 'yes']), 1);
-      assert.match(err, /--sharding <on\|off>.*expected on or off, got "yes"/);
+      assert.match(err, /--sharding <on\|off>.*expected one of on, off, got "yes"/);
     } finally {
       process.stderr.write = write;
     }
