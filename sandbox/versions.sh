@@ -21,3 +21,8 @@ KUBE_BIN_DIR=$TIDEMARK_CACHE/k8s-$KUBE_VERSION
 KWOK_BIN_DIR=$TIDEMARK_CACHE/kwok-$KWOK_VERSION
 ETCD_BIN_DIR=$TIDEMARK_CACHE/etcd-$ETCD_VERSION
 HELM_BIN_DIR=$TIDEMARK_CACHE/helm-$HELM_VERSION
+# The previous release, which the upgrade test (test/upgrade/) installs and upgrades from.
+# The commit is the tag's, for a clone that did not fetch tags.
+PREVIOUS_RELEASE=v0.1.0
+PREVIOUS_RELEASE_COMMIT=928b8a714e5b0424f87992a0ea9dd7e5d46f2d39
+RELEASE_DIR=$TIDEMARK_CACHE/release-$PREVIOUS_RELEASE-${PREVIOUS_RELEASE_COMMIT:0:12}

@@ -233,8 +233,26 @@ export function statusChanged(
 
   const ps = isEngineState(p.engineState) ? p.engineState : undefined;
   const ns = isEngineState(next.engineState) ? next.engineState : undefined;
-  return (
-    canonical(stateProjection(ps, spec, volatileStateKeys)) !==
-    canonical(stateProjection(ns, spec, volatileStateKeys))
-  );
+  const before = stateProjection(ps, spec, volatileStateKeys) as Record<string, unknown> | undefined;
+  const after = stateProjection(ns, spec, volatileStateKeys) as Record<string, unknown> | undefined;
+  if (before && after) forgetExpired(before, after);
+  return canonical(before) !== canonical(after);
+}
+
+/** The engine state's lists whose entries leave by time (window, period). */
+const TIMED_LISTS = ['recommendations', 'scaleUpEvents', 'scaleDownEvents'] as const;
+
+/**
+ * Where `after`'s list is `before`'s without its oldest entries, they only left their window
+ * or period: such entries change no decision (the engine drops them by time when it reads
+ * them back), so their leaving is not worth a write on its own; it rides with the next real
+ * change. Else a policy that scaled once was written again a period later for nothing.
+ */
+function forgetExpired(before: Record<string, unknown>, after: Record<string, unknown>): void {
+  for (const k of TIMED_LISTS) {
+    const a = before[k];
+    const b = after[k];
+    if (!Array.isArray(a) || !Array.isArray(b) || b.length >= a.length) continue;
+    if (canonical(a.slice(a.length - b.length)) === canonical(b)) before[k] = b;
+  }
 }

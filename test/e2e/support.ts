@@ -318,7 +318,8 @@ export class OperatorProcess {
     this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  static async start(name: string, args: string[]): Promise<OperatorProcess> {
+  /** `root`: the release to run (default this checkout; the upgrade test runs v0.1.0's). */
+  static async start(name: string, args: string[], root = REPO): Promise<OperatorProcess> {
     const env = sandboxEnv();
     const logDir = join(env.dir, 'logs');
     mkdirSync(logDir, { recursive: true });
@@ -326,7 +327,7 @@ export class OperatorProcess {
       NODE,
       [
         '--disable-warning=ExperimentalWarning',
-        join(REPO, 'bin/tidemark.js'),
+        join(root, 'bin/tidemark.js'),
         'run',
         '--metrics-port',
         '0',

@@ -188,4 +188,41 @@ describe('statusChanged', () => {
     assert.equal(changed({ recentDecisions: [{ from: 5, to: 6 }] }), true);
     assert.equal(statusChanged(undefined, base, spec), true);
   });
+
+  // Seen in the upgrade e2e: a policy held in fallback was written again only because the
+  // scale-up it made had left the rate limit's period (one write per action, long after it).
+  it('does not write only because old entries left their window or period', () => {
+    const up = (t: number) => ({ t: T + t * 1000, change: 2 });
+    const withEvents = (events: Array<{ t: number; change: number }>, recs: Array<[number, number]>) => ({
+      ...base,
+      engineState: state(recs, { scaleUpEvents: events }),
+    });
+    const prev = withEvents(
+      [up(0), up(30)],
+      [
+        [0, 3],
+        [30, 5],
+      ],
+    );
+    const expired = withEvents([up(30)], [[30, 5]]);
+    assert.equal(statusChanged(prev, expired, spec), false, 'the oldest event and recommendation dropped');
+    assert.equal(statusChanged(prev, withEvents([], [[30, 5]]), spec), false, 'every event dropped');
+    assert.equal(statusChanged(prev, withEvents([up(30), up(60)], [[30, 5]]), spec), true, 'a new event');
+    assert.equal(
+      statusChanged(
+        prev,
+        withEvents(
+          [up(30)],
+          [
+            [30, 5],
+            [60, 6],
+          ],
+        ),
+        spec,
+      ),
+      true,
+      'dropped and a new recommendation',
+    );
+    assert.equal(statusChanged(prev, withEvents([up(0)], [[30, 5]]), spec), true, 'not an old entry dropped');
+  });
 });
