@@ -10,7 +10,7 @@
 // Scaled Event and one recorded decision), the window and the rate limit honoured across
 // both changes of release (the stored engine state survives), no status writes from the new
 // release while nothing changes, the objects readable in both versions, `kubectl get sp`
-// the same before and after the CRD upgrade.
+// the same before and after the CRD upgrade. Last, the CRD upgrade once more, through Helm.
 //
 // It installs an older CRD, which is cluster-wide: it deletes the shipped CRD first (every
 // ScalingPolicy with it), so sandbox/run-int-tests.sh runs it before every other file and it
@@ -24,6 +24,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
+import { CHART, helm } from '../deploy/support/helm.ts';
 import {
   assertActionsAccountedFor,
   deploymentGeneration,
@@ -70,6 +71,9 @@ interface StoredState {
 const stateOf = (p: ScalingPolicy | undefined) => p?.status?.engineState as StoredState | undefined;
 
 let release = '';
+const HELM_RELEASE = 'tidemark-upgrade';
+const HELM_NS = 'tidemark-system';
+let helmInstalled = false;
 const ops: e2e.OperatorProcess[] = [];
 
 /** An operator replica of `root` (v0.1.0's tree or this checkout) on the test's Lease. */
@@ -163,6 +167,7 @@ describe('upgrade from v0.1.0, rolling restart, storage migration, downgrade', {
 
   after(async () => {
     await Promise.all(ops.map((op) => op.kill('SIGTERM')));
+    if (helmInstalled) await helm(['uninstall', HELM_RELEASE, '-n', HELM_NS, '--wait']).catch(() => {});
     await e2e.cleanupNamespaces([N]);
     await e2e.installCrds();
     crdChanged();
@@ -365,5 +370,60 @@ describe('upgrade from v0.1.0, rolling restart, storage migration, downgrade', {
     }
     assert.equal(await deploymentGeneration(N, 'hold'), gens.hold, 'hold: no action');
     assert.equal(await deploymentGeneration(N, 'fb'), gens.fb, 'fb: no action');
+  });
+
+  // The operator's pods do not run in the sandbox (KWOK), so through Helm the upgrade is the
+  // CRD's: a v0.1.0 installed with kubectl, moved to the chart with `helm upgrade --install
+  // --take-ownership` (docs/helm.md), keeps its policies and gains v1beta1.
+  it('the CRD upgrade through Helm: a kubectl-installed v0.1.0 adopted by the chart', async () => {
+    await Promise.all(ops.filter((op) => op.proc.exitCode === null).map((op) => op.kill('SIGTERM')));
+    await k(['delete', CRD, '--timeout=60s']);
+    await k(['apply', '-f', join(release, 'crds')]);
+    await k(['wait', '--for=condition=Established', CRD, '--timeout=60s']);
+    crdChanged();
+    await apply([
+      e2e.scalingPolicy(N, 'kept', {
+        metrics: [{ name: 'load', query: 'vector(1)', target: { type: 'AverageValue', value: '1' } }],
+      }),
+    ]);
+    const alpha = await specsIn('v1alpha1');
+    await helm([
+      'upgrade',
+      '--install',
+      HELM_RELEASE,
+      CHART,
+      '-n',
+      HELM_NS,
+      '--create-namespace',
+      '--take-ownership',
+    ]);
+    helmInstalled = true;
+    crdChanged();
+    const crd = JSON.parse((await k(['get', CRD, '-o', 'json'])).stdout) as {
+      metadata: { annotations?: Record<string, string> };
+      spec: { versions: Array<{ name: string; storage: boolean }> };
+    };
+    assert.equal(
+      crd.metadata.annotations?.['meta.helm.sh/release-name'],
+      HELM_RELEASE,
+      'the chart owns the CRD',
+    );
+    assert.deepEqual(
+      crd.spec.versions.map((v) => [v.name, v.storage]),
+      [
+        ['v1alpha1', false],
+        ['v1beta1', true],
+      ],
+    );
+    assert.deepEqual(await storedVersions(), ['v1alpha1', 'v1beta1']);
+    assert.deepEqual(await specsIn('v1alpha1'), alpha);
+    assert.deepEqual(await specsIn('v1beta1'), alpha, 'read as v1beta1 through the conversion');
+    await helm(['uninstall', HELM_RELEASE, '-n', HELM_NS, '--wait']);
+    helmInstalled = false;
+    assert.deepEqual(
+      Object.keys(await specsIn('v1beta1')),
+      ['kept'],
+      'helm uninstall keeps the CRD and policies',
+    );
   });
 });
