@@ -447,21 +447,25 @@ function policyOf(ns: string, i: number, ref: Record<string, string>, intervalSe
   };
 }
 
-/** Runs `fn(0..n-1)` with at most `limit` in flight; retries a request the API server throttled. */
+/** `fn`, tried again on a failure (a throttled request, a kept-alive socket the server had closed). */
+async function withRetries<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await sleep(200 * 2 ** attempt);
+    }
+  }
+}
+
+/** Runs `fn(0..n-1)` with at most `limit` in flight, each with retries. */
 async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < n) {
       const i = next++;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await fn(i);
-          break;
-        } catch (err) {
-          if (attempt >= 5) throw err;
-          await sleep(200 * 2 ** attempt);
-        }
-      }
+      await withRetries(() => fn(i));
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
@@ -568,7 +572,7 @@ async function startOperators(spec: RunSpec): Promise<Operator[]> {
   const started = await Promise.allSettled(
     Array.from({ length: spec.replicas }, (_, i) =>
       startOperator({
-        logFile: join(SANDBOX_DIR, 'logs', `scale-bench-operator-${spec.ns}-${i}.log`),
+        logFile: join(SANDBOX_DIR, 'logs', `operator-${spec.ns}-${i}.log`),
         limit,
         // The bench's pid in it: a member Lease left by an earlier, killed run is never taken for a live one.
         ...(spec.sharded ? { identity: `scale-bench-${process.pid}-${i}` } : {}),
@@ -1152,11 +1156,14 @@ interface ShardedResult {
 }
 
 async function policyUids(ns: string): Promise<string[]> {
-  const list = (await kube({
-    method: 'GET',
-    path: `/apis/${POLICY_API_VERSION}/namespaces/${ns}/scalingpolicies`,
-    timeoutMs: 120_000,
-  })) as { items?: Array<{ metadata?: { uid?: string } }> };
+  // After the quiet window the transport's kept-alive socket may have been closed by the server.
+  const list = (await withRetries(() =>
+    kube({
+      method: 'GET',
+      path: `/apis/${POLICY_API_VERSION}/namespaces/${ns}/scalingpolicies`,
+      timeoutMs: 120_000,
+    }),
+  )) as { items?: Array<{ metadata?: { uid?: string } }> };
   return (list.items ?? []).flatMap((p) => (p.metadata?.uid ? [p.metadata.uid] : []));
 }
 
@@ -1455,7 +1462,7 @@ function projectionMarkdown(p: ReturnType<typeof projectionOf>): string[] {
       ? `- every replica watches every policy, so its memory grows with the total: the largest measured peak RSS (${b.peakRssMiBPerReplica} MiB) ` +
         `plus ${p.rssSlope.miBPerPolicy} MiB per further policy (the ${p.rssSlope.from}, which also holds every policy's tick state, so it overstates a replica's);`
       : `- memory: no slope per watched policy (needs two single-replica sizes), so no RSS projection; every replica watches all ${PROJECTED_POLICIES.toLocaleString('en')} policies;`,
-    '- the sandbox on this machine (one API server, one Prometheus, 2 cores) could not serve these rates: they are what a cluster would need to.',
+    '- the sandbox here (one API server, one Prometheus, on the machine above) could not serve these rates: they are what a cluster would have to.',
     '',
     row([
       'interval (s)',
