@@ -42,7 +42,10 @@ export interface Projection {
   policies: number;
   intervalSeconds: number;
   policiesPerReplica: number;
+  /** At the measured policies per replica: as lightly loaded as the run's replicas were. */
   replicas: number;
+  /** Fewest replicas whose CPU, linear in ticks per second, stays within the budget each. */
+  replicasAtCpuBudget: number;
   cpuCoresPerReplica: number;
   operatorCpuCores: number;
   /** null when no slope of memory per watched policy was measured. */
@@ -63,11 +66,15 @@ export interface Projection {
  * - every replica watches every policy, so its memory grows with the total: measured peak RSS
  *   plus `rssMiBPerWatchedPolicy` (the single-replica runs' slope, which also holds the tick
  *   state of every policy and so overstates it) for each policy beyond the measured run.
+ * The measured density says how many replicas as loaded as the run's would do; a run well below
+ * a replica's capacity makes that many more than needed, so the fewest within `cpuBudgetCores`
+ * each (the CPU linear in ticks per second, a process's idle CPU counted as work) is given too.
  */
 export function project(
   m: ShardedMeasurement,
   at: { policies: number; intervalSeconds: number },
   rssMiBPerWatchedPolicy: number | null,
+  cpuBudgetCores: number,
 ): Projection {
   const measuredTicksPerSecond = m.policies / m.intervalSeconds;
   const ticksPerSecond = at.policies / at.intervalSeconds;
@@ -77,6 +84,7 @@ export function project(
   const replicas = Math.ceil(
     (at.policies * m.replicas * m.intervalSeconds) / (m.policies * at.intervalSeconds),
   );
+  const operatorCpuCores = replicas * m.cpuCoresPerReplica;
   const leasePerReplica = m.apiserverLeaseRequestsPerSecond / m.replicas;
   const apiPerTick =
     (m.apiserverRequestsPerSecond - m.apiserverLeaseRequestsPerSecond) / measuredTicksPerSecond;
@@ -85,8 +93,9 @@ export function project(
     intervalSeconds: at.intervalSeconds,
     policiesPerReplica: Math.round(policiesPerReplica),
     replicas,
+    replicasAtCpuBudget: Math.max(2, Math.ceil(operatorCpuCores / cpuBudgetCores)),
     cpuCoresPerReplica: m.cpuCoresPerReplica,
-    operatorCpuCores: round(replicas * m.cpuCoresPerReplica, 2),
+    operatorCpuCores: round(operatorCpuCores, 2),
     peakRssMiBPerReplica:
       rssMiBPerWatchedPolicy === null
         ? null

@@ -1382,7 +1382,12 @@ function projectionOf(s: ShardedResult, results: SizeResult[]) {
     basis,
     rssSlope: slope,
     at: intervals.map((intervalSeconds) =>
-      project(basis, { policies: PROJECTED_POLICIES, intervalSeconds }, slope?.miBPerPolicy ?? null),
+      project(
+        basis,
+        { policies: PROJECTED_POLICIES, intervalSeconds },
+        slope?.miBPerPolicy ?? null,
+        GOALS.cpuCores,
+      ),
     ),
   };
 }
@@ -1462,24 +1467,28 @@ function projectionMarkdown(p: ReturnType<typeof projectionOf>): string[] {
       ? `- every replica watches every policy, so its memory grows with the total: the largest measured peak RSS (${b.peakRssMiBPerReplica} MiB) ` +
         `plus ${p.rssSlope.miBPerPolicy} MiB per further policy (the ${p.rssSlope.from}, which also holds every policy's tick state, so it overstates a replica's);`
       : `- memory: no slope per watched policy (needs two single-replica sizes), so no RSS projection; every replica watches all ${PROJECTED_POLICIES.toLocaleString('en')} policies;`,
+    `- replicas within ${GOALS.cpuCores} core each: the operators' CPU, linear in ticks per second, over the goal's ${GOALS.cpuCores} core ` +
+      `(at least 2); a replica's idle CPU is counted as work, which overstates it, and its memory must also fit (above);`,
     '- the sandbox here (one API server, one Prometheus, on the machine above) could not serve these rates: they are what a cluster would have to.',
     '',
     row([
       'interval (s)',
       'policies per replica',
-      'replicas',
-      'CPU per replica (cores)',
+      'replicas (measured density)',
+      `replicas (${GOALS.cpuCores} core each)`,
+      'CPU per replica at measured density (cores)',
       'operators, all (cores)',
       'peak RSS per replica (MiB)',
       'API server req/s',
       'Prometheus queries/s',
     ]),
-    row(Array(8).fill('---')),
+    row(Array(9).fill('---')),
     ...p.at.map((x: Projection) =>
       row([
         x.intervalSeconds,
         x.policiesPerReplica,
         x.replicas,
+        x.replicasAtCpuBudget,
         x.cpuCoresPerReplica,
         x.operatorCpuCores,
         x.peakRssMiBPerReplica,
