@@ -20,7 +20,7 @@ help:
 	@echo "make lint         biome (lint + format check) and tsc"
 	@echo "make build        compile to dist/"
 	@echo "make bench        benchmarks; results in bench/results/"
-	@echo "make bench-scale  operator at 1,000/5,000/10,000 policies in its own sandbox (SCALE_SIZES=100,500)"
+	@echo "make bench-scale  operator at 1,000/5,000/10,000 policies, then 3 sharded replicas, in its own sandbox (SCALE_SIZES=100,500 SCALE_SHARDED=none)"
 	@echo "make env-up       start the local control plane + Prometheus (.sandbox/env.sh)"
 	@echo "make env-down     stop it"
 	@echo "make demo         sandbox + operator + a simulated workload scaling live"
@@ -81,7 +81,8 @@ bench: deps
 	$(NODE) bench/simulate.ts --traces $(TRACES)
 
 # The scale benchmark (bench/scale.ts) in a sandbox of its own, so it never disturbs a test
-# sandbox in .sandbox/; SCALE_SIZES=100,500 for a quick run. Writes bench/results/scale.{json,md}.
+# sandbox in .sandbox/; SCALE_SIZES=100,500 SCALE_SHARDED=3x300@15 for a quick run. Writes
+# bench/results/scale.{json,md}.
 SCALE_SANDBOX_DIR ?= $(or $(TMPDIR),/tmp)/tidemark-scale-sandbox
 bench-scale: deps
 	TIDEMARK_SANDBOX_DIR=$(SCALE_SANDBOX_DIR) sandbox/with-sandbox.sh $(NODE) bench/scale.ts

@@ -15,6 +15,15 @@
 //      where the sandbox is the limit it shows;
 //   5. the operator is stopped and the namespace deleted before the next size.
 //
+// Then one sharded run (--sharded, SCALE_SHARDED, "3x5000@60": 3 replicas, 5,000 policies, 60 s
+// polling; "none" or empty skips it): the same set-up at that interval, R operators with
+// `--sharding on` (docs/sharding.md), each a member of one group under its own --identity, and
+// the same window, with figures per replica (CPU, peak RSS, owned policies from
+// tidemark_shard_policies, ticks run vs due for its share, tick p50/p99) and totals. The owned
+// shares are checked against the hash of the policies' real uids (src/operator/shards.ts): every
+// policy owned by exactly one replica. scale.md then projects the per-replica figures to 100,000
+// policies (bench/projection.ts; a projection, not a measurement).
+//
 // Targets: by default a tiny custom resource with a scale subresource (kind Widget), not a
 // Deployment. The operator does the same work for both (discovery, GET and PATCH of `scale`),
 // but 10,000 one-replica Deployments mean 10,000 ReplicaSets and Pods as well: the sandbox's 3
@@ -30,7 +39,7 @@
 // Options (flags or environment): --sizes (SCALE_SIZES, "1000,5000,10000"), --target
 // (SCALE_TARGET, widget|deployment), --interval (SCALE_INTERVAL_SECONDS, 15), --measure-intervals
 // (SCALE_MEASURE_INTERVALS, 4), --max-concurrent-ticks (SCALE_MAX_CONCURRENT_TICKS, 256),
-// --create-concurrency (SCALE_CREATE_CONCURRENCY, 32), --out (SCALE_OUT, bench/results),
+// --create-concurrency (SCALE_CREATE_CONCURRENCY, 32), --sharded (SCALE_SHARDED), --out (SCALE_OUT, bench/results),
 // --kube-api-qps / --kube-api-burst (SCALE_KUBE_API_QPS / _BURST): the operator's client-side API
 // limit; by default two requests per policy per interval, at least the operator's own 50/100.
 // In steady state a policy that changes nothing sends nothing (targets come from watches); the
@@ -47,10 +56,18 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { ownerOf } from '../src/operator/shards.ts';
 import { httpTransport, isAlreadyExists, isNotFound, type KubeTransport } from '../src/reconciler/kube.ts';
 // The storage version: a v1alpha1 write would go through the conversion webhook, which is
 // not what a user of this release sends, and would load the sandbox's webhook besides.
 import { POLICY_API_VERSION } from '../src/reconciler/reconciler.ts';
+import {
+  type Projection,
+  parseShardedSpec,
+  project,
+  type ShardedMeasurement,
+  type ShardedSpec,
+} from './projection.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const env = (name: string, fallback: string) => process.env[name] || fallback;
@@ -63,6 +80,8 @@ const { values: args } = parseArgs({
     'max-concurrent-ticks': { type: 'string', default: env('SCALE_MAX_CONCURRENT_TICKS', '256') },
     'create-concurrency': { type: 'string', default: env('SCALE_CREATE_CONCURRENCY', '32') },
     out: { type: 'string', default: env('SCALE_OUT', 'bench/results') },
+    // Not env(): an empty SCALE_SHARDED means no sharded run, not the default.
+    sharded: { type: 'string', default: process.env.SCALE_SHARDED ?? '3x5000@60' },
     'kube-api-qps': { type: 'string', default: env('SCALE_KUBE_API_QPS', '') },
     'kube-api-burst': { type: 'string', default: env('SCALE_KUBE_API_BURST', '') },
   },
@@ -74,12 +93,15 @@ const SIZES = args.sizes
 if (SIZES.length === 0) throw new Error(`--sizes: no positive integer in "${args.sizes}"`);
 const TARGET = args.target === 'deployment' ? 'deployment' : 'widget';
 const INTERVAL_S = Number(args.interval);
-const MEASURE_S = INTERVAL_S * Number(args['measure-intervals']);
+const MEASURE_INTERVALS = Number(args['measure-intervals']);
+const SHARDED = parseShardedSpec(args.sharded);
+/** The size the projection is made for (issue: "the projection to 100,000 policies"). */
+const PROJECTED_POLICIES = 100_000;
 const MAX_TICKS = Number(args['max-concurrent-ticks']);
 const WARMUP_INTERVALS = 12;
 /** The operator's --kube-api-qps/--kube-api-burst at n policies (see the header). */
-function apiLimit(n: number): { qps: number; burst: number } {
-  const qps = Number(args['kube-api-qps']) || Math.max(50, Math.ceil((2 * n) / INTERVAL_S));
+function apiLimit(n: number, intervalSeconds: number): { qps: number; burst: number } {
+  const qps = Number(args['kube-api-qps']) || Math.max(50, Math.ceil((2 * n) / intervalSeconds));
   return { qps, burst: Number(args['kube-api-burst']) || Math.max(100, 2 * qps) };
 }
 const CREATE_CONCURRENCY = Number(args['create-concurrency']);
@@ -402,7 +424,7 @@ function targetOf(ns: string, i: number): { path: string; body: unknown; ref: Re
   };
 }
 
-function policyOf(ns: string, i: number, ref: Record<string, string>) {
+function policyOf(ns: string, i: number, ref: Record<string, string>, intervalSeconds: number) {
   return {
     apiVersion: POLICY_API_VERSION,
     kind: 'ScalingPolicy',
@@ -411,7 +433,7 @@ function policyOf(ns: string, i: number, ref: Record<string, string>) {
       targetRef: ref,
       minReplicas: 1,
       maxReplicas: 3,
-      pollingIntervalSeconds: INTERVAL_S,
+      pollingIntervalSeconds: intervalSeconds,
       mode: 'Active',
       prometheus: { address: PROMETHEUS_URL },
       metrics: [
@@ -425,21 +447,25 @@ function policyOf(ns: string, i: number, ref: Record<string, string>) {
   };
 }
 
-/** Runs `fn(0..n-1)` with at most `limit` in flight; retries a request the API server throttled. */
+/** `fn`, tried again on a failure (a throttled request, a kept-alive socket the server had closed). */
+async function withRetries<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await sleep(200 * 2 ** attempt);
+    }
+  }
+}
+
+/** Runs `fn(0..n-1)` with at most `limit` in flight, each with retries. */
 async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < n) {
       const i = next++;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await fn(i);
-          break;
-        } catch (err) {
-          if (attempt >= 5) throw err;
-          await sleep(200 * 2 ** attempt);
-        }
-      }
+      await withRetries(() => fn(i));
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
@@ -460,35 +486,45 @@ interface Operator {
   pid: number;
   port: number;
   exited: Promise<void>;
+  /** Its --identity when it is a sharding member. */
+  identity?: string;
 }
 
-async function startOperator(logFile: string, limit: { qps: number; burst: number }): Promise<Operator> {
-  const proc = spawn(
-    NODE,
-    [
-      '--disable-warning=ExperimentalWarning',
-      join(REPO, 'bin/tidemark.js'),
-      'run',
-      '--metrics-port',
-      '0',
-      '--metrics-host',
-      '127.0.0.1',
-      '--allowed-prometheus',
-      PROMETHEUS_URL,
-      '--leader-election-namespace',
-      'default',
-      '--lease-name',
-      'tidemark-scale-bench',
-      '--max-concurrent-ticks',
-      String(MAX_TICKS),
-      '--kube-api-qps',
-      String(limit.qps),
-      '--kube-api-burst',
-      String(limit.burst),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const out = createWriteStream(logFile);
+interface OperatorOptions {
+  logFile: string;
+  limit: { qps: number; burst: number };
+  /** Set: a member with --sharding on, under a Lease name of its own so no single-leader run interferes. */
+  identity?: string;
+}
+
+function operatorArgs(o: OperatorOptions): string[] {
+  return [
+    '--disable-warning=ExperimentalWarning',
+    join(REPO, 'bin/tidemark.js'),
+    'run',
+    '--metrics-port',
+    '0',
+    '--metrics-host',
+    '127.0.0.1',
+    '--allowed-prometheus',
+    PROMETHEUS_URL,
+    '--leader-election-namespace',
+    'default',
+    '--lease-name',
+    o.identity ? 'tidemark-scale-bench-sharded' : 'tidemark-scale-bench',
+    '--max-concurrent-ticks',
+    String(MAX_TICKS),
+    '--kube-api-qps',
+    String(o.limit.qps),
+    '--kube-api-burst',
+    String(o.limit.burst),
+    ...(o.identity ? ['--sharding', 'on', '--identity', o.identity] : []),
+  ];
+}
+
+async function startOperator(o: OperatorOptions): Promise<Operator> {
+  const proc = spawn(NODE, operatorArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = createWriteStream(o.logFile);
   let port: number | undefined;
   createInterface({ input: proc.stdout! }).on('line', (line) => {
     out.write(`${line}\n`);
@@ -500,19 +536,26 @@ async function startOperator(logFile: string, limit: { qps: number; burst: numbe
   });
   proc.stderr!.on('data', (d: Buffer) => out.write(d));
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));
-  const p = await waitFor(
-    'the operator to start',
-    60_000,
-    async () => {
-      if (proc.exitCode !== null) throw new Error(`the operator exited (${proc.exitCode}): see ${logFile}`);
-      return port;
-    },
-    100,
-  );
-  return { proc, pid: proc.pid!, port: p, exited };
+  const op = { proc, pid: proc.pid!, port: 0, exited, ...(o.identity ? { identity: o.identity } : {}) };
+  try {
+    op.port = await waitFor(
+      'the operator to start',
+      60_000,
+      async () => {
+        if (proc.exitCode !== null)
+          throw new Error(`the operator exited (${proc.exitCode}): see ${o.logFile}`);
+        return port;
+      },
+      100,
+    );
+  } catch (err) {
+    await stopOperator(op);
+    throw err;
+  }
+  return op;
 }
 
-async function stopOperator(op: Operator): Promise<void> {
+async function stopOperator(op: Pick<Operator, 'proc' | 'exited'>): Promise<void> {
   if (op.proc.exitCode !== null || op.proc.signalCode !== null) return;
   op.proc.kill('SIGTERM');
   const done = await Promise.race([op.exited.then(() => true), sleep(40_000).then(() => false)]);
@@ -522,6 +565,29 @@ async function stopOperator(op: Operator): Promise<void> {
   }
 }
 
+/** The run's operators, started together (a sharding group joins at once); none is left behind on a failure. */
+async function startOperators(spec: RunSpec): Promise<Operator[]> {
+  // Sized for the whole set, not a share: until the members see each other one may own it all.
+  const limit = apiLimit(spec.policies, spec.intervalSeconds);
+  const started = await Promise.allSettled(
+    Array.from({ length: spec.replicas }, (_, i) =>
+      startOperator({
+        logFile: join(SANDBOX_DIR, 'logs', `operator-${spec.ns}-${i}.log`),
+        limit,
+        // The bench's pid in it: a member Lease left by an earlier, killed run is never taken for a live one.
+        ...(spec.sharded ? { identity: `scale-bench-${process.pid}-${i}` } : {}),
+      }),
+    ),
+  );
+  const ops = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(ops.map(stopOperator));
+    throw failed.reason;
+  }
+  return ops;
+}
+
 const OP_FAMILIES = [
   'tidemark_tick_duration_seconds',
   'tidemark_status_writes_total',
@@ -529,6 +595,8 @@ const OP_FAMILIES = [
   'tidemark_prometheus_query_errors_total',
   'tidemark_policies_watched',
   'tidemark_leader',
+  'tidemark_shard_policies',
+  'tidemark_shard_members',
   'tidemark_scaling_actions_total',
   'tidemark_decisions_total',
   'tidemark_metric_errors_total',
@@ -536,13 +604,396 @@ const OP_FAMILIES = [
   'tidemark_api_throttle_wait_seconds',
 ];
 
-async function operatorSamples(op: Operator) {
+interface Scrape {
+  samples: Sample[];
+  bytes: number;
+  ms: number;
+}
+
+async function operatorSamples(op: Operator): Promise<Scrape> {
   const t0 = performance.now();
   const text = await getText(`http://127.0.0.1:${op.port}/metrics`);
   return { samples: parseSamples(text, OP_FAMILIES), bytes: text.length, ms: performance.now() - t0 };
 }
 
-// --- one size ------------------------------------------------------------------------------------
+const scrapeAll = (ops: Operator[]) => Promise.all(ops.map(operatorSamples));
+const total = (scrapes: Scrape[], name: string, match?: (l: Record<string, string>) => boolean) =>
+  scrapes.reduce((a, s) => a + sum(s.samples, name, match), 0);
+
+// --- one run: a namespace of policies and its operators ------------------------------------------
+
+/** One size of the single-replica series, or the sharded run. */
+interface RunSpec {
+  label: string;
+  ns: string;
+  policies: number;
+  replicas: number;
+  intervalSeconds: number;
+  sharded: boolean;
+}
+
+const sizeSpec = (n: number): RunSpec => ({
+  label: `N=${n}`,
+  ns: `scale-bench-${n}`,
+  policies: n,
+  replicas: 1,
+  intervalSeconds: INTERVAL_S,
+  sharded: false,
+});
+
+const shardedRunSpec = (s: ShardedSpec): RunSpec => ({
+  label: `sharded ${s.replicas}x${s.policies}@${s.intervalSeconds}s`,
+  ns: `scale-bench-sharded-${s.replicas}x${s.policies}`,
+  policies: s.policies,
+  replicas: s.replicas,
+  intervalSeconds: s.intervalSeconds,
+  sharded: true,
+});
+
+/** The namespace, its targets and policies, and their series in Prometheus; returns the seconds it took. */
+async function setUp(spec: RunSpec, exporter: Exporter): Promise<number> {
+  const { ns, policies: n, label } = spec;
+  await create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  if (TARGET === 'deployment') {
+    await waitFor('the default ServiceAccount', 60_000, async () =>
+      (await kube({ method: 'GET', path: `/api/v1/namespaces/${ns}/serviceaccounts/default` }))
+        ? true
+        : undefined,
+    );
+  }
+
+  exporter.set(ns, n);
+  const created0 = performance.now();
+  const refs: Array<Record<string, string>> = [];
+  await pool(n, CREATE_CONCURRENCY, async (i) => {
+    const t = targetOf(ns, i);
+    refs[i] = t.ref;
+    await create(t.path, t.body);
+  });
+  log(`${label}: ${n} ${TARGET}s in ${((performance.now() - created0) / 1000).toFixed(1)} s`);
+  await pool(n, CREATE_CONCURRENCY, (i) =>
+    create(
+      `/apis/${POLICY_API_VERSION}/namespaces/${ns}/scalingpolicies`,
+      policyOf(ns, i, refs[i]!, spec.intervalSeconds),
+    ),
+  );
+  const createSeconds = (performance.now() - created0) / 1000;
+  log(`${label}: ${n} targets + ${n} policies in ${createSeconds.toFixed(1)} s`);
+
+  await waitFor(`Prometheus to hold ${n} series of ${ns}`, 120_000, async () => {
+    const c = await promQuery(`count(${SERIES}{bench_namespace="${ns}"})`);
+    return c === n ? c : undefined;
+  });
+  return createSeconds;
+}
+
+async function tearDown(spec: RunSpec): Promise<void> {
+  const { ns, label } = spec;
+  log(`${label}: deleting namespace ${ns}`);
+  const cleanup0 = performance.now();
+  // Delete the policies and targets as collections first: quicker than the namespace
+  // controller's one-by-one walk, and the next size starts on a quiet API server.
+  for (const path of [
+    `/apis/${POLICY_API_VERSION}/namespaces/${ns}/scalingpolicies`,
+    TARGET === 'widget'
+      ? `/apis/${WIDGET_GROUP}/v1/namespaces/${ns}/widgets`
+      : `/apis/apps/v1/namespaces/${ns}/deployments`,
+  ]) {
+    await kube({ method: 'DELETE', path, timeoutMs: 600_000 }).catch((err: unknown) =>
+      log(`delete ${path}: ${String(err)}`),
+    );
+  }
+  await kube({ method: 'DELETE', path: `/api/v1/namespaces/${ns}` }).catch(() => {});
+  await waitFor(
+    `namespace ${ns} to go`,
+    600_000,
+    async () => {
+      try {
+        await kube({ method: 'GET', path: `/api/v1/namespaces/${ns}` });
+        return undefined;
+      } catch (err) {
+        return isNotFound(err) ? true : undefined;
+      }
+    },
+    2000,
+  ).catch((err: unknown) => log(String(err)));
+  log(`${label}: cleaned up in ${((performance.now() - cleanup0) / 1000).toFixed(0)} s`);
+}
+
+/**
+ * Warm-up: the first ticks are spread over one interval, and each writes the first status.
+ * Becoming leader (or a member) queues every policy at once (a quick failover), and each first
+ * tick writes the first status: warm once every policy has written it and the queue has
+ * drained, that is the last interval ran as many ticks as were due in it, ±5 % (at most
+ * WARMUP_INTERVALS). Over every operator of the run: a sharding group's sums.
+ */
+async function warmUp(spec: RunSpec, ops: Operator[], notes: string[]): Promise<void> {
+  const { policies: n, label } = spec;
+  await waitFor(
+    `${ops.length} operator(s) to act and watch ${n} policies`,
+    300_000,
+    async () => {
+      const scrapes = await scrapeAll(ops);
+      const acting = scrapes.every(
+        (s) => sum(s.samples, 'tidemark_leader') === 1 && sum(s.samples, 'tidemark_policies_watched') === n,
+      );
+      const owned = !spec.sharded || total(scrapes, 'tidemark_shard_policies') === n;
+      return acting && owned ? true : undefined;
+    },
+    2000,
+  );
+  await sleep(spec.intervalSeconds * 1000);
+  let prev = await scrapeAll(ops);
+  for (let i = 0; i < WARMUP_INTERVALS; i++) {
+    await sleep(spec.intervalSeconds * 1000);
+    const cur = await scrapeAll(ops);
+    const written = total(cur, 'tidemark_status_writes_total', (l) => l.outcome === 'written');
+    const ticks =
+      total(cur, 'tidemark_tick_duration_seconds_count') -
+      total(prev, 'tidemark_tick_duration_seconds_count');
+    prev = cur;
+    // Below 0.95 n the operator is not keeping up (a queue is growing), above 1.05 n it is draining one.
+    if (written >= n && ticks >= 0.95 * n && ticks <= 1.05 * n) return;
+    log(`${label}: warm-up: ${written}/${n} first status writes, ${ticks} ticks in the last interval`);
+  }
+  notes.push(
+    `not settled after ${WARMUP_INTERVALS} warm-up intervals: ticks per interval never matched the ${n} due`,
+  );
+}
+
+/** One operator over the window. */
+interface OperatorWindow {
+  m0: Scrape;
+  m1: Scrape;
+  cpuCores: number;
+  peakRssKiB: number;
+  rssKiB: number;
+}
+
+interface Window {
+  seconds: number;
+  ops: OperatorWindow[];
+  api0: Sample[];
+  api1: Sample[];
+  prom0: Sample[];
+  prom1: Sample[];
+  sandboxCpuCores: Record<string, number>;
+  machineBusyCores: number;
+}
+
+const scrapeApiserver = async () =>
+  parseSamples(await apiserverText('/metrics'), [
+    'apiserver_request_total',
+    'apiserver_request_duration_seconds_bucket',
+  ]);
+const scrapePrometheus = async () =>
+  parseSamples(await getText(`${PROMETHEUS_URL}/metrics`), ['prometheus_http_requests_total']);
+
+/** The window: /metrics fetched just outside it, so rendering 100k+ series is not counted as work. */
+async function measureWindow(spec: RunSpec, ops: Operator[]): Promise<Window> {
+  const pids = sandboxPids();
+  const sandboxCpu = () =>
+    Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) ?? 0]));
+  const api0 = await scrapeApiserver();
+  const prom0 = await scrapePrometheus();
+  const m0 = await scrapeAll(ops);
+  const t0 = performance.now();
+  const cpu0 = ops.map((op) => cpuSeconds(op.pid) ?? 0);
+  const sb0 = sandboxCpu();
+  const self0 = process.cpuUsage();
+  const mach0 = machineJiffies();
+  log(`${spec.label}: measuring ${MEASURE_INTERVALS * spec.intervalSeconds} s`);
+  await sleep(MEASURE_INTERVALS * spec.intervalSeconds * 1000);
+  const cpu1 = ops.map((op) => cpuSeconds(op.pid) ?? 0);
+  const sb1 = sandboxCpu();
+  const self1 = process.cpuUsage(self0);
+  const mach1 = machineJiffies();
+  const seconds = (performance.now() - t0) / 1000;
+  const rss = ops.map((op) => ({
+    peakRssKiB: statusKiB(op.pid, 'VmHWM') ?? 0,
+    rssKiB: statusKiB(op.pid, 'VmRSS') ?? 0,
+  }));
+  const m1 = await scrapeAll(ops);
+  const prom1 = await scrapePrometheus();
+  const api1 = await scrapeApiserver();
+
+  const sandboxCpuCores: Record<string, number> = {};
+  for (const k of Object.keys(pids)) sandboxCpuCores[k] = round(((sb1[k] ?? 0) - (sb0[k] ?? 0)) / seconds, 3);
+  sandboxCpuCores['bench (exporter)'] = round((self1.user + self1.system) / 1e6 / seconds, 3);
+  return {
+    seconds,
+    ops: ops.map((_, i) => ({
+      m0: m0[i]!,
+      m1: m1[i]!,
+      cpuCores: round((cpu1[i]! - cpu0[i]!) / seconds, 3),
+      ...rss[i]!,
+    })),
+    api0,
+    api1,
+    prom0,
+    prom1,
+    sandboxCpuCores,
+    machineBusyCores: round(
+      ((mach1.busy - mach0.busy) / (mach1.total - mach0.total)) * os.availableParallelism(),
+      2,
+    ),
+  };
+}
+
+/** What a run measured, for its result to be built from. */
+interface Run {
+  spec: RunSpec;
+  ops: Operator[];
+  limit: { qps: number; burst: number };
+  loadAverageBefore: number[];
+  createSeconds: number;
+  warmupSeconds: number;
+  window: Window;
+  notes: string[];
+}
+
+/** Set up, start, warm up, measure, then `build` the result while the operators still run; always cleans up. */
+async function runOnce<T>(spec: RunSpec, exporter: Exporter, build: (r: Run) => Promise<T>): Promise<T> {
+  const loadAverageBefore = os.loadavg().map((x) => round(x, 2));
+  log(`${spec.label}: load average ${loadAverageBefore.join(' ')}; creating namespace ${spec.ns}`);
+  try {
+    const createSeconds = await setUp(spec, exporter);
+    const start = performance.now();
+    const ops = await startOperators(spec);
+    try {
+      const notes: string[] = [];
+      await warmUp(spec, ops, notes);
+      const warmupSeconds = (performance.now() - start) / 1000;
+      log(`${spec.label}: warm after ${warmupSeconds.toFixed(0)} s`);
+      const window = await measureWindow(spec, ops);
+      const limit = apiLimit(spec.policies, spec.intervalSeconds);
+      return await build({
+        spec,
+        ops,
+        limit,
+        loadAverageBefore,
+        createSeconds,
+        warmupSeconds,
+        window,
+        notes,
+      });
+    } finally {
+      await Promise.all(ops.map(stopOperator));
+      log(`${spec.label}: operator(s) stopped`);
+    }
+  } finally {
+    await tearDown(spec);
+  }
+}
+
+// --- figures of a window ---------------------------------------------------------------------------
+
+/** The change of an operator's counter over the window. */
+const delta = (w: OperatorWindow, name: string, match?: (l: Record<string, string>) => boolean) =>
+  sum(w.m1.samples, name, match) - sum(w.m0.samples, name, match);
+
+interface TickFigures {
+  count: number;
+  expected: number;
+  p50Seconds: number | null;
+  p99Seconds: number | null;
+  within2s: number | null;
+  maxBucket: string;
+}
+
+/** Ticks of one operator that reached a decision in the window, against the `due` it should have run. */
+function tickFigures(w: OperatorWindow, due: number): TickFigures {
+  const buckets = histogramDelta(w.m0.samples, w.m1.samples, 'tidemark_tick_duration_seconds');
+  const count = delta(w, 'tidemark_tick_duration_seconds_count');
+  const within2 = buckets.find((b) => b.le === 2)?.count;
+  const maxBucket =
+    buckets
+      .filter((b, i, all) => b.count > (i > 0 ? (all[i - 1]?.count ?? 0) : 0))
+      .map((b) => (Number.isFinite(b.le) ? `≤${b.le}s` : '>30s'))
+      .at(-1) ?? 'none';
+  return {
+    count,
+    expected: Math.round(due),
+    p50Seconds: nullable(quantile(0.5, buckets), 3),
+    p99Seconds: nullable(quantile(0.99, buckets), 3),
+    within2s: within2 === undefined || count === 0 ? null : round(within2 / count, 5),
+    maxBucket,
+  };
+}
+
+/** Prometheus and API server load over the window: every client's, the operators' among them. */
+function clusterFigures(w: Window) {
+  const promD = (match: (l: Record<string, string>) => boolean) =>
+    sum(w.prom1, 'prometheus_http_requests_total', match) -
+    sum(w.prom0, 'prometheus_http_requests_total', match);
+  const queries = promD((l) => l.handler === '/api/v1/query' || l.handler === '/api/v1/query_range');
+  const apiKey = (l: Record<string, string>) => `${l.verb}|${l.resource ?? ''}|${l.subresource ?? ''}`;
+  const apiDelta = new Map<string, number>();
+  for (const [samples, sign] of [
+    [w.api1, 1],
+    [w.api0, -1],
+  ] as const) {
+    for (const s of samples)
+      if (s.name === 'apiserver_request_total')
+        apiDelta.set(apiKey(s.labels), (apiDelta.get(apiKey(s.labels)) ?? 0) + sign * s.value);
+  }
+  const byVerb: Record<string, number> = {};
+  let apiTotal = 0;
+  let leases = 0;
+  for (const [k, v] of apiDelta) {
+    const [verb = '', resource = ''] = k.split('|');
+    byVerb[verb] = (byVerb[verb] ?? 0) + v / w.seconds;
+    apiTotal += v;
+    if (resource === 'leases') leases += v;
+  }
+  // Our own two /metrics GETs are in the window's deltas: not the operator's load.
+  const top = [...apiDelta]
+    .filter(([, v]) => v > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([k, v]) => {
+      const [verb = '', resource = '', subresource = ''] = k.split('|');
+      return { verb, resource, subresource, perSecond: round(v / w.seconds, 2) };
+    });
+  // Server-side latency of the operator's reads of the targets' scale (excludes the client's queueing).
+  const isScaleGet = (l: Record<string, string>) => l.verb === 'GET' && l.subresource === 'scale';
+  const scaleBuckets = histogramDelta(w.api0, w.api1, 'apiserver_request_duration_seconds', isScaleGet);
+  return {
+    prometheusQueriesPerSecond: round(queries / w.seconds, 1),
+    apiserver: {
+      requestsPerSecond: round(apiTotal / w.seconds, 1),
+      leaseRequestsPerSecond: round(leases / w.seconds, 2),
+      byVerb: Object.fromEntries(Object.entries(byVerb).map(([k, v]) => [k, round(v, 2)])),
+      top,
+      getScaleP50Seconds: nullable(quantile(0.5, scaleBuckets), 3),
+      getScaleP99Seconds: nullable(quantile(0.99, scaleBuckets), 3),
+    },
+  };
+}
+
+/** Notes on a window the figures should be read with. */
+function windowNotes(w: Window, ticks: number, due: number): string[] {
+  const notes: string[] = [];
+  if (ticks < 0.95 * due) {
+    notes.push(
+      `only ${ticks} of ~${Math.round(due)} due ticks reached a decision: ticks were skipped or failed`,
+    );
+  }
+  if (w.machineBusyCores > 0.9 * os.availableParallelism()) {
+    notes.push(
+      `the machine was saturated (${w.machineBusyCores} of ${os.availableParallelism()} cores busy)`,
+    );
+  }
+  return notes;
+}
+
+const sandboxTotal = (w: { sandboxCpuCores: Record<string, number> }) =>
+  round(
+    Object.values(w.sandboxCpuCores).reduce((a, b) => a + b, 0),
+    2,
+  );
+
+// --- one size of the single-replica series ---------------------------------------------------------
 
 interface SizeResult {
   policies: number;
@@ -559,14 +1010,7 @@ interface SizeResult {
     metricsScrapeMs: number;
     metricsBytes: number;
   };
-  ticks: {
-    count: number;
-    expected: number;
-    p50Seconds: number | null;
-    p99Seconds: number | null;
-    within2s: number | null;
-    maxBucket: string;
-  };
+  ticks: TickFigures;
   prometheus: {
     queriesPerSecond: number;
     operatorQueriesPerSecond: number;
@@ -574,13 +1018,7 @@ interface SizeResult {
     queryP50Seconds: number | null;
     queryP99Seconds: number | null;
   };
-  apiserver: {
-    requestsPerSecond: number;
-    byVerb: Record<string, number>;
-    top: Array<{ verb: string; resource: string; subresource: string; perSecond: number }>;
-    getScaleP50Seconds: number | null;
-    getScaleP99Seconds: number | null;
-  };
+  apiserver: ReturnType<typeof clusterFigures>['apiserver'];
   statusWrites: { warmup: number; window: number };
   /** The operator's own API requests (tidemark_api_requests_total) against its client-side limit. */
   apiClient: {
@@ -599,283 +1037,225 @@ interface SizeResult {
   notes: string[];
 }
 
-async function runSize(n: number, exporter: Exporter): Promise<SizeResult> {
-  const ns = `scale-bench-${n}`;
-  const notes: string[] = [];
-  const loadAverageBefore = os.loadavg().map((x) => Math.round(x * 100) / 100);
-  log(`N=${n}: load average ${loadAverageBefore.join(' ')}; creating namespace ${ns}`);
-  await create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  if (TARGET === 'deployment') {
-    await waitFor('the default ServiceAccount', 60_000, async () =>
-      (await kube({ method: 'GET', path: `/api/v1/namespaces/${ns}/serviceaccounts/default` }))
-        ? true
-        : undefined,
-    );
-  }
+const runSize = (n: number, exporter: Exporter) => runOnce(sizeSpec(n), exporter, async (r) => sizeResult(r));
 
-  exporter.set(ns, n);
-  const created0 = performance.now();
-  const refs: Array<Record<string, string>> = [];
-  await pool(n, CREATE_CONCURRENCY, async (i) => {
-    const t = targetOf(ns, i);
-    refs[i] = t.ref;
-    await create(t.path, t.body);
-  });
-  log(`N=${n}: ${n} ${TARGET}s in ${((performance.now() - created0) / 1000).toFixed(1)} s`);
-  await pool(n, CREATE_CONCURRENCY, (i) =>
-    create(`/apis/${POLICY_API_VERSION}/namespaces/${ns}/scalingpolicies`, policyOf(ns, i, refs[i]!)),
+function sizeResult(r: Run): SizeResult {
+  const { spec, window: w } = r;
+  const n = spec.policies;
+  const op = w.ops[0]!;
+  const d = (name: string, match?: (l: Record<string, string>) => boolean) => delta(op, name, match);
+  const queryBuckets = histogramDelta(
+    op.m0.samples,
+    op.m1.samples,
+    'tidemark_prometheus_query_duration_seconds',
   );
-  const createSeconds = (performance.now() - created0) / 1000;
-  log(`N=${n}: ${n} targets + ${n} policies in ${createSeconds.toFixed(1)} s`);
+  const ticks = tickFigures(op, (n * w.seconds) / spec.intervalSeconds);
+  const cluster = clusterFigures(w);
+  const result: SizeResult = {
+    policies: n,
+    target: TARGET,
+    loadAverageBefore: r.loadAverageBefore,
+    createSeconds: round(r.createSeconds, 1),
+    createPerSecond: round((2 * n) / r.createSeconds, 0),
+    warmupSeconds: round(r.warmupSeconds, 0),
+    windowSeconds: round(w.seconds, 1),
+    operator: {
+      cpuCores: op.cpuCores,
+      peakRssMiB: round(op.peakRssKiB / 1024, 0),
+      rssMiB: round(op.rssKiB / 1024, 0),
+      metricsScrapeMs: round(op.m1.ms, 0),
+      metricsBytes: op.m1.bytes,
+    },
+    ticks,
+    prometheus: {
+      queriesPerSecond: cluster.prometheusQueriesPerSecond,
+      operatorQueriesPerSecond: round(d('tidemark_prometheus_query_duration_seconds_count') / w.seconds, 1),
+      queryErrors: d('tidemark_prometheus_query_errors_total'),
+      queryP50Seconds: nullable(quantile(0.5, queryBuckets), 3),
+      queryP99Seconds: nullable(quantile(0.99, queryBuckets), 3),
+    },
+    apiserver: cluster.apiserver,
+    statusWrites: {
+      warmup: sum(op.m0.samples, 'tidemark_status_writes_total'),
+      window: d('tidemark_status_writes_total'),
+    },
+    apiClient: {
+      ...r.limit,
+      requestsPerSecond: round(d('tidemark_api_requests_total') / w.seconds, 1),
+      warmupRequestsPerSecond: round(sum(op.m0.samples, 'tidemark_api_requests_total') / r.warmupSeconds, 1),
+      clientWaits: d('tidemark_api_throttle_wait_seconds_count', (l) => l.source === 'client'),
+      clientWaitSeconds: round(
+        d('tidemark_api_throttle_wait_seconds_sum', (l) => l.source === 'client'),
+        1,
+      ),
+      http429: d('tidemark_api_requests_total', (l) => l.code === '429'),
+    },
+    scalingActions: d('tidemark_scaling_actions_total'),
+    metricErrors: d('tidemark_metric_errors_total'),
+    sandboxCpuCores: w.sandboxCpuCores,
+    machineBusyCores: w.machineBusyCores,
+    notes: [...r.notes, ...windowNotes(w, ticks.count, ticks.expected)],
+  };
+  log(
+    `N=${n}: operator ${result.operator.cpuCores} cores, peak ${result.operator.peakRssMiB} MiB; ` +
+      `ticks ${ticks.count}/${ticks.expected} p50 ${ticks.p50Seconds} s p99 ${ticks.p99Seconds} s; ` +
+      `status writes ${result.statusWrites.window}; sandbox ${sandboxTotal(w)} cores; machine ${w.machineBusyCores} cores busy`,
+  );
+  return result;
+}
 
-  await waitFor(`Prometheus to hold ${n} series of ${ns}`, 120_000, async () => {
-    const c = await promQuery(`count(${SERIES}{bench_namespace="${ns}"})`);
-    return c === n ? c : undefined;
-  });
+// --- the sharded run -------------------------------------------------------------------------------
 
-  const logFile = join(SANDBOX_DIR, 'logs', `scale-bench-operator-${n}.log`);
-  const start = performance.now();
-  const limit = apiLimit(n);
-  const op = await startOperator(logFile, limit);
-  try {
-    // Warm-up: the first ticks are spread over one interval, and each writes the first status.
-    await waitFor(
-      `the operator to lead and watch ${n} policies`,
-      300_000,
-      async () => {
-        const { samples } = await operatorSamples(op);
-        return sum(samples, 'tidemark_leader') === 1 && sum(samples, 'tidemark_policies_watched') === n
-          ? true
-          : undefined;
-      },
-      2000,
-    );
-    // Becoming leader queues every policy at once (a quick failover), and each first tick writes
-    // the first status: warm once every policy has written it and the queue has drained, that is
-    // the last interval ran as many ticks as were due in it, ±5 % (at most WARMUP_INTERVALS).
-    await sleep(INTERVAL_S * 1000);
-    let prev = await operatorSamples(op);
-    let settled = false;
-    for (let i = 0; i < WARMUP_INTERVALS; i++) {
-      await sleep(INTERVAL_S * 1000);
-      const cur = await operatorSamples(op);
-      const written = sum(cur.samples, 'tidemark_status_writes_total', (l) => l.outcome === 'written');
-      const ticks =
-        sum(cur.samples, 'tidemark_tick_duration_seconds_count') -
-        sum(prev.samples, 'tidemark_tick_duration_seconds_count');
-      prev = cur;
-      // Below 0.95 n the operator is not keeping up (a queue is growing), above 1.05 n it is draining one.
-      if (written >= n && ticks >= 0.95 * n && ticks <= 1.05 * n) {
-        settled = true;
-        break;
-      }
-      log(`N=${n}: warm-up: ${written}/${n} first status writes, ${ticks} ticks in the last interval`);
-    }
-    if (!settled) {
-      notes.push(
-        `not settled after ${WARMUP_INTERVALS} warm-up intervals: ticks per interval never matched the ${n} due`,
-      );
-    }
-    const warmupSeconds = (performance.now() - start) / 1000;
+interface ReplicaResult {
+  identity: string;
+  /** tidemark_shard_policies at the end of the window. */
+  ownedPolicies: number;
+  /** What the hash gives this identity over the policies' real uids and all the run's members. */
+  expectedPolicies: number;
+  membersSeen: number;
+  cpuCores: number;
+  peakRssMiB: number;
+  ticks: TickFigures;
+  statusWrites: number;
+  apiRequestsPerSecond: number;
+  prometheusQueriesPerSecond: number;
+}
 
-    // The window: /metrics fetched just outside it, so rendering 100k+ series is not counted as work.
-    const pids = sandboxPids();
-    const api0 = parseSamples(await apiserverText('/metrics'), [
-      'apiserver_request_total',
-      'apiserver_request_duration_seconds_bucket',
-    ]);
-    const prom0 = parseSamples(await getText(`${PROMETHEUS_URL}/metrics`), [
-      'prometheus_http_requests_total',
-    ]);
-    const m0 = await operatorSamples(op);
-    const t0 = performance.now();
-    const cpu0 = cpuSeconds(op.pid) ?? 0;
-    const sb0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) ?? 0]));
-    const self0 = process.cpuUsage();
-    const mach0 = machineJiffies();
-    log(`N=${n}: warm after ${warmupSeconds.toFixed(0)} s; measuring ${MEASURE_S} s`);
-    await sleep(MEASURE_S * 1000);
-    const cpu1 = cpuSeconds(op.pid) ?? 0;
-    const sb1 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) ?? 0]));
-    const self1 = process.cpuUsage(self0);
-    const mach1 = machineJiffies();
-    const windowSeconds = (performance.now() - t0) / 1000;
-    const peakRssKiB = statusKiB(op.pid, 'VmHWM') ?? 0;
-    const rssKiB = statusKiB(op.pid, 'VmRSS') ?? 0;
-    const m1 = await operatorSamples(op);
-    const prom1 = parseSamples(await getText(`${PROMETHEUS_URL}/metrics`), [
-      'prometheus_http_requests_total',
-    ]);
-    const api1 = parseSamples(await apiserverText('/metrics'), [
-      'apiserver_request_total',
-      'apiserver_request_duration_seconds_bucket',
-    ]);
+interface ShardedResult {
+  replicas: number;
+  policies: number;
+  intervalSeconds: number;
+  target: string;
+  loadAverageBefore: number[];
+  createSeconds: number;
+  warmupSeconds: number;
+  windowSeconds: number;
+  perReplica: ReplicaResult[];
+  ownership: {
+    sum: number;
+    /** Every policy owned by exactly one replica: the owned shares sum to N, each is the hash's, each replica sees all. */
+    exactlyOnce: boolean;
+    fairShare: number;
+    min: number;
+    max: number;
+    minOfFair: number;
+    maxOfFair: number;
+  };
+  totals: {
+    operatorCpuCores: number;
+    prometheusQueriesPerSecond: number;
+    apiserver: ReturnType<typeof clusterFigures>['apiserver'];
+    statusWritesWindow: number;
+    scalingActions: number;
+    ticks: number;
+    ticksDue: number;
+  };
+  sandboxCpuCores: Record<string, number>;
+  machineBusyCores: number;
+  notes: string[];
+}
 
-    // Operator deltas.
-    const d = (name: string, match?: (l: Record<string, string>) => boolean) =>
-      sum(m1.samples, name, match) - sum(m0.samples, name, match);
-    const buckets = histogramDelta(m0.samples, m1.samples, 'tidemark_tick_duration_seconds');
-    const queryBuckets = histogramDelta(m0.samples, m1.samples, 'tidemark_prometheus_query_duration_seconds');
-    // Server-side latency of the operator's reads of the targets' scale (excludes the client's queueing).
-    const isScaleGet = (l: Record<string, string>) => l.verb === 'GET' && l.subresource === 'scale';
-    const scaleBuckets = histogramDelta(api0, api1, 'apiserver_request_duration_seconds', isScaleGet);
-    const tickCount = d('tidemark_tick_duration_seconds_count');
-    const within2 = buckets.find((b) => b.le === 2)?.count;
-    const maxBucket =
-      buckets
-        .filter((b, i, all) => b.count > (i > 0 ? (all[i - 1]?.count ?? 0) : 0))
-        .map((b) => (Number.isFinite(b.le) ? `≤${b.le}s` : '>30s'))
-        .at(-1) ?? 'none';
-    const statusWarmup = sum(m0.samples, 'tidemark_status_writes_total');
-    const statusWindow = d('tidemark_status_writes_total');
+async function policyUids(ns: string): Promise<string[]> {
+  // After the quiet window the transport's kept-alive socket may have been closed by the server.
+  const list = (await withRetries(() =>
+    kube({
+      method: 'GET',
+      path: `/apis/${POLICY_API_VERSION}/namespaces/${ns}/scalingpolicies`,
+      timeoutMs: 120_000,
+    }),
+  )) as { items?: Array<{ metadata?: { uid?: string } }> };
+  return (list.items ?? []).flatMap((p) => (p.metadata?.uid ? [p.metadata.uid] : []));
+}
 
-    // Prometheus and API server deltas.
-    const promD = (match: (l: Record<string, string>) => boolean) =>
-      sum(prom1, 'prometheus_http_requests_total', match) -
-      sum(prom0, 'prometheus_http_requests_total', match);
-    const queries = promD((l) => l.handler === '/api/v1/query' || l.handler === '/api/v1/query_range');
-    const apiKey = (l: Record<string, string>) => `${l.verb}|${l.resource ?? ''}|${l.subresource ?? ''}`;
-    const apiDelta = new Map<string, number>();
-    for (const s of api1)
-      if (s.name === 'apiserver_request_total')
-        apiDelta.set(apiKey(s.labels), (apiDelta.get(apiKey(s.labels)) ?? 0) + s.value);
-    for (const s of api0)
-      if (s.name === 'apiserver_request_total')
-        apiDelta.set(apiKey(s.labels), (apiDelta.get(apiKey(s.labels)) ?? 0) - s.value);
-    const byVerb: Record<string, number> = {};
-    let apiTotal = 0;
-    for (const [k, v] of apiDelta) {
-      const verb = k.split('|')[0]!;
-      byVerb[verb] = (byVerb[verb] ?? 0) + v / windowSeconds;
-      apiTotal += v;
-    }
-    // Our own two /metrics GETs are in the window's deltas: not the operator's load.
-    const top = [...apiDelta]
-      .filter(([, v]) => v > 0)
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 8)
-      .map(([k, v]) => {
-        const [verb = '', resource = '', subresource = ''] = k.split('|');
-        return { verb, resource, subresource, perSecond: round(v / windowSeconds, 2) };
-      });
+const runSharded = (s: ShardedSpec, exporter: Exporter) =>
+  runOnce(shardedRunSpec(s), exporter, async (r) => shardedResult(r, await policyUids(r.spec.ns)));
 
-    const sandboxCpuCores: Record<string, number> = {};
-    for (const k of Object.keys(pids))
-      sandboxCpuCores[k] = round(((sb1[k] ?? 0) - (sb0[k] ?? 0)) / windowSeconds, 3);
-    sandboxCpuCores['bench (exporter)'] = round((self1.user + self1.system) / 1e6 / windowSeconds, 3);
-    const machineBusyCores = round(
-      ((mach1.busy - mach0.busy) / (mach1.total - mach0.total)) * os.availableParallelism(),
-      2,
-    );
+function replicaResult(r: Run, i: number, expected: number): ReplicaResult {
+  const w = r.window.ops[i]!;
+  const owned = sum(w.m1.samples, 'tidemark_shard_policies');
+  return {
+    identity: r.ops[i]!.identity ?? '',
+    ownedPolicies: owned,
+    expectedPolicies: expected,
+    membersSeen: sum(w.m1.samples, 'tidemark_shard_members'),
+    cpuCores: w.cpuCores,
+    peakRssMiB: round(w.peakRssKiB / 1024, 0),
+    ticks: tickFigures(w, (owned * r.window.seconds) / r.spec.intervalSeconds),
+    statusWrites: delta(w, 'tidemark_status_writes_total'),
+    apiRequestsPerSecond: round(delta(w, 'tidemark_api_requests_total') / r.window.seconds, 1),
+    prometheusQueriesPerSecond: round(
+      delta(w, 'tidemark_prometheus_query_duration_seconds_count') / r.window.seconds,
+      1,
+    ),
+  };
+}
 
-    const expected = (n * windowSeconds) / INTERVAL_S;
-    if (tickCount < 0.95 * expected) {
-      notes.push(
-        `only ${tickCount} of ~${Math.round(expected)} due ticks reached a decision: ticks were skipped or failed`,
-      );
-    }
-    const sandboxTotal = Object.entries(sandboxCpuCores).reduce((a, [, v]) => a + v, 0);
-    if (machineBusyCores > 0.9 * os.availableParallelism()) {
-      notes.push(
-        `the machine was saturated (${machineBusyCores} of ${os.availableParallelism()} cores busy)`,
-      );
-    }
-    const result: SizeResult = {
-      policies: n,
-      target: TARGET,
-      loadAverageBefore,
-      createSeconds: round(createSeconds, 1),
-      createPerSecond: round((2 * n) / createSeconds, 0),
-      warmupSeconds: round(warmupSeconds, 0),
-      windowSeconds: round(windowSeconds, 1),
-      operator: {
-        cpuCores: round((cpu1 - cpu0) / windowSeconds, 3),
-        peakRssMiB: round(peakRssKiB / 1024, 0),
-        rssMiB: round(rssKiB / 1024, 0),
-        metricsScrapeMs: round(m1.ms, 0),
-        metricsBytes: m1.bytes,
-      },
-      ticks: {
-        count: tickCount,
-        expected: Math.round(expected),
-        p50Seconds: nullable(quantile(0.5, buckets), 3),
-        p99Seconds: nullable(quantile(0.99, buckets), 3),
-        within2s: within2 === undefined || tickCount === 0 ? null : round(within2 / tickCount, 5),
-        maxBucket,
-      },
-      prometheus: {
-        queriesPerSecond: round(queries / windowSeconds, 1),
-        operatorQueriesPerSecond: round(
-          d('tidemark_prometheus_query_duration_seconds_count') / windowSeconds,
-          1,
-        ),
-        queryErrors: d('tidemark_prometheus_query_errors_total'),
-        queryP50Seconds: nullable(quantile(0.5, queryBuckets), 3),
-        queryP99Seconds: nullable(quantile(0.99, queryBuckets), 3),
-      },
-      apiserver: {
-        requestsPerSecond: round(apiTotal / windowSeconds, 1),
-        byVerb: Object.fromEntries(Object.entries(byVerb).map(([k, v]) => [k, round(v, 2)])),
-        top,
-        getScaleP50Seconds: nullable(quantile(0.5, scaleBuckets), 3),
-        getScaleP99Seconds: nullable(quantile(0.99, scaleBuckets), 3),
-      },
-      statusWrites: { warmup: statusWarmup, window: statusWindow },
-      apiClient: {
-        ...limit,
-        requestsPerSecond: round(d('tidemark_api_requests_total') / windowSeconds, 1),
-        warmupRequestsPerSecond: round(sum(m0.samples, 'tidemark_api_requests_total') / warmupSeconds, 1),
-        clientWaits: d('tidemark_api_throttle_wait_seconds_count', (l) => l.source === 'client'),
-        clientWaitSeconds: round(
-          d('tidemark_api_throttle_wait_seconds_sum', (l) => l.source === 'client'),
-          1,
-        ),
-        http429: d('tidemark_api_requests_total', (l) => l.code === '429'),
-      },
-      scalingActions: d('tidemark_scaling_actions_total'),
-      metricErrors: d('tidemark_metric_errors_total'),
-      sandboxCpuCores,
-      machineBusyCores,
-      notes,
-    };
-    log(
-      `N=${n}: operator ${result.operator.cpuCores} cores, peak ${result.operator.peakRssMiB} MiB; ` +
-        `ticks ${tickCount}/${Math.round(expected)} p50 ${result.ticks.p50Seconds} s p99 ${result.ticks.p99Seconds} s; ` +
-        `status writes ${statusWindow}; sandbox ${round(sandboxTotal, 2)} cores; machine ${machineBusyCores} cores busy`,
-    );
-    return result;
-  } finally {
-    await stopOperator(op);
-    log(`N=${n}: operator stopped; deleting namespace ${ns}`);
-    const cleanup0 = performance.now();
-    // Delete the policies and targets as collections first: quicker than the namespace
-    // controller's one-by-one walk, and the next size starts on a quiet API server.
-    for (const path of [
-      `/apis/${POLICY_API_VERSION}/namespaces/${ns}/scalingpolicies`,
-      TARGET === 'widget'
-        ? `/apis/${WIDGET_GROUP}/v1/namespaces/${ns}/widgets`
-        : `/apis/apps/v1/namespaces/${ns}/deployments`,
-    ]) {
-      await kube({ method: 'DELETE', path, timeoutMs: 600_000 }).catch((err: unknown) =>
-        log(`delete ${path}: ${String(err)}`),
-      );
-    }
-    await kube({ method: 'DELETE', path: `/api/v1/namespaces/${ns}` }).catch(() => {});
-    await waitFor(
-      `namespace ${ns} to go`,
-      600_000,
-      async () => {
-        try {
-          await kube({ method: 'GET', path: `/api/v1/namespaces/${ns}` });
-          return undefined;
-        } catch (err) {
-          return isNotFound(err) ? true : undefined;
-        }
-      },
-      2000,
-    ).catch((err: unknown) => log(String(err)));
-    log(`N=${n}: cleaned up in ${((performance.now() - cleanup0) / 1000).toFixed(0)} s`);
+function shardedResult(r: Run, uids: string[]): ShardedResult {
+  const { spec, window: w } = r;
+  const identities = r.ops.map((op) => op.identity ?? '');
+  const expected = new Map(identities.map((id) => [id, 0]));
+  for (const uid of uids) {
+    const owner = ownerOf(uid, identities)!;
+    expected.set(owner, (expected.get(owner) ?? 0) + 1);
   }
+  const perReplica = r.ops.map((op, i) => replicaResult(r, i, expected.get(op.identity ?? '') ?? 0));
+  const owned = perReplica.map((p) => p.ownedPolicies);
+  const fairShare = spec.policies / spec.replicas;
+  const ownedSum = owned.reduce((a, b) => a + b, 0);
+  const cluster = clusterFigures(w);
+  const ticks = perReplica.reduce((a, p) => a + p.ticks.count, 0);
+  const ticksDue = perReplica.reduce((a, p) => a + p.ticks.expected, 0);
+  const result: ShardedResult = {
+    replicas: spec.replicas,
+    policies: spec.policies,
+    intervalSeconds: spec.intervalSeconds,
+    target: TARGET,
+    loadAverageBefore: r.loadAverageBefore,
+    createSeconds: round(r.createSeconds, 1),
+    warmupSeconds: round(r.warmupSeconds, 0),
+    windowSeconds: round(w.seconds, 1),
+    perReplica,
+    ownership: {
+      sum: ownedSum,
+      exactlyOnce:
+        ownedSum === spec.policies &&
+        uids.length === spec.policies &&
+        perReplica.every((p) => p.ownedPolicies === p.expectedPolicies && p.membersSeen === spec.replicas),
+      fairShare: round(fairShare, 1),
+      min: Math.min(...owned),
+      max: Math.max(...owned),
+      minOfFair: round(Math.min(...owned) / fairShare, 3),
+      maxOfFair: round(Math.max(...owned) / fairShare, 3),
+    },
+    totals: {
+      operatorCpuCores: round(
+        perReplica.reduce((a, p) => a + p.cpuCores, 0),
+        3,
+      ),
+      prometheusQueriesPerSecond: cluster.prometheusQueriesPerSecond,
+      apiserver: cluster.apiserver,
+      statusWritesWindow: perReplica.reduce((a, p) => a + p.statusWrites, 0),
+      scalingActions: w.ops.reduce((a, o) => a + delta(o, 'tidemark_scaling_actions_total'), 0),
+      ticks,
+      ticksDue,
+    },
+    sandboxCpuCores: w.sandboxCpuCores,
+    machineBusyCores: w.machineBusyCores,
+    notes: [...r.notes, ...windowNotes(w, ticks, ticksDue)],
+  };
+  if (!result.ownership.exactlyOnce) {
+    result.notes.push(
+      `ownership is not exactly once: owned ${owned.join('/')} (sum ${ownedSum} of ${spec.policies}), ` +
+        `the hash gives ${perReplica.map((p) => p.expectedPolicies).join('/')}, members seen ${perReplica.map((p) => p.membersSeen).join('/')}`,
+    );
+  }
+  log(
+    `${spec.label}: owned ${owned.join('/')} of ${spec.policies} (exactly once: ${result.ownership.exactlyOnce}); ` +
+      `CPU ${perReplica.map((p) => p.cpuCores).join('/')} cores; peak RSS ${perReplica.map((p) => p.peakRssMiB).join('/')} MiB; ` +
+      `ticks ${ticks}/${ticksDue}; Prometheus ${cluster.prometheusQueriesPerSecond} q/s; API server ${cluster.apiserver.requestsPerSecond} req/s; ` +
+      `status writes ${result.totals.statusWritesWindow}; machine ${w.machineBusyCores} cores busy`,
+  );
+  return result;
 }
 
 function round(x: number, digits: number): number {
@@ -967,10 +1347,161 @@ function goals(results: SizeResult[]) {
   };
 }
 
+const row = (cells: Array<string | number | null>) =>
+  `| ${cells.map((c) => (c === null ? '–' : String(c))).join(' | ')} |`;
+
+/** Peak RSS per watched policy from the single-replica series (largest size vs smallest), if it grew. */
+function rssSlope(results: SizeResult[]): { miBPerPolicy: number; from: string } | null {
+  const sorted = [...results].sort((a, b) => a.policies - b.policies);
+  const a = sorted[0];
+  const b = sorted.at(-1);
+  if (!a || !b || b.policies === a.policies) return null;
+  const slope = (b.operator.peakRssMiB - a.operator.peakRssMiB) / (b.policies - a.policies);
+  return slope > 0
+    ? {
+        miBPerPolicy: round(slope, 5),
+        from: `single-replica peak RSS at ${a.policies} and ${b.policies} policies`,
+      }
+    : null;
+}
+
+function projectionOf(s: ShardedResult, results: SizeResult[]) {
+  const basis: ShardedMeasurement = {
+    policies: s.policies,
+    replicas: s.replicas,
+    intervalSeconds: s.intervalSeconds,
+    cpuCoresPerReplica: round(s.totals.operatorCpuCores / s.replicas, 3),
+    peakRssMiBPerReplica: Math.max(...s.perReplica.map((p) => p.peakRssMiB)),
+    apiserverRequestsPerSecond: s.totals.apiserver.requestsPerSecond,
+    apiserverLeaseRequestsPerSecond: s.totals.apiserver.leaseRequestsPerSecond,
+    prometheusQueriesPerSecond: s.totals.prometheusQueriesPerSecond,
+  };
+  const slope = rssSlope(results);
+  const intervals = [...new Set([s.intervalSeconds, 15])];
+  return {
+    basis,
+    rssSlope: slope,
+    at: intervals.map((intervalSeconds) =>
+      project(
+        basis,
+        { policies: PROJECTED_POLICIES, intervalSeconds },
+        slope?.miBPerPolicy ?? null,
+        GOALS.cpuCores,
+      ),
+    ),
+  };
+}
+
+function shardedMarkdown(report: Report): string[] {
+  if (report.shardedFailed) {
+    return ['## Sharded run', '', `${report.shardedFailed.spec} failed: ${report.shardedFailed.error}`, ''];
+  }
+  const s = report.sharded;
+  if (!s) return [];
+  const o = s.ownership;
+  return [
+    `## Sharded run: ${s.replicas} replicas × ${s.policies.toLocaleString('en')} policies at ${s.intervalSeconds} s`,
+    '',
+    `Every replica \`bin/tidemark.js run --sharding on --identity <its own>\` (docs/sharding.md), the same targets and policies as above but polled every ${s.intervalSeconds} s; ` +
+      `warm-up ${s.warmupSeconds} s, window ${s.windowSeconds} s. Owned: \`tidemark_shard_policies\` at the end of the window; ` +
+      `hash: what rendezvous hashing gives each identity over the policies' real uids.`,
+    '',
+    row([
+      'replica',
+      'owned policies',
+      'hash',
+      'members seen',
+      'CPU (cores)',
+      'peak RSS (MiB)',
+      'ticks / due',
+      'tick p50 (s)',
+      'tick p99 (s)',
+      'Prometheus queries/s',
+      'API requests/s',
+      'status writes',
+    ]),
+    row(Array(12).fill('---')),
+    ...s.perReplica.map((p) =>
+      row([
+        p.identity,
+        p.ownedPolicies,
+        p.expectedPolicies,
+        p.membersSeen,
+        p.cpuCores,
+        p.peakRssMiB,
+        `${p.ticks.count} / ${p.ticks.expected}`,
+        p.ticks.p50Seconds,
+        p.ticks.p99Seconds,
+        p.prometheusQueriesPerSecond,
+        p.apiRequestsPerSecond,
+        p.statusWrites,
+      ]),
+    ),
+    '',
+    `- ownership: ${o.sum} of ${s.policies} owned; every policy by exactly one replica: ${o.exactlyOnce ? 'yes' : 'NO'}; ` +
+      `balance min ${o.min} / max ${o.max} against a fair share of ${o.fairShare} (${o.minOfFair}–${o.maxOfFair} of it)`,
+    `- totals over the window: operators ${s.totals.operatorCpuCores} cores; ticks ${s.totals.ticks} / ${s.totals.ticksDue} due; ` +
+      `Prometheus ${s.totals.prometheusQueriesPerSecond} queries/s; API server ${s.totals.apiserver.requestsPerSecond} req/s ` +
+      `(${s.totals.apiserver.leaseRequestsPerSecond} of them on Leases); status writes ${s.totals.statusWritesWindow}; scale patches ${s.totals.scalingActions}`,
+    `- sandbox ${sandboxTotal(s)} cores; machine ${s.machineBusyCores} cores busy; load average before ${s.loadAverageBefore.join(', ')}` +
+      (s.notes.length ? `; notes: ${s.notes.join('; ')}` : ''),
+    '',
+    ...projectionMarkdown(s.projection),
+  ];
+}
+
+function projectionMarkdown(p: ReturnType<typeof projectionOf>): string[] {
+  const b = p.basis;
+  return [
+    `## Projection to ${PROJECTED_POLICIES.toLocaleString('en')} policies (a projection, not a measurement)`,
+    '',
+    `Computed by bench/projection.ts from the sharded run above (${b.replicas} replicas × ${b.policies} policies at ${b.intervalSeconds} s); ` +
+      `nothing at this size ran. Assumptions:`,
+    '',
+    `- a replica's work is its ticks per second: it carries the measured ${round(b.policies / b.replicas, 0)} policies at ${b.intervalSeconds} s, ` +
+      `scaled linearly by interval for other intervals (at 15 s, 15/${b.intervalSeconds} of it), at the measured mean CPU of ${b.cpuCoresPerReplica} cores;`,
+    `- Prometheus queries and the API server's non-Lease requests grow linearly with policies / interval, at the measured rate per policy tick ` +
+      `(the sandbox's own background requests are counted as the operators', which overstates them); Lease requests ` +
+      `(${b.apiserverLeaseRequestsPerSecond}/s measured) grow with the replicas;`,
+    p.rssSlope
+      ? `- every replica watches every policy, so its memory grows with the total: the largest measured peak RSS (${b.peakRssMiBPerReplica} MiB) ` +
+        `plus ${p.rssSlope.miBPerPolicy} MiB per further policy (the ${p.rssSlope.from}, which also holds every policy's tick state, so it overstates a replica's);`
+      : `- memory: no slope per watched policy (needs two single-replica sizes), so no RSS projection; every replica watches all ${PROJECTED_POLICIES.toLocaleString('en')} policies;`,
+    `- replicas within ${GOALS.cpuCores} core each: the operators' CPU, linear in ticks per second, over the goal's ${GOALS.cpuCores} core ` +
+      `(at least 2); a replica's idle CPU is counted as work, which overstates it, and its memory must also fit (above);`,
+    '- the sandbox here (one API server, one Prometheus, on the machine above) could not serve these rates: they are what a cluster would have to.',
+    '',
+    row([
+      'interval (s)',
+      'policies per replica',
+      'replicas (measured density)',
+      `replicas (${GOALS.cpuCores} core each)`,
+      'CPU per replica at measured density (cores)',
+      'operators, all (cores)',
+      'peak RSS per replica (MiB)',
+      'API server req/s',
+      'Prometheus queries/s',
+    ]),
+    row(Array(9).fill('---')),
+    ...p.at.map((x: Projection) =>
+      row([
+        x.intervalSeconds,
+        x.policiesPerReplica,
+        x.replicas,
+        x.replicasAtCpuBudget,
+        x.cpuCoresPerReplica,
+        x.operatorCpuCores,
+        x.peakRssMiBPerReplica,
+        x.apiserverRequestsPerSecond,
+        x.prometheusQueriesPerSecond,
+      ]),
+    ),
+    '',
+  ];
+}
+
 function markdown(report: Report): string {
   const { machine: m, results: rs } = report;
-  const row = (cells: Array<string | number | null>) =>
-    `| ${cells.map((c) => (c === null ? '–' : String(c))).join(' | ')} |`;
   const lines = [
     '# Scale benchmark',
     '',
@@ -1100,6 +1631,7 @@ function markdown(report: Report): string {
       return row([k, g.goal, g.value, g.met ? 'yes' : 'NO']);
     }),
     '',
+    ...shardedMarkdown(report),
   ];
   if (report.reading) lines.push('## Reading', '', report.reading, '');
   return lines.join('\n');
@@ -1118,6 +1650,8 @@ interface Report {
   };
   results: SizeResult[];
   failed?: { policies: number; error: string };
+  sharded?: ShardedResult & { projection: ReturnType<typeof projectionOf> };
+  shardedFailed?: { spec: string; error: string };
   growth: ReturnType<typeof growth>;
   goals: ReturnType<typeof goals>;
   reading?: string;
@@ -1145,6 +1679,8 @@ async function main() {
 
   const results: SizeResult[] = [];
   let failed: Report['failed'];
+  let sharded: ShardedResult | undefined;
+  let shardedFailed: Report['shardedFailed'];
   try {
     for (const n of SIZES) {
       try {
@@ -1153,6 +1689,14 @@ async function main() {
         failed = { policies: n, error: err instanceof Error ? err.message : String(err) };
         log(`N=${n} failed: ${failed.error}`);
         break;
+      }
+    }
+    if (SHARDED && !failed) {
+      try {
+        sharded = await runSharded(SHARDED, exporter);
+      } catch (err) {
+        shardedFailed = { spec: args.sharded, error: err instanceof Error ? err.message : String(err) };
+        log(`sharded ${args.sharded} failed: ${shardedFailed.error}`);
       }
     }
   } finally {
@@ -1170,13 +1714,16 @@ async function main() {
       target: TARGET,
       sizes: SIZES,
       intervalSeconds: INTERVAL_S,
-      measureSeconds: MEASURE_S,
+      measureSeconds: INTERVAL_S * MEASURE_INTERVALS,
+      sharded: SHARDED ?? null,
       maxConcurrentTicks: MAX_TICKS,
       createConcurrency: CREATE_CONCURRENCY,
       scrapeInterval: process.env.TIDEMARK_SCRAPE_INTERVAL ?? '5s',
     },
     results,
     ...(failed ? { failed } : {}),
+    ...(sharded ? { sharded: { ...sharded, projection: projectionOf(sharded, results) } } : {}),
+    ...(shardedFailed ? { shardedFailed } : {}),
     growth: growth(results),
     goals: goals(results),
   };
@@ -1196,6 +1743,7 @@ async function main() {
     log(`stopped at ${failed.policies} policies: ${failed.error}`);
     process.exitCode = 1;
   }
+  if (shardedFailed || (sharded && !sharded.ownership.exactlyOnce)) process.exitCode = 1;
 }
 
 await main();
