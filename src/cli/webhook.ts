@@ -16,6 +16,7 @@ export interface WebhookFlags {
   webhookHosts?: string[];
   webhookRecheckSeconds: number;
   webhookManageCrd: boolean;
+  webhookCerts: 'self' | 'external';
 }
 
 const port = (v: string): number => {
@@ -62,7 +63,15 @@ export function addWebhookOptions(cmd: Command): Command {
       seconds,
       30,
     )
-    .addOption(new Option('--no-webhook-manage-crd', "never patch the CRD's spec.conversion"));
+    .addOption(new Option('--no-webhook-manage-crd', "never patch the CRD's spec.conversion"))
+    .addOption(
+      new Option(
+        '--webhook-certs <source>',
+        'self: make and renew the CA and serving certificate in the Secret; external: only read them (cert-manager, deploy/cert-manager/)',
+      )
+        .choices(['self', 'external'])
+        .default('self'),
+    );
 }
 
 /** Where the API server reaches the webhook, and the names its certificate must carry. */
@@ -114,6 +123,7 @@ export async function makeWebhook(
     clientConfig,
     hosts,
     recheckMs: f.webhookRecheckSeconds * 1000,
+    certSource: f.webhookCerts,
   });
 }
 

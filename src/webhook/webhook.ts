@@ -32,11 +32,20 @@ export interface WebhookOptions {
   /** DNS names and IPs of the serving certificate. */
   hosts: string[];
   recheckMs: number;
+  /**
+   * self: this webhook makes, stores and renews the CA and serving certificate. external:
+   * another issuer (cert-manager, deploy/cert-manager/) keeps them in the Secret; this
+   * webhook only reads it (tls.crt, tls.key, and ca.crt for the CRD's caBundle).
+   */
+  certSource?: 'self' | 'external';
   certPolicy?: Partial<Omit<CertPolicy, 'hosts'>>;
   now?: () => number;
 }
 
 const SECRET_KEYS = ['ca.crt', 'ca.key', 'tls.crt', 'tls.key'] as const;
+
+/** What serving needs: the certificate and key, and the CA the API server is to trust. */
+type Served = Pick<CertBundle, 'ca.crt' | 'tls.crt' | 'tls.key'>;
 
 interface SecretObject {
   metadata?: { resourceVersion?: string };
@@ -75,7 +84,7 @@ export class ConversionWebhook {
 
   /** Ensures the certificates (retrying until the API answers), starts serving, then keeps rechecking. */
   async start(): Promise<void> {
-    let bundle: CertBundle | undefined;
+    let bundle: Served | undefined;
     while (!bundle && !this.#stopped) {
       bundle = await this.#syncCerts().catch((err: unknown) => {
         this.#o.log.warn({ err: String(err) }, 'webhook certificates not ready; retrying');
@@ -116,7 +125,7 @@ export class ConversionWebhook {
     this.#timer.unref();
   }
 
-  async #listen(bundle: CertBundle): Promise<void> {
+  async #listen(bundle: Served): Promise<void> {
     const server = createServer({ cert: bundle['tls.crt'], key: bundle['tls.key'] }, (req, res) => {
       if (req.method === 'GET' && req.url === '/healthz') {
         res.writeHead(200).end('ok');
@@ -156,7 +165,7 @@ export class ConversionWebhook {
   }
 
   /** A new certificate in the Secret is served from the next TLS handshake on. */
-  #load(bundle: CertBundle): void {
+  #load(bundle: Served): void {
     if (!this.#server || bundle['tls.crt'] === this.#serving) return;
     this.#server.setSecureContext({ cert: bundle['tls.crt'], key: bundle['tls.key'] });
     this.#serving = bundle['tls.crt'];
@@ -168,18 +177,36 @@ export class ConversionWebhook {
     return name === undefined ? base : `${base}/${encode(name)}`;
   }
 
-  /** Reads the Secret, renews what is due, and returns the bundle now stored. */
-  async #syncCerts(): Promise<CertBundle> {
-    const now = (this.#o.now ?? Date.now)();
-    let secret: SecretObject | undefined;
+  async #readSecret(): Promise<SecretObject | undefined> {
     try {
-      secret = (await this.#o.transport({
+      return (await this.#o.transport({
         method: 'GET',
         path: this.#secretPath(this.#o.secretName),
       })) as SecretObject;
     } catch (err) {
       if (!isNotFound(err)) throw err;
+      return undefined;
     }
+  }
+
+  /** The certificates to serve: issued here (self) or read as another issuer left them (external). */
+  #syncCerts(): Promise<Served> {
+    return this.#o.certSource === 'external' ? this.#readExternal() : this.#renewOwn();
+  }
+
+  /** Never writes: a second writer would fight the issuer that owns the Secret. */
+  async #readExternal(): Promise<Served> {
+    const data = decodeData((await this.#readSecret())?.data);
+    const where = `Secret ${this.#o.secretNamespace}/${this.#o.secretName}`;
+    const missing = (['tls.crt', 'tls.key', 'ca.crt'] as const).filter((k) => !data?.[k]);
+    if (missing.length) throw new Error(`${where} has no ${missing.join(', ')} yet (its issuer writes them)`);
+    return data as Served;
+  }
+
+  /** Reads the Secret, renews what is due, and returns the bundle now stored. */
+  async #renewOwn(): Promise<CertBundle> {
+    const now = (this.#o.now ?? Date.now)();
+    const secret = await this.#readSecret();
     const current = secret ? decodeData(secret.data) : undefined;
     const plan = planCertificates(current, this.#policy, now);
     if (plan.action === 'keep') return current as CertBundle;
@@ -214,7 +241,7 @@ export class ConversionWebhook {
   }
 
   /** Points the CRD's conversion at this webhook with the Secret's CA bundle, when it differs. */
-  async #syncCrd(bundle: CertBundle): Promise<void> {
+  async #syncCrd(bundle: Served): Promise<void> {
     if (this.#o.crdName === undefined) return;
     const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encode(this.#o.crdName)}`;
     let crd: { spec?: { conversion?: unknown } };
