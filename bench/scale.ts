@@ -602,6 +602,10 @@ const OP_FAMILIES = [
   'tidemark_metric_errors_total',
   'tidemark_api_requests_total',
   'tidemark_api_throttle_wait_seconds',
+  // The process's own (prom-client defaults): where the resident memory goes.
+  'nodejs_heap_size_used_bytes',
+  'nodejs_heap_size_total_bytes',
+  'nodejs_external_memory_bytes',
 ];
 
 interface Scrape {
@@ -1009,6 +1013,10 @@ interface SizeResult {
     rssMiB: number;
     metricsScrapeMs: number;
     metricsBytes: number;
+    /** At the window's end: V8 heap used and reserved, and memory outside it (buffers), MiB. */
+    heapUsedMiB: number | null;
+    heapTotalMiB: number | null;
+    externalMiB: number | null;
   };
   ticks: TickFigures;
   prometheus: {
@@ -1035,6 +1043,19 @@ interface SizeResult {
   sandboxCpuCores: Record<string, number>;
   machineBusyCores: number;
   notes: string[];
+}
+
+/** The operator's V8 heap and external memory from its /metrics (MiB), null when not exported. */
+function memoryOf(samples: Sample[]) {
+  const mib = (name: string) => {
+    const v = samples.find((x) => x.name === name)?.value;
+    return v === undefined ? null : round(v / 2 ** 20, 0);
+  };
+  return {
+    heapUsedMiB: mib('nodejs_heap_size_used_bytes'),
+    heapTotalMiB: mib('nodejs_heap_size_total_bytes'),
+    externalMiB: mib('nodejs_external_memory_bytes'),
+  };
 }
 
 const runSize = (n: number, exporter: Exporter) => runOnce(sizeSpec(n), exporter, async (r) => sizeResult(r));
@@ -1065,6 +1086,7 @@ function sizeResult(r: Run): SizeResult {
       rssMiB: round(op.rssKiB / 1024, 0),
       metricsScrapeMs: round(op.m1.ms, 0),
       metricsBytes: op.m1.bytes,
+      ...memoryOf(op.m1.samples),
     },
     ticks,
     prometheus: {
@@ -1618,6 +1640,7 @@ function markdown(report: Report): string {
         `status writes during warm-up ${r.statusWrites.warmup}; metric errors ${r.metricErrors}; Prometheus query errors ${r.prometheus.queryErrors}; ` +
         `operator's own query count ${r.prometheus.operatorQueriesPerSecond}/s, their latency p50/p99 ${r.prometheus.queryP50Seconds}/${r.prometheus.queryP99Seconds} s; ` +
         `API server time for GET scale p50/p99 ${r.apiserver.getScaleP50Seconds}/${r.apiserver.getScaleP99Seconds} s; its /metrics is ${round(r.operator.metricsBytes / 1e6, 1)} MB and took ${r.operator.metricsScrapeMs} ms; ` +
+        `operator memory at the window's end: RSS ${r.operator.rssMiB} MiB, V8 heap ${r.operator.heapUsedMiB} used of ${r.operator.heapTotalMiB} MiB, external ${r.operator.externalMiB} MiB; ` +
         `load average before ${r.loadAverageBefore.join(', ')}${r.notes.length ? `; notes: ${r.notes.join('; ')}` : ''}`,
     ),
     '',

@@ -207,6 +207,11 @@ async function runOperator(opts: RunOptions): Promise<void> {
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));
   }
+  // The process's own series (resident memory, V8 heap, event-loop lag, CPU), as every
+  // controller exposes: what a memory limit or a slow tick is read against. Here, not in the
+  // Operator, because they describe the process, and tests build many Operators in one.
+  const { collectDefaultMetrics } = await import('prom-client');
+  collectDefaultMetrics({ register: op.metrics.registry });
   // Every replica serves conversion, leader or not; started first so the CRD's
   // v1alpha1 clients are served while this replica waits for the Lease.
   const webhook = opts.webhook ? await makeWebhook(opts, leaseNamespace(undefined), log) : undefined;

@@ -94,6 +94,16 @@ describe('operator end to end', { skip: e2e.SANDBOX_SKIP, concurrency: true, tim
     assert.match(describe, /Deployment\/web/);
   });
 
+  it("exports the process's own memory, heap and CPU series beside its own", async () => {
+    for (const name of [
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'process_cpu_seconds_total',
+    ]) {
+      assert.ok(((await op.sample(name)) ?? 0) > 0, name);
+    }
+  });
+
   it('DryRun records decisions and never patches', async () => {
     const n = ns('dryrun');
     await e2e.apply([e2e.deployment(n, 'web', 1, 300), e2e.rpsPolicy(n, { mode: 'DryRun' })]);
