@@ -1,6 +1,12 @@
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
-import { type KubeConfig, type KubernetesObject, makeInformer } from '@kubernetes/client-node';
+import {
+  type KubeConfig,
+  type KubernetesObject,
+  ListWatch,
+  makeInformer,
+  Watch,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { Collector } from '../collector/index.ts';
@@ -21,6 +27,7 @@ import { type HpaLike, otherOwner, type PolicyClaim, targetKey } from '../reconc
 import { TokenBucket } from '../reconciler/ratelimit.ts';
 import { POLICY_API_VERSION, POLICY_PLURAL, PolicyReconciler } from '../reconciler/reconciler.ts';
 import { AllowList, configMapInformer, watchAllowListConfigMap } from './allowlist.ts';
+import { compactingWatch, withoutManagedFields } from './compacting-watch.ts';
 import { startHealthServer } from './http.ts';
 import { MAX_RETRY_MS, restartOnError } from './informer-restart.ts';
 import { kubeLeaseClient, LeaderElector } from './leader.ts';
@@ -408,7 +415,7 @@ export class Operator {
       ? `/apis/${POLICY_API_VERSION}/namespaces/${encode(namespace)}/${POLICY_PLURAL}`
       : `/apis/${POLICY_API_VERSION}/${POLICY_PLURAL}`;
     let initial = true;
-    const informer: Informer = makeInformer<KubernetesObject>(this.#o.kubeconfig, path, async () => {
+    const listPolicies = async () => {
       const list = (await this.#transport({ method: 'GET', path })) as {
         items: KubernetesObject[];
         metadata?: { resourceVersion?: string };
@@ -424,9 +431,19 @@ export class Operator {
       }
       return {
         ...list,
-        items: list.items.map((i) => ({ ...i, apiVersion: POLICY_API_VERSION, kind: 'ScalingPolicy' })),
+        items: list.items.map((i) => ({
+          ...withoutManagedFields(i),
+          apiVersion: POLICY_API_VERSION,
+          kind: 'ScalingPolicy',
+        })),
       } as never;
-    });
+    };
+    const watch = compactingWatch(
+      new Watch(this.#o.kubeconfig),
+      (o) => withoutManagedFields(o as KubernetesObject),
+      () => this.#stopping,
+    );
+    const informer: Informer = new ListWatch<KubernetesObject>(path, watch, listPolicies, false);
     this.#informers.push(informer);
     informer.on('add', (obj) => this.#upsert(obj as unknown as ScalingPolicy, initial));
     informer.on('update', (obj) => this.#upsert(obj as unknown as ScalingPolicy, initial));

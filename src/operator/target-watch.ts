@@ -15,6 +15,7 @@ import {
   type TargetCache,
   type TargetLookup,
 } from '../reconciler/targets.ts';
+import { compactingWatch, type WatchLike } from './compacting-watch.ts';
 import { restartOnError } from './informer-restart.ts';
 
 export interface TargetWatchOptions {
@@ -34,7 +35,6 @@ export interface TargetWatchOptions {
 }
 
 /** client-node's Watch, as ListWatch uses it. */
-export type WatchLike = Pick<Watch, 'watch'>;
 
 /** One namespace scope of one kind. */
 interface Scope {
@@ -199,32 +199,6 @@ export class TargetWatches implements TargetCache {
       s.informer.stop().catch(() => {});
     }
   }
-}
-
-/**
- * A Watch whose objects are compacted before the ListWatch caches them
- * (compactTarget: memory). A ListWatch stopped while its list was in flight
- * would still open its watch afterwards: `stopped` keeps that one from starting.
- */
-function compactingWatch(
-  w: WatchLike,
-  compact: (o: unknown) => KubernetesObject,
-  stopped: () => boolean,
-): Watch {
-  return {
-    watch: async (path, query, callback, done) =>
-      stopped()
-        ? new AbortController()
-        : w.watch(
-            path,
-            query,
-            (phase, obj, watchObj) => {
-              const keep = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
-              callback(phase, keep ? compact(obj) : obj, watchObj);
-            },
-            done,
-          ),
-  } as Watch;
 }
 
 function statusOf(err: unknown): number | undefined {

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { TargetWatches, type WatchLike } from '../../src/operator/target-watch.ts';
+import type { WatchLike } from '../../src/operator/compacting-watch.ts';
+import { TargetWatches } from '../../src/operator/target-watch.ts';
 import { KubeApiError, type KubeRequest } from '../../src/reconciler/kube.ts';
 
 type Callback = (phase: string, obj: unknown, watchObj?: unknown) => void;
