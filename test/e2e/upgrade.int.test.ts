@@ -40,13 +40,14 @@ import * as e2e from './support.ts';
 const exec = promisify(execFile);
 /**
  * kubectl's discovery cache outlives a CRD that changes versions under it (it went on
- * resolving `sp` to v1beta1 after the v0.1.0 CRD replaced this one): this test's kubectl
- * calls use a cache of their own, emptied whenever the CRD changes, as a user would after
- * `kubectl apply` of a CRD that serves other versions.
+ * resolving `sp` to v1beta1 after the v0.1.0 CRD replaced this one, and lasts 6 hours):
+ * every kubectl this file runs, also through the shared helpers, uses a cache of its own
+ * (KUBECACHEDIR), emptied whenever the CRD changes, so neither this test nor the files after
+ * it see a stale view.
  */
 const CACHE_DIR = mkdtempSync(join(tmpdir(), 'upgrade-kubectl-'));
-const k = (args: string[], input?: string) =>
-  kubectl([...args, '--cache-dir', CACHE_DIR], input === undefined ? {} : { input });
+process.env.KUBECACHEDIR = CACHE_DIR;
+const k = (args: string[], input?: string) => kubectl(args, input === undefined ? {} : { input });
 const apply = (objects: unknown[]) => k(['apply', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
 const crdChanged = () => rmSync(CACHE_DIR, { recursive: true, force: true });
 const { run, ns } = e2e.testRun('upgrade');
