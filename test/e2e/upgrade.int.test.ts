@@ -55,7 +55,7 @@ const N = ns('policies');
 const LEASE = `${run}-lease`;
 const CRD = 'crd/scalingpolicies.tidemark.dev';
 /** The stabilization window and the rate-limit period: long enough to span the upgrade. */
-const WINDOW_S = 90;
+const WINDOW_S = 60;
 
 interface TimedEntry {
   t: number;
