@@ -57,7 +57,13 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ownerOf } from '../src/operator/shards.ts';
-import { httpTransport, isAlreadyExists, isNotFound, type KubeTransport } from '../src/reconciler/kube.ts';
+import {
+  httpTransport,
+  isAlreadyExists,
+  isNotFound,
+  type KubeTransport,
+  listPages,
+} from '../src/reconciler/kube.ts';
 // The storage version: a v1alpha1 write would go through the conversion webhook, which is
 // not what a user of this release sends, and would load the sandbox's webhook besides.
 import { POLICY_API_VERSION } from '../src/reconciler/reconciler.ts';
@@ -777,18 +783,12 @@ async function warmUp(spec: RunSpec, ops: Operator[], notes: string[]): Promise<
 
 /** How many policies of the namespace have a status (Ready set), listed in pages. */
 async function policiesWithStatus(ns: string): Promise<number> {
-  type Page = { items: Array<{ status?: { conditions?: unknown[] } }>; metadata: { continue?: string } };
+  type Policy = { status?: { conditions?: unknown[] } };
   let count = 0;
-  let cont = '';
-  do {
-    const page = (await kube({
-      method: 'GET',
-      path: `/apis/${POLICY_API_VERSION}/namespaces/${ns}/scalingpolicies?limit=1000${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`,
-      timeoutMs: 60_000,
-    })) as Page;
+  const path = `/apis/${POLICY_API_VERSION}/namespaces/${ns}/scalingpolicies`;
+  for await (const page of listPages<Policy>(kube, path, 1000, 60_000)) {
     count += page.items.filter((p) => p.status?.conditions?.length).length;
-    cont = page.metadata.continue ?? '';
-  } while (cont);
+  }
   return count;
 }
 

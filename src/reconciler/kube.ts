@@ -273,3 +273,26 @@ export function resourceOfPath(path: string): string {
   const sub = segs[i + 2];
   return sub ? `${segs[i]}/${sub}` : (segs[i] ?? 'discovery');
 }
+
+/**
+ * A list read `limit` objects at a time, following `continue` (the API server's paging, so a
+ * list of thousands is never one response): each page, and whether more follow.
+ */
+export async function* listPages<T>(
+  transport: KubeTransport,
+  path: string,
+  limit: number,
+  timeoutMs?: number,
+): AsyncGenerator<{ items: T[]; more: boolean }> {
+  let cont: string | undefined;
+  do {
+    const query = `limit=${limit}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`;
+    const page = (await transport({
+      method: 'GET',
+      path: `${path}${path.includes('?') ? '&' : '?'}${query}`,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    })) as { items: T[]; metadata?: { continue?: string } };
+    cont = page.metadata?.continue || undefined;
+    yield { items: page.items, more: cont !== undefined };
+  } while (cont);
+}

@@ -3,7 +3,7 @@
 // may stop serving the old one. A no-op update is enough: the API server encodes the object
 // in the storage version when it writes it back (what kube-storage-version-migrator does).
 // Idempotent: a second run rewrites the same objects again and sets the same list.
-import { encode, isConflict, isNotFound, type KubeTransport } from '../reconciler/kube.ts';
+import { encode, isConflict, isNotFound, type KubeTransport, listPages } from '../reconciler/kube.ts';
 
 export interface MigrateOptions {
   transport: KubeTransport;
@@ -47,13 +47,7 @@ export async function migrateStorage(o: MigrateOptions): Promise<MigrateResult> 
     storedVersionsBefore: crd.status?.storedVersions ?? [],
     storedVersions: [],
   };
-  let cont: string | undefined;
-  do {
-    const query = `limit=${o.pageSize ?? 500}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`;
-    const page = (await o.transport({ method: 'GET', path: `${base}/${plural}?${query}` })) as {
-      items: Item[];
-      metadata?: { continue?: string };
-    };
+  for await (const page of listPages<Item>(o.transport, `${base}/${plural}`, o.pageSize ?? 500)) {
     for (const item of page.items) {
       if (
         await rewrite(o.transport, `${base}/namespaces/${encode(item.metadata.namespace)}/${plural}`, item)
@@ -61,9 +55,8 @@ export async function migrateStorage(o: MigrateOptions): Promise<MigrateResult> 
         result.rewritten++;
       } else result.gone++;
     }
-    cont = page.metadata?.continue || undefined;
-    o.progress?.(`rewrote ${result.rewritten} ${plural} in ${storage}${cont ? ', more to come' : ''}`);
-  } while (cont);
+    o.progress?.(`rewrote ${result.rewritten} ${plural} in ${storage}${page.more ? ', more to come' : ''}`);
+  }
   // Only after every object is rewritten: from here on nothing in etcd is in another version.
   const patched = (await o.transport({
     method: 'PATCH',
