@@ -27,6 +27,7 @@ import {
 } from '../src/simulate/simulate.ts';
 import { parseTrace, type Trace } from '../src/simulate/trace.ts';
 import { type Shape, synthTrace } from '../src/trace/synth.ts';
+import { type AgainstLine, againstLine, type TradePoint } from './frontier.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +37,8 @@ const { values } = parseArgs({
     startups: { type: 'string', default: '60,30,180' },
     /** Sets predictive.missCostReplicaSeconds (the exchange rate) for an extra look; not the headline. */
     'miss-cost': { type: 'string' },
+    /** The exchange rate of the trade-off section's Level 5 run (first start-up only); 0 skips the section. */
+    'trade-miss-cost': { type: 'string', default: '900' },
   },
 });
 
@@ -85,22 +88,26 @@ function syntheticTraces(): NamedTrace[] {
   }));
 }
 
-/** The user-like policy: the three switches on, nothing else set. */
-function userPolicy(target: number): PolicySpec {
+const HEADLINE_MISS_COST = values['miss-cost'] === undefined ? undefined : Number(values['miss-cost']);
+const TRADE_MISS_COST = Number(values['trade-miss-cost']);
+/** Targets (share of capacity) below the user's at which the HPA traces the reactive trade-off line. */
+const LOWER_TARGETS = [0.65, 0.6, 0.55, 0.5];
+
+function rpsMetric(target: number) {
+  return {
+    name: 'rps',
+    query: 'sum(rate(http_requests_total[1m])) * 60',
+    target: { type: 'AverageValue', value: String(Number(target.toFixed(3))) },
+  };
+}
+
+/** The user-like policy: the three switches on, nothing else set (bar an exchange rate for a look). */
+function userPolicy(target: number, missCost = HEADLINE_MISS_COST): PolicySpec {
   return validatedPolicySpec(
     {
       maxReplicas: 100,
-      metrics: [
-        {
-          name: 'rps',
-          query: 'sum(rate(http_requests_total[1m])) * 60',
-          target: { type: 'AverageValue', value: String(Number(target.toFixed(3))) },
-        },
-      ],
-      predictive: {
-        enabled: true,
-        ...(values['miss-cost'] === undefined ? {} : { missCostReplicaSeconds: Number(values['miss-cost']) }),
-      },
+      metrics: [rpsMetric(target)],
+      predictive: { enabled: true, ...(missCost === undefined ? {} : { missCostReplicaSeconds: missCost }) },
       anomaly: { enabled: true },
       autotune: { enabled: true },
     },
@@ -165,10 +172,14 @@ interface Row {
   seconds: number;
 }
 
-function runOne(t: NamedTrace, startupSeconds: number): Row {
+function capacityOf(t: NamedTrace): number {
   let peak = 0;
   for (const x of t.trace.requests) if (x > peak) peak = x;
-  const capacity = Math.max(1e-6, peak / PEAK_REPLICAS);
+  return Math.max(1e-6, peak / PEAK_REPLICAS);
+}
+
+function runOne(t: NamedTrace, startupSeconds: number): Row {
+  const capacity = capacityOf(t);
   const started = performance.now();
   const sim = simulate({
     trace: t.trace,
@@ -194,6 +205,56 @@ function runOne(t: NamedTrace, startupSeconds: number): Row {
     level5: sim.report.extra.tidemark as Record<string, unknown>,
     seconds: Number(seconds.toFixed(2)),
   };
+}
+
+interface TradeRow {
+  trace: string;
+  /** The HPA at each of LOWER_TARGETS, ÷ hpa-default at the user's target. */
+  line: Array<TradePoint & { targetShare: number }>;
+  /** Level 5 with predictive.missCostReplicaSeconds = TRADE_MISS_COST, ÷ hpa-default. */
+  level5: TradePoint;
+  /** Level 5's cost ÷ the line's at Level 5's misses (undefined off the line's range). */
+  againstLine?: AgainstLine;
+}
+
+const point = (r: StrategyResult, hpa: StrategyResult): TradePoint => ({
+  cost: ratio(r.replicaMinutes, hpa.replicaMinutes),
+  miss: ratio(r.underProvisionedMinutes, hpa.underProvisionedMinutes),
+});
+
+/** Where the reactive way to fewer misses (a lower target) and Level 5 with an exchange rate land. */
+function tradeOne(t: NamedTrace, startupSeconds: number, hpa: StrategyResult): TradeRow {
+  const capacity = capacityOf(t);
+  const run = (spec: PolicySpec) =>
+    simulate({ trace: t.trace, traceName: t.name, spec, capacity, startupSeconds }).report;
+  const line = LOWER_TARGETS.map((share) => {
+    const plain = validatedPolicySpec({ maxReplicas: 100, metrics: [rpsMetric(share * capacity)] }, 'bench');
+    return { targetShare: share, ...point(get(run(plain), 'hpa-default'), hpa) };
+  });
+  const level5 = point(get(run(userPolicy(TARGET_SHARE * capacity, TRADE_MISS_COST)), 'tidemark'), hpa);
+  const vs = againstLine([{ cost: 1, miss: 1 }, ...line], level5);
+  return { trace: t.name, line, level5, ...(vs === undefined ? {} : { againstLine: vs }) };
+}
+
+const vsLine = (a: AgainstLine | undefined) =>
+  a === undefined ? 'n/a' : `${a.atMost ? '≤ ' : ''}${f3(a.ratio)}`;
+
+function tradeLines(rows: TradeRow[], startupSeconds: number): string[] {
+  if (rows.length === 0) return [];
+  const pct = (x: number) => `${Math.round(x * 100)} %`;
+  return [
+    `## Trade-off: fewer misses for more replicas (start-up ${startupSeconds} s)`,
+    '',
+    `Without a forecast, the way to miss fewer minutes is a lower target. The HPA at ${LOWER_TARGETS.map(pct).join(', ')} of capacity traces that line; Level 5 with \`predictive.missCostReplicaSeconds: ${TRADE_MISS_COST}\` (it may then trade replicas for misses) is read against it. Each cell is replica-min / under-prov min, ÷ hpa-default at ${pct(TARGET_SHARE)}. "vs line" is Level 5's replica-minutes ÷ the line's at Level 5's misses (below 1: cheaper than lowering the target; "≤": fewer misses than the line's lowest target reaches, so a bound against that point; n/a: off the line's range).`,
+    '',
+    `| trace | ${LOWER_TARGETS.map((x) => `HPA at ${pct(x)}`).join(' | ')} | Level 5, exchange rate ${TRADE_MISS_COST} | vs line |`,
+    `|---|${LOWER_TARGETS.map(() => '---:').join('|')}|---:|---:|`,
+    ...rows.map(
+      (r) =>
+        `| ${r.trace} | ${r.line.map((p) => `${f3(p.cost)} / ${f3(p.miss)}`).join(' | ')} | ${f3(r.level5.cost)} / ${f3(r.level5.miss)} | ${vsLine(r.againstLine)} |`,
+    ),
+    '',
+  ];
 }
 
 function worst(rows: Row[]): Record<Ratio, number> {
@@ -270,6 +331,16 @@ for (const s of startups) {
   byStartup.set(s, rows);
 }
 const main = byStartup.get(startups[0] as number) ?? [];
+const trades: TradeRow[] = [];
+if (TRADE_MISS_COST > 0) {
+  for (const [i, t] of traces.entries()) {
+    const row = tradeOne(t, startups[0] as number, (main[i] as Row).hpa);
+    trades.push(row);
+    process.stdout.write(
+      `${t.name} trade-off: Level 5 at exchange rate ${TRADE_MISS_COST} ${f3(row.level5.cost)} / ${f3(row.level5.miss)}, vs line ${vsLine(row.againstLine)}\n`,
+    );
+  }
+}
 const md = [
   '# make bench: Level 5 switched on as a new user would, against hpa-default',
   '',
@@ -296,6 +367,7 @@ const md = [
   '',
   ...goals(main).map((g) => `- ${g.met ? 'MET' : 'NOT MET'}: ${g.goal} (${g.detail})`),
   '',
+  ...tradeLines(trades, startups[0] as number),
   ...startups.slice(1).flatMap((s) => [`## Start-up ${s} s`, '', ...tableLines(byStartup.get(s) ?? []), '']),
 ].join('\n');
 mkdirSync(values.out, { recursive: true });
@@ -318,6 +390,7 @@ writeFileSync(
         worst: worst(byStartup.get(s) ?? []),
       })),
       goals: goals(main),
+      ...(trades.length === 0 ? {} : { tradeOff: { missCostReplicaSeconds: TRADE_MISS_COST, rows: trades } }),
     },
     null,
     2,

@@ -182,7 +182,7 @@ export interface ScalingPolicySpec {
      */
     targetMissPercent?: number;
     /**
-     * Unset, Level 5 acts only while it has no more misses and no more replica-seconds than the reactive path (and no more reversals). Set, one miss tick is worth this many replica-seconds, and Level 5 acts while replica-seconds + this × miss ticks is no more than the reactive path's.
+     * Unset, Level 5 acts only while it has fewer misses or fewer replica-seconds than the reactive path and no more of either (and no more reversals). Set, one miss tick is worth this many replica-seconds, and Level 5 acts while replica-seconds + this × miss ticks is less than the reactive path's.
      */
     missCostReplicaSeconds?: number;
     /**
@@ -427,7 +427,7 @@ export interface ScalingPolicySpecDefaulted {
      */
     targetMissPercent: number;
     /**
-     * Unset, Level 5 acts only while it has no more misses and no more replica-seconds than the reactive path (and no more reversals). Set, one miss tick is worth this many replica-seconds, and Level 5 acts while replica-seconds + this × miss ticks is no more than the reactive path's.
+     * Unset, Level 5 acts only while it has fewer misses or fewer replica-seconds than the reactive path and no more of either (and no more reversals). Set, one miss tick is worth this many replica-seconds, and Level 5 acts while replica-seconds + this × miss ticks is less than the reactive path's.
      */
     missCostReplicaSeconds?: number;
     /**

@@ -724,7 +724,7 @@ function standAsideText(s: ShadowScores): string {
   const scores = `Level 5 ${scoreText(s.level5)}, the reactive path ${scoreText(s.reactive)}`;
   if (s.evidenceSeconds < s.windowSeconds / 24)
     return `standing aside until scored for ${fmtDuration(s.windowSeconds / 24)} (${fmtDuration(s.evidenceSeconds)} so far): ${scores}`;
-  return `standing aside: over the last ${fmtDuration(s.windowSeconds)}, ${scores}; Level 5 acts only while no worse`;
+  return `standing aside: over the last ${fmtDuration(s.windowSeconds)}, ${scores}; Level 5 acts only while better and no worse`;
 }
 
 function scoreText(p: PathScore): string {

@@ -14,8 +14,9 @@
 // state stays small. At each bucket boundary the gate is set for the next bucket:
 //
 //   Level 5 acts  ⇔  over the window, Level 5's reversals ≤ the reactive path's, and its
-//                    miss ticks and replica-seconds are each ≤ the reactive path's (or, with
-//                    predictive.missCostReplicaSeconds = K, replica-seconds + K × misses ≤),
+//                    miss ticks and replica-seconds are each ≤ the reactive path's, one of them
+//                    < (or, with predictive.missCostReplicaSeconds = K, replica-seconds + K ×
+//                    misses <),
 //                    AND what acting has cost so far in the window (the realized excess of the
 //                    acting path over the reactive one) is ≤ 0 by the same rule, AND the window
 //                    holds at least one bucket of ticks.
@@ -246,9 +247,11 @@ export function windowScores(s: ShadowState, spec: PolicySpec, upTo: number): Sh
 }
 
 /**
- * The gate. "No worse" is, per score, Level 5's ≤ the reactive path's; with
- * predictive.missCostReplicaSeconds set (K), replica-seconds and misses are one cost instead,
- * replica-seconds + K × miss ticks, so fewer misses may pay for more replicas at that rate.
+ * The gate. "No worse" is, per score, Level 5's ≤ the reactive path's, and strictly less on
+ * replica-seconds or misses: a tie has shown no gain, and acting on it would risk the excess the
+ * bound allows for nothing. With predictive.missCostReplicaSeconds set (K), replica-seconds and
+ * misses are one cost instead, replica-seconds + K × miss ticks (strictly less), so fewer misses
+ * may pay for more replicas at that rate.
  * Reversals are always compared on their own. Acting must also have cost nothing so far in the
  * window (the realized excess ≤ 0 by the same rule), and the window must hold a bucket of ticks.
  */
@@ -257,12 +260,13 @@ export function mayAct(w: ShadowScores, bucketSecs: number, missCost?: number): 
   if (w.evidenceSeconds < bucketSecs || l.reversals > r.reversals) return false;
   if (missCost !== undefined)
     return (
-      l.replicaSeconds + missCost * l.missTicks <= r.replicaSeconds + missCost * r.missTicks &&
+      l.replicaSeconds + missCost * l.missTicks < r.replicaSeconds + missCost * r.missTicks &&
       x.replicaSeconds + missCost * x.missTicks <= 0
     );
   return (
     l.missTicks <= r.missTicks &&
     l.replicaSeconds <= r.replicaSeconds &&
+    (l.missTicks < r.missTicks || l.replicaSeconds < r.replicaSeconds) &&
     x.missTicks <= 0 &&
     x.replicaSeconds <= 0
   );

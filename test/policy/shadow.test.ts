@@ -43,7 +43,10 @@ describe('shadow evaluation', () => {
       reactive: score(r[0]!, r[1]!, r[2]!),
       excess: score(x[0]!, x[1]!, x[2]!),
     });
-    assert.equal(mayAct(w([100, 5, 3], [100, 5, 3]), 3600), true, 'a tie is no worse');
+    // A tie shows no gain: acting on it risks the excess the bound allows for nothing.
+    assert.equal(mayAct(w([100, 5, 3], [100, 5, 3]), 3600), false, 'a tie has earned nothing');
+    assert.equal(mayAct(w([99, 5, 3], [100, 5, 3]), 3600), true, 'fewer replica-seconds, the rest equal');
+    assert.equal(mayAct(w([100, 4, 3], [100, 5, 3]), 3600), true, 'fewer misses, the rest equal');
     assert.equal(mayAct(w([101, 0, 0], [100, 5, 3]), 3600), false, 'more replica-seconds');
     assert.equal(mayAct(w([90, 6, 0], [100, 5, 3]), 3600), false, 'more misses');
     assert.equal(mayAct(w([90, 0, 4], [100, 5, 3]), 3600), false, 'more reversals');
@@ -56,6 +59,7 @@ describe('shadow evaluation', () => {
     // At 10 replica-seconds a miss tick, 20 more replica-seconds for 5 fewer misses is a gain.
     assert.equal(mayAct(w([120, 0, 0], [100, 5, 3]), 3600, 10), true);
     assert.equal(mayAct(w([160, 0, 0], [100, 5, 3]), 3600, 10), false);
+    assert.equal(mayAct(w([150, 0, 0], [100, 5, 3]), 3600, 10), false, 'a tie at the exchange rate');
   });
 
   it('keeps a forecast that would lose out: standing aside, the target gets the HPA-compatible decisions', () => {
