@@ -63,6 +63,17 @@ export interface TransportOptions {
   now?: MonotonicNow;
 }
 
+/**
+ * A request that failed on a kept-alive connection the server had closed (its idle timeout
+ * racing our reuse): the server never answered it. A GET is sent again, once, on a new
+ * connection, as Go's transport does for client-go; a write is not (its outcome is unknown,
+ * and the callers re-read after one).
+ */
+class StaleConnectionError extends KubeApiError {}
+
+const resentOnStaleConnection = (req: KubeRequest, err: unknown, resent: boolean) =>
+  err instanceof StaleConnectionError && req.method === 'GET' && !resent;
+
 const deadlineError = (req: KubeRequest, totalMs: number, what: string) =>
   new KubeApiError(0, 'Deadline', `${req.method} ${req.path}: deadline of ${totalMs} ms exceeded ${what}`);
 
@@ -88,6 +99,7 @@ export function httpTransport(kc: KubeConfig, opts: TransportOptions = {}): Kube
   return async (req) => {
     const totalMs = req.timeoutMs ?? opts.defaultTimeoutMs ?? 30_000;
     const deadline = now() + totalMs;
+    let resent = false;
     for (let attempt = 0; ; attempt++) {
       if (opts.limiter) {
         const waitMs = opts.limiter.reserve(deadline - now());
@@ -111,6 +123,10 @@ export function httpTransport(kc: KubeConfig, opts: TransportOptions = {}): Kube
         const e = err as KubeApiError;
         const code = e.status ? String(e.status) : e.reason === 'Deadline' ? 'deadline' : 'error';
         obs.onRequest?.({ method: req.method, code, seconds: (now() - started) / 1000, path: req.path });
+        if (resentOnStaleConnection(req, err, resent)) {
+          resent = true;
+          continue;
+        }
         // Jitter, so the requests APF turned away together do not all come back together.
         const retryMs = e.status === 429 ? (e.retryAfterMs ?? 1000) * (1 + Math.random() / 4) : undefined;
         if (retryMs === undefined || attempt >= maxRetries || now() + retryMs >= deadline) throw err;
@@ -158,13 +174,16 @@ function exchange(kc: KubeConfig, maxSockets: number): Exchange {
       );
       const timer = setTimeout(() => r.destroy(deadlineError(req, totalMs, 'in flight')), remainingMs);
       r.on('close', () => clearTimeout(timer));
-      r.on('error', (e) =>
+      r.on('error', (e: NodeJS.ErrnoException) => {
+        if (e instanceof KubeApiError) return reject(e);
+        const message = `${req.method} ${req.path}: ${e.message}`;
+        const stale = r.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE');
         reject(
-          e instanceof KubeApiError
-            ? e
-            : new KubeApiError(0, 'Transport', `${req.method} ${req.path}: ${e.message}`),
-        ),
-      );
+          stale
+            ? new StaleConnectionError(0, 'Transport', message)
+            : new KubeApiError(0, 'Transport', message),
+        );
+      });
       if (payload) r.write(payload);
       r.end();
     });
