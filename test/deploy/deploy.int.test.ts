@@ -11,7 +11,16 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
 import { kubeConfig, kubectl, sandboxEnv, waitFor } from '../support/sandbox.ts';
-import { CLUSTER_ONLY, DEPLOY, type K8sObject, OWN, REPO, WATCHED } from './support/manifests.ts';
+import {
+  CLUSTER_ONLY,
+  DEPLOY,
+  grants,
+  type K8sObject,
+  OWN,
+  REPO,
+  rulesOf,
+  WATCHED,
+} from './support/manifests.ts';
 import { type RunningOperator, startOperator } from './support/operator.ts';
 import { type Recorded, startRecorder } from './support/recorder.ts';
 
@@ -70,6 +79,12 @@ test('deploy/cert-manager/ builds: every replica reads its certificates, the res
   }>;
   const args = d!.spec.template.spec.containers[0]!.args;
   assert.ok(args.includes('--webhook') && args.includes('--webhook-certs=external'), args.join(' '));
+  // cert-manager writes the Secret; the operator may read it and nothing more.
+  const own = objects.find((o) => o.kind === 'Role' && o.metadata.name === 'tidemark-leader-election');
+  assert.deepEqual(grants(rulesOf(own)), [
+    ...OWN.filter((g) => !g.startsWith('core/secrets')),
+    'core/secrets get tidemark-webhook-tls',
+  ]);
   // cert-manager's CRDs are not in the sandbox (not fetchable here, as the Prometheus
   // Operator's): its four objects are checked by manifests.test.ts.
   const kept = objects.filter((o) => !o.apiVersion.startsWith('cert-manager.io/'));

@@ -29,6 +29,7 @@ const PROMETHEUS_OPERATOR = [
   'prometheusOperator.serviceMonitor.enabled=true',
   'prometheusOperator.prometheusRule.enabled=true',
 ];
+const CERT_MANAGER = ['webhook.certManager.enabled=true'];
 
 async function kustomize(variant: string): Promise<K8sObject[]> {
   const { stdout } = await kubectl(['kustomize', join(DEPLOY, variant)]);
@@ -41,7 +42,7 @@ before(async () => {
 });
 
 test('helm lint accepts the chart, cluster-wide and namespaced', async () => {
-  for (const set of [[], NAMESPACED, PROMETHEUS_OPERATOR]) {
+  for (const set of [[], NAMESPACED, PROMETHEUS_OPERATOR, CERT_MANAGER]) {
     const out = await helm(['lint', '--strict', CHART, ...set.flatMap((s) => ['--set', s])]);
     assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
   }
@@ -51,6 +52,7 @@ for (const [variant, set] of [
   ['', []],
   ['namespaced', NAMESPACED],
   ['prometheus-operator', PROMETHEUS_OPERATOR],
+  ['cert-manager', CERT_MANAGER],
 ] as const) {
   test(`helm template ${set.join(' ') || '(defaults)'} renders the objects of deploy/${variant}, modulo labels`, async () => {
     const fromKustomize = byIdentity(await kustomize(variant));
