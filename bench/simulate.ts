@@ -213,6 +213,8 @@ interface TradeRow {
   line: Array<TradePoint & { targetShare: number }>;
   /** Level 5 with predictive.missCostReplicaSeconds = TRADE_MISS_COST, ÷ hpa-default. */
   level5: TradePoint;
+  /** The share of ticks Level 5 acted on in that run, in percent. */
+  level5ActingPercent: number;
   /** Level 5's cost ÷ the line's at Level 5's misses (undefined off the line's range). */
   againstLine?: AgainstLine;
 }
@@ -231,9 +233,18 @@ function tradeOne(t: NamedTrace, startupSeconds: number, hpa: StrategyResult): T
     const plain = validatedPolicySpec({ maxReplicas: 100, metrics: [rpsMetric(share * capacity)] }, 'bench');
     return { targetShare: share, ...point(get(run(plain), 'hpa-default'), hpa) };
   });
-  const level5 = point(get(run(userPolicy(TARGET_SHARE * capacity, TRADE_MISS_COST)), 'tidemark'), hpa);
+  const withRate = run(userPolicy(TARGET_SHARE * capacity, TRADE_MISS_COST));
+  const level5 = point(get(withRate, 'tidemark'), hpa);
+  const l5 = withRate.extra.tidemark as { ticks: number; autopilotActingTicks?: number };
+  const level5ActingPercent = (100 * (l5.autopilotActingTicks ?? 0)) / Math.max(1, l5.ticks);
   const vs = againstLine([{ cost: 1, miss: 1 }, ...line], level5);
-  return { trace: t.name, line, level5, ...(vs === undefined ? {} : { againstLine: vs }) };
+  return {
+    trace: t.name,
+    line,
+    level5,
+    level5ActingPercent,
+    ...(vs === undefined ? {} : { againstLine: vs }),
+  };
 }
 
 const vsLine = (a: AgainstLine | undefined) =>
@@ -247,11 +258,11 @@ function tradeLines(rows: TradeRow[], startupSeconds: number): string[] {
     '',
     `Without a forecast, the way to miss fewer minutes is a lower target. The HPA at ${LOWER_TARGETS.map(pct).join(', ')} of capacity traces that line; Level 5 with \`predictive.missCostReplicaSeconds: ${TRADE_MISS_COST}\` (it may then trade replicas for misses) is read against it. Each cell is replica-min / under-prov min, ÷ hpa-default at ${pct(TARGET_SHARE)}. "vs line" is Level 5's replica-minutes ÷ the line's at Level 5's misses (below 1: cheaper than lowering the target; "≤": fewer misses than the line's lowest target reaches, so a bound against that point; n/a: off the line's range).`,
     '',
-    `| trace | ${LOWER_TARGETS.map((x) => `HPA at ${pct(x)}`).join(' | ')} | Level 5, exchange rate ${TRADE_MISS_COST} | vs line |`,
-    `|---|${LOWER_TARGETS.map(() => '---:').join('|')}|---:|---:|`,
+    `| trace | ${LOWER_TARGETS.map((x) => `HPA at ${pct(x)}`).join(' | ')} | Level 5, exchange rate ${TRADE_MISS_COST} | it acted on | vs line |`,
+    `|---|${LOWER_TARGETS.map(() => '---:').join('|')}|---:|---:|---:|`,
     ...rows.map(
       (r) =>
-        `| ${r.trace} | ${r.line.map((p) => `${f3(p.cost)} / ${f3(p.miss)}`).join(' | ')} | ${f3(r.level5.cost)} / ${f3(r.level5.miss)} | ${vsLine(r.againstLine)} |`,
+        `| ${r.trace} | ${r.line.map((p) => `${f3(p.cost)} / ${f3(p.miss)}`).join(' | ')} | ${f3(r.level5.cost)} / ${f3(r.level5.miss)} | ${r.level5ActingPercent.toFixed(1)} % of ticks | ${vsLine(r.againstLine)} |`,
     ),
     '',
   ];
@@ -270,17 +281,26 @@ function mean(rows: Row[], k: Ratio): number {
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'inf');
 
+/** The share of ticks on which the shadow evaluation let Level 5 act. */
+function actingShare(r: Row): string {
+  const { ticks, autopilotActingTicks: acting } = r.level5 as {
+    ticks?: number;
+    autopilotActingTicks?: number;
+  };
+  return acting === undefined || !ticks ? 'n/a' : `${((100 * acting) / ticks).toFixed(1)} %`;
+}
+
 function tableLines(rows: Row[]): string[] {
   const w = worst(rows);
   return [
-    '| trace | minutes | capacity/replica | replica-min ÷ hpa | under-prov min ÷ hpa | reversals ÷ hpa | under-prov min (tidemark / hpa) | shadow-property stretches |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| trace | minutes | capacity/replica | replica-min ÷ hpa | under-prov min ÷ hpa | reversals ÷ hpa | under-prov min (tidemark / hpa) | shadow-property stretches | Level 5 acting |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.trace} | ${r.minutes} | ${r.capacity} | ${f3(r.ratios.replicaMinutes)} | ${f3(r.ratios.underProvisionedMinutes)} | ${f3(r.ratios.directionReversals)} | ${r.tidemark.underProvisionedMinutes} / ${r.hpa.underProvisionedMinutes} | ${r.shadow.stretches} |`,
+        `| ${r.trace} | ${r.minutes} | ${r.capacity} | ${f3(r.ratios.replicaMinutes)} | ${f3(r.ratios.underProvisionedMinutes)} | ${f3(r.ratios.directionReversals)} | ${r.tidemark.underProvisionedMinutes} / ${r.hpa.underProvisionedMinutes} | ${r.shadow.stretches} | ${actingShare(r)} |`,
     ),
-    `| **worst** | | | **${f3(w.replicaMinutes)}** | **${f3(w.underProvisionedMinutes)}** | **${f3(w.directionReversals)}** | | **${Math.max(...rows.map((r) => r.shadow.stretches))}** |`,
-    `| mean | | | ${f3(mean(rows, 'replicaMinutes'))} | ${f3(mean(rows, 'underProvisionedMinutes'))} | ${f3(mean(rows, 'directionReversals'))} | | |`,
+    `| **worst** | | | **${f3(w.replicaMinutes)}** | **${f3(w.underProvisionedMinutes)}** | **${f3(w.directionReversals)}** | | **${Math.max(...rows.map((r) => r.shadow.stretches))}** | |`,
+    `| mean | | | ${f3(mean(rows, 'replicaMinutes'))} | ${f3(mean(rows, 'underProvisionedMinutes'))} | ${f3(mean(rows, 'directionReversals'))} | | | |`,
   ];
 }
 
@@ -344,7 +364,7 @@ if (TRADE_MISS_COST > 0) {
 const md = [
   '# make bench: Level 5 switched on as a new user would, against hpa-default',
   '',
-  `Each trace at its own scale by one rule: capacity = peak minute / ${PEAK_REPLICAS} (the peak needs ${PEAK_REPLICAS} replicas), target ${TARGET_SHARE * 100} % of capacity (AverageValue), min 1, max 100; policy: \`predictive\`, \`anomaly\`, \`autotune\` enabled, nothing else set. Ratios are tidemark ÷ hpa-default from \`tidemark simulate\`. Shadow-property stretches: 24 h stretches (hourly steps) where tidemark had more than 1.05 × hpa-default's replica-minutes and under-provisioned minutes at once.`,
+  `Each trace at its own scale by one rule: capacity = peak minute / ${PEAK_REPLICAS} (the peak needs ${PEAK_REPLICAS} replicas), target ${TARGET_SHARE * 100} % of capacity (AverageValue), min 1, max 100; policy: \`predictive\`, \`anomaly\`, \`autotune\` enabled, nothing else set. Ratios are tidemark ÷ hpa-default from \`tidemark simulate\`. Shadow-property stretches: 24 h stretches (hourly steps) where tidemark had more than 1.05 × hpa-default's replica-minutes and under-provisioned minutes at once. Level 5 acting: the share of ticks on which the shadow evaluation let Level 5 change replicas (on the others the target got the HPA-compatible decision).`,
   ...(values['miss-cost'] === undefined
     ? []
     : [

@@ -37,6 +37,8 @@ export class TidemarkStrategy {
   #ticks = 0;
   #fallbackTicks = 0;
   #failedTicks = 0;
+  /** Ticks on which the shadow evaluation let Level 5 act (predictive on). */
+  #actingTicks = 0;
   readonly #forecast: ForecastSeries | undefined;
   readonly #leadSeconds: number;
 
@@ -85,6 +87,7 @@ export class TidemarkStrategy {
     this.#ticks++;
     if (metric === undefined) this.#failedTicks++;
     if (d.fallbackActive) this.#fallbackTicks++;
+    if (d.evaluation?.acting) this.#actingTicks++;
     const f = d.forecasts?.[0];
     if (f && this.#forecast) {
       // Placed at the minute it is for, so the band lines up with the load it predicted.
@@ -106,6 +109,7 @@ export class TidemarkStrategy {
       ticks: this.#ticks,
       failedMetricTicks: this.#failedTicks,
       fallbackTicks: this.#fallbackTicks,
+      ...(this.#spec.predictive?.enabled ? { autopilotActingTicks: this.#actingTicks } : {}),
       limitedBy: Object.fromEntries([...this.#limitedBy].sort((a, b) => b[1] - a[1])),
     };
   }

@@ -41,6 +41,32 @@ describe('simulate with Level 5', () => {
     assert.equal(plain.series.forecast, undefined);
   });
 
+  it('reports on how many ticks the shadow evaluation let Level 5 act: some where a sharp step repeats, none with predictive off', () => {
+    // A 20-minute season: 10 minutes at 300, 10 at 40. The forecast foresees each step up; the
+    // reactive path meets it a start-up late, so Level 5 misses less and earns its turns.
+    const requests = Float64Array.from({ length: 8 * 60 }, (_, m) => (m % 20 < 10 ? 300 : 40));
+    const run = (predictive: boolean) =>
+      simulate({
+        trace: { requests, firstMinute: 0 },
+        traceName: 't',
+        spec: policySpec(
+          predictive
+            ? { predictive: { enabled: true, seasonPeriod: '20m', evaluationWindowSeconds: 600 } }
+            : {},
+        ),
+        capacity: 20,
+        startupSeconds: 60,
+      }).report.extra.tidemark as { ticks: number; autopilotActingTicks?: number };
+    const on = run(true);
+    assert.ok(
+      on.autopilotActingTicks !== undefined &&
+        on.autopilotActingTicks > 0 &&
+        on.autopilotActingTicks < on.ticks,
+      JSON.stringify(on),
+    );
+    assert.equal(run(false).autopilotActingTicks, undefined);
+  });
+
   it('makes no scale-down while the metric is missing, with every mechanism on', () => {
     const requests = Float64Array.from({ length: 120 }, (_, m) => (m < 60 ? 300 : 20));
     const spec = policySpec({
