@@ -59,6 +59,14 @@ function describe(report: Report): string {
   return `${report.trace.file}: ${report.trace.minutes} minutes, ${m.capacityPerReplica} requests/minute per replica, ${m.startupSeconds}s start-up, ${m.tickSeconds}s tick`;
 }
 
+/** With predictive on: how often the shadow evaluation let Level 5 act (docs/autopilot.md). */
+function actingLine(report: Report): string | undefined {
+  const t = report.extra.tidemark as { ticks?: number; autopilotActingTicks?: number } | undefined;
+  if (t?.autopilotActingTicks === undefined || !t.ticks) return undefined;
+  const share = ((100 * t.autopilotActingTicks) / t.ticks).toFixed(1);
+  return `Level 5 acted on ${t.autopilotActingTicks} of ${t.ticks} ticks (${share} %); on the others the shadow evaluation kept it aside and tidemark made the HPA-compatible decision`;
+}
+
 /** A table for people, aligned in a monospace terminal. */
 export function formatTable(report: Report, view: TableView = {}): string {
   const table = rows(report, view);
@@ -72,6 +80,8 @@ export function formatTable(report: Report, view: TableView = {}): string {
     widths.map((w) => '-'.repeat(w)).join('  '),
   ];
   for (const r of table.slice(1)) out.push(line(r));
+  const acting = actingLine(report);
+  if (acting) out.push('', acting);
   const downs = report.extra.scaleDownsDuringOutage as Record<string, number> | undefined;
   if (downs) {
     out.push(

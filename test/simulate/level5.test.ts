@@ -2,6 +2,7 @@
 // plot, and a metric outage never scales Tidemark down.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { formatTable } from '../../src/simulate/report.ts';
 import { simulate } from '../../src/simulate/simulate.ts';
 import { policySpec } from './helpers.ts';
 
@@ -56,15 +57,22 @@ describe('simulate with Level 5', () => {
         ),
         capacity: 20,
         startupSeconds: 60,
-      }).report.extra.tidemark as { ticks: number; autopilotActingTicks?: number };
+      }).report;
     const on = run(true);
-    assert.ok(
-      on.autopilotActingTicks !== undefined &&
-        on.autopilotActingTicks > 0 &&
-        on.autopilotActingTicks < on.ticks,
-      JSON.stringify(on),
+    const l5 = on.extra.tidemark as { ticks: number; autopilotActingTicks?: number };
+    const acting = l5.autopilotActingTicks ?? 0;
+    assert.ok(acting > 0 && acting < l5.ticks, JSON.stringify(l5));
+    // The table a person reads says it too.
+    const line = formatTable(on)
+      .split('\n')
+      .find((x) => x.startsWith('Level 5 acted on'));
+    assert.equal(
+      line,
+      `Level 5 acted on ${acting} of ${l5.ticks} ticks (${((100 * acting) / l5.ticks).toFixed(1)} %); on the others the shadow evaluation kept it aside and tidemark made the HPA-compatible decision`,
     );
-    assert.equal(run(false).autopilotActingTicks, undefined);
+    const off = run(false);
+    assert.equal((off.extra.tidemark as { autopilotActingTicks?: number }).autopilotActingTicks, undefined);
+    assert.doesNotMatch(formatTable(off), /Level 5 acted/);
   });
 
   it('makes no scale-down while the metric is missing, with every mechanism on', () => {
