@@ -19,6 +19,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PolicySpec } from '../src/policy/types.ts';
 import { validatedPolicySpec } from '../src/simulate/policy.ts';
+import { autopilotActing } from '../src/simulate/report.ts';
 import {
   type Report,
   type SimulationResult,
@@ -169,6 +170,8 @@ interface Row {
   oracle: StrategyResult;
   shadow: ReturnType<typeof shadowViolations>;
   level5: Record<string, unknown>;
+  /** The share of ticks on which the shadow evaluation let Level 5 act, in percent. */
+  actingPercent?: number;
   seconds: number;
 }
 
@@ -190,6 +193,7 @@ function runOne(t: NamedTrace, startupSeconds: number): Row {
   });
   const seconds = (performance.now() - started) / 1000;
   const tm = get(sim.report, 'tidemark');
+  const acting = autopilotActing(sim.report);
   const hpa = get(sim.report, 'hpa-default');
   const ratios = Object.fromEntries(RATIOS.map((k) => [k, ratio(tm[k], hpa[k])])) as Record<Ratio, number>;
   return {
@@ -203,6 +207,7 @@ function runOne(t: NamedTrace, startupSeconds: number): Row {
     oracle: get(sim.report, 'oracle'),
     shadow: shadowViolations(sim),
     level5: sim.report.extra.tidemark as Record<string, unknown>,
+    ...(acting === undefined ? {} : { actingPercent: acting.percent }),
     seconds: Number(seconds.toFixed(2)),
   };
 }
@@ -235,8 +240,7 @@ function tradeOne(t: NamedTrace, startupSeconds: number, hpa: StrategyResult): T
   });
   const withRate = run(userPolicy(TARGET_SHARE * capacity, TRADE_MISS_COST));
   const level5 = point(get(withRate, 'tidemark'), hpa);
-  const l5 = withRate.extra.tidemark as { ticks: number; autopilotActingTicks?: number };
-  const level5ActingPercent = (100 * (l5.autopilotActingTicks ?? 0)) / Math.max(1, l5.ticks);
+  const level5ActingPercent = autopilotActing(withRate)?.percent ?? 0;
   const vs = againstLine([{ cost: 1, miss: 1 }, ...line], level5);
   return {
     trace: t.name,
@@ -281,14 +285,7 @@ function mean(rows: Row[], k: Ratio): number {
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'inf');
 
-/** The share of ticks on which the shadow evaluation let Level 5 act. */
-function actingShare(r: Row): string {
-  const { ticks, autopilotActingTicks: acting } = r.level5 as {
-    ticks?: number;
-    autopilotActingTicks?: number;
-  };
-  return acting === undefined || !ticks ? 'n/a' : `${((100 * acting) / ticks).toFixed(1)} %`;
-}
+const actingShare = (r: Row) => (r.actingPercent === undefined ? 'n/a' : `${r.actingPercent.toFixed(1)} %`);
 
 function tableLines(rows: Row[]): string[] {
   const w = worst(rows);

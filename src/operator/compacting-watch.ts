@@ -2,6 +2,7 @@
 // sent, so at thousands of policies and targets what the cache holds is most of the memory.
 import type { KubernetesObject, Watch } from '@kubernetes/client-node';
 
+/** client-node's Watch, as ListWatch uses it. */
 export type WatchLike = Pick<Watch, 'watch'>;
 
 /**

@@ -34,8 +34,6 @@ export interface TargetWatchOptions {
   watch?: WatchLike;
 }
 
-/** client-node's Watch, as ListWatch uses it. */
-
 /** One namespace scope of one kind. */
 interface Scope {
   informer: ListWatch<KubernetesObject>;

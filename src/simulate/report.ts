@@ -59,12 +59,26 @@ function describe(report: Report): string {
   return `${report.trace.file}: ${report.trace.minutes} minutes, ${m.capacityPerReplica} requests/minute per replica, ${m.startupSeconds}s start-up, ${m.tickSeconds}s tick`;
 }
 
-/** With predictive on: how often the shadow evaluation let Level 5 act (docs/autopilot.md). */
-function actingLine(report: Report): string | undefined {
+/**
+ * With predictive on, the ticks on which the shadow evaluation let Level 5 act, of all, and
+ * their share in percent (docs/autopilot.md); undefined with predictive off.
+ */
+export function autopilotActing(
+  report: Report,
+): { acting: number; ticks: number; percent: number } | undefined {
   const t = report.extra.tidemark as { ticks?: number; autopilotActingTicks?: number } | undefined;
   if (t?.autopilotActingTicks === undefined || !t.ticks) return undefined;
-  const share = ((100 * t.autopilotActingTicks) / t.ticks).toFixed(1);
-  return `Level 5 acted on ${t.autopilotActingTicks} of ${t.ticks} ticks (${share} %); on the others the shadow evaluation kept it aside and tidemark made the HPA-compatible decision`;
+  return {
+    acting: t.autopilotActingTicks,
+    ticks: t.ticks,
+    percent: (100 * t.autopilotActingTicks) / t.ticks,
+  };
+}
+
+function actingLine(report: Report): string | undefined {
+  const a = autopilotActing(report);
+  if (!a) return undefined;
+  return `Level 5 acted on ${a.acting} of ${a.ticks} ticks (${a.percent.toFixed(1)} %); on the others the shadow evaluation kept it aside and tidemark made the HPA-compatible decision`;
 }
 
 /** A table for people, aligned in a monospace terminal. */
