@@ -9,8 +9,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type AnomalyMetricState, anomalyStage } from '../src/anomaly/detector.ts';
-import { type ForecastConfig, type ForecastState, forecastStage } from '../src/forecast/holtwinters.ts';
+import { type AnomalyMetricState, anomalyStage } from '../src/level5/anomaly/detector.ts';
+import {
+  type ForecastConfig,
+  type ForecastState,
+  forecastStage,
+} from '../src/level5/forecast/holtwinters.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({

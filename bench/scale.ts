@@ -56,14 +56,14 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ownerOf } from '../src/operator/shards.ts';
 import {
   httpTransport,
   isAlreadyExists,
   isNotFound,
   type KubeTransport,
   listPages,
-} from '../src/reconciler/kube.ts';
+} from '../src/kube/api-client.ts';
+import { ownerOf } from '../src/operator/shards.ts';
 // The storage version: a v1alpha1 write would go through the conversion webhook, which is
 // not what a user of this release sends, and would load the sandbox's webhook besides.
 import { POLICY_API_VERSION } from '../src/reconciler/reconciler.ts';

@@ -19,7 +19,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PolicySpec } from '../src/policy/types.ts';
 import { validatedPolicySpec } from '../src/simulate/policy.ts';
-import { autopilotActing } from '../src/simulate/report.ts';
+import { autopilotActing } from '../src/simulate/render-report.ts';
 import {
   type Report,
   type SimulationResult,

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { ScalingPolicy } from '../src/crd/types.generated.ts';
-import { httpTransport, isNotFound, type KubeTransport } from '../src/reconciler/kube.ts';
+import { httpTransport, isNotFound, type KubeTransport } from '../src/kube/api-client.ts';
 import { type Phase, phaseAt, plainLine, plan, type Snapshot, screen } from './demo/plan.ts';
 
 const execFileAsync = promisify(execFile);

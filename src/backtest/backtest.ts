@@ -5,9 +5,9 @@ import type { Collector } from '../collector/index.ts';
 import type { PolicySpec } from '../policy/types.ts';
 import { type SimulationResult, simulate } from '../simulate/simulate.ts';
 import { SimulationInputError } from '../simulate/trace.ts';
+import { type BacktestReport, backtestReport } from './backtest-report.ts';
 import { BacktestInputError } from './errors.ts';
-import { readHistory } from './history.ts';
-import { type BacktestReport, backtestReport } from './report.ts';
+import { readHistory } from './history-query.ts';
 import { type ReplaySeries, seriesToTrace } from './series.ts';
 
 /** One sample per minute: the simulator's load is per minute. */

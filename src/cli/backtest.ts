@@ -5,17 +5,17 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runBacktest } from '../backtest/backtest.ts';
+import { formatBacktestTable } from '../backtest/backtest-report.ts';
 import { BacktestInputError } from '../backtest/errors.ts';
-import { formatBacktestTable } from '../backtest/report.ts';
 import { traceCsv } from '../backtest/series.ts';
 import { AddressPolicy, Collector, type ReadSecret } from '../collector/index.ts';
 import type { ScalingPolicy } from '../crd/types.generated.ts';
 import { formatIssues, PolicyValidator } from '../crd/validate.ts';
-import { parseDurationSeconds } from '../forecast/duration.ts';
+import type { KubeTransport } from '../kube/api-client.ts';
+import { parseDurationSeconds } from '../level5/forecast/duration.ts';
 import type { PolicySpec } from '../policy/types.ts';
-import type { KubeTransport } from '../reconciler/kube.ts';
 import { renderSvg } from '../simulate/plot.ts';
-import { loadPolicyFile, UserError } from './main.ts';
+import { loadPolicyFile, UserError } from './policy-file.ts';
 import { allowedPrometheus } from './run.ts';
 import { nonNegativeInteger, positiveNumber, progressReporter } from './simulate.ts';
 
@@ -46,7 +46,7 @@ function kubeTransport(): Promise<KubeTransport> {
   kube ??= (async () => {
     const [{ KubeConfig }, { httpTransport }] = await Promise.all([
       import('@kubernetes/client-node'),
-      import('../reconciler/kube.ts'),
+      import('../kube/api-client.ts'),
     ]);
     const kc = new KubeConfig();
     kc.loadFromDefault();

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { convertObjects, hasTodo, renderPolicy } from '../convert/index.ts';
-import { UserError } from './main.ts';
+import { UserError } from './policy-file.ts';
 
 export interface ConvertCliOptions {
   fromCluster?: boolean;

@@ -5,10 +5,10 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { PolicySpec } from '../policy/types.ts';
 import { renderSvg } from '../simulate/plot.ts';
-import { formatTable } from '../simulate/report.ts';
+import { formatTable } from '../simulate/render-report.ts';
 import { type Outage, type SimulationResult, simulate } from '../simulate/simulate.ts';
 import { parseTrace, SimulationInputError } from '../simulate/trace.ts';
-import { loadPolicyFile, UserError } from './main.ts';
+import { loadPolicyFile, UserError } from './policy-file.ts';
 
 export interface SimulateRunOptions {
   trace: string;

@@ -11,7 +11,7 @@ import {
   synthTrace,
   traceCsv,
 } from '../trace/synth.ts';
-import { UserError } from './main.ts';
+import { UserError } from './policy-file.ts';
 import { positiveNumber } from './simulate.ts';
 
 function wholeNumber(flag: string) {

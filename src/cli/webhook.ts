@@ -106,7 +106,7 @@ export async function makeWebhook(
 ): Promise<ConversionWebhook> {
   const [{ KubeConfig }, { httpTransport }, { ConversionWebhook }] = await Promise.all([
     import('@kubernetes/client-node'),
-    import('../reconciler/kube.ts'),
+    import('../kube/api-client.ts'),
     import('../webhook/webhook.ts'),
   ]);
   const kc = new KubeConfig();
@@ -155,7 +155,7 @@ export function registerWebhookCommand(program: Command, ownNamespace: () => str
 export async function runMigration(log?: Logger): Promise<void> {
   const [{ KubeConfig }, { httpTransport }, { migrateStorage }] = await Promise.all([
     import('@kubernetes/client-node'),
-    import('../reconciler/kube.ts'),
+    import('../kube/api-client.ts'),
     import('../webhook/migrate.ts'),
   ]);
   const kc = new KubeConfig();

@@ -1,4 +1,4 @@
-// The metrics collector: PromQL in, typed observations out (design.md, "Data flow").
+// The metrics collector: PromQL in, typed observations out (docs/architecture.md, "Data flow").
 //
 // API (everything the operator needs):
 //

@@ -15,8 +15,8 @@ import {
   sourceOf,
   str,
 } from './common.ts';
-import { convertHpa } from './hpa.ts';
-import { type AuthIndex, convertScaledObject, KEDA_API_VERSION } from './keda.ts';
+import { convertHpa } from './from-hpa.ts';
+import { type AuthIndex, convertScaledObject, KEDA_API_VERSION } from './from-keda.ts';
 
 export type { Converted, ConvertOptions, Failure, Note } from './common.ts';
 

@@ -105,7 +105,7 @@ export interface MetricForecast {
   ready: boolean;
 }
 
-/** One path's scores over the shadow evaluation's window (src/policy/shadow.ts). */
+/** One path's scores over the shadow evaluation's window (src/level5/shadow.ts). */
 export interface PathScore {
   replicaSeconds: number;
   /** Ticks whose load per ready replica was above what the target allows (tolerance included). */
@@ -186,7 +186,7 @@ export interface EngineState {
    * mechanism widens it against flapping). See effectiveScaleDownWindow().
    */
   tunedScaleDownStabilizationSeconds?: number;
-  /** The Level 5 mechanisms' memory (src/policy/level5.ts Level5State); absent while they are all off. */
+  /** The Level 5 mechanisms' memory (src/level5/stages.ts Level5State); absent while they are all off. */
   level5?: unknown;
   [extension: string]: unknown;
 }

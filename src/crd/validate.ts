@@ -1,9 +1,9 @@
 import { Environment } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { convertPolicy } from './convert.ts';
 import { loadCrd, rootSchema, type SchemaNode, servedVersions, storageVersion } from './schema.ts';
 import type { ScalingPolicy } from './types.generated.ts';
+import { convertPolicy } from './version-conversion.ts';
 
 /** One problem with a policy, named by its field path as the API server names it. */
 export interface ValidationIssue {

@@ -8,7 +8,7 @@
 import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type AddressCheck, AddressPolicy } from '../collector/index.ts';
-import { encode, type KubeTransport } from '../reconciler/kube.ts';
+import { encode, type KubeTransport } from '../kube/api-client.ts';
 
 /** The ConfigMap key holding the allowed base URLs. */
 export const ALLOW_LIST_KEY = 'allowed';

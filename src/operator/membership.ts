@@ -4,7 +4,7 @@
 // Lease is held by the LeaderElector (acquire, renew, release, write budget:
 // the same code and the same monotonic clock as the single leader). Why two
 // replicas never act on one policy at once: docs/sharding.md.
-import { encode, type KubeTransport } from '../reconciler/kube.ts';
+import { encode, type KubeTransport } from '../kube/api-client.ts';
 import { type ElectorOptions, kubeLeaseClient, LeaderElector, monotonicClock } from './leader.ts';
 import type { Clock } from './scheduler.ts';
 import { type MemberRecord, MemberView, memberGroupLabel, memberLeaseName, ownerOf } from './shards.ts';

@@ -11,9 +11,6 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { Collector } from '../collector/index.ts';
 import type { ScalingPolicy } from '../crd/types.generated.ts';
-import { createOperatorMetrics, type OperatorMetrics, type PolicyMetricsLevel } from '../metrics/registry.ts';
-import { DiscoveryCache } from '../reconciler/discovery.ts';
-import { EventQueue, EventRecorder } from '../reconciler/events.ts';
 import {
   type ApiObserver,
   encode,
@@ -22,9 +19,11 @@ import {
   type KubeTransport,
   resourceOfPath,
   withDeadlineBudget,
-} from '../reconciler/kube.ts';
-import { type HpaLike, otherOwner, type PolicyClaim, targetKey } from '../reconciler/ownership.ts';
-import { TokenBucket } from '../reconciler/ratelimit.ts';
+} from '../kube/api-client.ts';
+import { DiscoveryCache } from '../kube/discovery.ts';
+import { EventQueue, EventRecorder } from '../kube/events.ts';
+import { TokenBucket } from '../kube/rate-limit.ts';
+import { createOperatorMetrics, type OperatorMetrics, type PolicyMetricsLevel } from '../metrics/registry.ts';
 import { POLICY_API_VERSION, POLICY_PLURAL, PolicyReconciler } from '../reconciler/reconciler.ts';
 import { AllowList, configMapInformer, watchAllowListConfigMap } from './allowlist.ts';
 import { compactingWatch, withoutManagedFields } from './compacting-watch.ts';
@@ -32,6 +31,7 @@ import { startHealthServer } from './http.ts';
 import { MAX_RETRY_MS, restartOnError } from './informer-restart.ts';
 import { kubeLeaseClient, LeaderElector } from './leader.ts';
 import { Membership } from './membership.ts';
+import { type HpaLike, otherOwner, type PolicyClaim, targetKey } from './ownership.ts';
 import { OVER_INTERVAL, TickScheduler } from './scheduler.ts';
 import { kindKey, TargetWatches } from './target-watch.ts';
 

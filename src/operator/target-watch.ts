@@ -6,15 +6,14 @@
 // list/watch grant) the tick reads GET …/scale as before, and a log line says so.
 import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { learnScalePaths, type ScalableResource, type ScalePathsResult } from '../reconciler/discovery.ts';
-import { encode, groupVersionPath, KubeApiError, type KubeTransport } from '../reconciler/kube.ts';
+import { encode, groupVersionPath, KubeApiError, type KubeTransport } from '../kube/api-client.ts';
 import {
-  compactTarget,
+  learnScalePaths,
+  type ScalableResource,
   type ScalePaths,
-  scaleOf,
-  type TargetCache,
-  type TargetLookup,
-} from '../reconciler/targets.ts';
+  type ScalePathsResult,
+} from '../kube/discovery.ts';
+import { compactTarget, scaleOf, type TargetCache, type TargetLookup } from '../reconciler/targets.ts';
 import { compactingWatch, type WatchLike } from './compacting-watch.ts';
 import { restartOnError } from './informer-restart.ts';
 

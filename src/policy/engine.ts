@@ -6,7 +6,7 @@
 //   [level 5 targets] → metrics → failures/fallback → bounds guard → proposal (+activation) →
 //   [level 5] → [hooks] → stabilization → cooldowns → rate limits + clamp → record
 //
-// Level 5 (src/policy/level5.ts: anomaly hold, forecast, ineffective-scaling cap, flap tuning,
+// Level 5 (src/level5/stages.ts: anomaly hold, forecast, ineffective-scaling cap, flap tuning,
 // SLO targets) runs only when spec.predictive/anomaly/autotune is enabled; with all three off
 // (the default) no Level 5 code runs and decisions are exactly the HPA-compatible ones.
 //
@@ -26,7 +26,6 @@
 //   fallback.failureThreshold failing ticks, applies fallback.replicas (KEDA-like).
 
 import { fmtNumber } from '../core/format.ts';
-import { fmtDuration } from '../forecast/holtwinters.ts';
 import {
   averageValueProposal,
   describePolicy,
@@ -39,15 +38,16 @@ import {
   type Tolerances,
   tolerancesOf,
   valueProposal,
-} from './hpa.ts';
+} from '../core/hpa-arithmetic.ts';
+import { fmtDuration } from '../level5/forecast/holtwinters.ts';
+import { type ShadowOutput, shadowStep, type TailState } from '../level5/shadow.ts';
 import {
   applyLevel5Plan,
   type Level5Output,
   type Level5State,
   level5Stage,
   level5Targets,
-} from './level5.ts';
-import { type ShadowOutput, shadowStep, type TailState } from './shadow.ts';
+} from '../level5/stages.ts';
 import type {
   Decision,
   EngineEvent,

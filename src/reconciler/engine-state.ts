@@ -6,7 +6,7 @@
 // Versions:
 //   1  the first release's format, still written. Since v0.1.0 the forecaster's tables
 //      (level5.forecast) are stored empty: the operator trains them from Prometheus' history
-//      when a policy starts in a process (src/reconciler/history.ts), so they cost etcd and
+//      when a policy starts in a process (src/reconciler/forecast-history.ts), so they cost etcd and
 //      every informer cache kilobytes per policy for nothing. An empty table is one v0.1.0
 //      reads (it trains from history too), as are the Level 5 fields added since (it ignores
 //      them): a version bump would make v0.1.0 drop the whole state and restart every window
@@ -31,7 +31,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'level5',
 ]);
 
-/** Fields of level5 (src/policy/level5.ts Level5State) this release knows. */
+/** Fields of level5 (src/level5/stages.ts Level5State) this release knows. */
 const KNOWN_LEVEL5_KEYS: ReadonlySet<string> = new Set([
   'v',
   'anomaly',

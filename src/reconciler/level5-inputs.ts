@@ -2,9 +2,9 @@
 // target's ready replicas, the forecaster's history from Prometheus, and the SLO latency.
 // The pure parts live here (tested on their own); reconciler.ts does the I/O.
 import type { CollectorSpec } from '../collector/index.ts';
-import { parseDurationSeconds } from '../forecast/duration.ts';
+import { parseDurationSeconds } from '../level5/forecast/duration.ts';
+import { forecastConfig } from '../level5/stages.ts';
 import { level5Enabled } from '../policy/engine.ts';
-import { forecastConfig } from '../policy/level5.ts';
 import type { PolicySpec } from '../policy/types.ts';
 
 /** Kinds whose controllers leave `status.readyReplicas` out when it is 0 (omitempty). */

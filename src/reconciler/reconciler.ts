@@ -1,15 +1,18 @@
 import type { Logger } from 'pino';
 import type { AddressCheck, PolicyObservations, PolicyRef, RangeResult } from '../collector/index.ts';
-import { V1BETA1 } from '../crd/convert.ts';
 import type { ScalingPolicy, ScalingPolicyStatus } from '../crd/types.generated.ts';
+import { V1BETA1 } from '../crd/version-conversion.ts';
+import { encode, isConflict, isNotFound, KubeApiError, type KubeTransport } from '../kube/api-client.ts';
+import { DiscoveryCache, type ScalableResource, TargetResolveError } from '../kube/discovery.ts';
+import type { EventSpec, InvolvedObject } from '../kube/events.ts';
 import { type OperatorMetrics, observeEvaluation } from '../metrics/registry.ts';
 import { decide as engineDecide } from '../policy/engine.ts';
 import type { Decision, EngineInput, EngineOutput, EngineState } from '../policy/types.ts';
-import { DiscoveryCache, type ScalableResource, TargetResolveError } from './discovery.ts';
-import type { EventSpec, InvolvedObject } from './events.ts';
-import { type HistoryMemory, loadHistory } from './history.ts';
-import { encode, isConflict, isNotFound, KubeApiError, type KubeTransport } from './kube.ts';
+import { type HistoryMemory, loadHistory } from './forecast-history.ts';
 import { latencySpec, readyReplicasOf, wantsReadyReplicas } from './level5-inputs.ts';
+import type { ObservationSource } from './observation-source.ts';
+import { type Condition, restorePersisted, statusChanged } from './status.ts';
+import type { Scale, TargetCache } from './targets.ts';
 import {
   type ActOutcome,
   buildReport,
@@ -17,26 +20,11 @@ import {
   type Observed,
   statusPatch,
   type TickStop,
-} from './report.ts';
-import { type Condition, restorePersisted, statusChanged } from './status.ts';
-import type { Scale, TargetCache } from './targets.ts';
+} from './tick-report.ts';
 
 // The storage version: the operator never asks the API server to convert what it reads or writes.
 export const POLICY_API_VERSION = V1BETA1;
 export const POLICY_PLURAL = 'scalingpolicies';
-
-/** What the reconciler needs from the collector (src/collector's Collector satisfies it). */
-export interface ObservationSource {
-  observe(policy: PolicyRef, opts?: { signal?: AbortSignal }): Promise<PolicyObservations>;
-  /** The forecaster's history; without it, a predictive policy learns from its live ticks only. */
-  queryRange?(
-    policy: PolicyRef,
-    query: string,
-    startMs: number,
-    endMs: number,
-    stepSeconds: number,
-  ): Promise<RangeResult>;
-}
 
 export interface EventSink {
   record(obj: InvolvedObject, e: EventSpec): Promise<void>;

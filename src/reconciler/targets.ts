@@ -2,7 +2,7 @@
 // GET …/scale, built from the target object as a watch delivered it. Pure: the
 // watches themselves live in src/operator/target-watch.ts and are injected as a
 // TargetCache.
-import type { ScalableResource } from './discovery.ts';
+import type { ScalableResource, ScalePaths } from '../kube/discovery.ts';
 
 /** An autoscaling/v1 Scale, as the reconciler reads and writes it. */
 export interface Scale {
@@ -12,33 +12,6 @@ export interface Scale {
   spec?: { replicas?: number };
   status?: { replicas?: number; selector?: string };
 }
-
-/**
- * Where a kind keeps what its scale subresource shows: the CRD's
- * `subresources.scale` (JSON paths such as `.spec.replicas`).
- */
-export interface ScalePaths {
-  specReplicasPath: string;
-  statusReplicasPath: string;
-  labelSelectorPath?: string;
-}
-
-/**
- * The apps/v1 kinds: their scale's selector is `spec.selector` (a LabelSelector
- * object) in its string form.
- */
-export const APPS_SCALE_PATHS: ScalePaths = {
-  specReplicasPath: '.spec.replicas',
-  statusReplicasPath: '.status.replicas',
-  labelSelectorPath: '.spec.selector',
-};
-
-/** The kinds whose scale paths are built in (no CRD to read). */
-export const BUILT_IN_SCALE_PATHS: ReadonlyMap<string, ScalePaths> = new Map([
-  ['apps/v1 Deployment', APPS_SCALE_PATHS],
-  ['apps/v1 StatefulSet', APPS_SCALE_PATHS],
-  ['apps/v1 ReplicaSet', APPS_SCALE_PATHS],
-]);
 
 /** What a target cache knows of one object. */
 export type TargetLookup =

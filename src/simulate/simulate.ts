@@ -1,7 +1,7 @@
 // The trace simulator: replays a per-minute request trace through a workload
 // model and several scaling strategies in lockstep, and measures each one.
 //
-// Workload model (design.md, "tidemark simulate"):
+// Workload model (docs/architecture.md, "tidemark simulate"):
 // - load is constant within each trace minute; each ready replica serves
 //   `capacity` requests per minute; a replica becomes ready `startupSeconds`
 //   after it is requested; removed replicas go at once (not-ready ones first,
@@ -12,8 +12,8 @@
 // - before the trace starts the load is taken to be the first minute's, and every
 //   strategy starts with the replicas that minute needs, all ready.
 import type { EngineInput, EngineOutput, PolicySpec } from '../policy/types.ts';
-import { defaultHpaBehavior, HpaController } from './hpa.ts';
-import { KedaController } from './keda.ts';
+import { defaultHpaBehavior, HpaController } from './hpa-baseline.ts';
+import { KedaController } from './keda-baseline.ts';
 import { oraclePlan } from './oracle.ts';
 import { type ForecastSeries, TidemarkStrategy } from './tidemark.ts';
 import { SimulationInputError, type Trace } from './trace.ts';

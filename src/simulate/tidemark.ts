@@ -1,8 +1,9 @@
 // The `tidemark` strategy: the real policy engine, fed what the operator would
 // feed it (one MetricObservation per tick, now = epoch ms of simulated time, the
 // target's spec and ready replicas) with its state carried from tick to tick.
+
+import { forecastConfig } from '../level5/stages.ts';
 import { decide } from '../policy/engine.ts';
-import { forecastConfig } from '../policy/level5.ts';
 import type {
   EngineInput,
   EngineOutput,

@@ -3,7 +3,7 @@
 // may stop serving the old one. A no-op update is enough: the API server encodes the object
 // in the storage version when it writes it back (what kube-storage-version-migrator does).
 // Idempotent: a second run rewrites the same objects again and sets the same list.
-import { encode, isConflict, isNotFound, type KubeTransport, listPages } from '../reconciler/kube.ts';
+import { encode, isConflict, isNotFound, type KubeTransport, listPages } from '../kube/api-client.ts';
 
 export interface MigrateOptions {
   transport: KubeTransport;

@@ -1,7 +1,7 @@
 // The ConversionReview (apiextensions.k8s.io/v1) handler: pure, so it is tested without a
 // server. A request it cannot use gets a `Failed` result the API server reports to the
 // client, never an exception: one bad object must not take the webhook down.
-import { convertPolicy } from '../crd/convert.ts';
+import { convertPolicy } from '../crd/version-conversion.ts';
 
 export interface ReviewAnswer {
   /** HTTP status: 200 for any review the API server sent (its result says Failed), 400 for what is not one. */

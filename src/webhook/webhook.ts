@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:https';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import { encode, isAlreadyExists, isConflict, isNotFound, type KubeTransport } from '../reconciler/kube.ts';
+import { encode, isAlreadyExists, isConflict, isNotFound, type KubeTransport } from '../kube/api-client.ts';
 import { type CertBundle, type CertPolicy, DEFAULT_CERT_POLICY, issue, planCertificates } from './certs.ts';
 import { handleConversionReview } from './review.ts';
 

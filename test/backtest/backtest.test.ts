@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type BacktestOptions, chooseMetric, runBacktest } from '../../src/backtest/backtest.ts';
-import { formatBacktestTable, type TargetResult } from '../../src/backtest/report.ts';
+import { formatBacktestTable, type TargetResult } from '../../src/backtest/backtest-report.ts';
 import { AddressPolicy, Collector } from '../../src/collector/index.ts';
 import { simulate } from '../../src/simulate/simulate.ts';
 import type { Trace } from '../../src/simulate/trace.ts';

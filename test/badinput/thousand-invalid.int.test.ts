@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
-import { KubeApiError } from '../../src/reconciler/kube.ts';
+import { KubeApiError } from '../../src/kube/api-client.ts';
 import * as e2e from '../e2e/support.ts';
 import { NO_SANDBOX, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
-import { httpTransport, isNotFound, type KubeTransport } from '../../src/reconciler/kube.ts';
+import { httpTransport, isNotFound, type KubeTransport } from '../../src/kube/api-client.ts';
 import { policyManifest } from '../support/policies.ts';
 import { kubectl, NO_SANDBOX, promQuery, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
 

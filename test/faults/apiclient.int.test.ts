@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
-import { kubeLeaseClient, LeaderElector } from '../../src/operator/leader.ts';
 import {
   httpTransport,
   isDeadline,
   isNotFound,
   KubeApiError,
   withDeadlineBudget,
-} from '../../src/reconciler/kube.ts';
+} from '../../src/kube/api-client.ts';
+import { kubeLeaseClient, LeaderElector } from '../../src/operator/leader.ts';
 import {
   apply,
   createNamespace,

@@ -2,7 +2,7 @@
 // update (optimistic concurrency on resourceVersion), delete with a
 // resourceVersion precondition, and list by an equality label selector. For
 // the membership unit tests, which run several replicas on one fake clock.
-import { KubeApiError, type KubeRequest, type KubeTransport } from '../../src/reconciler/kube.ts';
+import { KubeApiError, type KubeRequest, type KubeTransport } from '../../src/kube/api-client.ts';
 
 interface Lease {
   metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string> };

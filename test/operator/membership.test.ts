@@ -5,8 +5,8 @@
 // graceful stop.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { isNotFound } from '../../src/kube/api-client.ts';
 import { Membership } from '../../src/operator/membership.ts';
-import { isNotFound } from '../../src/reconciler/kube.ts';
 import { FakeClock } from './fake-clock.ts';
 import { FakeLeaseServer } from './fake-lease-server.ts';
 

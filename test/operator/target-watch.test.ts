@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { KubeApiError, type KubeRequest } from '../../src/kube/api-client.ts';
 import type { WatchLike } from '../../src/operator/compacting-watch.ts';
 import { TargetWatches } from '../../src/operator/target-watch.ts';
-import { KubeApiError, type KubeRequest } from '../../src/reconciler/kube.ts';
 
 type Callback = (phase: string, obj: unknown, watchObj?: unknown) => void;
 

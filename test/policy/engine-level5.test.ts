@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
-import { type FlapState, flapStage } from '../../src/autotune/flap.ts';
+import { type FlapState, flapStage } from '../../src/level5/autotune/flap.ts';
+import type { ShadowState } from '../../src/level5/shadow.ts';
+import { type Level5State, level5TrainForecast } from '../../src/level5/stages.ts';
 import { decide } from '../../src/policy/engine.ts';
-import { type Level5State, level5TrainForecast } from '../../src/policy/level5.ts';
-import type { ShadowState } from '../../src/policy/shadow.ts';
 import type { EngineOutput, EngineState, MetricObservation, PolicySpec } from '../../src/policy/types.ts';
 import { autopilotSpec } from '../support/autopilot.ts';
 

@@ -1,5 +1,5 @@
 // Builders shared by the policy tests.
-import type { RatePolicy } from '../../src/policy/hpa.ts';
+import type { RatePolicy } from '../../src/core/hpa-arithmetic.ts';
 import type { EngineState, MetricObservation, PolicySpec } from '../../src/policy/types.ts';
 
 export const T0 = 1_700_000_000_000;

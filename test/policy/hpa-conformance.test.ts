@@ -5,8 +5,8 @@
 // assert Tidemark's behaviour and say why.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { replicasChangeInPeriod, scaleDownLimit, scaleUpLimit } from '../../src/core/hpa-arithmetic.ts';
 import { decide } from '../../src/policy/engine.ts';
-import { replicasChangeInPeriod, scaleDownLimit, scaleUpLimit } from '../../src/policy/hpa.ts';
 import type { EngineState, MetricObservation, PolicySpec } from '../../src/policy/types.ts';
 import { emptyState, failed, makeSpec, ok, rules, T0, uniformEvents } from './helpers.ts';
 

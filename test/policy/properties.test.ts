@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import type { RatePolicy } from '../../src/core/hpa-arithmetic.ts';
 import { decide } from '../../src/policy/engine.ts';
-import type { RatePolicy } from '../../src/policy/hpa.ts';
 import type { EngineState, MetricObservation, PolicySpec } from '../../src/policy/types.ts';
 import { makeSpec, T0 } from './helpers.ts';
 

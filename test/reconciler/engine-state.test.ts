@@ -12,8 +12,8 @@ import {
   readStoredState,
   roundFraction,
 } from '../../src/reconciler/engine-state.ts';
-import { mergePatch, statusPatch } from '../../src/reconciler/report.ts';
 import { restorePersisted } from '../../src/reconciler/status.ts';
+import { mergePatch, statusPatch } from '../../src/reconciler/tick-report.ts';
 import { simulate } from '../../src/simulate/simulate.ts';
 import { synthTrace } from '../../src/trace/synth.ts';
 import { policySpec } from '../simulate/helpers.ts';
@@ -138,7 +138,7 @@ describe('stored numbers', () => {
 
 /**
  * What v0.1.0 (the first release) accepts as its stored state, as its restoreState and level5
- * stage read it (git show v0.1.0:src/reconciler/status.ts, src/policy/level5.ts): version 1,
+ * stage read it (git show v0.1.0:src/reconciler/status.ts, src/level5/stages.ts): version 1,
  * the four core fields, and a level5 of v 1 with anomaly and forecast objects. Anything else
  * it drops and starts the windows afresh.
  */

@@ -1,5 +1,5 @@
 import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
-import { KubeApiError, type KubeRequest, type KubeTransport } from '../../src/reconciler/kube.ts';
+import { KubeApiError, type KubeRequest, type KubeTransport } from '../../src/kube/api-client.ts';
 
 export interface FakeEvent {
   name: string;

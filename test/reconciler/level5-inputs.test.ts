@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PolicyRef, RangeResult } from '../../src/collector/index.ts';
+import type { Level5State } from '../../src/level5/stages.ts';
 import { decide } from '../../src/policy/engine.ts';
-import type { Level5State } from '../../src/policy/level5.ts';
 import type { EngineInput } from '../../src/policy/types.ts';
 import {
   historyKey,

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { learnScalePaths } from '../../src/reconciler/discovery.ts';
-import { KubeApiError, type KubeRequest, resourceOfPath } from '../../src/reconciler/kube.ts';
+import { KubeApiError, type KubeRequest, resourceOfPath } from '../../src/kube/api-client.ts';
+import { APPS_SCALE_PATHS, learnScalePaths, type ScalePaths } from '../../src/kube/discovery.ts';
 import {
-  APPS_SCALE_PATHS,
   compactTarget,
   formatLabelSelector,
-  type ScalePaths,
   scaleOf,
   type TargetCache,
 } from '../../src/reconciler/targets.ts';

@@ -4,8 +4,8 @@
 // recorded once, not lost, and not repeated.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { KubeRequest } from '../../src/reconciler/kube.ts';
-import { KubeApiError } from '../../src/reconciler/kube.ts';
+import type { KubeRequest } from '../../src/kube/api-client.ts';
+import { KubeApiError } from '../../src/kube/api-client.ts';
 import type { FakeKube } from './fake-kube.ts';
 import { harness, policy, replicasOf } from './helpers.ts';
 

@@ -1,7 +1,7 @@
 // THE cross-check: a Tidemark policy with the default behaviour and a 15 s polling
 // interval must reproduce the independent hpa-default baseline exactly, every report
 // field, on a real stretch of the NASA trace and on constructed traces. The baseline
-// (src/simulate/hpa.ts) shares no code with the engine (src/policy/), so agreement
+// (src/simulate/hpa-baseline.ts) shares no code with the engine (src/policy/), so agreement
 // means both implement the same HPA algorithm.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
 // plot, and a metric outage never scales Tidemark down.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatTable } from '../../src/simulate/report.ts';
+import { formatTable } from '../../src/simulate/render-report.ts';
 import { simulate } from '../../src/simulate/simulate.ts';
 import { policySpec } from './helpers.ts';
 

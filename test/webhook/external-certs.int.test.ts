@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { connect } from 'node:tls';
 import { pino } from 'pino';
-import { httpTransport, type KubeTransport } from '../../src/reconciler/kube.ts';
+import { httpTransport, type KubeTransport } from '../../src/kube/api-client.ts';
 import { type CertBundle, DEFAULT_CERT_POLICY, issue } from '../../src/webhook/certs.ts';
 import { ConversionWebhook } from '../../src/webhook/webhook.ts';
 import { kubeConfig, kubectl, NO_SANDBOX, sandboxAvailable } from '../support/sandbox.ts';

@@ -3,7 +3,7 @@
 // never with an exception.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BETA_FIELDS_ANNOTATION, V1ALPHA1, V1BETA1 } from '../../src/crd/convert.ts';
+import { BETA_FIELDS_ANNOTATION, V1ALPHA1, V1BETA1 } from '../../src/crd/version-conversion.ts';
 import { handleConversionReview } from '../../src/webhook/review.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON from the API server, checked field by field by the assertions

@@ -1,0 +1,123 @@
+// The API transport's own guarantees, against a scripted HTTP server on
+// 127.0.0.1 (a real kube-apiserver cannot be made to trickle a response or to
+// answer one chosen request with 429 on cue).
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { httpTransport, KubeApiError } from '../../src/kube/api-client.ts';
+import { TokenBucket } from '../../src/kube/rate-limit.ts';
+import { json, outcomeWithin, type ScriptedServer, scriptedServer } from '../reconciler/http-server.ts';
+
+const servers: ScriptedServer[] = [];
+after(() => Promise.all(servers.map((s) => s.close())));
+async function serve(...a: Parameters<typeof scriptedServer>) {
+  const s = await scriptedServer(...a);
+  servers.push(s);
+  return s;
+}
+
+describe('httpTransport deadline', () => {
+  it('abandons a request whose response trickles, at its total deadline (an idle timeout never fires)', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"a":');
+      // One byte now and then: the socket is never idle, the response never ends.
+      const t = setInterval(() => res.write(' '), 50);
+      res.on('close', () => clearInterval(t));
+    });
+    const transport = httpTransport(s.kubeconfig);
+    const r = await outcomeWithin(
+      transport({ method: 'PATCH', path: '/x', body: {}, timeoutMs: 300 }),
+      15_000,
+    );
+    assert.notEqual(r, 'pending', 'the request was still running long after its 300 ms deadline');
+    assert.ok(typeof r === 'object' && 'err' in r, 'rejected');
+    assert.ok(r.err instanceof KubeApiError);
+    assert.equal(r.err.status, 0);
+    assert.match(r.err.message, /deadline/);
+  });
+});
+
+describe('httpTransport and API Priority and Fairness', () => {
+  it('retries a 429 after its Retry-After, within the deadline', async () => {
+    const s = await serve((_req, res, n) => {
+      if (n === 1)
+        return json(res, 429, { reason: 'TooManyRequests', message: 'slow down' }, { 'retry-after': '1' });
+      json(res, 200, { ok: n });
+    });
+    const transport = httpTransport(s.kubeconfig);
+    assert.deepEqual(await transport({ method: 'PATCH', path: '/x', body: {}, timeoutMs: 10_000 }), {
+      ok: 2,
+    });
+    assert.equal(s.seen.length, 2);
+  });
+
+  it('gives up at once when Retry-After lies beyond the deadline', async () => {
+    const s = await serve((_req, res) =>
+      json(res, 429, { reason: 'TooManyRequests', message: 'slow down' }, { 'retry-after': '60' }),
+    );
+    const transport = httpTransport(s.kubeconfig);
+    const r = await outcomeWithin(transport({ method: 'GET', path: '/x', timeoutMs: 2_000 }), 15_000);
+    assert.ok(typeof r === 'object' && 'err' in r, `rejected, not ${JSON.stringify(r)}`);
+    assert.ok(r.err instanceof KubeApiError);
+    assert.equal(r.err.status, 429);
+    assert.equal(s.seen.length, 1, 'no retry that could not finish in time');
+  });
+});
+
+describe('httpTransport client-side rate limit', () => {
+  it('sends at most the burst at once and fails fast a request that could not get a turn before its deadline', async () => {
+    const s = await serve((_req, res) => json(res, 200, {}));
+    const waits: number[] = [];
+    const transport = httpTransport(s.kubeconfig, {
+      limiter: new TokenBucket(0.01, 2),
+      observer: { onThrottled: (e) => waits.push(e.seconds) },
+    });
+    await transport({ method: 'GET', path: '/a' });
+    await transport({ method: 'GET', path: '/b' });
+    const r = await outcomeWithin(transport({ method: 'GET', path: '/c', timeoutMs: 5_000 }), 15_000);
+    assert.ok(typeof r === 'object' && 'err' in r, 'refused');
+    assert.ok(r.err instanceof KubeApiError);
+    assert.match(r.err.message, /client-side rate limit/);
+    assert.deepEqual(s.seen, ['GET /a', 'GET /b'], 'the third was never sent');
+    assert.deepEqual(waits, [], 'and did not wait in vain');
+  });
+});
+
+// A kept-alive connection the server closes just as the client reuses it (its idle timeout
+// racing the next request) fails that request with "socket hang up" though the server never
+// answered it. The scripted server destroys the socket on a chosen request: a real API server
+// closes idle connections on its own schedule, not on cue.
+describe('httpTransport and a kept-alive connection the server closed', () => {
+  const hangUpOn = (k: number) =>
+    serve((req, res, n) => {
+      if (n === k) return req.socket.destroy();
+      json(res, 200, { n });
+    });
+
+  it('sends a GET again, once, on a new connection', async () => {
+    const s = await hangUpOn(2);
+    const transport = httpTransport(s.kubeconfig);
+    assert.equal(((await transport({ method: 'GET', path: '/a' })) as { n: number }).n, 1);
+    assert.equal(((await transport({ method: 'GET', path: '/b' })) as { n: number }).n, 3);
+    assert.deepEqual(s.seen, ['GET /a', 'GET /b', 'GET /b']);
+  });
+
+  it('does not send a write again: its outcome is unknown, and the caller re-reads', async () => {
+    const s = await hangUpOn(2);
+    const transport = httpTransport(s.kubeconfig);
+    await transport({ method: 'GET', path: '/a' });
+    await assert.rejects(transport({ method: 'PATCH', path: '/b', body: {} }), (e: unknown) => {
+      assert.ok(e instanceof KubeApiError);
+      assert.equal(e.reason, 'Transport');
+      return true;
+    });
+    assert.deepEqual(s.seen, ['GET /a', 'PATCH /b']);
+  });
+
+  it('does not send a GET again when its connection was new (nothing kept alive went stale)', async () => {
+    const s = await hangUpOn(1);
+    const transport = httpTransport(s.kubeconfig);
+    await assert.rejects(transport({ method: 'GET', path: '/a' }), /socket hang up/);
+    assert.deepEqual(s.seen, ['GET /a']);
+  });
+});
