@@ -75,6 +75,9 @@ export interface ScalingPolicySpec {
      * PromQL instant query that returns exactly one series.
      */
     query: string;
+    /**
+     * What the metric is scaled towards.
+     */
     target: {
       /**
        * AverageValue divides the metric by the replica count; Value compares the metric as it is.
@@ -84,6 +87,10 @@ export interface ScalingPolicySpec {
        * Target value (a positive decimal, e.g. "50" or "0.5").
        */
       value: number | string;
+      /**
+       * For AverageValue targets, the load per replica at which users feel it (latency or errors rise); at least target.value, in the same units and format (a positive decimal, e.g. "80" or "0.8"). Optional.
+       */
+      capacity?: number | string;
     };
     /**
      * The metric must exceed this value to wake a workload at zero replicas (non-negative decimal).
@@ -320,6 +327,9 @@ export interface ScalingPolicySpecDefaulted {
      * PromQL instant query that returns exactly one series.
      */
     query: string;
+    /**
+     * What the metric is scaled towards.
+     */
     target: {
       /**
        * AverageValue divides the metric by the replica count; Value compares the metric as it is.
@@ -329,6 +339,10 @@ export interface ScalingPolicySpecDefaulted {
        * Target value (a positive decimal, e.g. "50" or "0.5").
        */
       value: number | string;
+      /**
+       * For AverageValue targets, the load per replica at which users feel it (latency or errors rise); at least target.value, in the same units and format (a positive decimal, e.g. "80" or "0.8"). Optional.
+       */
+      capacity?: number | string;
     };
     /**
      * The metric must exceed this value to wake a workload at zero replicas (non-negative decimal).

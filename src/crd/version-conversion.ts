@@ -1,8 +1,8 @@
 // Conversion between the served versions of ScalingPolicy, pure (no I/O): the webhook
 // (src/operator/webhook.ts) and `tidemark validate` call it.
 //
-// v1beta1 is v1alpha1 plus per-direction tolerances, so v1alpha1 → v1beta1 only renames
-// the version, and v1beta1 → v1alpha1 moves what v1alpha1 cannot express into the
+// v1beta1 is v1alpha1 plus per-direction tolerances and per-metric capacities, so v1alpha1 →
+// v1beta1 only renames the version, and v1beta1 → v1alpha1 moves what v1alpha1 cannot express into the
 // annotation BETA_FIELDS_ANNOTATION, which the way back restores, as the Kubernetes API
 // does for fields an older version lacks. Every round trip gives back the object it was
 // given (test/crd/version-conversion.test.ts fuzzes both directions).
@@ -13,11 +13,20 @@ export const V1BETA1 = `${GROUP}/v1beta1`;
 export const API_VERSIONS: readonly string[] = [V1ALPHA1, V1BETA1];
 export const BETA_FIELDS_ANNOTATION = `${GROUP}/v1beta1-fields`;
 
-/** Fields v1beta1 has and v1alpha1 lacks, as paths from the object's root. */
+/** Fields v1beta1 has and v1alpha1 lacks, as paths from the object's root (besides CAPACITY_KEY's). */
 export const BETA_ONLY_FIELDS: readonly (readonly string[])[] = [
   ['spec', 'behavior', 'scaleUp', 'tolerance'],
   ['spec', 'behavior', 'scaleDown', 'tolerance'],
 ];
+
+/**
+ * The annotation's key for spec.metrics[].target.capacity of the metric named `name`. By name,
+ * not by index: names are unique, and a v1alpha1 client may reorder or remove metrics.
+ */
+export function capacityKey(name: string): string {
+  return `spec.metrics[${name}].target.capacity`;
+}
+const CAPACITY_KEY = /^spec\.metrics\[([^\]]+)\]\.target\.capacity$/;
 
 type Obj = Record<string, unknown>;
 
@@ -52,6 +61,7 @@ function alphaToBeta(obj: Obj): Obj {
     const key = path.join('.');
     if (Object.hasOwn(carried.fields, key)) setPath(obj, path, carried.fields[key]);
   }
+  restoreCapacities(obj, carried.fields);
   if (carried.prior !== undefined) annotations[BETA_FIELDS_ANNOTATION] = carried.prior;
   else delete annotations[BETA_FIELDS_ANNOTATION];
   // Kubernetes serializes empty annotations as absent: keep it that way.
@@ -66,6 +76,7 @@ function betaToAlpha(obj: Obj): Obj {
     const taken = takePath(obj, path);
     if (taken.found) fields[path.join('.')] = taken.value;
   }
+  Object.assign(fields, takeCapacities(obj));
   const existing = annotationsOf(obj)?.[BETA_FIELDS_ANNOTATION];
   const prior = typeof existing === 'string' ? existing : undefined;
   // An annotation the way back would misread as ours is carried too, so it comes back as it was.
@@ -79,12 +90,51 @@ function betaToAlpha(obj: Obj): Obj {
   return obj;
 }
 
-/** The annotation's value: fields in BETA_ONLY_FIELDS order, then prior, so one content has one text. */
+/** The targets of spec.metrics by metric name (items that are not objects with a name are skipped). */
+function targetsByName(obj: Obj): Map<string, Obj> {
+  const out = new Map<string, Obj>();
+  const metrics = isObj(obj.spec) ? obj.spec.metrics : undefined;
+  if (!Array.isArray(metrics)) return out;
+  for (const m of metrics) {
+    if (isObj(m) && typeof m.name === 'string' && isObj(m.target)) out.set(m.name, m.target);
+  }
+  return out;
+}
+
+function takeCapacities(obj: Obj): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [name, target] of targetsByName(obj)) {
+    if (!Object.hasOwn(target, 'capacity')) continue;
+    fields[capacityKey(name)] = target.capacity;
+    delete target.capacity;
+  }
+  return fields;
+}
+
+/** A capacity whose metric is gone has nothing to belong to, and is dropped. */
+function restoreCapacities(obj: Obj, fields: Record<string, unknown>): void {
+  const targets = targetsByName(obj);
+  for (const [key, value] of Object.entries(fields)) {
+    const name = CAPACITY_KEY.exec(key)?.[1];
+    const target = name === undefined ? undefined : targets.get(name);
+    if (target !== undefined) target.capacity = value;
+  }
+}
+
+/**
+ * The annotation's value: fields in BETA_ONLY_FIELDS order, then capacities by key, then
+ * prior, so one content has one text.
+ */
 function encode(c: Carried): string {
   const fields: Record<string, unknown> = {};
   for (const path of BETA_ONLY_FIELDS) {
     const key = path.join('.');
     if (Object.hasOwn(c.fields, key)) fields[key] = c.fields[key];
+  }
+  for (const key of Object.keys(c.fields)
+    .filter((k) => CAPACITY_KEY.test(k))
+    .sort()) {
+    fields[key] = c.fields[key];
   }
   return JSON.stringify(c.prior !== undefined ? { fields, prior: c.prior } : { fields });
 }

@@ -14,14 +14,12 @@ import {
   V1ALPHA1,
   V1BETA1,
 } from '../../src/crd/version-conversion.ts';
-import { type Raw, validPolicy } from '../fuzz/arbitraries.ts';
+import { type Raw, validBetaPolicy, validPolicy } from '../fuzz/arbitraries.ts';
 
 const SEED = 20261302;
 const RUNS = Number(process.env.TIDEMARK_FUZZ_RUNS ?? 300);
 const alphaSchema = new PolicyValidator(rootSchema(undefined, 'v1alpha1'));
 const betaSchema = new PolicyValidator(rootSchema(undefined, 'v1beta1'));
-
-const tolerance = fc.double({ min: 0, max: 1, noNaN: true, noDefaultInfinity: true });
 
 /** Annotations a user may have: none, others, or a value under our key that is not ours (hand-written). */
 const annotations = fc.option(
@@ -44,25 +42,10 @@ function withAnnotations(policy: Raw, extra: Record<string, string> | undefined)
   return { ...policy, metadata: { ...(policy.metadata as Raw), annotations: extra } };
 }
 
-/** A schema-valid v1beta1 object: a valid v1alpha1 spec plus per-direction tolerances. */
+/** A schema-valid v1beta1 object, with the annotations a user may have. */
 const betaPolicy: fc.Arbitrary<Raw> = fc
-  .record({
-    policy: validPolicy,
-    up: fc.option(tolerance, { nil: undefined }),
-    down: fc.option(tolerance, { nil: undefined }),
-    annotations,
-  })
-  .map(({ policy, up, down, annotations }) => {
-    const out = withAnnotations(structuredClone({ ...policy, apiVersion: V1BETA1 }), annotations);
-    const spec = out.spec as Raw;
-    if (up !== undefined || down !== undefined) {
-      const behavior = (spec.behavior ?? {}) as Raw;
-      if (up !== undefined) behavior.scaleUp = { ...(behavior.scaleUp as Raw), tolerance: up };
-      if (down !== undefined) behavior.scaleDown = { ...(behavior.scaleDown as Raw), tolerance: down };
-      spec.behavior = behavior;
-    }
-    return out;
-  });
+  .record({ policy: validBetaPolicy, annotations })
+  .map(({ policy, annotations }) => withAnnotations(policy, annotations));
 
 /** A schema-valid v1alpha1 object: written by hand, or written back by a v1alpha1 client (carrying the annotation). */
 const alphaPolicy: fc.Arbitrary<Raw> = fc.oneof(
