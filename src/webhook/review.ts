@@ -15,6 +15,17 @@ export interface ReviewAnswer {
       result: { status: 'Success' | 'Failure'; message?: string };
     };
   };
+  /** Hidden v1beta1 values the conversion could not restore, each with its object and why (the webhook logs them). */
+  dropped?: string[];
+}
+
+/** convertPolicy, naming the object in each dropped value's sentence. */
+function convertNoting(object: unknown, desired: string, dropped: string[]): unknown {
+  const own: string[] = [];
+  const converted = convertPolicy(object, desired, own);
+  const meta = (object as { metadata?: { namespace?: unknown; name?: unknown } }).metadata;
+  for (const d of own) dropped.push(`${String(meta?.namespace)}/${String(meta?.name)}: ${d}`);
+  return converted;
 }
 
 function answer(
@@ -54,8 +65,9 @@ export function handleConversionReview(text: string): ReviewAnswer {
   }
   const desired = request.desiredAPIVersion;
   try {
-    const converted = request.objects.map((o) => convertPolicy(o, desired));
-    return answer(200, uid, { status: 'Success' }, converted);
+    const dropped: string[] = [];
+    const converted = request.objects.map((o) => convertNoting(o, desired, dropped));
+    return { ...answer(200, uid, { status: 'Success' }, converted), dropped };
   } catch (err) {
     return answer(200, uid, { status: 'Failure', message: (err as Error).message });
   }

@@ -147,6 +147,8 @@ export class ConversionWebhook {
         if (out.body.response.result.status !== 'Success') {
           this.#o.log.warn({ message: out.body.response.result.message }, 'conversion failed');
         }
+        for (const d of out.dropped ?? [])
+          this.#o.log.warn({ dropped: d }, 'conversion dropped a hidden v1beta1 value');
         res.writeHead(out.status, { 'content-type': 'application/json' }).end(JSON.stringify(out.body));
       });
     });
