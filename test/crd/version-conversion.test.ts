@@ -20,7 +20,8 @@ import { type Raw, schemaAt, validBetaPolicy, validPolicy } from '../fuzz/arbitr
 
 const tolerance = fc.double({ min: 0, max: 1, noNaN: true, noDefaultInfinity: true });
 
-const SEED = 20261302;
+// TIDEMARK_FUZZ_RUNS=5000 (make test-fuzz) found a lossy round trip that 300 did not (issue 18).
+const SEED = Number(process.env.TIDEMARK_FUZZ_SEED ?? 20261302);
 const RUNS = Number(process.env.TIDEMARK_FUZZ_RUNS ?? 300);
 const alphaSchema = new PolicyValidator(rootSchema(undefined, 'v1alpha1'));
 const betaSchema = new PolicyValidator(rootSchema(undefined, 'v1beta1'));

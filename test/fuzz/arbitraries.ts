@@ -8,6 +8,12 @@ import { rootSchema, type SchemaNode } from '../../src/crd/schema.ts';
 
 export const ROOT = rootSchema();
 
+/**
+ * The seed the property tests start from: fixed, so a failure reproduces (fast-check prints
+ * it with the counterexample); TIDEMARK_FUZZ_SEED=n explores other cases.
+ */
+export const FUZZ_SEED = Number(process.env.TIDEMARK_FUZZ_SEED ?? 20261207);
+
 /** The schema node at a dotted path with [i] for array items, or undefined when the schema has no such field. */
 export function schemaAt(path: string, root: SchemaNode = ROOT): SchemaNode | undefined {
   let node: SchemaNode | undefined = root;

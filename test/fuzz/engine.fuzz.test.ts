@@ -20,10 +20,11 @@ import type {
   ObservationErrorKind,
   PolicySpec,
 } from '../../src/policy/types.ts';
-import { validPolicy } from './arbitraries.ts';
+import { FUZZ_SEED, validPolicy } from './arbitraries.ts';
 
-// TIDEMARK_FUZZ_RUNS raises the count for a longer hunt; the default keeps `make test` fast.
+// TIDEMARK_FUZZ_RUNS raises the count for a longer hunt (make test-fuzz); the default keeps `make test` fast.
 const RUNS = Number(process.env.TIDEMARK_FUZZ_RUNS ?? 200);
+fc.configureGlobal({ seed: FUZZ_SEED });
 const T0 = 1_700_000_000_000;
 const validator = new PolicyValidator();
 

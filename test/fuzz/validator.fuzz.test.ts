@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { parse } from 'yaml';
 import { PolicyValidator, type ValidationResult } from '../../src/crd/validate.ts';
 import {
+  FUZZ_SEED,
   garbageKey,
   garbageValue,
   HOSTILE_KEYS,
@@ -19,8 +20,9 @@ import {
   validPolicy,
 } from './arbitraries.ts';
 
-// TIDEMARK_FUZZ_RUNS raises the count for a longer hunt; the default keeps `make test` fast.
+// TIDEMARK_FUZZ_RUNS raises the count for a longer hunt (make test-fuzz); the default keeps `make test` fast.
 const RUNS = Number(process.env.TIDEMARK_FUZZ_RUNS ?? 250);
+fc.configureGlobal({ seed: FUZZ_SEED });
 const validator = new PolicyValidator();
 
 type Seg = string | number;
