@@ -189,8 +189,8 @@ function restoreCapacities(obj: Obj, fields: Record<string, unknown>, dropped: s
     if (name === undefined) continue;
     const target = targets.get(name);
     const why = target === undefined ? `there is no metric named ${name}` : capacityProblem(target, value);
-    if (why === undefined) target!.capacity = value;
-    else dropped.push(`${key} dropped: ${why}`);
+    if (why !== undefined) dropped.push(`${key} dropped: ${why}`);
+    else if (target !== undefined) target.capacity = value;
   }
 }
 
