@@ -175,6 +175,13 @@ export function registerMigrateCommand(program: Command): void {
       'rewrite every ScalingPolicy in the storage version, then set the CRD status.storedVersions to just that version',
     )
     .action(async () => {
-      await runMigration();
+      const [{ MigrationForbiddenError }, { UserError }] = await Promise.all([
+        import('../webhook/migrate.ts'),
+        import('./policy-file.ts'),
+      ]);
+      // A missing grant is the user's to fix: one line and exit 2, not a stack trace.
+      await runMigration().catch((err: unknown) => {
+        throw err instanceof MigrationForbiddenError ? new UserError(err.message) : err;
+      });
     });
 }
