@@ -2,6 +2,7 @@
 // --webhook flags of `tidemark run`, which serves it from every operator replica.
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ClientConfig, ConversionWebhook } from '../webhook/webhook.ts';
 
 export const CRD_NAME = 'scalingpolicies.tidemark.dev';
@@ -98,17 +99,23 @@ export function webhookEndpoint(
   };
 }
 
-/** Builds the webhook from the flags (loaded lazily: `validate` and `simulate` need none of it). */
+/**
+ * Builds the webhook from the flags (loaded lazily: `validate` and `simulate` need none of it).
+ * With the operator's registry, its series are served on the operator's metrics port.
+ */
 export async function makeWebhook(
   f: WebhookFlags,
   ownNamespace: string,
   log: Logger,
+  registry?: Registry,
 ): Promise<ConversionWebhook> {
-  const [{ KubeConfig }, { httpTransport }, { ConversionWebhook }] = await Promise.all([
-    import('@kubernetes/client-node'),
-    import('../kube/api-client.ts'),
-    import('../webhook/webhook.ts'),
-  ]);
+  const [{ KubeConfig }, { httpTransport }, { ConversionWebhook }, { createWebhookMetrics }] =
+    await Promise.all([
+      import('@kubernetes/client-node'),
+      import('../kube/api-client.ts'),
+      import('../webhook/webhook.ts'),
+      import('../metrics/registry.ts'),
+    ]);
   const kc = new KubeConfig();
   kc.loadFromDefault();
   const { clientConfig, hosts } = webhookEndpoint(f, ownNamespace);
@@ -124,6 +131,7 @@ export async function makeWebhook(
     hosts,
     recheckMs: f.webhookRecheckSeconds * 1000,
     certSource: f.webhookCerts,
+    ...(registry ? { metrics: createWebhookMetrics(registry) } : {}),
   });
 }
 
