@@ -238,10 +238,10 @@ function readmeHelmInstall(): string[] {
 }
 
 test("the README's helm install succeeds after `kubectl apply -f crds/` (where make demo leaves a cluster)", async () => {
-  // The CRD as kubectl alone leaves it: whatever an earlier release here wrote on it goes.
+  await kubectl(['apply', '-f', join(REPO, 'crds')]);
+  // The CRD as kubectl alone leaves it: what an earlier release in this sandbox wrote on it goes.
   await kubectl(['annotate', CRD, 'meta.helm.sh/release-name-', 'meta.helm.sh/release-namespace-']);
   await kubectl(['label', CRD, 'app.kubernetes.io/managed-by-']);
-  await kubectl(['apply', '-f', join(REPO, 'crds')]);
   const [cmd, ...args] = readmeHelmInstall();
   assert.equal(cmd, 'helm');
   // The README runs from the repository's root; the chart path is made absolute, nothing else changes.
