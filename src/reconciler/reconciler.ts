@@ -144,14 +144,22 @@ interface TargetRead {
   object?: unknown;
 }
 
-type ObserveResult = { stop: TickStop; outcome: TickOutcome; observed?: Observed } | { seen: Observation };
+type ObserveResult = { stop: TickStop; observed?: Observed } | { seen: Observation };
 
-type Acted =
-  | ActOutcome
-  | { kind: 'conflict' }
-  | { kind: 'fenced' }
-  | { kind: 'superseded' }
-  | { kind: 'unknown'; message: string };
+/** The tick's outcome after a stop: each stop reason has its own. */
+const STOP_OUTCOME: Record<TickStop['reason'], TickOutcome> = {
+  InvalidPolicy: 'invalid-policy',
+  AmbiguousTarget: 'ambiguous-target',
+  TargetNotFound: 'target-not-found',
+  FailedGetScale: 'target-error',
+};
+
+/**
+ * What the act step did: what the report tells (a write whose outcome is unknown is a failure
+ * there, and is kept in #unconfirmed), a 409 to decide again on, or a write not made because
+ * the tick may no longer act.
+ */
+type Acted = ActOutcome | { kind: 'conflict' } | { kind: Extract<TickOutcome, 'fenced' | 'superseded'> };
 
 /**
  * One tick of one policy in four steps: observe (allow-list, owner, target, scale,
@@ -207,7 +215,7 @@ export class PolicyReconciler {
     let result = await this.#observe(t);
     const retries = this.#d.scaleConflictRetries ?? 3;
     for (let conflicts = 0; ; conflicts++) {
-      if ('stop' in result) return this.#report(t, result, result.outcome);
+      if ('stop' in result) return this.#report(t, result, STOP_OUTCOME[result.stop.reason]);
       const seen = result.seen;
       const { decision, state } = this.#decideStep(t, seen);
       const acted = await this.#act(t, seen, decision, state);
@@ -296,14 +304,14 @@ export class PolicyReconciler {
             ? `target ${what} not found: ${err.message}`
             : `target ${what} not found`;
         t.log.warn({ target: what }, 'target not found');
-        return { stop: { reason: 'TargetNotFound', message }, outcome: 'target-not-found' };
+        return { stop: { reason: 'TargetNotFound', message } };
       }
       if (err instanceof TargetResolveError) {
         return invalid(`targetRef ${target.apiVersion} ${target.kind}: ${err.message}`);
       }
       t.log.warn({ err: errText(err) }, 'reading the target scale failed');
       const message = `reading the scale of ${what} failed: ${errText(err)}`;
-      return { stop: { reason: 'FailedGetScale', message }, outcome: 'target-error' };
+      return { stop: { reason: 'FailedGetScale', message } };
     }
   }
 
@@ -483,7 +491,7 @@ export class PolicyReconciler {
         direction: decision.direction,
         state,
       });
-      return { kind: 'unknown', message };
+      return { kind: 'failed', message };
     }
   }
 
@@ -498,17 +506,13 @@ export class PolicyReconciler {
     acted: Acted,
     conflicts: number,
   ): Promise<TickResult> {
-    let outcome: ActOutcome;
-    if (acted.kind === 'conflict') {
-      outcome = {
-        kind: 'failed',
-        message: `writing the scale of ${seen.display} met ${conflicts + 1} conflicts in a row: its count keeps changing`,
-      };
-    } else if (acted.kind === 'unknown') {
-      outcome = { kind: 'failed', message: acted.message };
-    } else {
-      outcome = acted as ActOutcome;
-    }
+    const outcome: ActOutcome =
+      acted.kind === 'conflict'
+        ? {
+            kind: 'failed',
+            message: `writing the scale of ${seen.display} met ${conflicts + 1} conflicts in a row: its count keeps changing`,
+          }
+        : (acted as ActOutcome);
     const failed = outcome.kind === 'failed';
     // The engine assumed the action happened; when it did not, its new state is dropped.
     if (!failed) t.mem.engineState = state;
@@ -682,15 +686,15 @@ interface UnconfirmedScale {
 /** Beyond this, a changed count is not attributed to an old failed write. */
 const UNCONFIRMED_MAX_AGE_MS = 5 * 60_000;
 
-function ambiguous(t: Tick, other: string): { stop: TickStop; outcome: TickOutcome } {
+function ambiguous(t: Tick, other: string): { stop: TickStop } {
   const tr = t.policy.spec.targetRef;
   const message = `target ${tr.kind} ${t.namespace}/${tr.name} is also scaled by ${other}: this policy does not act while it is not the only owner (the oldest ScalingPolicy owns a target; none acts where an HPA does)`;
   t.log.debug({ owner: other }, 'target has another owner: not acting');
-  return { stop: { reason: 'AmbiguousTarget', message }, outcome: 'ambiguous-target' };
+  return { stop: { reason: 'AmbiguousTarget', message } };
 }
 
-function invalid(message: string): { stop: TickStop; outcome: TickOutcome } {
-  return { stop: { reason: 'InvalidPolicy', message }, outcome: 'invalid-policy' };
+function invalid(message: string): { stop: TickStop } {
+  return { stop: { reason: 'InvalidPolicy', message } };
 }
 
 /** Transport failures, timeouts and 5xx: the request may or may not have been applied. */
