@@ -3,13 +3,13 @@
 // did, it builds the next status (conditions included) and the Events worth
 // sending. No I/O and no clock, so every condition and Event is unit-tested
 // without a cluster (test/reconciler/tick-report.test.ts).
+import { statusNumber } from '../core/format.ts';
 import type { ScalingPolicy, ScalingPolicyStatus } from '../crd/types.generated.ts';
 import type { EventSpec } from '../kube/events.ts';
 import type { Decision, EngineState, LimitReason } from '../policy/types.ts';
 import {
   type ConditionInput,
   type CurrentMetric,
-  formatNumber,
   getCondition,
   persistState,
   pushDecision,
@@ -272,8 +272,8 @@ function reportAction(d: Draft, o: Observed, decision: Decision, outcome: ActOut
 
 function currentMetric(r: Decision['metrics'][number]): CurrentMetric {
   const cm: CurrentMetric = { name: r.name };
-  const v = formatNumber(r.value);
-  const t = formatNumber(r.target);
+  const v = statusNumber(r.value);
+  const t = statusNumber(r.target);
   if (v !== undefined) cm.value = v;
   if (t !== undefined) cm.target = t;
   if (r.proposedReplicas !== undefined) cm.proposedReplicas = r.proposedReplicas;
@@ -294,7 +294,7 @@ function metricTransitions(d: Draft, decision: Decision): void {
       d.event(
         'Normal',
         'MetricRecovered',
-        `metric ${r.name} recovered (${formatNumber(r.value)}; failed with ${prevKind} before)`,
+        `metric ${r.name} recovered (${statusNumber(r.value)}; failed with ${prevKind} before)`,
       );
     }
   }
