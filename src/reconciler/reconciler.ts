@@ -164,7 +164,7 @@ type Acted = ActOutcome | { kind: 'conflict' } | { kind: Extract<TickOutcome, 'f
 /**
  * One tick of one policy in four steps: observe (allow-list, owner, target, scale,
  * metrics) → decide (the pure engine) → act (the scale write, with the
- * resourceVersion it read) → report (status and Events, built by report.ts).
+ * resourceVersion it read) → report (status and Events, built by tick-report.ts).
  * Everything it remembers between ticks is either in the policy's status (so a
  * restarted operator or a new leader continues) or is a cache that the status can
  * rebuild.
@@ -534,7 +534,7 @@ export class PolicyReconciler {
     });
   }
 
-  /** Builds the status and Events (report.ts), writes what changed, sends the Events. */
+  /** Builds the status and Events (tick-report.ts), writes what changed, sends the Events. */
   async #report(
     t: Tick,
     facts: Pick<Parameters<typeof buildReport>[0], 'stop' | 'observed' | 'decided'>,
