@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AddressCheck, PolicyObservations, PolicyRef, RangeResult } from '../collector/index.ts';
+import type { AddressCheck, PolicyObservations } from '../collector/index.ts';
 import type { ScalingPolicy, ScalingPolicyStatus } from '../crd/types.generated.ts';
 import { V1BETA1 } from '../crd/version-conversion.ts';
 import { encode, isConflict, isNotFound, KubeApiError, type KubeTransport } from '../kube/api-client.ts';
@@ -159,7 +159,7 @@ const STOP_OUTCOME: Record<TickStop['reason'], TickOutcome> = {
  * there, and is kept in #unconfirmed), a 409 to decide again on, or a write not made because
  * the tick may no longer act.
  */
-type Acted = ActOutcome | { kind: 'conflict' } | { kind: Extract<TickOutcome, 'fenced' | 'superseded'> };
+type Acted = ActOutcome | { kind: 'conflict' } | { kind: 'fenced' } | { kind: 'superseded' };
 
 /**
  * One tick of one policy in four steps: observe (allow-list, owner, target, scale,
@@ -503,7 +503,7 @@ export class PolicyReconciler {
     seen: Observation,
     decision: Decision,
     state: EngineState,
-    acted: Acted,
+    acted: ActOutcome | { kind: 'conflict' },
     conflicts: number,
   ): Promise<TickResult> {
     const outcome: ActOutcome =
@@ -512,7 +512,7 @@ export class PolicyReconciler {
             kind: 'failed',
             message: `writing the scale of ${seen.display} met ${conflicts + 1} conflicts in a row: its count keeps changing`,
           }
-        : (acted as ActOutcome);
+        : acted;
     const failed = outcome.kind === 'failed';
     // The engine assumed the action happened; when it did not, its new state is dropped.
     if (!failed) t.mem.engineState = state;
