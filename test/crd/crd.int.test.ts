@@ -46,7 +46,11 @@ async function createError(manifest: string): Promise<string> {
 
 before(async () => {
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(REPO, 'crds/scalingpolicy.yaml')]);
-  await kubectl(['wait', '--for=condition=Established', CRD, '--timeout=60s']);
+  // A CRD created a moment ago has no status yet, and kubectl wait then fails at once instead of waiting.
+  await waitFor(() => kubectl(['wait', '--for=condition=Established', CRD, '--timeout=10s']), {
+    timeoutMs: 60_000,
+    what: 'the CRD established',
+  });
   await waitFor(async () => (await kubectl(['get', CRD, '-o', 'json'])).stdout.includes('"Webhook"'), {
     timeoutMs: 60_000,
     what: 'the conversion webhook on the CRD',
