@@ -1,11 +1,11 @@
 import { Command, CommanderError } from 'commander';
-import { formatIssues, PolicyValidator } from '../crd/validate.ts';
 import { registerBacktestCommand } from './backtest.ts';
 import { registerConvertCommand } from './convert.ts';
-import { loadPolicyFile, UserError } from './policy-file.ts';
+import { UserError } from './policy-file.ts';
 import { leaseNamespace, registerRunCommand } from './run.ts';
 import { registerSimulateCommand } from './simulate.ts';
 import { registerTraceCommand } from './trace.ts';
+import { registerValidateCommand } from './validate.ts';
 import { registerMigrateCommand, registerWebhookCommand } from './webhook.ts';
 
 export function buildProgram(): Command {
@@ -14,18 +14,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) });
 
-  program
-    .command('validate')
-    .description('validate ScalingPolicy files with the CRD schema and its CEL rules')
-    .argument('<files...>', 'policy YAML files')
-    .action((files: string[]) => {
-      const validator = new PolicyValidator();
-      for (const file of files) {
-        loadPolicyFile(file, validator);
-        process.stdout.write(`${file}: valid\n`);
-      }
-    });
-
+  registerValidateCommand(program);
   registerSimulateCommand(program);
   registerBacktestCommand(program);
   registerRunCommand(program);

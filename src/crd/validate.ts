@@ -1,6 +1,7 @@
 import { Environment } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { promqlIssues } from './promql.ts';
 import { loadCrd, rootSchema, type SchemaNode, servedVersions, storageVersion } from './schema.ts';
 import type { ScalingPolicy } from './types.generated.ts';
 import { convertPolicy } from './version-conversion.ts';
@@ -48,6 +49,8 @@ class SchemaValidator {
     }
     walkFields(this.#schema, value, '', issues);
     if (issues.length === 0) this.#celRules(this.#schema, value, '', issues);
+    // PromQL the operator could not run is as invalid as a field the API server refuses.
+    if (issues.length === 0) issues.push(...promqlIssues(value));
     if (issues.length > 0) return { ok: false, issues: dedupe(issues) };
     return { ok: true, policy: value as ScalingPolicy };
   }
