@@ -4,6 +4,7 @@ import { registerConvertCommand } from './convert.ts';
 import { UserError } from './policy-file.ts';
 import { leaseNamespace, registerRunCommand } from './run.ts';
 import { registerSimulateCommand } from './simulate.ts';
+import { endQuietlyWhenStdoutCloses } from './stdout.ts';
 import { registerTraceCommand } from './trace.ts';
 import { registerValidateCommand } from './validate.ts';
 import { registerMigrateCommand, registerWebhookCommand } from './webhook.ts';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
 /** Runs the CLI; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  endQuietlyWhenStdoutCloses();
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
