@@ -123,6 +123,12 @@ export function convertAndReport(objects: unknown[], opts: ConvertCliOptions): s
     ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
     queries: opts.query,
   });
+  if (out.unmatchedQueries.length > 0) {
+    const names = out.unmatchedQueries.join(', ');
+    throw new UserError(
+      `--query ${names} matched no metric; the metrics are: ${out.metricNames.join(', ') || 'none'} (or OBJECT/METRIC for one object)`,
+    );
+  }
   const err = (s: string) => process.stderr.write(`${s}\n`);
   for (const s of out.skipped) err(`note: skipped ${s}`);
   for (const f of out.failures) err(`error: ${f.source}: ${f.message}`);

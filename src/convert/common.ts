@@ -72,6 +72,8 @@ export interface ConvertOptions {
   prometheus?: string;
   /** PromQL for adapter metrics, by metric name or OBJECT/METRIC. */
   queries?: Record<string, string>;
+  /** Filled by lookupQuery with every metric name a --query could have named, so a mistyped one can be told. */
+  asked?: Set<string>;
 }
 
 /** The operator's default allow-listed address (deploy/), used for HPAs when --prometheus is not given. */
@@ -321,6 +323,7 @@ export function policyFor(s: Source, spec: PolicyObject['spec']): PolicyObject {
 /** --query NAME=PROMQL, where NAME is the metric's name or OBJECT/METRIC for one object only. */
 export function lookupQuery(options: ConvertOptions, object: string, names: string[]): string | undefined {
   const q = options.queries ?? {};
+  for (const n of names) options.asked?.add(n).add(`${object}/${n}`);
   for (const n of names) {
     const v = q[`${object}/${n}`] ?? q[n];
     if (v !== undefined) return v;

@@ -139,3 +139,22 @@ test("the README's convert example shows what the command prints", async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(m[2], r.stdout);
 });
+
+test('a --query NAME that matches no metric is an error naming it and the metrics there are', async () => {
+  const r = await tidemark([
+    'convert',
+    '--allow-todo',
+    '--query',
+    'cpuu=sum(rate(x[1m]))',
+    '--query',
+    'search/memory=sum(y)',
+    'test/convert/fixtures/hpa-cpu-memory.yaml',
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(
+    r.stderr,
+    /error: --query cpuu matched no metric; the metrics are: cpu, cpu-indexer, memory, search_queue_depth \(or OBJECT\/METRIC for one object\)/,
+  );
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
