@@ -148,6 +148,7 @@ async function backtestAction(o: BacktestFlags): Promise<void> {
     collector.close();
   }
   for (const note of result.notes) process.stderr.write(`note: ${note}\n`);
+  for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
   writeOutputs(o, result);
   process.stdout.write(
     o.format === 'json'

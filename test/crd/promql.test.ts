@@ -1,7 +1,7 @@
 // PromQL syntax as Prometheus's own grammar sees it, wherever a policy is validated.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { promqlSyntaxError } from '../../src/crd/promql.ts';
+import { promqlSyntaxError, rangeWindows } from '../../src/crd/promql.ts';
 import { PolicyValidator } from '../../src/crd/validate.ts';
 
 test('well-formed queries parse', () => {
@@ -49,4 +49,15 @@ test('the policy validator refuses a metric query and an SLO latency query that 
   assert.equal(result.ok, false);
   const paths = result.ok ? [] : result.issues.map((i) => i.path);
   assert.deepEqual(paths, ['spec.metrics[0].query', 'spec.autotune.slo.latencyQuery']);
+});
+
+test('rangeWindows: the windows of range selectors and subqueries, not subquery steps or strings', () => {
+  const rangeWindowsSeconds = (q: string) =>
+    rangeWindows(q)
+      .map((w) => w.seconds)
+      .sort((a, b) => a - b);
+  assert.deepEqual(rangeWindows('sum(rate(x{a="[5s]"}[30s]))'), [{ text: '30s', seconds: 30 }]);
+  assert.deepEqual(rangeWindowsSeconds('x[1m30s] + y[500ms]'), [0.5, 90]);
+  assert.deepEqual(rangeWindowsSeconds('max_over_time(rate(x[1m])[5m:30s])'), [60, 300]);
+  assert.deepEqual(rangeWindowsSeconds('up'), []);
 });
