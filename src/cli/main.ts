@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBacktestCommand } from './backtest.ts';
 import { registerConvertCommand } from './convert.ts';
@@ -12,6 +13,7 @@ import { registerMigrateCommand, registerWebhookCommand } from './webhook.ts';
 export function buildProgram(): Command {
   const program = new Command('tidemark')
     .description('Autoscale Kubernetes workloads from Prometheus metrics.')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) });
 
@@ -24,6 +26,14 @@ export function buildProgram(): Command {
   registerWebhookCommand(program, () => leaseNamespace(undefined));
   registerMigrateCommand(program);
   return program;
+}
+
+/** From package.json, two folders up from src/cli/ in a checkout and from dist/cli/ in the package. */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
 }
 
 /** Runs the CLI; returns the process exit code. */
