@@ -207,3 +207,22 @@ test('a policy the capacity serves has no warnings (an empty list in the JSON re
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout).warnings, []);
 });
+
+test('--plot with --outage shades the outage in the SVG', async () => {
+  const svgFile = join(dir, 'outage.svg');
+  const r = await tidemark(
+    'simulate',
+    '--trace',
+    flatTrace,
+    '--policy',
+    goodPolicy,
+    '--capacity',
+    '10',
+    '--outage',
+    '5:3',
+    '--plot',
+    svgFile,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal([...readFileSync(svgFile, 'utf8').matchAll(/<rect class="outage"/g)].length, 2);
+});
