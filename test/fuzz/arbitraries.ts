@@ -84,10 +84,16 @@ const activation = fc.oneof(
   matching('spec.metrics[].activationThreshold'),
 );
 
+/** PromQL that parses (the validator checks queries with Prometheus's grammar, src/crd/promql.ts). */
+const promql = fc.oneof(
+  fc.constantFrom('up', 'vector(1)', 'histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])))'),
+  fc.stringMatching(/^[a-z_][a-z0-9_]{0,20}$/).map((name) => `sum(rate(${name}_total[1m]))`),
+);
+
 const metric = fc.record(
   {
     name: matching('spec.metrics[].name'),
-    query: fc.string({ minLength: 1, maxLength: 40 }),
+    query: promql,
     target: fc.record({ type: fc.constantFrom('AverageValue', 'Value'), value: targetValue }),
     activationThreshold: activation,
   },
@@ -165,7 +171,7 @@ export const validPolicy: fc.Arbitrary<Raw> = fc
     ),
     slo: fc.option(
       fc.record({
-        latencyQuery: fc.string({ minLength: 1, maxLength: 40 }),
+        latencyQuery: promql,
         objectiveSeconds: numIn(0.001, 3600),
         a: numIn(0.001, 1e9),
         b: numIn(0.001, 1e9),
