@@ -49,8 +49,6 @@ class SchemaValidator {
     }
     walkFields(this.#schema, value, '', issues);
     if (issues.length === 0) this.#celRules(this.#schema, value, '', issues);
-    // PromQL the operator could not run is as invalid as a field the API server refuses.
-    if (issues.length === 0) issues.push(...promqlIssues(value));
     if (issues.length > 0) return { ok: false, issues: dedupe(issues) };
     return { ok: true, policy: value as ScalingPolicy };
   }
@@ -110,6 +108,13 @@ export class PolicyValidator {
   }
 
   validate(input: unknown): ValidationResult {
+    const result = this.#validateSchema(input);
+    // PromQL the operator could not run is as invalid as a field the API server refuses.
+    const promql = result.ok ? promqlIssues(result.policy) : [];
+    return promql.length > 0 ? { ok: false, issues: promql } : result;
+  }
+
+  #validateSchema(input: unknown): ValidationResult {
     if (this.#fixed) return this.#fixed.validate(input);
     const crd = loadCrd();
     const storage = storageVersion(crd);
