@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { convertObjects, hasTodo, renderPolicy } from '../convert/index.ts';
-import { UserError } from './policy-file.ts';
+import { UserError, yamlValue } from './policy-file.ts';
 
 export interface ConvertCliOptions {
   fromCluster?: boolean;
@@ -65,8 +65,9 @@ function readFiles(files: string[]): unknown[] {
       throw new UserError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
     for (const doc of parseAllDocuments(text)) {
-      if (doc.errors.length > 0) throw new UserError(`${file}: invalid YAML: ${doc.errors[0]!.message}`);
-      objects.push(doc.toJS());
+      const yaml = yamlValue(doc);
+      if ('error' in yaml) throw new UserError(`${file}: ${yaml.error}`);
+      objects.push(yaml.value);
     }
   }
   return objects;

@@ -2,7 +2,7 @@
 // subcommand throws for a user's mistake (kept apart from main.ts so that the
 // subcommands main.ts registers do not import it back).
 import { readFileSync } from 'node:fs';
-import { type Document, parseAllDocuments } from 'yaml';
+import { type Document, isScalar, parseAllDocuments } from 'yaml';
 import type { ScalingPolicy } from '../crd/types.generated.ts';
 import { formatIssues, PolicyValidator } from '../crd/validate.ts';
 import { API_VERSIONS } from '../crd/version-conversion.ts';
@@ -24,7 +24,22 @@ export function policyDocuments(file: string): Document.Parsed[] {
     throw new UserError(`cannot read policy file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
   // A comment-only document (convert's trailing notes) holds nothing to check.
-  return parseAllDocuments(text).filter((d) => d.errors.length > 0 || d.toJS() != null);
+  const empty = (d: Document.Parsed) =>
+    d.contents === null || (isScalar(d.contents) && d.contents.value === null);
+  return parseAllDocuments(text).filter((d) => d.errors.length > 0 || !empty(d));
+}
+
+/**
+ * A document's value, or why it has none: a syntax error, or one the yaml library refuses to
+ * build (an alias bomb throws from toJS), said in one line rather than as a stack trace.
+ */
+export function yamlValue(doc: Document.Parsed): { value: unknown } | { error: string } {
+  if (doc.errors.length > 0) return { error: `invalid YAML: ${doc.errors[0]!.message}` };
+  try {
+    return { value: doc.toJS() };
+  } catch (err) {
+    return { error: `invalid YAML: ${err instanceof Error ? err.message : String(err)}` };
+  }
 }
 
 /**
@@ -32,9 +47,9 @@ export function policyDocuments(file: string): Document.Parsed[] {
  * version it names (v1alpha1 or v1beta1), and returns it as v1beta1.
  */
 export function checkPolicyDocument(doc: Document.Parsed, validator: PolicyValidator): CheckedDocument {
-  if (doc.errors.length > 0)
-    return { ok: false, notPolicy: false, message: `invalid YAML: ${doc.errors[0]!.message}` };
-  const obj = doc.toJS() as { apiVersion?: unknown; kind?: unknown } | null;
+  const yaml = yamlValue(doc);
+  if ('error' in yaml) return { ok: false, notPolicy: false, message: yaml.error };
+  const obj = yaml.value as { apiVersion?: unknown; kind?: unknown } | null;
   if (!API_VERSIONS.includes(obj?.apiVersion as string) || obj?.kind !== 'ScalingPolicy') {
     return {
       ok: false,

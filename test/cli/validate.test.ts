@@ -158,3 +158,21 @@ test('tidemark validate parses PromQL: a missing parenthesis is an error naming 
   assert.match(r.stderr, /spec\.metrics\[0\]\.query: Invalid value: .*PromQL: unexpected end of query/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
+
+// Nine levels of ten aliases each: the yaml library refuses to expand it (a resource exhaustion attack).
+const aliasBomb = [
+  'a: &a [x, x, x, x, x, x, x, x, x, x]',
+  ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill(`*${'abcdefghi'[i]}`).join(', ')}]`),
+].join('\n');
+
+test('tidemark validate and convert refuse an alias bomb in one line, exit 2, no stack trace', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tidemark-'));
+  const file = join(dir, 'bomb.yaml');
+  writeFileSync(file, `${aliasBomb}\n`);
+  for (const command of ['validate', 'convert']) {
+    const r = await tidemark(command, file);
+    assert.equal(r.code, 2, `${command}: ${r.stderr}`);
+    assert.match(r.stderr, /bomb\.yaml: invalid YAML: Excessive alias count/, command);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, `${command}: no stack trace`);
+  }
+});
