@@ -29,7 +29,8 @@ relaunch(process.execPath, [${JSON.stringify(child)}]);
 function signalParent(signal: NodeJS.Signals) {
   return new Promise<{ code: number | null; signal: string | null; stdout: string; childPid: number }>(
     (resolve) => {
-      const p = spawn(process.execPath, [parent], { stdio: ['ignore', 'pipe', 'inherit'] });
+      // No terminal among its stdio, as under a supervisor (at a terminal, Ctrl-C reaches the child itself).
+      const p = spawn(process.execPath, [parent], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let childPid = 0;
       p.stdout.on('data', (d: Buffer) => {
@@ -64,6 +65,12 @@ test('SIGTERM to the relaunching parent reaches the child, and the parent exits 
 test('a child that a signal ends ends the parent with the same signal', async () => {
   const r = await signalParent('SIGHUP');
   assert.equal(r.signal, 'SIGHUP');
+  assert.equal(alive(r.childPid), false, 'no orphaned child');
+});
+
+test('SIGINT is passed on too when no terminal sent it to the child already', async () => {
+  const r = await signalParent('SIGINT');
+  assert.equal(r.signal, 'SIGINT');
   assert.equal(alive(r.childPid), false, 'no orphaned child');
 });
 
