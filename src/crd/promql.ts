@@ -3,6 +3,7 @@
 // refused up front. The parser is Prometheus's own published grammar (@prometheus-io/lezer-promql):
 // a Lezer parser never throws, it recovers and marks what it could not parse with error nodes.
 import { parser } from '@prometheus-io/lezer-promql';
+import { promqlDurationSeconds } from '../core/promql-duration.ts';
 
 /** Why the query does not parse, or undefined when it does. */
 export function promqlSyntaxError(query: string): string | undefined {
@@ -42,24 +43,6 @@ export function promqlIssues(policy: unknown): Array<{ path: string; message: st
   return issues;
 }
 
-const UNIT_SECONDS: Record<string, number> = {
-  ms: 0.001,
-  s: 1,
-  m: 60,
-  h: 3600,
-  d: 86400,
-  w: 604800,
-  y: 31536000,
-};
-
-/** A PromQL duration (`30s`, `1m30s`, `500ms`; a bare number is seconds) in seconds, NaN if it is none. */
-function durationSeconds(text: string): number {
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
-  const parts = [...text.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)];
-  if (parts.map((p) => p[0]).join('') !== text || parts.length === 0) return Number.NaN;
-  return parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_SECONDS[p[2]!]!, 0);
-}
-
 /**
  * The windows a query reads over (`x[30s]`, a subquery's `[5m:…]`; not a subquery's step),
  * as written and in seconds. Empty for a query that does not parse.
@@ -73,7 +56,7 @@ export function rangeWindows(query: string): Array<{ text: string; seconds: numb
       const range = node.node.getChild('DurationExpr');
       if (!range) return;
       const text = query.slice(range.from, range.to);
-      const seconds = durationSeconds(text);
+      const seconds = promqlDurationSeconds(text);
       if (Number.isFinite(seconds)) out.push({ text, seconds });
     },
   });
