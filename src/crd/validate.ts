@@ -1,6 +1,7 @@
 import { Environment } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { promqlIssues } from './promql.ts';
 import { loadCrd, rootSchema, type SchemaNode, servedVersions, storageVersion } from './schema.ts';
 import type { ScalingPolicy } from './types.generated.ts';
 import { convertPolicy } from './version-conversion.ts';
@@ -119,6 +120,13 @@ export class PolicyValidator {
   }
 
   validate(input: unknown): ValidationResult {
+    const result = this.#validateSchema(input);
+    // PromQL the operator could not run is as invalid as a field the API server refuses.
+    const promql = result.ok ? promqlIssues(result.policy) : [];
+    return promql.length > 0 ? { ok: false, issues: promql } : result;
+  }
+
+  #validateSchema(input: unknown): ValidationResult {
     if (this.#fixed) return this.#fixed.validate(input);
     const crd = loadCrd();
     const storage = storageVersion(crd);

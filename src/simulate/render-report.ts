@@ -101,6 +101,8 @@ export function formatTable(report: Report, view: TableView = {}): string {
         .join(', ')}`,
     );
   }
+  const warnings = report.warnings ?? [];
+  if (warnings.length > 0) out.push('', ...warnings.map((w) => `warning: ${w}`));
   return `${out.join('\n')}\n`;
 }
 
