@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { kubectl, waitFor } from '../support/sandbox.ts';
+import { kubectl, waitEstablished, waitFor } from '../support/sandbox.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON from the API server, checked field by field by the assertions
 type Json = any;
@@ -46,11 +46,7 @@ async function createError(manifest: string): Promise<string> {
 
 before(async () => {
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(REPO, 'crds/scalingpolicy.yaml')]);
-  // A CRD created a moment ago has no status yet, and kubectl wait then fails at once instead of waiting.
-  await waitFor(() => kubectl(['wait', '--for=condition=Established', CRD, '--timeout=10s']), {
-    timeoutMs: 60_000,
-    what: 'the CRD established',
-  });
+  await waitEstablished(CRD);
   await waitFor(async () => (await kubectl(['get', CRD, '-o', 'json'])).stdout.includes('"Webhook"'), {
     timeoutMs: 60_000,
     what: 'the conversion webhook on the CRD',

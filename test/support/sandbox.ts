@@ -160,6 +160,20 @@ export async function waitFor<T>(
 }
 
 /**
+ * Waits until a CRD is Established. `kubectl wait` on a CRD created a moment ago fails at
+ * once (it has no status yet) instead of waiting, so it is retried until the deadline.
+ */
+export async function waitEstablished(
+  crd = 'crd/scalingpolicies.tidemark.dev',
+  timeoutMs = 60_000,
+): Promise<void> {
+  await waitFor(() => kubectl(['wait', '--for=condition=Established', crd, '--timeout=10s']), {
+    timeoutMs,
+    what: `${crd} established`,
+  });
+}
+
+/**
  * Makes the sandbox's Prometheus scrape `targets` (host:port) under job `job`,
  * through its file_sd directory (picked up within a few seconds). Returns a
  * function that removes the registration.
