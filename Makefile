@@ -12,7 +12,7 @@ NODE := node --disable-warning=ExperimentalWarning
 UNIT_TESTS = $(shell find test -name '*.test.ts' ! -name '*.int.test.ts' | sort)
 INT_TESTS = $(shell find test -name '*.int.test.ts' | sort)
 
-.PHONY: help deps build lint typecheck format test test-unit test-integration bench bench-scale env-up env-down demo gen clean
+.PHONY: help deps build lint typecheck format test test-unit test-integration bench bench-scale env-up env-down demo gen clean image
 
 help:
 	@echo "make test         lint, type-check, unit tests, then integration/e2e tests in the local sandbox"
@@ -24,6 +24,7 @@ help:
 	@echo "make env-up       start the local control plane + Prometheus (.sandbox/env.sh)"
 	@echo "make env-down     stop it"
 	@echo "make demo         sandbox + operator + a simulated workload scaling live"
+	@echo "make image        build the Dockerfile with podman into tidemark:<version> (local node:24-slim stand-in)"
 
 # `npm ci` installs exactly package-lock.json and never writes it, so a fresh
 # clone's `make test` leaves `git status` clean (`npm install` rewrote the lock).
@@ -98,6 +99,11 @@ env-down:
 # shortens it.
 demo: deps
 	$(NODE) scripts/demo.ts
+
+# The shipped Dockerfile, unchanged, built with podman (no Docker engine here) on a
+# local stand-in for node:24-slim (no registry is reachable); see sandbox/image.sh.
+image: deps
+	sandbox/image.sh
 
 clean:
 	rm -rf dist node_modules
