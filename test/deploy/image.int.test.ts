@@ -9,6 +9,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { installCrd } from '../support/faults.ts';
 import { sandboxEnv, waitFor } from '../support/sandbox.ts';
 import { buildImage, imageName, podman } from './support/image.ts';
 import { freePort, httpGet } from './support/operator.ts';
@@ -47,6 +48,8 @@ test('the built image runs as uid 1000 and its entry point is `tidemark run`', (
 
 test('the image runs the operator against the sandbox read-only and non-root; SIGTERM to PID 1 ends it with 0', async () => {
   const env = sandboxEnv();
+  // The operator is ready once its policy watch runs, which needs the CRD.
+  await installCrd();
   // The sandbox's kubeconfig names root-only key files (mode 600): the container's uid 1000
   // gets a flattened copy with the credentials inline, as a mounted Secret would be.
   kubeDir = mkdtempSync(join(tmpdir(), 'tidemark-image-kube-'));
