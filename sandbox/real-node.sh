@@ -12,7 +12,7 @@
 #   kubelet          built with the control plane (sandbox/build.sh), same namespace
 #
 # The node's network: a network namespace of the sandbox's own (tidemark-<hash of the
-# sandbox dir>) joined to the host by a veth pair, HOST_IP/30 on the host side and
+# sandbox dir>) joined to the host by a veth pair, HOST_IP/30 (172.31.x.y) on the host side and
 # NODE_IP/30 inside: the kubelet refuses a loopback node IP ("nodeIP can't be loopback
 # address"), and without a node address `kubectl logs` fails ("no preferred addresses
 # found"). Pods get addresses from CNI bridge + host-local (POD_SUBNET) inside that
@@ -32,7 +32,7 @@
 # The node is tainted (tidemark.dev/real-node=true:NoSchedule): workload pods stay on
 # KWOK; pods meant for it tolerate the taint and select the label tidemark.dev/real-node.
 #
-# Settings: TIDEMARK_REAL_NODE_NET (172.31.254.0: the /30 of the veth pair),
+# Settings: TIDEMARK_REAL_NODE_NET (the /30 of the veth pair, 172.31.x.y from a hash),
 # TIDEMARK_REAL_NODE_PODS (10.252.0.0/24).
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -44,7 +44,10 @@ STATE=$SANDBOX_DIR/node
 NETNS=tidemark-$(printf '%s' "$SANDBOX_DIR" | sha256sum | cut -c1-8)
 VETH_HOST=tmh-${NETNS#tidemark-}
 VETH_NODE=tmn-${NETNS#tidemark-}
-NET_BASE=${TIDEMARK_REAL_NODE_NET:-172.31.254.0}
+# The veth pair's /30 in 172.31.0.0/16, picked by the same hash, so that sandboxes in
+# different directories (worktrees, make test-real-node) do not collide.
+hash=$(printf '%s' "$SANDBOX_DIR" | sha256sum)
+NET_BASE=${TIDEMARK_REAL_NODE_NET:-172.31.$((16#${hash:0:2})).$(((16#${hash:2:2} % 64) * 4))}
 HOST_IP=${NET_BASE%.*}.$((${NET_BASE##*.} + 1))
 NODE_IP=${NET_BASE%.*}.$((${NET_BASE##*.} + 2))
 POD_SUBNET=${TIDEMARK_REAL_NODE_PODS:-10.252.0.0/24}
