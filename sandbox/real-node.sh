@@ -190,7 +190,7 @@ EOF
   cat >"$STATE/cni/net.d/10-tidemark.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
-  "name": "tidemark",
+  "name": "$NETNS",
   "plugins": [
     {
       "type": "bridge",
@@ -389,6 +389,15 @@ down_quiet() {
   # Shims of this containerd still running (found by its socket on their command line).
   local p
   for p in $(pgrep -f -- "-address $SOCK" 2>/dev/null || true); do kill -KILL "$p" 2>/dev/null || true; done
+  # libcni's result cache has a fixed place (/var/lib/cni/results): this network's
+  # entries (named after it) and the loopback entries of the same containers.
+  local f cid
+  for f in /var/lib/cni/results/"$NETNS"-*; do
+    [[ -e $f ]] || continue
+    cid=${f#/var/lib/cni/results/"$NETNS"-}
+    cid=${cid%-*}
+    rm -f "$f" "/var/lib/cni/results/cni-loopback-$cid-lo"
+  done
   if [[ -d $STATE ]]; then
     awk -v s="$STATE/" 'index($2, s) == 1 { print $2 }' /proc/mounts | sort -r |
       while read -r m; do umount -l "$m" 2>/dev/null || true; done
