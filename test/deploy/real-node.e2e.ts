@@ -183,3 +183,45 @@ test('helm install: 2 operator pods on the real node, in-cluster config, probes 
   assert.match(logs.stdout, /"msg":"became leader"/);
   assert.doesNotMatch(logs.stdout, /forbidden/i, 'a missing RBAC grant');
 });
+
+test('kubectl delete pod of the leader: SIGTERM reaches the operator as PID 1, it releases the Lease, the standby leads', async () => {
+  const lease = async () =>
+    (await json<{ spec: { holderIdentity?: string } }>(['get', 'lease', 'tidemark-leader', '-n', NS])).spec
+      .holderIdentity ?? '';
+  const leader = await lease();
+  const pods = await json<{ items: Pod[] }>([
+    'get',
+    'pods',
+    '-n',
+    NS,
+    '-l',
+    'app.kubernetes.io/name=tidemark',
+  ]);
+  const standby = pods.items.map((p) => p.metadata.name).find((n) => n !== leader);
+  assert.ok(leader && standby, `a leader (${leader}) and a standby (${standby})`);
+  const t0 = performance.now();
+  // Graceful: the kubelet sends SIGTERM and waits up to terminationGracePeriodSeconds (30).
+  await kubectl(['delete', 'pod', '-n', NS, leader, '--wait=false']);
+  const next = await waitFor(
+    async () => {
+      const h = await lease();
+      return h && h !== leader ? h : undefined;
+    },
+    { timeoutMs: 90_000, intervalMs: 200, what: `a new Lease holder after ${leader}` },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  // The standby takes over the released Lease (a replacement pod starts later than that).
+  assert.equal(next, standby);
+  process.stdout.write(`# leader hand-over after kubectl delete pod: ${seconds.toFixed(1)} s\n`);
+});
+
+test('helm uninstall removes the operator pods and leaves the CRD (resource-policy keep)', async () => {
+  await helm(['uninstall', 'tidemark', '--namespace', NS, '--wait']);
+  await waitFor(
+    async () =>
+      (await json<{ items: Pod[] }>(['get', 'pods', '-n', NS, '-l', 'app.kubernetes.io/name=tidemark'])).items
+        .length === 0,
+    { timeoutMs: 90_000, what: 'the operator pods to go' },
+  );
+  await kubectl(['get', 'crd', 'scalingpolicies.tidemark.dev']);
+});
