@@ -75,7 +75,9 @@ INT_FIRST = test/e2e/upgrade.int.test.ts
 test-integration: deps
 	TIDEMARK_FIRST="$(INT_FIRST)" TIDEMARK_BESIDE="$(INT_BESIDE)" sandbox/with-sandbox.sh sandbox/run-int-tests.sh $(INT_TESTS)
 
-test: lint test-unit test-integration
+# test-real-node last: a sandbox of its own with a real node (about 2 min once the image
+# and the kubelet are cached).
+test: lint test-unit test-integration test-real-node
 
 # Every *.csv in TRACES plus seeded synthetic traces, each at its own scale (bench/simulate.ts).
 TRACES ?= ../shared/traces
