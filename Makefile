@@ -12,11 +12,12 @@ NODE := node --disable-warning=ExperimentalWarning
 UNIT_TESTS = $(shell find test -name '*.test.ts' ! -name '*.int.test.ts' | sort)
 INT_TESTS = $(shell find test -name '*.int.test.ts' | sort)
 
-.PHONY: help deps build lint typecheck format test test-unit test-integration bench bench-scale env-up env-down demo gen clean image test-real-node
+.PHONY: help deps build lint typecheck format test test-unit test-fuzz test-integration bench bench-scale env-up env-down demo gen clean image test-real-node
 
 help:
 	@echo "make test         lint, type-check, unit tests, then integration/e2e tests in the local sandbox"
 	@echo "make test-unit    tests that need no cluster"
+	@echo "make test-fuzz    the property tests of test/crd and test/fuzz at 5,000 cases each (nightly; FUZZ_RUNS=n)"
 	@echo "make lint         biome (lint + format check) and tsc"
 	@echo "make build        compile to dist/"
 	@echo "make bench        benchmarks; results in bench/results/"
@@ -66,6 +67,14 @@ format: deps
 # process (the CLI tests), so this halves the wall time (249 s -> 140 s measured).
 test-unit: deps
 	$(NODE) --test --test-concurrency=2 --test-reporter=spec $(UNIT_TESTS)
+
+# The property tests at many cases, for a nightly job: make test runs a few hundred, and the
+# conversion's lossy round trip (issue 18) first failed at case 342 of 5,000 with the same seed.
+# One file at a time: each is CPU-bound for minutes.
+FUZZ_RUNS ?= 5000
+FUZZ_TESTS = $(shell find test/crd test/fuzz -name '*.test.ts' ! -name '*.int.test.ts' | sort)
+test-fuzz: deps
+	TIDEMARK_FUZZ_RUNS=$(FUZZ_RUNS) $(NODE) --test --test-concurrency=1 --test-reporter=spec $(FUZZ_TESTS)
 
 # Files that mostly wait on the clock and disturb nothing run beside the others
 # (sandbox/run-int-tests.sh says which and why).

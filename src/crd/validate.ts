@@ -19,6 +19,13 @@ const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).de
   addFormatsModule) as unknown as AddFormats;
 
 /**
+ * Schema errors after which the API server checks no CEL rule (apiextensions' hasBlockingErr:
+ * a wrong type, a missing or unsupported value, too long, too many): rules would read
+ * values of the wrong shape.
+ */
+const BLOCKS_CEL = new Set(['type', 'anyOf', 'required', 'enum', 'maxLength', 'maxItems', 'maxProperties']);
+
+/**
  * Validates ScalingPolicy objects the way the API server does: the CRD's OpenAPI
  * schema with its defaults, unknown fields (as kubectl's strict field validation
  * reports them), then the CRD's CEL rules (x-kubernetes-validations). There is no
@@ -43,11 +50,16 @@ class SchemaValidator {
   validate(input: unknown): ValidationResult {
     const value = structuredClone(input);
     const issues: ValidationIssue[] = [];
-    if (!this.#check(value)) {
-      issues.push(...(this.#check.errors ?? []).map(fromAjv));
+    const errors = this.#check(value) ? [] : (this.#check.errors ?? []);
+    issues.push(...errors.map(fromAjv));
+    const unknown: ValidationIssue[] = [];
+    walkFields(this.#schema, value, '', unknown);
+    issues.push(...unknown);
+    // As the API server: a value that only breaks a pattern or a bound still has its CEL rules
+    // checked (their messages say in words what a pattern says in a regular expression).
+    if (unknown.length === 0 && !errors.some((e) => BLOCKS_CEL.has(e.keyword))) {
+      this.#celRules(this.#schema, value, '', issues);
     }
-    walkFields(this.#schema, value, '', issues);
-    if (issues.length === 0) this.#celRules(this.#schema, value, '', issues);
     if (issues.length > 0) return { ok: false, issues: dedupe(issues) };
     return { ok: true, policy: value as ScalingPolicy };
   }
