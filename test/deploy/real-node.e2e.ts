@@ -215,6 +215,9 @@ test('kubectl delete pod of the leader: SIGTERM reaches the operator as PID 1, i
   process.stdout.write(`# leader hand-over after kubectl delete pod: ${seconds.toFixed(1)} s\n`);
 });
 
+// The replacement pod of the previous test is usually still starting here: it has no SIGTERM
+// handler yet (src/cli/run.ts installs it after op.start()), and as PID 1 it ignores the signal,
+// so it goes only at SIGKILL, after terminationGracePeriodSeconds (30 s; measured 33 s).
 test('helm uninstall removes the operator pods and leaves the CRD (resource-policy keep)', async () => {
   await helm(['uninstall', 'tidemark', '--namespace', NS, '--wait']);
   await waitFor(
