@@ -4,29 +4,24 @@
 // with the real node; not a *.test.ts file, so neither `make test-unit` nor the shared
 // integration sandbox (which has no real node) picks it up.
 //
-// The chart is installed as shipped (RBAC, probes, security context, 2 replicas) with two
-// settings and one placement patch, each for a reason of the sandbox, not of the chart:
+// The chart is installed as shipped (RBAC, probes, security context, 2 replicas) with these
+// settings, each for a reason of the sandbox, not of the chart:
 // - image.pullPolicy=Never: the image was imported into containerd; no registry is reachable.
 // - webhook.enabled=false: no kube-proxy runs, so the API server cannot reach a Service's
 //   ClusterIP; a chart webhook would take the CRD's conversion over from the sandbox's own.
-// - support/real-node-placement.ts (helm --post-renderer) adds a nodeSelector and a
-//   toleration for the real node's taint: the chart has no values for them.
+// - nodeSelector and tolerations (the chart's values) put the operator on the real node,
+//   whose taint keeps the workload pods on the KWOK nodes.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { kubectl, waitFor } from '../support/sandbox.ts';
 import { CHART, helm } from './support/helm.ts';
-import { imageName, NODE } from './support/image.ts';
-import { REPO } from './support/manifests.ts';
+import { imageName } from './support/image.ts';
 
 const NODE_NAME = 'tidemark-real-node';
 // Its label and taint (sandbox/real-node.sh).
 const REAL_NODE_LABEL = 'tidemark.dev/real-node';
 const NS = 'tidemark-system';
 const image = imageName();
-let tmp = '';
 
 interface Pod {
   metadata: { name: string };
@@ -49,12 +44,10 @@ before(() => {
     '1',
     'this file needs a sandbox started with TIDEMARK_REAL_NODE=1 (make test-real-node)',
   );
-  tmp = mkdtempSync(join(tmpdir(), 'tidemark-real-node-'));
 });
 after(async () => {
   await helm(['uninstall', 'tidemark', '--namespace', NS, '--ignore-not-found', '--wait']).catch(() => {});
   await kubectl(['delete', 'pod', 'tidemark-help', '--ignore-not-found', '--wait=false']).catch(() => {});
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 test('the real node is Ready at an address of its own namespace, tainted, beside the KWOK nodes', async () => {
@@ -115,13 +108,6 @@ test('a pod from the image runs on the real node, read-only and non-root, and `k
 });
 
 test('helm install: 2 operator pods on the real node, in-cluster config, probes passing, one leader', async () => {
-  // helm runs the post-renderer as an executable.
-  const renderer = join(tmp, 'post-renderer.sh');
-  writeFileSync(
-    renderer,
-    `#!/bin/sh\nexec '${NODE}' --disable-warning=ExperimentalWarning '${join(REPO, 'test/deploy/support/real-node-placement.ts')}'\n`,
-  );
-  chmodSync(renderer, 0o755);
   await kubectl(['create', 'namespace', NS]).catch(() => {});
   await helm([
     'install',
@@ -133,8 +119,10 @@ test('helm install: 2 operator pods on the real node, in-cluster config, probes 
     'image.pullPolicy=Never',
     '--set',
     'webhook.enabled=false',
-    '--post-renderer',
-    renderer,
+    '--set-json',
+    `nodeSelector=${JSON.stringify({ [REAL_NODE_LABEL]: 'true' })}`,
+    '--set-json',
+    `tolerations=${JSON.stringify([{ key: REAL_NODE_LABEL, operator: 'Exists', effect: 'NoSchedule' }])}`,
     '--wait',
     '--timeout',
     '180s',
