@@ -153,9 +153,11 @@ export class LeaderElector {
       leaseTransitions: 0,
     };
     let current: LeaseRecord | undefined;
+    let seenAt: number;
     try {
       current = await this.#o.client.get();
-      this.#lastContact = c.now();
+      seenAt = c.now();
+      this.#lastContact = seenAt;
     } catch (err) {
       this.#o.onError?.(err);
       return this.#checkDeadline();
@@ -177,7 +179,10 @@ export class LeaderElector {
       this.#observed.renewTime !== current.renewTime ||
       this.#observed.resourceVersion !== current.resourceVersion
     ) {
-      this.#see(current, now);
+      // Timed from the answer, as client-go does: a GET sent before the holder renewed and
+      // answered after it saw that renewal, and a count from the send would end before the
+      // holder's own count (from before its renewal was sent) and its writes' fence.
+      this.#see(current, seenAt);
     }
     const holder = current.holderIdentity ?? '';
     const held = holder !== '' && holder !== this.#o.identity;
