@@ -92,8 +92,8 @@ const deadlineError = (req: KubeRequest, totalMs: number, what: string) =>
  * Fairness while its deadline allows.
  */
 export function httpTransport(kc: KubeConfig, opts: TransportOptions = {}): KubeTransport {
-  const send = exchange(kc, opts.maxSockets ?? 32);
   const now = opts.now ?? monotonicNow;
+  const send = exchange(kc, opts.maxSockets ?? 32, now);
   const obs = opts.observer ?? {};
   const maxRetries = opts.max429Retries ?? 10;
   return async (req) => {
@@ -111,7 +111,7 @@ export function httpTransport(kc: KubeConfig, opts: TransportOptions = {}): Kube
       }
       const started = now();
       try {
-        const body = await send(req, deadline - started, totalMs);
+        const body = await send(req, deadline, totalMs);
         obs.onRequest?.({
           method: req.method,
           code: '2xx',
@@ -139,19 +139,26 @@ export function httpTransport(kc: KubeConfig, opts: TransportOptions = {}): Kube
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Exchange = (req: KubeRequest, remainingMs: number, totalMs: number) => Promise<unknown>;
+type Exchange = (req: KubeRequest, deadline: number, totalMs: number) => Promise<unknown>;
 
-/** One HTTP exchange with the API server, destroyed when `remainingMs` pass. */
-function exchange(kc: KubeConfig, maxSockets: number): Exchange {
+/**
+ * One HTTP exchange with the API server, destroyed at `deadline` (on `now`'s clock).
+ * The time left is read after the credentials are in hand: refreshing them (an exec
+ * plugin, every 30 s) may take long, and a fenced write must neither leave after its
+ * fence nor run past it by however long the refresh took.
+ */
+function exchange(kc: KubeConfig, maxSockets: number, now: MonotonicNow): Exchange {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const base = new URL(cluster.server);
   const prefix = base.pathname.replace(/\/$/, '');
   const mod = base.protocol === 'https:' ? https : http;
   const conn = connection(kc, base.protocol === 'https:', maxSockets);
-  return async (req, remainingMs, totalMs) => {
-    if (remainingMs <= 0) throw deadlineError(req, totalMs, 'before the request was sent');
+  return async (req, deadline, totalMs) => {
+    if (deadline - now() <= 0) throw deadlineError(req, totalMs, 'before the request was sent');
     const { agent, headers } = await conn();
+    const remainingMs = deadline - now();
+    if (remainingMs <= 0) throw deadlineError(req, totalMs, 'while its credentials were refreshed: not sent');
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     const h: Record<string, string> = { ...headers, accept: 'application/json' };
     if (payload) {

@@ -2,7 +2,11 @@
 // 127.0.0.1 (a real kube-apiserver cannot be made to trickle a response or to
 // answer one chosen request with 429 on cue).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
 import { httpTransport, KubeApiError } from '../../src/kube/api-client.ts';
 import { TokenBucket } from '../../src/kube/rate-limit.ts';
 import { json, outcomeWithin, type ScriptedServer, scriptedServer } from '../reconciler/http-server.ts';
@@ -119,5 +123,79 @@ describe('httpTransport and a kept-alive connection the server closed', () => {
     const transport = httpTransport(s.kubeconfig);
     await assert.rejects(transport({ method: 'GET', path: '/a' }), /socket hang up/);
     assert.deepEqual(s.seen, ['GET /a']);
+  });
+});
+
+// A kubeconfig whose exec plugin (a real one: client-node spawns it) answers only once
+// `release` exists, and a deadline clock the test moves (TransportOptions.now): the
+// credentials take as long as the test says, with no race against the wall clock.
+function slowCredentials(s: ScriptedServer, user: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'tidemark-exec-'));
+  const release = join(dir, 'release');
+  const credential = JSON.stringify({
+    apiVersion: 'client.authentication.k8s.io/v1',
+    kind: 'ExecCredential',
+    status: { token: 'from-exec' },
+  });
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: s.url, skipTLSVerify: true }],
+    users: [
+      {
+        name: user,
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: 'sh',
+          args: [
+            '-c',
+            'while [ ! -e "$1" ]; do sleep 0.02; done; printf "%s" "$2"',
+            'sh',
+            release,
+            credential,
+          ],
+        },
+      },
+    ],
+    contexts: [{ name: 'x', cluster: 'c', user }],
+    currentContext: 'x',
+  });
+  return { kc, release: () => writeFileSync(release, ''), cleanup: () => rmSync(dir, { recursive: true }) };
+}
+
+describe('httpTransport deadline and credentials (issue 18, defect 2)', () => {
+  it('does not send a write whose deadline passed while its credentials were refreshed', async () => {
+    const s = await serve((_req, res) => json(res, 200, {}));
+    const creds = slowCredentials(s, 'exec-late');
+    let now = 0;
+    const transport = httpTransport(creds.kc, { now: () => now });
+    const write = transport({ method: 'PUT', path: '/scale', body: {}, timeoutMs: 1_000 });
+    // The exec plugin takes 5 s (on the deadline's clock), past the write's 1 s fence.
+    now += 5_000;
+    creds.release();
+    const r = await outcomeWithin(write, 15_000);
+    creds.cleanup();
+    assert.ok(typeof r === 'object' && 'err' in r, `rejected, not ${JSON.stringify(r)}`);
+    assert.ok(r.err instanceof KubeApiError);
+    assert.equal(r.err.reason, 'Deadline');
+    assert.deepEqual(s.seen, [], 'the write was never sent: its fence had passed');
+  });
+
+  it('abandons a write at its deadline counted from the call, not from when its credentials came', async () => {
+    // The server never answers: only the deadline can end the request.
+    const s = await serve(() => {});
+    const creds = slowCredentials(s, 'exec-slow');
+    let now = 0;
+    const transport = httpTransport(creds.kc, { now: () => now });
+    const hour = 3_600_000;
+    const write = transport({ method: 'PUT', path: '/scale', body: {}, timeoutMs: hour });
+    // The credentials take all but 50 ms of the write's hour: 50 ms are left for the exchange.
+    now += hour - 50;
+    creds.release();
+    const r = await outcomeWithin(write, 15_000);
+    creds.cleanup();
+    assert.notEqual(r, 'pending', 'the write was still in flight long after its deadline');
+    assert.ok(typeof r === 'object' && 'err' in r);
+    assert.ok(r.err instanceof KubeApiError);
+    assert.equal(r.err.reason, 'Deadline');
   });
 });
