@@ -135,8 +135,12 @@ export class LeaderElector {
    */
   writeBudgetMs(): number {
     if (!this.isLeader()) return 0;
-    const slack = (this.#o.leaseDurationMs - this.#o.renewDeadlineMs) / 2;
-    return Math.max(0, this.#lastRenew + this.#o.leaseDurationMs - slack - this.#o.clock.now());
+    return Math.max(0, this.#lastRenew + this.#o.leaseDurationMs - this.fenceSlackMs - this.#o.clock.now());
+  }
+
+  /** What a write's fence keeps back before the lease could pass: half the margin between renewDeadline and leaseDuration. */
+  get fenceSlackMs(): number {
+    return (this.#o.leaseDurationMs - this.#o.renewDeadlineMs) / 2;
   }
 
   /** One attempt to acquire or renew; resolves to whether this process leads afterwards. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import { httpTransport, KubeApiError } from '../../src/kube/api-client.ts';
+import { httpTransport, InFlightWrites, KubeApiError } from '../../src/kube/api-client.ts';
 import { TokenBucket } from '../../src/kube/rate-limit.ts';
 import { json, outcomeWithin, type ScriptedServer, scriptedServer } from '../reconciler/http-server.ts';
 
@@ -197,5 +197,34 @@ describe('httpTransport deadline and credentials (issue 18, defect 2)', () => {
     assert.ok(typeof r === 'object' && 'err' in r);
     assert.ok(r.err instanceof KubeApiError);
     assert.equal(r.err.reason, 'Deadline');
+  });
+});
+
+describe('InFlightWrites (stopped before a shutdown releases the Lease)', () => {
+  it('aborts a write in flight and waits for it, refuses new writes, lets reads through', async () => {
+    // The server holds every PATCH unanswered; GETs are answered.
+    const s = await serve((req, res) => {
+      if (req.method === 'GET') json(res, 200, { ok: true });
+    });
+    const writes = new InFlightWrites();
+    const transport = writes.wrap(httpTransport(s.kubeconfig));
+    const held = transport({ method: 'PATCH', path: '/held', body: {}, timeoutMs: 3_600_000 });
+    let outcome: string | undefined;
+    held.then(
+      () => {
+        outcome = 'answered';
+      },
+      (e: unknown) => {
+        outcome = e instanceof KubeApiError ? e.reason : String(e);
+      },
+    );
+    for (let i = 0; s.seen.length === 0 && i < 1_000; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(writes.size, 1);
+    assert.equal(await writes.abortAll(), 1, 'one write was in flight');
+    assert.equal(outcome, 'Aborted', 'abortAll resolved after the write had settled, destroyed');
+    assert.equal(writes.size, 0);
+    await assert.rejects(transport({ method: 'PUT', path: '/late', body: {} }), /shutting down: not sent/);
+    assert.deepEqual(await transport({ method: 'GET', path: '/read' }), { ok: true });
+    assert.deepEqual(s.seen, ['PATCH /held', 'GET /read'], 'the late write was never sent');
   });
 });
