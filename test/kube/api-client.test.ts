@@ -201,6 +201,19 @@ describe('httpTransport deadline and credentials (issue 18, defect 2)', () => {
 });
 
 describe('InFlightWrites (stopped before a shutdown releases the Lease)', () => {
+  it('a write still waiting for the client-side rate limit is aborted there, never sent', async () => {
+    const s = await serve((_req, res) => json(res, 200, {}));
+    const writes = new InFlightWrites();
+    // One token, refilled every 100 s: the second write waits for it.
+    const transport = writes.wrap(httpTransport(s.kubeconfig, { limiter: new TokenBucket(0.01, 1) }));
+    await transport({ method: 'PUT', path: '/first', body: {} });
+    const waiting = transport({ method: 'PUT', path: '/second', body: {}, timeoutMs: 3_600_000 });
+    // The wait (100 s) ends at the abort, not when the token comes.
+    assert.deepEqual(await outcomeWithin(writes.abortAll(), 15_000), { ok: 1 });
+    await assert.rejects(waiting, (e: unknown) => e instanceof KubeApiError && e.reason === 'Aborted');
+    assert.deepEqual(s.seen, ['PUT /first']);
+  });
+
   it('aborts a write in flight and waits for it, refuses new writes, lets reads through', async () => {
     // The server holds every PATCH unanswered; GETs are answered.
     const s = await serve((req, res) => {
