@@ -82,7 +82,7 @@ INT_BESIDE = test/backtest/backtest.int.test.ts
 # The upgrade test installs an older release's CRD, so it runs before any other file.
 INT_FIRST = test/e2e/upgrade.int.test.ts
 test-integration: deps
-	TIDEMARK_FIRST="$(INT_FIRST)" TIDEMARK_BESIDE="$(INT_BESIDE)" sandbox/with-sandbox.sh sandbox/run-int-tests.sh $(INT_TESTS)
+	TIDEMARK_REQUIRE_SANDBOX=1 TIDEMARK_FIRST="$(INT_FIRST)" TIDEMARK_BESIDE="$(INT_BESIDE)" sandbox/with-sandbox.sh sandbox/run-int-tests.sh $(INT_TESTS)
 
 # test-real-node last: a sandbox of its own with a real node (about 2 min once the image
 # and the kubelet are cached).

@@ -31,9 +31,18 @@ export interface SandboxEnv {
   kubectl: string;
 }
 
-/** Whether the environment names a sandbox (for a skip reason when it does not). */
+/**
+ * Whether the environment names a sandbox (for a skip reason when it does not). Where one
+ * must be there (`make test-integration` sets TIDEMARK_REQUIRE_SANDBOX=1), a missing one
+ * is a failure, not a skip: an env.sh that stopped setting a variable would otherwise skip
+ * every integration test and leave CI green.
+ */
 export function sandboxAvailable(): boolean {
-  return Boolean(process.env.KUBECONFIG && process.env.PROMETHEUS_URL && process.env.SANDBOX_DIR);
+  const missing = ['KUBECONFIG', 'PROMETHEUS_URL', 'SANDBOX_DIR'].filter((v) => !process.env[v]);
+  if (missing.length > 0 && process.env.TIDEMARK_REQUIRE_SANDBOX === '1') {
+    throw new Error(`TIDEMARK_REQUIRE_SANDBOX=1 but ${missing.join(', ')} not set: ${NO_SANDBOX}`);
+  }
+  return missing.length === 0;
 }
 
 export const NO_SANDBOX =
