@@ -1,10 +1,10 @@
 // `tidemark convert`: HPAs and KEDA ScaledObjects, from files or the cluster, into
 // ScalingPolicies on stdout. What cannot be converted is an error on stderr (exit 2); what
 // converts but needs a person is held back unless --allow-todo prints it with TODO comments.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { convertObjects, hasTodo, renderPolicy } from '../convert/index.ts';
+import { readInput } from './input.ts';
 import { UserError, yamlValue } from './policy-file.ts';
 
 export interface ConvertCliOptions {
@@ -60,7 +60,7 @@ function readFiles(files: string[]): unknown[] {
   for (const file of files) {
     let text: string;
     try {
-      text = readFileSync(file === '-' ? 0 : file, 'utf8');
+      text = readInput(file);
     } catch (err) {
       throw new UserError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }

@@ -1,11 +1,11 @@
 // The CLI's shared input handling: reading a policy file and the error type every
 // subcommand throws for a user's mistake (kept apart from main.ts so that the
 // subcommands main.ts registers do not import it back).
-import { readFileSync } from 'node:fs';
 import { type Document, isScalar, parseAllDocuments } from 'yaml';
 import type { ScalingPolicy } from '../crd/types.generated.ts';
 import { formatIssues, PolicyValidator } from '../crd/validate.ts';
 import { API_VERSIONS } from '../crd/version-conversion.ts';
+import { readInput } from './input.ts';
 
 /** A mistake by the user: printed as one clear message, never as a stack trace. */
 export class UserError extends Error {}
@@ -19,7 +19,7 @@ export type CheckedDocument =
 export function policyDocuments(file: string): Document.Parsed[] {
   let text: string;
   try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    text = readInput(file);
   } catch (err) {
     throw new UserError(`cannot read policy file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
