@@ -24,7 +24,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ForecastConfig } from '../src/level5/forecast/holtwinters.ts';
 import { forecastLeadSeconds, metricLagSeconds } from '../src/level5/forecast/lag.ts';
+import { forecastConfig } from '../src/level5/stages.ts';
 import type { PolicySpec } from '../src/policy/types.ts';
 import {
   FAULT_KINDS,
@@ -53,6 +55,7 @@ import {
   reachableShare,
   totalCost,
 } from './pillars.ts';
+import { type SeasonScore, scoreForecaster } from './seasons.ts';
 
 const { values } = parseArgs({
   options: {
@@ -693,6 +696,49 @@ function pillarGoals(): Array<{ goal: string; met: boolean; detail: string }> {
   ];
 }
 
+interface SeasonRow {
+  trace: string;
+  multi: SeasonScore;
+  plain: SeasonScore;
+}
+
+/** The forecaster as the engine configures it for the user's policy, with and without sub-daily seasons. */
+function seasonsOne(t: NamedTrace): SeasonRow {
+  const cfg = forecastConfig(userPolicy(TARGET_SHARE * capacityOf(t)), 'rps') as ForecastConfig;
+  return {
+    trace: t.name,
+    multi: scoreForecaster(t.trace.requests, cfg),
+    plain: scoreForecaster(t.trace.requests, { ...cfg, subSeasonsSeconds: [] }),
+  };
+}
+
+const seasonRows = traces.map(seasonsOne);
+for (const r of seasonRows)
+  process.stdout.write(
+    `${r.trace} forecaster: error ${r.multi.errorPercent.toFixed(1)} % (daily model alone ${r.plain.errorPercent.toFixed(1)} %), sub-daily season in use on ${seasonsInUse(r.multi)}\n`,
+  );
+
+function seasonsInUse(s: SeasonScore): string {
+  const used = Object.entries(s.seasons).filter(([k]) => k !== '0');
+  if (used.length === 0) return 'none of the ticks';
+  return used.map(([k, v]) => `${v.toFixed(0)} % (${Number(k) / 60} min)`).join(', ');
+}
+
+function seasonLines(rows: SeasonRow[]): string[] {
+  const cells = (s: SeasonScore) =>
+    `${s.errorPercent.toFixed(1)} % | ${s.missPercent.toFixed(1)} % | ${s.sizedOverLoad.toFixed(3)} | ${s.readyPercent.toFixed(0)} %`;
+  return [
+    "## Forecasting: the forecaster's seasons",
+    '',
+    "The forecaster alone, configured as the engine configures it for the policy above (lead 60 s start-up + tick, plus the metric's lag; 'max' horizon; miss budget 5 %), fed each minute's requests, each forecast (ready or standing aside) scored against the load's highest minute over the stretch it covers; ready: the share made while its recent error was under `maxErrorPercent`. Error: Σ |forecast − load| ÷ Σ load. Misses: the share of forecasts the load exceeded forecast + calibrated headroom. Sized ÷ load: the mean of (forecast + headroom) ÷ load, what the sizing holds above the load. With the candidate sub-daily seasons (30 and 60 min, chosen by held-back error) against the daily (and weekly) model alone.",
+    '',
+    '| trace | error | misses | sized ÷ load | ready | daily alone: error | misses | sized ÷ load | ready | sub-daily season in use |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...rows.map((r) => `| ${r.trace} | ${cells(r.multi)} | ${cells(r.plain)} | ${seasonsInUse(r.multi)} |`),
+    '',
+  ];
+}
+
 const loadAtEnd = loadavg();
 const machineNote = `Machine: ${cpus().length} cores, load average ${loadAtStart.map((x) => x.toFixed(1)).join(' / ')} at the start and ${loadAtEnd.map((x) => x.toFixed(1)).join(' / ')} at the end (1 / 5 / 15 min)${process.env.BENCH_NOTE ? `; ${process.env.BENCH_NOTE}` : ''}. The figures are simulated time and do not depend on the load; only the run's seconds do.`;
 
@@ -724,6 +770,7 @@ const md = [
   '',
   ...tradeLines(trades, startups[0] as number),
   ...foresightLines(foresights),
+  ...seasonLines(seasonRows),
   ...faultLines(faultRows),
   ...flapLines(flaps),
   '## Goals (issue 19, the pillars)',
@@ -756,6 +803,7 @@ writeFileSync(
       goals: goals(main),
       ...(trades.length === 0 ? {} : { tradeOff: { missCostReplicaSeconds: TRADE_MISS_COST, rows: trades } }),
       foresight: foresights,
+      forecasterSeasons: seasonRows,
       faultSuite: {
         startSeconds: FAULT_START_SECONDS,
         everySeconds: FAULT_EVERY_SECONDS,
