@@ -68,6 +68,18 @@ test("the benchmark's traces keep their minutes (bench/results were measured on 
     digest({ shape: 'flat', days: 14, seed: 4242 }),
     'c13ffbd9f3a0bbf06b85d42a0e085424feed92019bf572acc14d6823d0ba6770',
   );
+  assert.equal(
+    digest({ shape: 'flash-crowd', days: 21, seed: 31337 }),
+    'da8612a403695d24bd8985418c4b316bf6f2cef53e169bf44c218a6c41553a34',
+  );
+  assert.equal(
+    digest({ shape: 'surges', days: 21, seed: 1800 }),
+    '883cab4a5779a1b2537b48b56830350b1da6e9b2aafd4125a9867848b6468b9e',
+  );
+  assert.equal(
+    digest({ shape: 'batches', days: 7, seed: 900 }),
+    '82b71d14f165fa4a511bc32e4343bf266e01ee6ea64d6446190a35a5ca48e418',
+  );
 });
 
 test('seasonal has a daily period peaking in the afternoon', () => {
