@@ -18,7 +18,7 @@ export interface SeasonScore {
   errorPercent: number;
   /** Share of forecasts the load exceeded forecast + headroom, in percent. */
   missPercent: number;
-  /** Mean of (forecast + headroom) ÷ the load: what the sizing costs over the load. */
+  /** Σ (forecast + headroom) ÷ Σ load: what the sizing holds over the load (a sum, so quiet nights do not dominate). */
   sizedOverLoad: number;
   /** Share of forecasts made with each sub-daily season (0: the plain model), in percent. */
   seasons: Record<string, number>;
@@ -37,7 +37,7 @@ export function scoreForecaster(requests: ArrayLike<number>, cfg: ForecastConfig
   let absErr = 0;
   let load = 0;
   let misses = 0;
-  let sizedRatio = 0;
+  let sizedSum = 0;
   const seasons = new Map<number, number>();
   for (let m = 0; m < requests.length; m++) {
     const out = forecastStage(cfg, state, { value: requests[m] as number, trusted: true }, m * 60_000);
@@ -51,7 +51,7 @@ export function scoreForecaster(requests: ArrayLike<number>, cfg: ForecastConfig
     absErr += Math.abs(f.value - actual);
     load += actual;
     if (actual > sized) misses++;
-    if (actual > 0) sizedRatio += sized / actual;
+    sizedSum += sized;
     const s = out.result.subSeasonSeconds ?? 0;
     seasons.set(s, (seasons.get(s) ?? 0) + 1);
   }
@@ -61,7 +61,7 @@ export function scoreForecaster(requests: ArrayLike<number>, cfg: ForecastConfig
     readyPercent: pct(ready),
     errorPercent: load > 0 ? (100 * absErr) / load : 0,
     missPercent: pct(misses),
-    sizedOverLoad: n > 0 ? sizedRatio / n : 0,
+    sizedOverLoad: load > 0 ? sizedSum / load : 0,
     seasons: Object.fromEntries(
       [...seasons].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), pct(v)]),
     ),

@@ -447,6 +447,9 @@ interface ForesightRow {
   leadSeconds: number;
   /** Perfect foresight ÷ hpa-default, measured in the same run. */
   ratios: Record<Ratio, number>;
+  /** The same over start-up + tick only (the lead without the metric's lag), ÷ hpa-default. */
+  noLagLeadSeconds: number;
+  noLag: Record<Ratio, number>;
   foresight: StrategyResult;
   /** Cost ÷ the reactive line's at the same misses (frontier.ts), Level 5's and foresight's. */
   level5VsLine?: AgainstLine;
@@ -462,10 +465,10 @@ function learnedLead(spec: PolicySpec, startupSeconds: number): number {
   return forecastLeadSeconds(startupSeconds, polling, metricLagSeconds(query, polling));
 }
 
-function foresightOne(t: NamedTrace, startupSeconds: number, row: Row, line: TradeRow['line']): ForesightRow {
+/** The engine with Level 5 off fed the load over `leadSeconds`: its result and hpa-default's from the same run. */
+function foresightRun(t: NamedTrace, startupSeconds: number, leadSeconds: number) {
   const capacity = capacityOf(t);
   const spec = plainPolicy(TARGET_SHARE * capacity);
-  const leadSeconds = learnedLead(spec, startupSeconds);
   const engine = foresightEngine({ requests: t.trace.requests, leadSeconds });
   const sim = simulate({ trace: t.trace, traceName: t.name, spec, capacity, startupSeconds, engine });
   const foresight = get(sim.report, 'tidemark');
@@ -474,6 +477,15 @@ function foresightOne(t: NamedTrace, startupSeconds: number, row: Row, line: Tra
     Ratio,
     number
   >;
+  return { foresight, hpa, ratios };
+}
+
+function foresightOne(t: NamedTrace, startupSeconds: number, row: Row, line: TradeRow['line']): ForesightRow {
+  const spec = plainPolicy(TARGET_SHARE * capacityOf(t));
+  const leadSeconds = learnedLead(spec, startupSeconds);
+  const { foresight, hpa, ratios } = foresightRun(t, startupSeconds, leadSeconds);
+  const noLagLeadSeconds = startupSeconds + spec.pollingIntervalSeconds;
+  const noLag = foresightRun(t, startupSeconds, noLagLeadSeconds).ratios;
   const full = [{ cost: 1, miss: 1 }, ...line];
   const level5VsLine = againstLine(full, point(row.tidemark, row.hpa));
   const foresightVsLine = againstLine(full, point(foresight, hpa));
@@ -482,6 +494,8 @@ function foresightOne(t: NamedTrace, startupSeconds: number, row: Row, line: Tra
     trace: t.name,
     leadSeconds,
     ratios,
+    noLagLeadSeconds,
+    noLag,
     foresight,
     ...(level5VsLine === undefined ? {} : { level5VsLine }),
     ...(foresightVsLine === undefined ? {} : { foresightVsLine }),
@@ -597,13 +611,13 @@ function foresightLines(rows: ForesightRow[]): string[] {
   return [
     `## Forecasting: against perfect foresight (start-up ${first} s)`,
     '',
-    `Perfect foresight is the engine with Level 5 off fed, instead of the metric, the true load's highest minute over the next lead (start-up + tick + the metric's lag: \`rate(...[1m])\` trails the load by about half its window, plus half a polling interval of read delay). It is the ceiling a forecast can reach at the user's target. "vs line" is cost ÷ the reactive line's cost (the HPA at ${LOWER_TARGETS.map((x) => `${Math.round(x * 100)} %`).join(', ')}) at the same misses: below 1, the misses bought cheaper than by lowering the target ("≤": fewer misses than the line reaches, a bound). Share of the reachable gain: (1 − Level 5's) ÷ (1 − foresight's).`,
+    `Perfect foresight is the engine with Level 5 off fed, instead of the metric, the true load's highest minute over the next lead (start-up + tick + the metric's lag: \`rate(...[1m])\` trails the load by about half its window, plus half a polling interval of read delay). It is the ceiling a forecast can reach at the user's target. "vs line" is cost ÷ the reactive line's cost (the HPA at ${LOWER_TARGETS.map((x) => `${Math.round(x * 100)} %`).join(', ')}) at the same misses: below 1, the misses bought cheaper than by lowering the target ("≤": fewer misses than the line reaches, a bound). Share of the reachable gain: (1 − Level 5's) ÷ (1 − foresight's). The last column is foresight over start-up + tick only, the lead without the metric's lag: what the lag term buys.`,
     '',
-    '| trace | lead | foresight replica-min ÷ hpa | foresight under-prov ÷ hpa | foresight reversals ÷ hpa | foresight vs line | Level 5 vs line | share of the reachable gain |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| trace | lead | foresight replica-min ÷ hpa | foresight under-prov ÷ hpa | foresight reversals ÷ hpa | foresight vs line | Level 5 vs line | share of the reachable gain | foresight without the lag: replica-min / under-prov ÷ hpa |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.trace} | ${r.leadSeconds} s | ${f3(r.ratios.replicaMinutes)} | ${f3(r.ratios.underProvisionedMinutes)} | ${f3(r.ratios.directionReversals)} | ${vsLine(r.foresightVsLine)} | ${vsLine(r.level5VsLine)} | ${shareText(r.reachableShare)} |`,
+        `| ${r.trace} | ${r.leadSeconds} s | ${f3(r.ratios.replicaMinutes)} | ${f3(r.ratios.underProvisionedMinutes)} | ${f3(r.ratios.directionReversals)} | ${vsLine(r.foresightVsLine)} | ${vsLine(r.level5VsLine)} | ${shareText(r.reachableShare)} | ${f3(r.noLag.replicaMinutes)} / ${f3(r.noLag.underProvisionedMinutes)} (lead ${r.noLagLeadSeconds} s) |`,
     ),
     '',
   ];
@@ -730,7 +744,7 @@ function seasonLines(rows: SeasonRow[]): string[] {
   return [
     "## Forecasting: the forecaster's seasons",
     '',
-    "The forecaster alone, configured as the engine configures it for the policy above (lead 60 s start-up + tick, plus the metric's lag; 'max' horizon; miss budget 5 %), fed each minute's requests, each forecast (ready or standing aside) scored against the load's highest minute over the stretch it covers; ready: the share made while its recent error was under `maxErrorPercent`. Error: Σ |forecast − load| ÷ Σ load. Misses: the share of forecasts the load exceeded forecast + calibrated headroom. Sized ÷ load: the mean of (forecast + headroom) ÷ load, what the sizing holds above the load. With the candidate sub-daily seasons (30 and 60 min, chosen by held-back error) against the daily (and weekly) model alone.",
+    "The forecaster alone, configured as the engine configures it for the policy above (lead 60 s start-up + tick, plus the metric's lag; 'max' horizon; miss budget 5 %), fed each minute's requests, each forecast (ready or standing aside) scored against the load's highest minute over the stretch it covers; ready: the share made while its recent error was under `maxErrorPercent`. Error: Σ |forecast − load| ÷ Σ load. Misses: the share of forecasts the load exceeded forecast + calibrated headroom. Sized ÷ load: Σ (forecast + headroom) ÷ Σ load, what the sizing holds above the load. With the candidate sub-daily seasons (30 and 60 min, chosen by held-back error) against the daily (and weekly) model alone.",
     '',
     '| trace | error | misses | sized ÷ load | ready | daily alone: error | misses | sized ÷ load | ready | sub-daily season in use |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',

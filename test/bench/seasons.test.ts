@@ -23,6 +23,10 @@ test('the sub-daily seasons cut the error and the misses on jobs every half hour
   assert.ok(multi.readyPercent > 90, `ready on ${multi.readyPercent} %`);
   assert.ok(multi.errorPercent < 0.6 * plain.errorPercent, `${multi.errorPercent} vs ${plain.errorPercent}`);
   assert.deepEqual(Object.keys(plain.seasons), ['0']);
+  assert.ok(
+    multi.sizedOverLoad < plain.sizedOverLoad,
+    `sized ${multi.sizedOverLoad} vs ${plain.sizedOverLoad}`,
+  );
   const subShare = (multi.seasons['1800'] ?? 0) + (multi.seasons['3600'] ?? 0);
   assert.ok(subShare > 50, `a sub-daily season on ${subShare} % of the forecasts`);
 });
@@ -37,4 +41,5 @@ test('on a smooth season alone both score the same and the plain model stays in 
     `${multi.errorPercent} vs ${plain.errorPercent}`,
   );
   assert.ok(multi.errorPercent < 2, `error ${multi.errorPercent} %`);
+  assert.ok(multi.sizedOverLoad > 0.98 && multi.sizedOverLoad < 1.05, `sized ÷ load ${multi.sizedOverLoad}`);
 });
