@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   type ForecastConfig,
   type ForecastResult,
@@ -125,5 +126,75 @@ describe('sub-daily seasons chosen by held-back error', () => {
     assert.deepEqual(subSeasonPeriods({ ...cfg, subSeasonsSeconds: [3600] }, 900, 86400), [3600]);
     assert.deepEqual(subSeasonPeriods({ ...cfg, subSeasonsSeconds: [1800] }, 900, 86400), []);
     assert.deepEqual(subSeasonPeriods(cfg, 60, 86400), [1800, 3600]);
+  });
+});
+
+describe('sub-daily seasons: properties', () => {
+  const SHORT = 2 * 3600; // two-hour seasons keep each run to a few hundred steps
+  const small: ForecastConfig = { ...cfg, seasonSeconds: SHORT, subSeasonsSeconds: [600, 1800] };
+  /** Random series: a level, a season, jobs every k minutes and noise, with some samples missing. */
+  const series = fc.record({
+    level: fc.integer({ min: 0, max: 500 }),
+    amplitude: fc.integer({ min: 0, max: 200 }),
+    every: fc.constantFrom(10, 15, 30, 45),
+    job: fc.integer({ min: 0, max: 300 }),
+    noise: fc.integer({ min: 0, max: 80 }),
+    seed: fc.nat(),
+    missingEvery: fc.integer({ min: 0, max: 20 }),
+  });
+  const valuesOf = (p: Parameters<typeof sample>[0]) => sample(p);
+  function sample(p: {
+    level: number;
+    amplitude: number;
+    every: number;
+    job: number;
+    noise: number;
+    seed: number;
+    missingEvery: number;
+  }): Array<number | undefined> {
+    const rnd = lcg(p.seed);
+    return Array.from({ length: (4 * SHORT) / 60 }, (_, m) => {
+      const v =
+        p.level +
+        p.amplitude * Math.sin((2 * Math.PI * m * 60) / SHORT) +
+        (m % p.every < 2 ? p.job : 0) +
+        p.noise * rnd();
+      return p.missingEvery > 0 && m % p.missingEvery === 0 ? undefined : Math.max(0, v);
+    });
+  }
+
+  it('never changes the plain model: level, trend and seasons are those of a forecaster without candidates', () => {
+    fc.assert(
+      fc.property(series, (p) => {
+        const values = valuesOf(p);
+        let a: ForecastState | undefined;
+        let b: ForecastState | undefined;
+        for (const [m, v] of values.entries()) {
+          const input = { ...(v === undefined ? {} : { value: v }), trusted: v !== undefined };
+          a = forecastStage(small, a, input, T0 + m * MIN).state;
+          b = forecastStage({ ...small, subSeasonsSeconds: [] }, b, input, T0 + m * MIN).state;
+        }
+        const plain = (s: ForecastState | undefined) => [s?.level, s?.trend, s?.daily, s?.weekly, s?.resid];
+        assert.deepEqual(plain(a), plain(b));
+      }),
+      { seed: 19, numRuns: 25 },
+    );
+  });
+
+  it('the season in use is always within the switching margin of the lowest held-back error', () => {
+    fc.assert(
+      fc.property(series, (p) => {
+        let s: ForecastState | undefined;
+        for (const [m, v] of valuesOf(p).entries()) {
+          const input = { ...(v === undefined ? {} : { value: v }), trusted: v !== undefined };
+          s = forecastStage(small, s, input, T0 + m * MIN).state;
+          if ((s.subChecked ?? 0) < 10 || !s.sub) continue;
+          const errs = [s.baseErr ?? 0, ...s.sub.map((c) => c.e)];
+          const inUse = s.pick ? (s.sub.find((c) => c.p === s?.pick)?.e ?? Infinity) : (s.baseErr ?? 0);
+          assert.ok(inUse <= Math.min(...errs) / 0.95 + 1e-9, `in use ${inUse}, errors ${errs}`);
+        }
+      }),
+      { seed: 19, numRuns: 25 },
+    );
   });
 });
