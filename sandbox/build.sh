@@ -53,6 +53,21 @@ build_kube() {
   rmdir "$tmp"
 }
 
+# The kubelet, for the opt-in real node (TIDEMARK_REAL_NODE=1, sandbox/real-node.sh),
+# built on its own so that the KWOK-only sandbox never waits for it; Kubernetes'
+# build cache from build_kube makes it quick (seconds to a few minutes).
+build_kubelet() {
+  [[ -x $KUBE_BIN_DIR/kubelet ]] && return 0
+  log "building the kubelet $KUBE_VERSION into $KUBE_BIN_DIR (real node)"
+  local tmp
+  mkdir -p "$TIDEMARK_CACHE"
+  tmp=$(mktemp -d "$TIDEMARK_CACHE/.build-kubelet.XXXXXX")
+  (cd "$here/k8s" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags="$(kube_ldflags)" -o "$tmp/" k8s.io/kubernetes/cmd/kubelet)
+  mkdir -p "$KUBE_BIN_DIR"
+  mv -f "$tmp/kubelet" "$KUBE_BIN_DIR/kubelet"
+  rmdir "$tmp"
+}
+
 build_etcd() {
   [[ -x $ETCD_BIN_DIR/etcd ]] && return 0
   log "building etcd $ETCD_VERSION into $ETCD_BIN_DIR"
@@ -99,4 +114,5 @@ build_kube
 build_etcd
 build_kwok
 build_helm
+[[ ${TIDEMARK_REAL_NODE:-0} == 1 ]] && build_kubelet
 log "binaries ready: $KUBE_BIN_DIR, $ETCD_BIN_DIR, $KWOK_BIN_DIR, $HELM_BIN_DIR"

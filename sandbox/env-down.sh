@@ -35,6 +35,10 @@ stop() {
   fi
 }
 
+# The opt-in real node first (its pods, kubelet, containerd, network namespace); a
+# no-op without one.
+"$(dirname "$0")/real-node.sh" down || log "real-node.sh down failed"
+
 # Stop clients before the servers they talk to: reverse start order.
 declare -A groups=()
 for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do

@@ -13,6 +13,8 @@
 #   TIDEMARK_SANDBOX_DIR          state, logs and env.sh (.sandbox in the repo)
 #   TIDEMARK_CACHE                built binaries (~/.cache/tidemark)
 #   TIDEMARK_START_TIMEOUT        seconds each component may take to get ready (120)
+#   TIDEMARK_REAL_NODE            1: also one real node (kubelet + containerd) running
+#                                 the Tidemark image, sandbox/real-node.sh (0)
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -36,6 +38,8 @@ with_workload=0
 [[ -f $WORKLOAD_MAIN ]] && with_workload=1
 fingerprint="kube=$KUBE_VERSION kwok=$KWOK_VERSION etcd=$ETCD_BIN delay=$POD_READY_DELAY_MS jitter=$POD_READY_JITTER_MS"
 fingerprint+=" scrape=$SCRAPE_INTERVAL nodes=$NODES workload=$with_workload webhook=1 dir=$SANDBOX_DIR"
+REAL_NODE=${TIDEMARK_REAL_NODE:-0}
+fingerprint+=" real-node=$REAL_NODE"
 
 elapsed() { awk -v s="$START_EPOCH" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 
@@ -60,6 +64,9 @@ healthy() {
     [[ $c == workload ]] && ((!with_workload)) && continue
     pid_of "$c" >/dev/null || return 1
   done
+  if ((REAL_NODE)); then
+    for c in real-node-proxy containerd kubelet; do pid_of "$c" >/dev/null || return 1; done
+  fi
   [[ -f $SANDBOX_DIR/env.sh && -f $SANDBOX_DIR/fingerprint ]] || return 1
   [[ $(<"$SANDBOX_DIR/fingerprint") == "$fingerprint" ]] || return 1
   # shellcheck disable=SC1091
@@ -149,6 +156,9 @@ log "generating certificates and service-account keys in $PKI_DIR"
   # The aggregation layer's identity; also lets the controller-manager and the
   # scheduler find a request-header CA in extension-apiserver-authentication.
   sign front-proxy-client "/CN=front-proxy-client" "extendedKeyUsage=clientAuth"
+  # The API server's identity towards kubelets (logs, exec): only the real node has one.
+  # It is reached at its InternalIP (its host name resolves nowhere).
+  sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "extendedKeyUsage=clientAuth"
   # Service-account token signing keys (ES256).
   ec_key sa.key
   openssl ec -in sa.key -pubout -out sa.pub 2>/dev/null
@@ -244,6 +254,9 @@ start kube-apiserver "$KUBE_BIN_DIR/kube-apiserver" \
   --requestheader-extra-headers-prefix=X-Remote-Extra- \
   --proxy-client-cert-file="$PKI_DIR/front-proxy-client.crt" \
   --proxy-client-key-file="$PKI_DIR/front-proxy-client.key" \
+  --kubelet-client-certificate="$PKI_DIR/apiserver-kubelet-client.crt" \
+  --kubelet-client-key="$PKI_DIR/apiserver-kubelet-client.key" \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
   --profiling=false
 wait_for kube-apiserver ready kctl get --raw /readyz
 
@@ -374,6 +387,13 @@ fi
 prom_ready() { curl -fsS -m 2 "$PROMETHEUS_URL/-/ready"; }
 wait_for prometheus ready prom_ready
 
+# --- the real node (opt-in) ---------------------------------------------------------
+
+if ((REAL_NODE)); then
+  "$SANDBOX_REPO/sandbox/real-node.sh" up "$API_PORT"
+  log "real node is Ready ($(elapsed)s)"
+fi
+
 # --- env.sh -------------------------------------------------------------------------
 
 cat >"$SANDBOX_DIR/env.sh" <<EOF
@@ -389,6 +409,7 @@ export TIDEMARK_POD_READY_DELAY_MS='$POD_READY_DELAY_MS'
 export TIDEMARK_POD_READY_JITTER_MS='$POD_READY_JITTER_MS'
 export TIDEMARK_SCRAPE_INTERVAL='$SCRAPE_INTERVAL'
 export KUBECTL='$KUBECTL'
+export TIDEMARK_REAL_NODE='$REAL_NODE'
 export PATH='$KUBE_BIN_DIR:$KWOK_BIN_DIR':"\$PATH"
 EOF
 printf '%s' "$fingerprint" >"$SANDBOX_DIR/fingerprint"

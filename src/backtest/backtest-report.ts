@@ -98,5 +98,6 @@ export function formatBacktestTable(sim: Report, report: BacktestReport): string
           }
         : { unservedRequests: 'unserved load' },
   };
-  return formatTable(sim, view);
+  // The simulator's warnings speak of --capacity and a trace; the backtest's own go to stderr.
+  return formatTable({ ...sim, warnings: [] }, view);
 }

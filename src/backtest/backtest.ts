@@ -2,6 +2,7 @@
 // through the trace simulator (src/simulate/) beside the HPA, KEDA and oracle
 // baselines. See docs/backtest.md for how the metric becomes the load.
 import type { Collector } from '../collector/index.ts';
+import { rangeWindows } from '../crd/promql.ts';
 import type { PolicySpec } from '../policy/types.ts';
 import { type SimulationResult, simulate } from '../simulate/simulate.ts';
 import { SimulationInputError } from '../simulate/trace.ts';
@@ -42,6 +43,8 @@ export interface BacktestResult {
   replay: ReplaySeries;
   /** Things the user should know that do not stop the run (printed on stderr). */
   notes: string[];
+  /** What makes the replay unlike the live run (printed on stderr as warnings). */
+  warnings: string[];
 }
 
 /** The metric to replay, or why the policy cannot be backtested. */
@@ -138,5 +141,18 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
       missingMinutes: replay.missingMinutes,
     },
   });
-  return { report, simulation, replay, notes };
+  return { report, simulation, replay, notes, warnings: shortWindowWarnings(metric) };
+}
+
+/**
+ * A window shorter than the step sees only the end of each minute, so the history misses
+ * what the live operator, sampling every few seconds, saw and acted on (docs/backtest.md).
+ */
+export function shortWindowWarnings(metric: MetricSpec): string[] {
+  return rangeWindows(metric.query)
+    .filter((w) => w.seconds < STEP_SECONDS)
+    .map(
+      (w) =>
+        `metric ${metric.name}'s query reads a [${w.text}] window, shorter than the backtest's ${STEP_SECONDS} s step: each minute's sample sees only its last ${w.text}, so the replay misses peaks the live run saw and acted on (and reports a lower peak); backtest the query with [1m] or longer`,
+    );
 }

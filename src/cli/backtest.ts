@@ -148,6 +148,7 @@ async function backtestAction(o: BacktestFlags): Promise<void> {
     collector.close();
   }
   for (const note of result.notes) process.stderr.write(`note: ${note}\n`);
+  for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
   writeOutputs(o, result);
   process.stdout.write(
     o.format === 'json'
@@ -178,6 +179,7 @@ function writeOutputs(o: BacktestFlags, r: Awaited<ReturnType<typeof runBacktest
     title: `tidemark backtest: ${extra.backtest.policy} ${extra.backtest.metric}, ${extra.backtest.from} – ${extra.backtest.to}`,
     capacity: model.capacityPerReplica ?? model.target,
     unit: { axis: `${extra.backtest.metric} (metric units)`, short: 'metric units' },
+    ...(r.replay.outages.length > 0 ? { outages: r.replay.outages } : {}),
     ...(forecast ? { bands: [{ label: 'tidemark forecast (lower–upper)', ...forecast }] } : {}),
   });
   write(o.plot, svg);

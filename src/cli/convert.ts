@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { convertObjects, hasTodo, renderPolicy } from '../convert/index.ts';
-import { UserError } from './policy-file.ts';
+import { UserError, yamlValue } from './policy-file.ts';
 
 export interface ConvertCliOptions {
   fromCluster?: boolean;
@@ -65,8 +65,9 @@ function readFiles(files: string[]): unknown[] {
       throw new UserError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
     for (const doc of parseAllDocuments(text)) {
-      if (doc.errors.length > 0) throw new UserError(`${file}: invalid YAML: ${doc.errors[0]!.message}`);
-      objects.push(doc.toJS());
+      const yaml = yamlValue(doc);
+      if ('error' in yaml) throw new UserError(`${file}: ${yaml.error}`);
+      objects.push(yaml.value);
     }
   }
   return objects;
@@ -123,6 +124,12 @@ export function convertAndReport(objects: unknown[], opts: ConvertCliOptions): s
     ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
     queries: opts.query,
   });
+  if (out.unmatchedQueries.length > 0) {
+    const names = out.unmatchedQueries.join(', ');
+    throw new UserError(
+      `--query ${names} matched no metric; the metrics are: ${out.metricNames.join(', ') || 'none'} (or OBJECT/METRIC for one object)`,
+    );
+  }
   const err = (s: string) => process.stderr.write(`${s}\n`);
   for (const s of out.skipped) err(`note: skipped ${s}`);
   for (const f of out.failures) err(`error: ${f.source}: ${f.message}`);

@@ -1,31 +1,23 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { formatIssues, PolicyValidator } from '../crd/validate.ts';
 import { registerBacktestCommand } from './backtest.ts';
 import { registerConvertCommand } from './convert.ts';
-import { loadPolicyFile, UserError } from './policy-file.ts';
+import { UserError } from './policy-file.ts';
 import { leaseNamespace, registerRunCommand } from './run.ts';
 import { registerSimulateCommand } from './simulate.ts';
+import { endQuietlyWhenStdoutCloses } from './stdout.ts';
 import { registerTraceCommand } from './trace.ts';
+import { registerValidateCommand } from './validate.ts';
 import { registerMigrateCommand, registerWebhookCommand } from './webhook.ts';
 
 export function buildProgram(): Command {
   const program = new Command('tidemark')
     .description('Autoscale Kubernetes workloads from Prometheus metrics.')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) });
 
-  program
-    .command('validate')
-    .description('validate ScalingPolicy files with the CRD schema and its CEL rules')
-    .argument('<files...>', 'policy YAML files')
-    .action((files: string[]) => {
-      const validator = new PolicyValidator();
-      for (const file of files) {
-        loadPolicyFile(file, validator);
-        process.stdout.write(`${file}: valid\n`);
-      }
-    });
-
+  registerValidateCommand(program);
   registerSimulateCommand(program);
   registerBacktestCommand(program);
   registerRunCommand(program);
@@ -36,9 +28,18 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** From package.json, two folders up from src/cli/ in a checkout and from dist/cli/ in the package. */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
 /** Runs the CLI; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  endQuietlyWhenStdoutCloses();
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -214,43 +214,51 @@ async function runOperator(opts: RunOptions): Promise<void> {
   collectDefaultMetrics({ register: op.metrics.registry });
   // Every replica serves conversion, leader or not; started first so the CRD's
   // v1alpha1 clients are served while this replica waits for the Lease.
-  const webhook = opts.webhook ? await makeWebhook(opts, leaseNamespace(undefined), log) : undefined;
+  const webhook = opts.webhook
+    ? await makeWebhook(opts, leaseNamespace(undefined), log, op.metrics.registry)
+    : undefined;
   const webhookStarted = webhook?.start().catch((err: unknown) => {
     log.error({ err: String(err) }, 'conversion webhook failed to start');
   });
-  try {
-    await op.start();
-  } catch (err) {
-    // The metrics server binds first, before any watch or Lease: nothing else to stop.
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    fail(
-      `metrics port ${opts.metricsPort} on ${opts.metricsHost} is in use: pass a free one with --metrics-port`,
-    );
+  // The handlers go in before start-up: as PID 1 in a container the kernel drops a signal that
+  // has no handler, and start-up waits on the API server, so a pod deleted while starting
+  // would otherwise wait its whole grace period for SIGKILL.
+  const signalled = firstSignal();
+  const started = op.start().then(
+    () => 'started' as const,
+    (err: unknown) => {
+      // The metrics server binds first, before any watch or Lease: nothing else to stop.
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      fail(
+        `metrics port ${opts.metricsPort} on ${opts.metricsHost} is in use: pass a free one with --metrics-port`,
+      );
+    },
+  );
+  // A start-up that fails after a signal is part of stopping, not a crash.
+  started.catch(() => {});
+  if ((await Promise.race([started, signalled])) === 'started' && opts.migrateStorage) {
+    migrateWhenLeading(op, log);
   }
-  if (opts.migrateStorage) migrateWhenLeading(op, log);
-  await new Promise<void>((resolve) => {
+  const signal = await signalled;
+  log.info({ signal }, 'signal received');
+  await Promise.all([op.stop(opts.shutdownGraceSeconds * 1000), webhookStarted, webhook?.stop()]).catch(
+    (err: unknown) => log.error({ err: String(err) }, 'shutdown failed'),
+  );
+  // Watches and keep-alive sockets may linger a moment; the work is done, so do not wait on them.
+  setTimeout(() => process.exit(0), 1000).unref();
+}
+
+/** The first SIGTERM or SIGINT; a second one then gets Node's default (an impatient user's way out). */
+function firstSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
-      log.info({ signal }, 'signal received');
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      const stopping = Promise.all([
-        op.stop(opts.shutdownGraceSeconds * 1000),
-        webhookStarted,
-        webhook?.stop(),
-      ]);
-      stopping.then(
-        () => resolve(),
-        (err: unknown) => {
-          log.error({ err: String(err) }, 'shutdown failed');
-          resolve();
-        },
-      );
+      resolve(signal);
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  // Watches and keep-alive sockets may linger a moment; the work is done, so do not wait on them.
-  setTimeout(() => process.exit(0), 1000).unref();
 }
 
 /** Storage migration after an upgrade: once, by whichever replica leads first (a standby never writes). */

@@ -134,6 +134,7 @@ function writePlot(file: string, result: SimulateCommandResult, o: SimulateComma
   const svg = renderSvg(result.series, {
     title: `tidemark simulate: ${result.report.trace.file} (${o.capacity} req/min per replica, ${o.startupSeconds}s start-up)`,
     capacity: o.capacity,
+    ...(o.outage ? { outages: o.outage } : {}),
     // The forecast is of the metric (requests per minute), the plot's own unit.
     ...(result.series.forecast
       ? {

@@ -64,11 +64,7 @@ export function registerTraceCommand(program: Command): void {
       }
       const csv = traceCsv(synthTrace(opts));
       if (o.out === undefined) {
-        // A reader that stops early (`| head`) is not an error: stop writing, quietly.
-        process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-          if (err.code !== 'EPIPE') throw err;
-          process.exit(0);
-        });
+        // A reader that stops early (`| head`) ends quietly: main.ts's endQuietlyWhenStdoutCloses.
         process.stdout.write(csv);
         return;
       }

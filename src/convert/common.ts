@@ -24,6 +24,8 @@ export interface RatePolicy {
 }
 
 export interface Rules {
+  /** v1beta1's per-direction tolerance, written only where the HPA set one. */
+  tolerance?: number;
   stabilizationWindowSeconds: number;
   cooldownSeconds: number;
   selectPolicy: string;
@@ -38,7 +40,7 @@ export interface Behavior {
 
 /** A ScalingPolicy as convert writes it (the CRD validator checks it before it is printed). */
 export interface PolicyObject {
-  apiVersion: 'tidemark.dev/v1alpha1';
+  apiVersion: 'tidemark.dev/v1beta1';
   kind: 'ScalingPolicy';
   metadata: { name: string; namespace?: string };
   spec: {
@@ -72,6 +74,8 @@ export interface ConvertOptions {
   prometheus?: string;
   /** PromQL for adapter metrics, by metric name or OBJECT/METRIC. */
   queries?: Record<string, string>;
+  /** Filled by lookupQuery with every metric name a --query could have named, so a mistyped one can be told. */
+  asked?: Set<string>;
 }
 
 /** The operator's default allow-listed address (deploy/), used for HPAs when --prometheus is not given. */
@@ -187,7 +191,7 @@ export function convertBehavior(behavior: unknown, notes: Note[]): Behavior {
   const up = obj(behavior.scaleUp);
   const down = obj(behavior.scaleDown);
   return {
-    tolerance: tolerance(up.tolerance, down.tolerance, notes),
+    tolerance: HPA_TOLERANCE,
     scaleUp: rules(up, UP_DEFAULT, 'scaleUp'),
     scaleDown: rules(down, DOWN_DEFAULT, 'scaleDown'),
   };
@@ -204,7 +208,9 @@ function rules(r: Obj, defaults: Rules, where: string): Rules {
         };
       })
     : structuredClone(defaults.policies);
+  const tol = tolerance(r.tolerance, where);
   return {
+    ...(tol !== undefined ? { tolerance: tol } : {}),
     stabilizationWindowSeconds:
       int(r.stabilizationWindowSeconds, `behavior.${where}.stabilizationWindowSeconds`) ??
       defaults.stabilizationWindowSeconds,
@@ -214,25 +220,13 @@ function rules(r: Obj, defaults: Rules, where: string): Rules {
   };
 }
 
-/** Per-direction tolerances (HPAConfigurableTolerance) fold into Tidemark's single one. */
-function tolerance(up: unknown, down: unknown, notes: Note[]): number {
-  const read = (v: unknown, dir: string) => {
-    if (v === undefined || v === null) return HPA_TOLERANCE;
-    const d = quantityToDecimal(v);
-    if (d === undefined)
-      throw new ConvertError(`behavior.${dir}.tolerance is not a quantity: ${JSON.stringify(v)}`);
-    return Number(d);
-  };
-  const u = read(up, 'scaleUp');
-  const d = read(down, 'scaleDown');
-  if (u !== d) {
-    notes.push({
-      level: 'note',
-      path: ['spec', 'behavior', 'tolerance'],
-      text: `the HPA had a scale-up tolerance of ${u} and a scale-down tolerance of ${d}; Tidemark has one for both directions, so the smaller (${Math.min(u, d)}) applies: it acts on smaller deviations than the HPA did in the other direction.`,
-    });
-  }
-  return Math.min(u, d);
+/** A direction's tolerance (HPAConfigurableTolerance), as v1beta1 has it too; unset stays unset. */
+function tolerance(v: unknown, where: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const d = quantityToDecimal(v);
+  if (d === undefined)
+    throw new ConvertError(`behavior.${where}.tolerance is not a quantity: ${JSON.stringify(v)}`);
+  return Number(d);
 }
 
 /**
@@ -311,7 +305,8 @@ export function policyFor(s: Source, spec: PolicyObject['spec']): PolicyObject {
     throw new ConvertError(`metadata.name ${JSON.stringify(s.name)} is not a valid object name`);
   }
   return {
-    apiVersion: 'tidemark.dev/v1alpha1',
+    // The storage version: what the API server keeps, and what has per-direction tolerances.
+    apiVersion: 'tidemark.dev/v1beta1',
     kind: 'ScalingPolicy',
     metadata: { name: s.name, ...(s.namespace ? { namespace: s.namespace } : {}) },
     spec,
@@ -321,6 +316,7 @@ export function policyFor(s: Source, spec: PolicyObject['spec']): PolicyObject {
 /** --query NAME=PROMQL, where NAME is the metric's name or OBJECT/METRIC for one object only. */
 export function lookupQuery(options: ConvertOptions, object: string, names: string[]): string | undefined {
   const q = options.queries ?? {};
+  for (const n of names) options.asked?.add(n).add(`${object}/${n}`);
   for (const n of names) {
     const v = q[`${object}/${n}`] ?? q[n];
     if (v !== undefined) return v;

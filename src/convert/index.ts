@@ -25,6 +25,10 @@ export interface Outcome {
   failures: Failure[];
   /** Objects left alone on purpose, with why (other kinds, HPAs that KEDA created). */
   skipped: string[];
+  /** Names of options.queries that no metric of any object answered to (a typo, most likely). */
+  unmatchedQueries: string[];
+  /** The metric names a query may be given for, sorted. */
+  metricNames: string[];
 }
 
 export function convertObjects(
@@ -40,7 +44,9 @@ export function convertObjects(
     if (/TriggerAuthentication$/.test(s.kind)) auths.set(`${s.namespace ?? ''}/${s.name}`, o);
     if (s.kind === 'ScaledObject') scaledObjects.add(`${s.namespace ?? ''}/${s.name}`);
   }
-  const out: Outcome = { converted: [], failures: [], skipped: [] };
+  const asked = new Set<string>();
+  options = { ...options, asked };
+  const out: Outcome = { converted: [], failures: [], skipped: [], unmatchedQueries: [], metricNames: [] };
   for (const o of objects) {
     const s = sourceOf(o);
     const source = describeSource(s);
@@ -71,6 +77,8 @@ export function convertObjects(
     }
   }
   markSharedTargets(out.converted);
+  out.unmatchedQueries = Object.keys(options.queries ?? {}).filter((k) => !asked.has(k));
+  out.metricNames = [...asked].filter((n) => !n.includes('/')).sort();
   return out;
 }
 

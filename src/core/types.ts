@@ -65,6 +65,12 @@ export interface MetricResult {
   value?: number;
   /** The target value (per replica for AverageValue). */
   target: number;
+  /**
+   * spec.metrics[].target.capacity, parsed: the load per replica at which users feel it
+   * (AverageValue only, ≥ target). Absent when the policy states none. For Level 5, which may
+   * run between the target and this capacity.
+   */
+  capacity?: number;
   targetType: 'AverageValue' | 'Value';
   /** Replicas this metric alone proposes. */
   proposedReplicas?: number;

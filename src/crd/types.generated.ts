@@ -75,6 +75,9 @@ export interface ScalingPolicySpec {
      * PromQL instant query that returns exactly one series.
      */
     query: string;
+    /**
+     * What the metric is scaled towards.
+     */
     target: {
       /**
        * AverageValue divides the metric by the replica count; Value compares the metric as it is.
@@ -84,6 +87,10 @@ export interface ScalingPolicySpec {
        * Target value (a positive decimal, e.g. "50" or "0.5").
        */
       value: number | string;
+      /**
+       * For AverageValue targets, the load per replica at which users feel it (latency or errors rise); at least target.value, in the same units and format (a positive decimal, e.g. "80" or "0.8"). Optional.
+       */
+      capacity?: number | string;
     };
     /**
      * The metric must exceed this value to wake a workload at zero replicas (non-negative decimal).
@@ -98,43 +105,87 @@ export interface ScalingPolicySpec {
      * Relative band around the target inside which no scaling is proposed; the default of scaleUp.tolerance and scaleDown.tolerance.
      */
     tolerance?: number;
+    /**
+     * How fast replicas are added, as the HPA's behavior.scaleUp (default 100 % or 4 pods per 15 s, whichever is more, without a window), plus a cooldown.
+     */
     scaleUp?: {
       /**
        * Tolerance for this direction; unset, behavior.tolerance applies (as the HPA's behavior.scaleUp.tolerance, KEP-4951).
        */
       tolerance?: number;
+      /**
+       * Scale up only to the lowest count proposed over this many past seconds, so a brief spike adds no replicas (0, the default, reacts at once).
+       */
       stabilizationWindowSeconds?: number;
       /**
        * No scale-up until this long after the last scaling action.
        */
       cooldownSeconds?: number;
+      /**
+       * Which of the policies limits a step when they disagree. Max allows the largest change, Min the smallest; Disabled stops scaling in this direction.
+       */
       selectPolicy?: "Max" | "Min" | "Disabled";
       /**
+       * Rate limits, each allowing a change of at most `value` pods (Pods) or percent of the current replicas (Percent) within any `periodSeconds`; selectPolicy chooses among them.
+       *
        * @maxItems 10
+       *
+       * Items: One rate limit.
        */
       policies?: {
+        /**
+         * Pods limits the change to a number of pods; Percent to a percentage of the current replica count.
+         */
         type: "Pods" | "Percent";
+        /**
+         * The most pods (Pods), or percent of the current replicas (Percent), the count may change by within periodSeconds.
+         */
         value: number;
+        /**
+         * The sliding window, in seconds, the limit applies to.
+         */
         periodSeconds: number;
       }[];
     };
+    /**
+     * How fast replicas are removed, as the HPA's behavior.scaleDown (default up to 100 % per 15 s after a 300 s window), plus a cooldown.
+     */
     scaleDown?: {
       /**
        * Tolerance for this direction; unset, behavior.tolerance applies (as the HPA's behavior.scaleDown.tolerance, KEP-4951).
        */
       tolerance?: number;
+      /**
+       * Scale down only to the highest count proposed over this many past seconds, so a brief dip removes no replicas (default 300, as the HPA).
+       */
       stabilizationWindowSeconds?: number;
       /**
        * No scale-down until this long after the last scaling action.
        */
       cooldownSeconds?: number;
+      /**
+       * Which of the policies limits a step when they disagree. Max allows the largest change, Min the smallest; Disabled stops scaling in this direction.
+       */
       selectPolicy?: "Max" | "Min" | "Disabled";
       /**
+       * Rate limits, each allowing a change of at most `value` pods (Pods) or percent of the current replicas (Percent) within any `periodSeconds`; selectPolicy chooses among them.
+       *
        * @maxItems 10
+       *
+       * Items: One rate limit.
        */
       policies?: {
+        /**
+         * Pods limits the change to a number of pods; Percent to a percentage of the current replica count.
+         */
         type: "Pods" | "Percent";
+        /**
+         * The most pods (Pods), or percent of the current replicas (Percent), the count may change by within periodSeconds.
+         */
         value: number;
+        /**
+         * The sliding window, in seconds, the limit applies to.
+         */
         periodSeconds: number;
       }[];
     };
@@ -320,6 +371,9 @@ export interface ScalingPolicySpecDefaulted {
      * PromQL instant query that returns exactly one series.
      */
     query: string;
+    /**
+     * What the metric is scaled towards.
+     */
     target: {
       /**
        * AverageValue divides the metric by the replica count; Value compares the metric as it is.
@@ -329,6 +383,10 @@ export interface ScalingPolicySpecDefaulted {
        * Target value (a positive decimal, e.g. "50" or "0.5").
        */
       value: number | string;
+      /**
+       * For AverageValue targets, the load per replica at which users feel it (latency or errors rise); at least target.value, in the same units and format (a positive decimal, e.g. "80" or "0.8"). Optional.
+       */
+      capacity?: number | string;
     };
     /**
      * The metric must exceed this value to wake a workload at zero replicas (non-negative decimal).
@@ -343,43 +401,87 @@ export interface ScalingPolicySpecDefaulted {
      * Relative band around the target inside which no scaling is proposed; the default of scaleUp.tolerance and scaleDown.tolerance.
      */
     tolerance: number;
+    /**
+     * How fast replicas are added, as the HPA's behavior.scaleUp (default 100 % or 4 pods per 15 s, whichever is more, without a window), plus a cooldown.
+     */
     scaleUp: {
       /**
        * Tolerance for this direction; unset, behavior.tolerance applies (as the HPA's behavior.scaleUp.tolerance, KEP-4951).
        */
       tolerance?: number;
+      /**
+       * Scale up only to the lowest count proposed over this many past seconds, so a brief spike adds no replicas (0, the default, reacts at once).
+       */
       stabilizationWindowSeconds: number;
       /**
        * No scale-up until this long after the last scaling action.
        */
       cooldownSeconds: number;
+      /**
+       * Which of the policies limits a step when they disagree. Max allows the largest change, Min the smallest; Disabled stops scaling in this direction.
+       */
       selectPolicy: "Max" | "Min" | "Disabled";
       /**
+       * Rate limits, each allowing a change of at most `value` pods (Pods) or percent of the current replicas (Percent) within any `periodSeconds`; selectPolicy chooses among them.
+       *
        * @maxItems 10
+       *
+       * Items: One rate limit.
        */
       policies: {
+        /**
+         * Pods limits the change to a number of pods; Percent to a percentage of the current replica count.
+         */
         type: "Pods" | "Percent";
+        /**
+         * The most pods (Pods), or percent of the current replicas (Percent), the count may change by within periodSeconds.
+         */
         value: number;
+        /**
+         * The sliding window, in seconds, the limit applies to.
+         */
         periodSeconds: number;
       }[];
     };
+    /**
+     * How fast replicas are removed, as the HPA's behavior.scaleDown (default up to 100 % per 15 s after a 300 s window), plus a cooldown.
+     */
     scaleDown: {
       /**
        * Tolerance for this direction; unset, behavior.tolerance applies (as the HPA's behavior.scaleDown.tolerance, KEP-4951).
        */
       tolerance?: number;
+      /**
+       * Scale down only to the highest count proposed over this many past seconds, so a brief dip removes no replicas (default 300, as the HPA).
+       */
       stabilizationWindowSeconds: number;
       /**
        * No scale-down until this long after the last scaling action.
        */
       cooldownSeconds: number;
+      /**
+       * Which of the policies limits a step when they disagree. Max allows the largest change, Min the smallest; Disabled stops scaling in this direction.
+       */
       selectPolicy: "Max" | "Min" | "Disabled";
       /**
+       * Rate limits, each allowing a change of at most `value` pods (Pods) or percent of the current replicas (Percent) within any `periodSeconds`; selectPolicy chooses among them.
+       *
        * @maxItems 10
+       *
+       * Items: One rate limit.
        */
       policies: {
+        /**
+         * Pods limits the change to a number of pods; Percent to a percentage of the current replica count.
+         */
         type: "Pods" | "Percent";
+        /**
+         * The most pods (Pods), or percent of the current replicas (Percent), the count may change by within periodSeconds.
+         */
         value: number;
+        /**
+         * The sliding window, in seconds, the limit applies to.
+         */
         periodSeconds: number;
       }[];
     };

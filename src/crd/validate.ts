@@ -1,6 +1,7 @@
 import { Environment } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { promqlIssues } from './promql.ts';
 import { loadCrd, rootSchema, type SchemaNode, servedVersions, storageVersion } from './schema.ts';
 import type { ScalingPolicy } from './types.generated.ts';
 import { convertPolicy } from './version-conversion.ts';
@@ -17,6 +18,13 @@ export type ValidationResult = { ok: true; policy: ScalingPolicy } | { ok: false
 type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ??
   addFormatsModule) as unknown as AddFormats;
+
+/**
+ * Schema errors after which the API server checks no CEL rule (apiextensions' hasBlockingErr:
+ * a wrong type, a missing or unsupported value, too long, too many): rules would read
+ * values of the wrong shape.
+ */
+const BLOCKS_CEL = new Set(['type', 'anyOf', 'required', 'enum', 'maxLength', 'maxItems', 'maxProperties']);
 
 /**
  * Validates ScalingPolicy objects the way the API server does: the CRD's OpenAPI
@@ -43,11 +51,16 @@ class SchemaValidator {
   validate(input: unknown): ValidationResult {
     const value = structuredClone(input);
     const issues: ValidationIssue[] = [];
-    if (!this.#check(value)) {
-      issues.push(...(this.#check.errors ?? []).map(fromAjv));
+    const errors = this.#check(value) ? [] : (this.#check.errors ?? []);
+    issues.push(...errors.map(fromAjv));
+    const unknown: ValidationIssue[] = [];
+    walkFields(this.#schema, value, '', unknown);
+    issues.push(...unknown);
+    // As the API server: a value that only breaks a pattern or a bound still has its CEL rules
+    // checked (their messages say in words what a pattern says in a regular expression).
+    if (unknown.length === 0 && !errors.some((e) => BLOCKS_CEL.has(e.keyword))) {
+      this.#celRules(this.#schema, value, '', issues);
     }
-    walkFields(this.#schema, value, '', issues);
-    if (issues.length === 0) this.#celRules(this.#schema, value, '', issues);
     if (issues.length > 0) return { ok: false, issues: dedupe(issues) };
     return { ok: true, policy: value as ScalingPolicy };
   }
@@ -107,6 +120,13 @@ export class PolicyValidator {
   }
 
   validate(input: unknown): ValidationResult {
+    const result = this.#validateSchema(input);
+    // PromQL the operator could not run is as invalid as a field the API server refuses.
+    const promql = result.ok ? promqlIssues(result.policy) : [];
+    return promql.length > 0 ? { ok: false, issues: promql } : result;
+  }
+
+  #validateSchema(input: unknown): ValidationResult {
     if (this.#fixed) return this.#fixed.validate(input);
     const crd = loadCrd();
     const storage = storageVersion(crd);

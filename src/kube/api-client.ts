@@ -38,6 +38,8 @@ export interface KubeRequest {
    * exchange itself, and destroys the request when it passes.
    */
   timeoutMs?: number;
+  /** Abandons the request (not sent, or destroyed in flight) when it aborts: a shutdown's early fence. */
+  signal?: AbortSignal;
 }
 
 /** One request to the API server; resolves with the parsed JSON body. */
@@ -77,6 +79,14 @@ const resentOnStaleConnection = (req: KubeRequest, err: unknown, resent: boolean
 const deadlineError = (req: KubeRequest, totalMs: number, what: string) =>
   new KubeApiError(0, 'Deadline', `${req.method} ${req.path}: deadline of ${totalMs} ms exceeded ${what}`);
 
+/** Like a deadline, it may or may not have reached the server. */
+const abortedError = (req: KubeRequest) =>
+  new KubeApiError(0, 'Aborted', `${req.method} ${req.path}: aborted (shutting down)`);
+
+function throwIfAborted(req: KubeRequest): void {
+  if (req.signal?.aborted) throw abortedError(req);
+}
+
 /**
  * A transport over node:http(s) with the kubeconfig's credentials.
  *
@@ -92,8 +102,8 @@ const deadlineError = (req: KubeRequest, totalMs: number, what: string) =>
  * Fairness while its deadline allows.
  */
 export function httpTransport(kc: KubeConfig, opts: TransportOptions = {}): KubeTransport {
-  const send = exchange(kc, opts.maxSockets ?? 32);
   const now = opts.now ?? monotonicNow;
+  const send = exchange(kc, opts.maxSockets ?? 32, now);
   const obs = opts.observer ?? {};
   const maxRetries = opts.max429Retries ?? 10;
   return async (req) => {
@@ -101,17 +111,19 @@ export function httpTransport(kc: KubeConfig, opts: TransportOptions = {}): Kube
     const deadline = now() + totalMs;
     let resent = false;
     for (let attempt = 0; ; attempt++) {
+      throwIfAborted(req);
       if (opts.limiter) {
         const waitMs = opts.limiter.reserve(deadline - now());
         if (waitMs === undefined) throw deadlineError(req, totalMs, 'waiting for the client-side rate limit');
         if (waitMs > 0) {
           obs.onThrottled?.({ source: 'client', seconds: waitMs / 1000 });
-          await sleep(waitMs);
+          await sleep(waitMs, req.signal);
+          throwIfAborted(req);
         }
       }
       const started = now();
       try {
-        const body = await send(req, deadline - started, totalMs);
+        const body = await send(req, deadline, totalMs);
         obs.onRequest?.({
           method: req.method,
           code: '2xx',
@@ -131,27 +143,45 @@ export function httpTransport(kc: KubeConfig, opts: TransportOptions = {}): Kube
         const retryMs = e.status === 429 ? (e.retryAfterMs ?? 1000) * (1 + Math.random() / 4) : undefined;
         if (retryMs === undefined || attempt >= maxRetries || now() + retryMs >= deadline) throw err;
         obs.onThrottled?.({ source: 'server', seconds: retryMs / 1000 });
-        await sleep(retryMs);
+        await sleep(retryMs, req.signal);
       }
     }
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Ends early (resolves) when `signal` aborts: the caller checks it next. */
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((r) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      r();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 
-type Exchange = (req: KubeRequest, remainingMs: number, totalMs: number) => Promise<unknown>;
+type Exchange = (req: KubeRequest, deadline: number, totalMs: number) => Promise<unknown>;
 
-/** One HTTP exchange with the API server, destroyed when `remainingMs` pass. */
-function exchange(kc: KubeConfig, maxSockets: number): Exchange {
+/**
+ * One HTTP exchange with the API server, destroyed at `deadline` (on `now`'s clock).
+ * The time left is read after the credentials are in hand: refreshing them (an exec
+ * plugin, every 30 s) may take long, and a fenced write must neither leave after its
+ * fence nor run past it by however long the refresh took.
+ */
+function exchange(kc: KubeConfig, maxSockets: number, now: MonotonicNow): Exchange {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const base = new URL(cluster.server);
   const prefix = base.pathname.replace(/\/$/, '');
   const mod = base.protocol === 'https:' ? https : http;
   const conn = connection(kc, base.protocol === 'https:', maxSockets);
-  return async (req, remainingMs, totalMs) => {
-    if (remainingMs <= 0) throw deadlineError(req, totalMs, 'before the request was sent');
+  return async (req, deadline, totalMs) => {
+    if (deadline - now() <= 0) throw deadlineError(req, totalMs, 'before the request was sent');
     const { agent, headers } = await conn();
+    const remainingMs = deadline - now();
+    if (remainingMs <= 0) throw deadlineError(req, totalMs, 'while its credentials were refreshed: not sent');
+    throwIfAborted(req);
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     const h: Record<string, string> = { ...headers, accept: 'application/json' };
     if (payload) {
@@ -173,7 +203,12 @@ function exchange(kc: KubeConfig, maxSockets: number): Exchange {
         (res) => readResponse(req, res).then(resolve, reject),
       );
       const timer = setTimeout(() => r.destroy(deadlineError(req, totalMs, 'in flight')), remainingMs);
-      r.on('close', () => clearTimeout(timer));
+      const abort = () => r.destroy(abortedError(req));
+      req.signal?.addEventListener('abort', abort, { once: true });
+      r.on('close', () => {
+        clearTimeout(timer);
+        req.signal?.removeEventListener('abort', abort);
+      });
       r.on('error', (e: NodeJS.ErrnoException) => {
         if (e instanceof KubeApiError) return reject(e);
         const message = `${req.method} ${req.path}: ${e.message}`;
@@ -270,6 +305,51 @@ export function withDeadlineBudget(
     }
     return transport({ ...req, timeoutMs: Math.min(req.timeoutMs ?? defaultTimeoutMs, Math.floor(budget)) });
   };
+}
+
+/**
+ * The writes (every method but GET) of a transport still in flight, so that a
+ * shutdown can stop them before it gives up its lease: a write that kept its
+ * budget could otherwise land after a standby took over (the fence counts on
+ * the lease not being released while a write may still run).
+ */
+export class InFlightWrites {
+  readonly #running = new Map<AbortController, Promise<unknown>>();
+  #closed = false;
+
+  get size(): number {
+    return this.#running.size;
+  }
+
+  wrap(transport: KubeTransport): KubeTransport {
+    return (req) => {
+      if (req.method === 'GET') return transport(req);
+      if (this.#closed) {
+        return Promise.reject(
+          new KubeApiError(0, 'Aborted', `${req.method} ${req.path}: shutting down: not sent`),
+        );
+      }
+      const ac = new AbortController();
+      const signal = req.signal ? AbortSignal.any([req.signal, ac.signal]) : ac.signal;
+      const p = transport({ ...req, signal });
+      this.#running.set(ac, p);
+      const done = () => this.#running.delete(ac);
+      p.then(done, done);
+      return p;
+    };
+  }
+
+  /**
+   * Refuses new writes, aborts those in flight and resolves once each has
+   * settled (answered, failed or destroyed): how many were aborted.
+   */
+  async abortAll(): Promise<number> {
+    this.#closed = true;
+    const running = [...this.#running];
+    for (const [ac] of running) ac.abort();
+    await Promise.allSettled(running.map(([, p]) => p));
+    return running.length;
+  }
 }
 
 /** /api/v1 for the core group, /apis/<group>/<version> otherwise. */

@@ -17,6 +17,7 @@
 import { cloneData } from '../core/clone.ts';
 import { fmtNumber as fmt } from '../core/format.ts';
 import { averageValueProposal, type Tolerance, tolerancesOf, valueProposal } from '../core/hpa-arithmetic.ts';
+import { promqlDurationSeconds } from '../core/promql-duration.ts';
 import type {
   DecisionCondition,
   EngineEvent,
@@ -116,16 +117,6 @@ export function newLevel5State(): Level5State {
   return { v: 1, anomaly: {}, forecast: {} };
 }
 
-const RANGE_SECONDS: Record<string, number> = {
-  ms: 0.001,
-  s: 1,
-  m: 60,
-  h: 3600,
-  d: 86400,
-  w: 604800,
-  y: 31536000,
-};
-
 /**
  * How far a metric trails the load it measures, from its query: a range selector (`[1m]`,
  * `[5m:30s]`) averages over its window, so the value describes the load about half a window
@@ -136,10 +127,7 @@ const RANGE_SECONDS: Record<string, number> = {
 export function metricLagSeconds(query: string, pollingIntervalSeconds: number): number {
   let window = 0;
   for (const m of query.matchAll(/\[\s*((?:\d+(?:ms|s|m|h|d|w|y))+)\s*(?::[^\]]*)?\]/g)) {
-    let secs = 0;
-    for (const part of (m[1] as string).matchAll(/(\d+)(ms|s|m|h|d|w|y)/g))
-      secs += Number(part[1]) * (RANGE_SECONDS[part[2] as string] as number);
-    window = Math.max(window, secs);
+    window = Math.max(window, promqlDurationSeconds(m[1] as string));
   }
   return window / 2 + pollingIntervalSeconds / 2;
 }

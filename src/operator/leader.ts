@@ -135,8 +135,12 @@ export class LeaderElector {
    */
   writeBudgetMs(): number {
     if (!this.isLeader()) return 0;
-    const slack = (this.#o.leaseDurationMs - this.#o.renewDeadlineMs) / 2;
-    return Math.max(0, this.#lastRenew + this.#o.leaseDurationMs - slack - this.#o.clock.now());
+    return Math.max(0, this.#lastRenew + this.#o.leaseDurationMs - this.fenceSlackMs - this.#o.clock.now());
+  }
+
+  /** What a write's fence keeps back before the lease could pass: half the margin between renewDeadline and leaseDuration. */
+  get fenceSlackMs(): number {
+    return (this.#o.leaseDurationMs - this.#o.renewDeadlineMs) / 2;
   }
 
   /** One attempt to acquire or renew; resolves to whether this process leads afterwards. */
@@ -153,9 +157,11 @@ export class LeaderElector {
       leaseTransitions: 0,
     };
     let current: LeaseRecord | undefined;
+    let seenAt: number;
     try {
       current = await this.#o.client.get();
-      this.#lastContact = c.now();
+      seenAt = c.now();
+      this.#lastContact = seenAt;
     } catch (err) {
       this.#o.onError?.(err);
       return this.#checkDeadline();
@@ -177,7 +183,10 @@ export class LeaderElector {
       this.#observed.renewTime !== current.renewTime ||
       this.#observed.resourceVersion !== current.resourceVersion
     ) {
-      this.#see(current, now);
+      // Timed from the answer, as client-go does: a GET sent before the holder renewed and
+      // answered after it saw that renewal, and a count from the send would end before the
+      // holder's own count (from before its renewal was sent) and its writes' fence.
+      this.#see(current, seenAt);
     }
     const holder = current.holderIdentity ?? '';
     const held = holder !== '' && holder !== this.#o.identity;

@@ -113,8 +113,12 @@ export class Membership {
    * (kept back for a late timer and for the abort to reach the server).
    */
   #viewBudgetMs(now: number): number {
-    const slack = (this.#o.leaseDurationMs - this.#o.renewDeadlineMs) / 2;
-    return this.#viewAt + this.#o.leaseDurationMs - slack - now;
+    return this.#viewAt + this.#o.leaseDurationMs - this.fenceSlackMs - now;
+  }
+
+  /** What a write's fence keeps back (the elector's, same durations). */
+  get fenceSlackMs(): number {
+    return this.#elector.fenceSlackMs;
   }
 
   /** Whether the policy hashes to this replica among the members of the last list (acting or not). */

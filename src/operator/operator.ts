@@ -15,6 +15,7 @@ import {
   type ApiObserver,
   encode,
   httpTransport,
+  InFlightWrites,
   isNotFound,
   type KubeTransport,
   resourceOfPath,
@@ -91,8 +92,11 @@ function apiClients(o: OperatorOptions, m: OperatorMetrics, writeBudgetMs: () =>
   });
   const realLease = httpTransport(o.kubeconfig, { maxSockets: 2, observer });
   const leaseTransport = o.wrapLeaseTransport ? o.wrapLeaseTransport(realLease) : realLease;
-  const fenced = withDeadlineBudget(transport, (req) => (req.method === 'GET' ? undefined : writeBudgetMs()));
-  return { transport, leaseTransport, fenced };
+  const writes = new InFlightWrites();
+  const fenced = withDeadlineBudget(writes.wrap(transport), (req) =>
+    req.method === 'GET' ? undefined : writeBudgetMs(),
+  );
+  return { transport, leaseTransport, fenced, writes };
 }
 
 /** The Prometheus collector, with Secrets read only from the policy's own namespace. */
@@ -139,6 +143,8 @@ export class Operator {
   readonly identity: string;
   readonly #o: OperatorOptions;
   readonly #transport: KubeTransport;
+  /** The fenced writes in flight: stopped before the Lease is released. */
+  readonly #writes: InFlightWrites;
   readonly #policies = new Map<string, ScalingPolicy>();
   /** Policy uids by targetKey: the owner check of a tick looks at its own target only. */
   readonly #byTarget = new Map<string, Set<string>>();
@@ -175,10 +181,11 @@ export class Operator {
     this.metrics = createOperatorMetrics(o.registry ?? new Registry(), o.policyMetrics ?? 'basic');
     const log = o.log;
     const m = this.metrics;
-    const { transport, leaseTransport, fenced } = apiClients(o, m, () =>
+    const { transport, leaseTransport, fenced, writes } = apiClients(o, m, () =>
       this.#shards ? this.#shards.writeBudgetMs() : this.#elector.writeBudgetMs(),
     );
     this.#transport = transport;
+    this.#writes = writes;
     // One allow-list for the collector and the reconciler, so a ConfigMap edit reaches both.
     const addressPolicy = new AllowList(o.allowedPrometheus);
     this.#allowList = addressPolicy;
@@ -671,8 +678,8 @@ export class Operator {
 
   /**
    * Graceful shutdown: no new ticks, the running ones finish (bounded by
-   * `graceMs`), then the Lease is released so a standby takes over at once.
-   * Targets keep their replicas.
+   * `graceMs`), writes still in flight are stopped, then the Lease is released
+   * so a standby takes over at once. Targets keep their replicas.
    */
   async stop(graceMs = 20_000): Promise<void> {
     if (this.#stopping) return;
@@ -699,6 +706,7 @@ export class Operator {
       this.#allowListWatch?.stop(),
       this.#targets.stop(),
     ]);
+    await this.#stopWrites();
     await (this.#shards ?? this.#elector).stop();
     this.metrics.leader.set(0);
     this.#collector.close();
@@ -708,6 +716,19 @@ export class Operator {
       this.#server.closeAllConnections();
     });
     log.info('stopped; lease released');
+  }
+
+  /**
+   * Before the Lease goes: a write still in flight (a tick past the grace, an Event the
+   * drain gave up on) would keep its budget and could land after a standby took over the
+   * released Lease. It is aborted, and the release waits the margin a fence keeps for an
+   * abort to reach the server (the same as at the fence itself).
+   */
+  async #stopWrites(): Promise<void> {
+    const aborted = await this.#writes.abortAll();
+    if (aborted === 0) return;
+    this.#o.log.warn({ aborted }, 'shutting down: aborted writes still in flight before releasing the lease');
+    await new Promise((r) => setTimeout(r, (this.#shards ?? this.#elector).fenceSlackMs));
   }
 }
 

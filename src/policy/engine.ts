@@ -228,6 +228,7 @@ function evaluateMetrics(ctx: DecisionContext): void {
   for (const m of spec.metrics) {
     const target = ctx.targets[m.name] ?? parseDecimal(m.target.value, Number.NaN);
     const result: MetricResult = { name: m.name, target, targetType: m.target.type };
+    if (m.target.capacity !== undefined) result.capacity = parseDecimal(m.target.capacity, Number.NaN);
     ctx.metrics.push(result);
     const obs = findObservation(ctx.input.observations, m.name);
     let value: number | undefined;

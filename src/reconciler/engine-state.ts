@@ -13,6 +13,11 @@
 //      on a downgrade, or when one of its replicas leads during a rolling upgrade.
 //      A table v0.1.0 stored is dropped on reading.
 //   2+ a later release's format: read for the fields this one knows, never written back lower.
+//
+// `times` holds the RFC 3339 form of the epoch ms times (lastScaleTime, and each entry's `t` of
+// the three lists, in their order) for people reading `kubectl describe`: derived on every
+// write, dropped on reading, and not a change worth a write on its own. A field v0.1.0 ignores,
+// so it needs no version.
 import { cloneData } from '../core/clone.ts';
 import { ENGINE_STATE_VERSION } from '../policy/engine.ts';
 import type { EngineState } from '../policy/types.ts';
@@ -29,6 +34,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'fallbackActive',
   'tunedScaleDownStabilizationSeconds',
   'level5',
+  'times',
 ]);
 
 /** Fields of level5 (src/level5/stages.ts Level5State) this release knows. */
@@ -106,6 +112,7 @@ export function readStoredState(stored: unknown): StoredRead {
   if (problem) return { kind: 'unreadable', version, problem };
   const state = cloneData(stored) as EngineState;
   state.version = ENGINE_STATE_VERSION;
+  delete state.times;
   // The forecaster's tables are never taken from storage: v0.1.0's state carries them, and the operator trains them from history anyway (a model from before a restart
   // would also miss the minutes the operator was down).
   const l5 = state.level5;
@@ -125,7 +132,8 @@ export function compactState(state: EngineState): EngineState {
     if (later && later.replicas === r.replicas) continue;
     kept.push(r);
   }
-  const out: EngineState = { ...state, recommendations: kept };
+  const { times: _derived, ...rest } = state;
+  const out: EngineState = { ...rest, recommendations: kept };
   if (isObj(state.level5)) {
     const { forecast: _rebuilt, ...level5 } = state.level5;
     out.level5 = { ...roundFractions(level5), forecast: {} };
@@ -168,6 +176,7 @@ function roundFractions<T>(v: T): T {
 export function persistState(state: EngineState, stored?: unknown): EngineState {
   const c = compactState(state);
   delete c.writtenBy;
+  c.times = readableTimes(c);
   const sv = storedVersion(stored);
   if (sv === undefined || sv <= ENGINE_STATE_VERSION) return { ...c, version: ENGINE_STATE_VERSION };
   if (!isEngineState(stored)) return cloneData(stored) as EngineState;
@@ -181,4 +190,16 @@ export function persistState(state: EngineState, stored?: unknown): EngineState 
     out.level5 = { ...level5, ...c.level5 };
   }
   return out as EngineState;
+}
+
+/** The RFC 3339 form of the state's epoch ms times, the empty lists left out (see `times` above). */
+export function readableTimes(state: EngineState): Record<string, string | string[]> {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const out: Record<string, string | string[]> = {};
+  if (typeof state.lastScaleTime === 'number') out.lastScaleTime = iso(state.lastScaleTime);
+  for (const k of ['recommendations', 'scaleUpEvents', 'scaleDownEvents'] as const) {
+    const list = state[k] ?? [];
+    if (list.length > 0) out[k] = list.map((e) => iso(e.t));
+  }
+  return out;
 }

@@ -1,18 +1,19 @@
 import type { Logger } from 'pino';
-import type { AddressCheck, PolicyObservations, PolicyRef, RangeResult } from '../collector/index.ts';
+import type { AddressCheck, PolicyObservations } from '../collector/index.ts';
 import type { ScalingPolicy, ScalingPolicyStatus } from '../crd/types.generated.ts';
 import { V1BETA1 } from '../crd/version-conversion.ts';
 import { encode, isConflict, isNotFound, KubeApiError, type KubeTransport } from '../kube/api-client.ts';
 import { DiscoveryCache, type ScalableResource, TargetResolveError } from '../kube/discovery.ts';
 import type { EventSpec, InvolvedObject } from '../kube/events.ts';
-import { type OperatorMetrics, observeEvaluation } from '../metrics/registry.ts';
+import type { OperatorMetrics } from '../metrics/registry.ts';
 import { decide as engineDecide } from '../policy/engine.ts';
 import type { Decision, EngineInput, EngineOutput, EngineState } from '../policy/types.ts';
 import { type HistoryMemory, loadHistory } from './forecast-history.ts';
 import { latencySpec, readyReplicasOf, wantsReadyReplicas } from './level5-inputs.ts';
 import type { ObservationSource } from './observation-source.ts';
-import { type Condition, restorePersisted, statusChanged } from './status.ts';
+import { restorePersisted, statusChanged } from './status.ts';
 import type { Scale, TargetCache } from './targets.ts';
+import { TickMetrics } from './tick-metrics.ts';
 import {
   type ActOutcome,
   buildReport,
@@ -143,19 +144,27 @@ interface TargetRead {
   object?: unknown;
 }
 
-type ObserveResult = { stop: TickStop; outcome: TickOutcome; observed?: Observed } | { seen: Observation };
+type ObserveResult = { stop: TickStop; observed?: Observed } | { seen: Observation };
 
-type Acted =
-  | ActOutcome
-  | { kind: 'conflict' }
-  | { kind: 'fenced' }
-  | { kind: 'superseded' }
-  | { kind: 'unknown'; message: string };
+/** The tick's outcome after a stop: each stop reason has its own. */
+const STOP_OUTCOME: Record<TickStop['reason'], TickOutcome> = {
+  InvalidPolicy: 'invalid-policy',
+  AmbiguousTarget: 'ambiguous-target',
+  TargetNotFound: 'target-not-found',
+  FailedGetScale: 'target-error',
+};
+
+/**
+ * What the act step did: what the report tells (a write whose outcome is unknown is a failure
+ * there, and is kept in #unconfirmed), a 409 to decide again on, or a write not made because
+ * the tick may no longer act.
+ */
+type Acted = ActOutcome | { kind: 'conflict' } | { kind: 'fenced' } | { kind: 'superseded' };
 
 /**
  * One tick of one policy in four steps: observe (allow-list, owner, target, scale,
  * metrics) → decide (the pure engine) → act (the scale write, with the
- * resourceVersion it read) → report (status and Events, built by report.ts).
+ * resourceVersion it read) → report (status and Events, built by tick-report.ts).
  * Everything it remembers between ticks is either in the policy's status (so a
  * restarted operator or a new leader continues) or is a cache that the status can
  * rebuild.
@@ -165,7 +174,7 @@ export class PolicyReconciler {
   readonly #decide: (input: EngineInput) => EngineOutput;
   readonly #now: () => number;
   readonly #memory = new Map<string, Memory>();
-  readonly #anomaliesSeen = new Map<string, Record<string, number>>();
+  readonly #metrics: TickMetrics;
   /**
    * Scale writes whose outcome is unknown (timed out, connection lost, 5xx): the
    * API server may still apply them, e.g. once etcd answers again. Kept across
@@ -181,6 +190,7 @@ export class PolicyReconciler {
     this.#d = deps;
     this.#decide = deps.decide ?? ((input) => engineDecide(input));
     this.#now = deps.now ?? Date.now;
+    this.#metrics = new TickMetrics(deps.metrics);
   }
 
   /** The policy was deleted: forget it (its target keeps its replicas). */
@@ -205,7 +215,7 @@ export class PolicyReconciler {
     let result = await this.#observe(t);
     const retries = this.#d.scaleConflictRetries ?? 3;
     for (let conflicts = 0; ; conflicts++) {
-      if ('stop' in result) return this.#report(t, result, result.outcome);
+      if ('stop' in result) return this.#report(t, result, STOP_OUTCOME[result.stop.reason]);
       const seen = result.seen;
       const { decision, state } = this.#decideStep(t, seen);
       const acted = await this.#act(t, seen, decision, state);
@@ -294,14 +304,14 @@ export class PolicyReconciler {
             ? `target ${what} not found: ${err.message}`
             : `target ${what} not found`;
         t.log.warn({ target: what }, 'target not found');
-        return { stop: { reason: 'TargetNotFound', message }, outcome: 'target-not-found' };
+        return { stop: { reason: 'TargetNotFound', message } };
       }
       if (err instanceof TargetResolveError) {
         return invalid(`targetRef ${target.apiVersion} ${target.kind}: ${err.message}`);
       }
       t.log.warn({ err: errText(err) }, 'reading the target scale failed');
       const message = `reading the scale of ${what} failed: ${errText(err)}`;
-      return { stop: { reason: 'FailedGetScale', message }, outcome: 'target-error' };
+      return { stop: { reason: 'FailedGetScale', message } };
     }
   }
 
@@ -313,7 +323,7 @@ export class PolicyReconciler {
     const u = this.#confirmUnconfirmed(t.uid, current, t.mem.status, t.now);
     if (!u) return { current, display, insecureTLS: false };
     t.mem.engineState = u.state;
-    this.#d.metrics.scalingActions.inc({ namespace: t.namespace, direction: u.direction });
+    this.#metrics.lateScale(t.namespace, u.direction);
     t.log.info({ from: u.from, to: u.to }, 'an earlier scale write took effect after it failed');
     const late: LateScale = {
       from: u.from,
@@ -481,7 +491,7 @@ export class PolicyReconciler {
         direction: decision.direction,
         state,
       });
-      return { kind: 'unknown', message };
+      return { kind: 'failed', message };
     }
   }
 
@@ -493,20 +503,16 @@ export class PolicyReconciler {
     seen: Observation,
     decision: Decision,
     state: EngineState,
-    acted: Acted,
+    acted: ActOutcome | { kind: 'conflict' },
     conflicts: number,
   ): Promise<TickResult> {
-    let outcome: ActOutcome;
-    if (acted.kind === 'conflict') {
-      outcome = {
-        kind: 'failed',
-        message: `writing the scale of ${seen.display} met ${conflicts + 1} conflicts in a row: its count keeps changing`,
-      };
-    } else if (acted.kind === 'unknown') {
-      outcome = { kind: 'failed', message: acted.message };
-    } else {
-      outcome = acted as ActOutcome;
-    }
+    const outcome: ActOutcome =
+      acted.kind === 'conflict'
+        ? {
+            kind: 'failed',
+            message: `writing the scale of ${seen.display} met ${conflicts + 1} conflicts in a row: its count keeps changing`,
+          }
+        : acted;
     const failed = outcome.kind === 'failed';
     // The engine assumed the action happened; when it did not, its new state is dropped.
     if (!failed) t.mem.engineState = state;
@@ -528,7 +534,7 @@ export class PolicyReconciler {
     });
   }
 
-  /** Builds the status and Events (report.ts), writes what changed, sends the Events. */
+  /** Builds the status and Events (tick-report.ts), writes what changed, sends the Events. */
   async #report(
     t: Tick,
     facts: Pick<Parameters<typeof buildReport>[0], 'stop' | 'observed' | 'decided'>,
@@ -566,7 +572,7 @@ export class PolicyReconciler {
       if (!this.#d.mayAct(uid)) break;
       await this.#d.events.record(involved, e);
     }
-    this.#observeConditions(t.namespace, t.name, next.conditions ?? []);
+    this.#metrics.conditions({ namespace: t.namespace, policy: t.name }, next.conditions ?? []);
     return { outcome, statusWritten, events, ...extra };
   }
 
@@ -589,11 +595,11 @@ export class PolicyReconciler {
       });
       mem.status = next;
       mem.writtenAt = t.now;
-      this.#d.metrics.statusWrites.inc({ outcome: 'written' });
+      this.#metrics.statusWrite('written');
       return true;
     } catch (err) {
       if (isNotFound(err)) return false; // deleted meanwhile
-      this.#d.metrics.statusWrites.inc({ outcome: 'failed' });
+      this.#metrics.statusWrite('failed');
       t.log.warn({ err: errText(err) }, 'status write failed');
       return false;
     }
@@ -634,7 +640,7 @@ export class PolicyReconciler {
     return mem;
   }
 
-  /** The decision's operator metrics (prom-client); the status and Events come from report.ts. */
+  /** The decision's operator metrics (tick-metrics.ts) and log lines; the status and Events come from tick-report.ts. */
   #recordDecision(
     t: Tick,
     seen: Observation,
@@ -642,13 +648,20 @@ export class PolicyReconciler {
     state: EngineState,
     outcome: ActOutcome,
   ): void {
-    const m = this.#d.metrics;
-    const l = { namespace: t.namespace, policy: t.name };
-    m.tickDuration.observe(Math.max(0, this.#now() - t.dueAt) / 1000);
-    const perNamespace = { namespace: t.namespace, direction: decision.direction };
-    m.decisions.inc({ ...perNamespace, limited_by: decision.limitedBy[0] ?? 'None' });
-    if (outcome.kind === 'scaled') {
-      m.scalingActions.inc(perNamespace);
+    const scaled = outcome.kind === 'scaled';
+    this.#metrics.decision(
+      { namespace: t.namespace, policy: t.name },
+      {
+        spec: t.policy.spec,
+        decision,
+        state,
+        observations: seen.obs.observations,
+        replicas: scaled ? outcome.to : seen.current,
+        scaled,
+        tickSeconds: Math.max(0, this.#now() - t.dueAt) / 1000,
+      },
+    );
+    if (scaled) {
       t.log.info(
         { from: outcome.from, to: outcome.to, reason: decision.reason, limitedBy: decision.limitedBy },
         'scaled',
@@ -656,59 +669,6 @@ export class PolicyReconciler {
     } else if (outcome.kind === 'none' && decision.direction === 'None') {
       t.log.debug({ replicas: seen.current, reason: decision.reason }, 'no change');
     }
-    m.currentReplicas.set(l, outcome.kind === 'scaled' ? outcome.to : seen.current);
-    m.desiredReplicas.set(l, decision.desiredReplicas);
-    m.setFallback(l, decision.fallbackActive);
-    // The spec's limits and the metrics' own values are per-policy detail (PolicyMetricsLevel).
-    if (m.level === 'detailed') {
-      m.minReplicas.set(l, t.policy.spec.minReplicas);
-      m.maxReplicas.set(l, t.policy.spec.maxReplicas);
-      for (const r of decision.metrics) {
-        const ml = { ...l, metric: r.name };
-        if (Number.isFinite(r.target)) m.metricTarget.set(ml, r.target);
-        if (r.value !== undefined) m.metricValue.set(ml, r.value);
-      }
-    }
-    for (const o of seen.obs.observations) {
-      if (!o.ok) m.metricErrors.inc({ ...l, metric: o.name, kind: o.error.kind });
-    }
-    const tuned = state.tunedScaleDownStabilizationSeconds;
-    if (typeof tuned === 'number') m.tunedScaleDownStabilization.set(l, tuned);
-    this.#recordLevel5(t, decision);
-  }
-
-  #recordLevel5(t: Tick, decision: Decision): void {
-    const m = this.#d.metrics;
-    const l = { namespace: t.namespace, policy: t.name };
-    let forecastReplicas: number | undefined;
-    for (const f of decision.forecasts ?? []) {
-      const fl = { ...l, metric: f.metric };
-      m.forecastValue.set({ ...fl, bound: 'point' }, f.value);
-      m.forecastValue.set({ ...fl, bound: 'lower' }, f.lower);
-      m.forecastValue.set({ ...fl, bound: 'upper' }, f.upper);
-      if (f.ready) forecastReplicas = Math.max(forecastReplicas ?? 0, f.replicas);
-    }
-    if (forecastReplicas !== undefined) m.forecastReplicas.set(l, forecastReplicas);
-    observeEvaluation(m, l, decision.evaluation);
-    // The engine's counts are totals since its state began; the counter gets the increase.
-    const key = `${t.namespace}/${t.name}`;
-    // On the policy's first tick in this process its counts (restored from status) are the
-    // baseline; after that a kind not seen before counts from 0.
-    const known = this.#anomaliesSeen.get(key);
-    const seen = known ?? {};
-    for (const [metric, kinds] of Object.entries(decision.anomalyCounts ?? {})) {
-      for (const [kind, n] of Object.entries(kinds ?? {})) {
-        const k = `${metric}\u0000${kind}`;
-        const before = seen[k] ?? (known ? 0 : undefined);
-        if (before !== undefined && n > before) m.anomalies.inc({ ...l, metric, kind }, n - before);
-        seen[k] = n;
-      }
-    }
-    this.#anomaliesSeen.set(key, seen);
-  }
-
-  #observeConditions(namespace: string, policy: string, conditions: Condition[]): void {
-    for (const c of conditions) this.#d.metrics.setCondition({ namespace, policy }, c.type, c.status);
   }
 }
 
@@ -726,15 +686,15 @@ interface UnconfirmedScale {
 /** Beyond this, a changed count is not attributed to an old failed write. */
 const UNCONFIRMED_MAX_AGE_MS = 5 * 60_000;
 
-function ambiguous(t: Tick, other: string): { stop: TickStop; outcome: TickOutcome } {
+function ambiguous(t: Tick, other: string): { stop: TickStop } {
   const tr = t.policy.spec.targetRef;
   const message = `target ${tr.kind} ${t.namespace}/${tr.name} is also scaled by ${other}: this policy does not act while it is not the only owner (the oldest ScalingPolicy owns a target; none acts where an HPA does)`;
   t.log.debug({ owner: other }, 'target has another owner: not acting');
-  return { stop: { reason: 'AmbiguousTarget', message }, outcome: 'ambiguous-target' };
+  return { stop: { reason: 'AmbiguousTarget', message } };
 }
 
-function invalid(message: string): { stop: TickStop; outcome: TickOutcome } {
-  return { stop: { reason: 'InvalidPolicy', message }, outcome: 'invalid-policy' };
+function invalid(message: string): { stop: TickStop } {
+  return { stop: { reason: 'InvalidPolicy', message } };
 }
 
 /** Transport failures, timeouts and 5xx: the request may or may not have been applied. */

@@ -67,15 +67,6 @@ export function pushDecision(
   return [d, ...(ring ?? [])].slice(0, max);
 }
 
-/** Numbers in status are strings with at most 4 significant decimals, as kubectl shows them. */
-export function formatNumber(n: number | undefined): string | undefined {
-  if (n === undefined || !Number.isFinite(n)) return undefined;
-  if (Number.isInteger(n)) return String(n);
-  const abs = Math.abs(n);
-  const s = abs >= 1000 ? n.toFixed(1) : abs >= 1 ? n.toFixed(2) : n.toPrecision(3);
-  return String(Number(s));
-}
-
 // ---------------------------------------------------------------------------
 // Engine state persistence
 

@@ -3,13 +3,13 @@
 // did, it builds the next status (conditions included) and the Events worth
 // sending. No I/O and no clock, so every condition and Event is unit-tested
 // without a cluster (test/reconciler/tick-report.test.ts).
+import { statusNumber } from '../core/format.ts';
 import type { ScalingPolicy, ScalingPolicyStatus } from '../crd/types.generated.ts';
 import type { EventSpec } from '../kube/events.ts';
 import type { Decision, EngineState, LimitReason } from '../policy/types.ts';
 import {
   type ConditionInput,
   type CurrentMetric,
-  formatNumber,
   getCondition,
   persistState,
   pushDecision,
@@ -75,16 +75,20 @@ export interface Report {
   events: EventSpec[];
 }
 
-/** Limits that mean "the policy wanted more (or less) than it was allowed": condition ScalingLimited. */
-const LIMITING = new Set<LimitReason>([
-  'ScaleUpRateLimit',
-  'ScaleDownRateLimit',
-  'ScaleUpCooldown',
-  'ScaleDownCooldown',
-  'ScaleUpDisabled',
-  'ScaleDownDisabled',
-  'MaxReplicas',
-  'MinReplicas',
+/**
+ * Limits that mean "the policy wanted more (or less) than it was allowed" (condition
+ * ScalingLimited), each with what holds the rest back. The ScaleLimited Event says this,
+ * not the decision's reason: a limited scale's Scaled Event already carries that.
+ */
+const LIMITING = new Map<LimitReason, string>([
+  ['ScaleUpRateLimit', 'the rest follows as the scale-up rate policies allow'],
+  ['ScaleDownRateLimit', 'the rest follows as the scale-down rate policies allow'],
+  ['ScaleUpCooldown', 'the scale-up cooldown (behavior.scaleUp.cooldownSeconds) is running'],
+  ['ScaleDownCooldown', 'the scale-down cooldown (behavior.scaleDown.cooldownSeconds) is running'],
+  ['ScaleUpDisabled', 'scale-up is disabled (behavior.scaleUp.selectPolicy: Disabled)'],
+  ['ScaleDownDisabled', 'scale-down is disabled (behavior.scaleDown.selectPolicy: Disabled)'],
+  ['MaxReplicas', 'spec.maxReplicas bounds the count'],
+  ['MinReplicas', 'spec.minReplicas bounds the count'],
 ]);
 
 /** The Level 5 conditions: present only while their mechanism is enabled. */
@@ -268,8 +272,8 @@ function reportAction(d: Draft, o: Observed, decision: Decision, outcome: ActOut
 
 function currentMetric(r: Decision['metrics'][number]): CurrentMetric {
   const cm: CurrentMetric = { name: r.name };
-  const v = formatNumber(r.value);
-  const t = formatNumber(r.target);
+  const v = statusNumber(r.value);
+  const t = statusNumber(r.target);
   if (v !== undefined) cm.value = v;
   if (t !== undefined) cm.target = t;
   if (r.proposedReplicas !== undefined) cm.proposedReplicas = r.proposedReplicas;
@@ -290,7 +294,7 @@ function metricTransitions(d: Draft, decision: Decision): void {
       d.event(
         'Normal',
         'MetricRecovered',
-        `metric ${r.name} recovered (${formatNumber(r.value)}; failed with ${prevKind} before)`,
+        `metric ${r.name} recovered (${statusNumber(r.value)}; failed with ${prevKind} before)`,
       );
     }
   }
@@ -325,7 +329,8 @@ function readyCondition(d: Draft, decision: Decision): void {
 
 function limitCondition(d: Draft, decision: Decision, current: number): void {
   const limit = decision.limitedBy[0] ?? 'None';
-  if (!LIMITING.has(limit)) {
+  const holdsBack = LIMITING.get(limit);
+  if (holdsBack === undefined) {
     d.cond({
       type: 'ScalingLimited',
       status: 'False',
@@ -336,7 +341,8 @@ function limitCondition(d: Draft, decision: Decision, current: number): void {
   }
   const message = `${limit}: proposed ${decision.proposedReplicas}, allowed ${decision.desiredReplicas} (current ${current})`;
   if (d.transitioned('ScalingLimited', 'True', limit)) {
-    d.event('Normal', 'ScaleLimited', `${limit}: ${decision.reason}`);
+    const numbers = `${decision.proposedReplicas} proposed, ${decision.desiredReplicas} allowed`;
+    d.event('Normal', 'ScaleLimited', `${limit}: ${numbers}; ${holdsBack}`);
   }
   d.cond({ type: 'ScalingLimited', status: 'True', reason: limit, message });
 }

@@ -6,8 +6,9 @@
 // 58 days are 84,000 minutes: the series are reduced to at most `buckets` points,
 // keeping each bucket's mean for the lines and its min–max for the load envelope,
 // so bursts stay visible. `bands` (e.g. a forecast's lower/upper bounds in
-// requests per minute) are drawn as shaded areas behind the capacity lines.
-import type { Series } from './simulate.ts';
+// requests per minute) are drawn as shaded areas behind the capacity lines, and
+// `outages` (minutes without a metric) as shaded stretches of both panels.
+import type { Outage, Series } from './simulate.ts';
 
 export interface Band {
   label: string;
@@ -23,6 +24,8 @@ export interface PlotOptions {
   /** The load's unit: long on the axis, short in the legend. Default requests / minute, req/min. */
   unit?: { axis: string; short: string };
   bands?: Band[];
+  /** Minutes in which the metric was missing (simulate --outage, a backtest's gaps). */
+  outages?: Outage[];
   width?: number;
   buckets?: number;
 }
@@ -228,6 +231,29 @@ function yAxis(
   );
 }
 
+const OUTAGE_COLOR = '#f4a582';
+
+/**
+ * Outages as stretches of both panels, drawn before the series so the lines stay on top.
+ * By minute, not by bucket: a 30-minute outage in 58 days is still where it happened.
+ */
+function drawOutages(out: string[], L: Layout, outages: Outage[]): LegendEntry[] {
+  const px = (minute: number) => L.left + (Math.min(minute, L.minutes) / L.minutes) * L.plotW;
+  for (const o of outages) {
+    const x = px(o.startMinute);
+    const w = px(o.startMinute + o.lengthMinutes) - x;
+    for (const [top, h] of [
+      [L.top1, L.h1],
+      [L.top2, L.h2],
+    ] as const) {
+      out.push(
+        `<rect class="outage" x="${num(x)}" y="${top}" width="${num(w)}" height="${h}" fill="${OUTAGE_COLOR}" fill-opacity="0.35" stroke="none"/>`,
+      );
+    }
+  }
+  return outages.length > 0 ? [{ label: 'metric outage', color: OUTAGE_COLOR, kind: 'area' }] : [];
+}
+
 type LegendEntry = { label: string; color: string; kind: 'line' | 'area'; dash?: string };
 
 function drawSeries(out: string[], L: Layout, p: Prepared): LegendEntry[] {
@@ -292,7 +318,8 @@ export function renderSvg(series: Series, opts: PlotOptions): string {
   timeAxis(out, L);
   yAxis(out, L, L.top1, L.h1, L.yMax1, L.y1, opts.unit?.axis ?? 'requests / minute');
   yAxis(out, L, L.top2, L.h2, L.yMax2, L.y2, 'replicas');
-  const legend = drawSeries(out, L, p);
+  const shaded = drawOutages(out, L, opts.outages ?? []);
+  const legend = [...drawSeries(out, L, p), ...shaded];
   drawLegend(out, L, legend, opts.unit?.short ?? 'req/min');
   out.push('</svg>');
   return `${out.join('\n')}\n`;

@@ -1,5 +1,6 @@
 // Human-readable renderings of a simulation report: a fixed-width table for the
 // terminal and a Markdown table for the benchmark's results file.
+import { tableCell } from '../core/format.ts';
 import type { Report, StrategyResult } from './simulate.ts';
 
 const COLUMNS: Array<[keyof StrategyResult, string]> = [
@@ -44,14 +45,9 @@ function rows(report: Report, view: TableView = {}): string[][] {
   ];
   const body = report.results.map((r) => {
     const { vsOracle, vsHpa } = ratios(report, r);
-    return [...COLUMNS.map(([k]) => fmt(r[k])), vsOracle, vsHpa];
+    return [...COLUMNS.map(([k]) => tableCell(r[k])), vsOracle, vsHpa];
   });
   return [header, ...body];
-}
-
-function fmt(v: unknown): string {
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(2);
-  return String(v);
 }
 
 function describe(report: Report): string {
@@ -105,6 +101,8 @@ export function formatTable(report: Report, view: TableView = {}): string {
         .join(', ')}`,
     );
   }
+  const warnings = report.warnings ?? [];
+  if (warnings.length > 0) out.push('', ...warnings.map((w) => `warning: ${w}`));
   return `${out.join('\n')}\n`;
 }
 

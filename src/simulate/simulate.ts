@@ -65,6 +65,8 @@ export interface Report {
   model: { capacityPerReplica: number; startupSeconds: number; tickSeconds: number };
   results: StrategyResult[];
   extra: Record<string, unknown>;
+  /** What the numbers do not show: a policy the capacity cannot serve, settings not simulated. Optional: other reports (backtest, bench) build Reports too. */
+  warnings?: string[];
 }
 
 /** Per-minute series for the plot (means over each minute). */
@@ -279,12 +281,14 @@ export function simulate(opts: SimulationOptions): SimulationResult {
         .map((c) => [c.strategy.name, c.scaleDownsInOutage]),
     );
   }
+  const results = clusters.map(result);
   return {
     report: {
       trace: { file: opts.traceName, minutes },
       model: { capacityPerReplica: capacity, startupSeconds, tickSeconds: TICK_SECONDS },
-      results: clusters.map(result),
+      results,
       extra,
+      warnings: warningsFor(opts, results),
     },
     series: {
       requests: load,
@@ -297,6 +301,41 @@ export function simulate(opts: SimulationOptions): SimulationResult {
       ...(tidemark.forecast ? { forecast: tidemark.forecast } : {}),
     },
   };
+}
+
+/**
+ * A policy that every policy-driven strategy leaves under-provisioned most of the time is
+ * more likely a wrong target or --capacity than a result; autotune.slo needs latencies,
+ * which a trace does not have. Either would otherwise pass without a word.
+ */
+function warningsFor(opts: SimulationOptions, results: StrategyResult[]): string[] {
+  const warnings: string[] = [];
+  const driven = results.filter((r) => r.strategy !== 'oracle');
+  if (driven.length > 0 && driven.every((r) => r.underProvisionedMinutes >= opts.trace.requests.length / 2)) {
+    const names = driven.map((r) => r.strategy);
+    const who = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0];
+    warnings.push(`${who} were under-provisioned for at least half the minutes: ${underServedCause(opts)}`);
+  }
+  const slo = opts.spec.autotune?.slo;
+  if (slo) {
+    const tuned = opts.spec.metrics.find((m) => m.name === slo.metric);
+    warnings.push(
+      `autotune.slo is not simulated (a trace has no latencies): metric ${slo.metric}'s target stays at ${tuned?.target.value ?? '?'} as written`,
+    );
+  }
+  return warnings;
+}
+
+function underServedCause({ spec, capacity, trace }: SimulationOptions): string {
+  const target = spec.metrics[0]!.target;
+  if (target.type === 'AverageValue' && Number(target.value) > capacity) {
+    return `the target (AverageValue ${target.value} per replica) is above --capacity ${capacity}, so replicas are sized to carry more than they serve (a target per second against a trace per minute?)`;
+  }
+  const peak = Math.max(...trace.requests);
+  if (spec.maxReplicas * capacity < peak) {
+    return `maxReplicas ${spec.maxReplicas} × --capacity ${capacity} = ${spec.maxReplicas * capacity} requests/minute is below the trace's peak of ${peak}`;
+  }
+  return `the policy's target cannot be served at --capacity ${capacity}: check the target's unit and --capacity`;
 }
 
 function newCluster(strategy: Strategy, initial: number, minutes: number): Cluster {

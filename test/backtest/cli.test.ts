@@ -175,3 +175,35 @@ test('bad input is one clear line and exit code 2, never a stack trace', async (
     });
   }
 });
+
+test('a query window shorter than a minute is a warning on stderr: the minute samples miss what it saw', async () => {
+  const short = file(
+    'policy-30s.yaml',
+    `apiVersion: tidemark.dev/v1beta1
+kind: ScalingPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  prometheus: {address: "http://prometheus.monitoring:9090"}
+  minReplicas: 1
+  maxReplicas: 20
+  metrics: [{name: rps, query: 'sum(rate(http_requests_total{deployment="web"}[30s]))', target: {type: AverageValue, value: "2"}}]
+`,
+  );
+  const r = await tidemark('backtest', '--policy', short, '--prometheus', prom.url, '--since', '2h');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /^warning: metric rps's query reads a \[30s\] window, shorter than the backtest's 60 s step: .*peaks/m,
+  );
+  const minute = await tidemark(
+    'backtest',
+    '--policy',
+    policy('{type: AverageValue, value: "2"}'),
+    '--prometheus',
+    prom.url,
+    '--since',
+    '2h',
+  );
+  assert.doesNotMatch(minute.stderr, /warning:/, 'a [1m] window needs no warning');
+});

@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { AddressPolicy, Collector, type CollectorSpec, type QueryEvent } from '../../src/collector/index.ts';
+import { NO_SANDBOX, sandboxAvailable } from '../support/sandbox.ts';
 
 const PROMETHEUS_URL = process.env.PROMETHEUS_URL?.replace(/\/$/, '');
-const skip = PROMETHEUS_URL
-  ? false
-  : 'needs PROMETHEUS_URL: run through `make test-integration` (sandbox/with-sandbox.sh), or `make env-up && source .sandbox/env.sh`';
+// Through sandboxAvailable(): under `make test-integration` a missing sandbox fails, not skips.
+const skip = sandboxAvailable() && PROMETHEUS_URL ? false : NO_SANDBOX;
 
 function spec(queries: string[]): CollectorSpec {
   return {

@@ -83,7 +83,7 @@ describe('planRangeChunks', () => {
           assert.equal(covered, steps + 1);
         },
       ),
-      { numRuns: 200 },
+      { seed: 4102, numRuns: 200 },
     );
   });
 

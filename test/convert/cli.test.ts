@@ -1,7 +1,7 @@
 // `tidemark convert` as a user runs it: exit codes, stdout/stderr, stdin, flags.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -138,4 +138,36 @@ test("the README's convert example shows what the command prints", async () => {
   const r = await tidemark(['convert', m[1]!]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(m[2], r.stdout);
+});
+
+test('a --query NAME that matches no metric is an error naming it and the metrics there are', async () => {
+  const r = await tidemark([
+    'convert',
+    '--allow-todo',
+    '--query',
+    'cpuu=sum(rate(x[1m]))',
+    '--query',
+    'search/memory=sum(y)',
+    'test/convert/fixtures/hpa-cpu-memory.yaml',
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(
+    r.stderr,
+    /error: --query cpuu matched no metric; the metrics are: cpu, cpu-indexer, memory, search_queue_depth \(or OBJECT\/METRIC for one object\)/,
+  );
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test("the README's HPA table says the CPU Utilization target that convert writes", async () => {
+  const r = await tidemark(['convert', '--allow-todo', 'test/convert/fixtures/hpa-cpu-memory.yaml']);
+  assert.equal(r.code, 0, r.stderr);
+  const cpu = policies(r.stdout)[0].spec.metrics[0];
+  assert.match(cpu.query, /^100 \* sum\(rate\(container_cpu_usage_seconds_total/, 'a percent query');
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const row = readme.split('\n').find((l) => l.startsWith('| `target.type: Utilization`'));
+  assert.ok(row, 'the README has a row for Utilization');
+  const said = row.split('|')[2]!;
+  assert.match(said, new RegExp(`^ \`${cpu.target.type}\` target`), `README: ${said}`);
+  assert.match(said, /100 \* sum\(rate\(container_cpu_usage_seconds_total/);
 });

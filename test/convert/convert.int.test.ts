@@ -21,7 +21,7 @@ import {
   setLoad,
   waitForReplicas,
 } from '../e2e/support.ts';
-import { kubectl, NO_SANDBOX, sandboxAvailable, sandboxEnv } from '../support/sandbox.ts';
+import { kubectl, NO_SANDBOX, sandboxAvailable, sandboxEnv, waitEstablished } from '../support/sandbox.ts';
 
 const NS = `convert-${Date.now().toString(36)}`;
 const skip = sandboxAvailable() ? false : NO_SANDBOX;
@@ -43,13 +43,8 @@ describe('tidemark convert --from-cluster, end to end', { skip, timeout: 400_000
 
   before(async () => {
     await kubectl(['apply', '-f', join(REPO, 'crds'), '-f', join(REPO, 'test/convert/stand-ins')]);
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/scalingpolicies.tidemark.dev',
-      'crd/scaledobjects.keda.sh',
-      '--timeout=60s',
-    ]);
+    await waitEstablished('crd/scalingpolicies.tidemark.dev');
+    await waitEstablished('crd/scaledobjects.keda.sh');
     await createNamespace(NS);
   });
 

@@ -149,7 +149,12 @@ const CASES: Case[] = [
         target: { type: 'Value', value: '200' },
       });
       assert.equal(todos(c).length, 3, 'one per CPU/memory metric');
-      assert.equal(c.policy.spec.behavior.tolerance, 0.05, 'the smaller of the two tolerances');
+      assert.equal(c.policy.apiVersion, 'tidemark.dev/v1beta1', 'the storage version');
+      const b = c.policy.spec.behavior;
+      assert.equal(b.tolerance, 0.1, "the HPA's default, for the direction it left unset");
+      assert.equal(b.scaleUp.tolerance, 0.05, 'per direction, as the HPA had it');
+      assert.equal(b.scaleDown.tolerance, undefined);
+      assert.doesNotMatch(notesText(c), /tolerance/, 'nothing to explain: the mapping is exact');
     },
   },
   {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
-import { kubeConfig, kubectl, sandboxEnv, waitFor } from '../support/sandbox.ts';
+import { kubeConfig, kubectl, sandboxEnv, waitEstablished, waitFor } from '../support/sandbox.ts';
 import {
   CLUSTER_ONLY,
   DEPLOY,
@@ -46,7 +46,7 @@ before(async () => {
   // namespaced objects need both: install those two for real (idempotent).
   await kubectl(['apply', '-f', join(DEPLOY, 'base/namespace.yaml')]);
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(REPO, 'crds/scalingpolicy.yaml')]);
-  await kubectl(['wait', '--for=condition=Established', 'crd/scalingpolicies.tidemark.dev', '--timeout=30s']);
+  await waitEstablished();
 });
 
 for (const variant of ['', 'namespaced']) {

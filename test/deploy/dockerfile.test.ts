@@ -79,6 +79,8 @@ describe('the Dockerfile steps replayed in a temporary folder', () => {
   test('the image folder holds no source and no development dependency', () => {
     assert.ok(existsSync(join(app, 'dist/cli/main.js')), 'no dist/cli/main.js');
     assert.ok(!existsSync(join(app, 'src')), 'src/ must not be there');
+    // The sandbox runs its simulated app from source; the operator's image has no use for it.
+    assert.ok(!existsSync(join(app, 'dist/workload')), 'dist/workload/ (the sandbox app) must not be there');
     for (const dev of ['typescript', '@biomejs/biome', 'fast-check', 'node', 'json-schema-to-typescript']) {
       assert.ok(!existsSync(join(app, 'node_modules', dev)), `dev dependency ${dev} installed`);
     }

@@ -6,14 +6,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { kubectl } from '../support/sandbox.ts';
+import { kubectl, waitEstablished } from '../support/sandbox.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const EXAMPLES = ['examples/request-rate.yaml', 'examples/queue-depth.yaml', 'examples/latency-slo.yaml'];
 
 before(async () => {
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(repo, 'crds/scalingpolicy.yaml')]);
-  await kubectl(['wait', '--for=condition=Established', 'crd/scalingpolicies.tidemark.dev', '--timeout=30s']);
+  await waitEstablished();
   // The examples live in namespace shop; a dry run does not create it.
   const { stdout } = await kubectl(['create', 'namespace', 'shop', '--dry-run=client', '-o', 'yaml']);
   await kubectl(['apply', '-f', '-'], { input: stdout });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { kubectl } from '../support/sandbox.ts';
+import { kubectl, waitEstablished } from '../support/sandbox.ts';
 import { cloneLikeDir, documentedCommands, REPO, runDocCommand } from './support/commands.ts';
 
 const commands = documentedCommands();
@@ -14,7 +14,7 @@ const commands = documentedCommands();
 before(async () => {
   // The README's blocks apply the CRD just before (`kubectl apply -f crds/`).
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(REPO, 'crds/scalingpolicy.yaml')]);
-  await kubectl(['wait', '--for=condition=Established', 'crd/scalingpolicies.tidemark.dev', '--timeout=60s']);
+  await waitEstablished();
 });
 
 test('the README shows `npx tidemark run`, marked as needing the sandbox', () => {

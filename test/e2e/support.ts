@@ -10,7 +10,15 @@ import { stringify } from 'yaml';
 import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
 import { httpTransport, isNotFound, type KubeTransport } from '../../src/kube/api-client.ts';
 import { policyManifest } from '../support/policies.ts';
-import { kubectl, NO_SANDBOX, promQuery, sandboxAvailable, sandboxEnv, waitFor } from '../support/sandbox.ts';
+import {
+  kubectl,
+  NO_SANDBOX,
+  promQuery,
+  sandboxAvailable,
+  sandboxEnv,
+  waitEstablished,
+  waitFor,
+} from '../support/sandbox.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const NODE = join(REPO, 'node_modules/.bin/node');
@@ -28,13 +36,8 @@ export function testRun(prefix: string): { run: string; ns: (scenario: string) =
 /** Installs the ScalingPolicy CRD (and any other CRD files named) and waits until it serves. */
 export async function installCrds(...extra: Array<{ file: string; crd: string }>): Promise<void> {
   await kubectl(['apply', '-f', join(REPO, 'crds'), ...extra.flatMap((e) => ['-f', join(REPO, e.file)])]);
-  await kubectl([
-    'wait',
-    '--for=condition=Established',
-    'crd/scalingpolicies.tidemark.dev',
-    ...extra.map((e) => `crd/${e.crd}`),
-    '--timeout=60s',
-  ]);
+  for (const crd of ['scalingpolicies.tidemark.dev', ...extra.map((e) => e.crd)])
+    await waitEstablished(`crd/${crd}`);
 }
 
 /** A suite's before(): the CRDs, then its namespaces. */

@@ -8,6 +8,12 @@ import { rootSchema, type SchemaNode } from '../../src/crd/schema.ts';
 
 export const ROOT = rootSchema();
 
+/**
+ * The seed the property tests start from: fixed, so a failure reproduces (fast-check prints
+ * it with the counterexample); TIDEMARK_FUZZ_SEED=n explores other cases.
+ */
+export const FUZZ_SEED = Number(process.env.TIDEMARK_FUZZ_SEED ?? 20261207);
+
 /** The schema node at a dotted path with [i] for array items, or undefined when the schema has no such field. */
 export function schemaAt(path: string, root: SchemaNode = ROOT): SchemaNode | undefined {
   let node: SchemaNode | undefined = root;
@@ -84,10 +90,18 @@ const activation = fc.oneof(
   matching('spec.metrics[].activationThreshold'),
 );
 
+/**
+ * PromQL that parses (the validator checks queries with Prometheus's grammar, src/crd/promql.ts),
+ * made from the same arbitrary string as before, so every other field is drawn as it was.
+ */
+const promql = fc
+  .string({ minLength: 1, maxLength: 40 })
+  .map((s) => `sum(rate(m_${s.replace(/[^A-Za-z0-9_]/g, '_')}_total[1m]))`);
+
 const metric = fc.record(
   {
     name: matching('spec.metrics[].name'),
-    query: fc.string({ minLength: 1, maxLength: 40 }),
+    query: promql,
     target: fc.record({ type: fc.constantFrom('AverageValue', 'Value'), value: targetValue }),
     activationThreshold: activation,
   },
@@ -165,7 +179,7 @@ export const validPolicy: fc.Arbitrary<Raw> = fc
     ),
     slo: fc.option(
       fc.record({
-        latencyQuery: fc.string({ minLength: 1, maxLength: 40 }),
+        latencyQuery: promql,
         objectiveSeconds: numIn(0.001, 3600),
         a: numIn(0.001, 1e9),
         b: numIn(0.001, 1e9),
@@ -284,3 +298,56 @@ export const garbageValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 20 }),
   fc.integer({ min: 1000, max: 200_000 }).map((n) => 'x'.repeat(n)),
 );
+
+const tolerance = numIn(0, 1);
+
+/**
+ * A capacity for a target value: at least the value and in the CRD's format (a positive decimal,
+ * number or string). Values too large to add to exactly are given back as they are.
+ */
+function capacityFor(value: unknown, extra: number, asString: boolean): number | string {
+  const v = Number(value);
+  if (!(v <= 1e15)) return value as number | string;
+  const c = Math.ceil(v) + extra;
+  return asString ? `${c}.25` : c;
+}
+
+/** Each AverageValue metric of `policy` may get a capacity (Value metrics never do: CEL rejects it). */
+function withCapacities(policy: Raw, draws: readonly (readonly [boolean, number, boolean])[]): void {
+  const metrics = (policy.spec as Raw).metrics as { target: Raw }[];
+  metrics.forEach((m, i) => {
+    const [on, extra, asString] = draws[i % draws.length]!;
+    if (on && m.target.type === 'AverageValue')
+      m.target.capacity = capacityFor(m.target.value, extra, asString);
+  });
+}
+
+/**
+ * A v1beta1 ScalingPolicy valid in its schema: a valid v1alpha1 spec plus what only v1beta1 has
+ * (per-direction tolerances, per-metric capacities), each left out at random.
+ */
+export const validBetaPolicy: fc.Arbitrary<Raw> = fc
+  .record({
+    policy: validPolicy,
+    up: fc.option(tolerance, { nil: undefined }),
+    down: fc.option(tolerance, { nil: undefined }),
+    capacities: fc.array(
+      fc.tuple(fc.boolean(), fc.oneof(fc.constant(0), intIn(0, 1_000_000)), fc.boolean()),
+      {
+        minLength: 1,
+        maxLength: 4,
+      },
+    ),
+  })
+  .map(({ policy, up, down, capacities }) => {
+    const out: Raw = structuredClone({ ...policy, apiVersion: 'tidemark.dev/v1beta1' });
+    const spec = out.spec as Raw;
+    if (up !== undefined || down !== undefined) {
+      const behavior = (spec.behavior ?? {}) as Raw;
+      if (up !== undefined) behavior.scaleUp = { ...(behavior.scaleUp as Raw), tolerance: up };
+      if (down !== undefined) behavior.scaleDown = { ...(behavior.scaleDown as Raw), tolerance: down };
+      spec.behavior = behavior;
+    }
+    withCapacities(out, capacities);
+    return out;
+  });

@@ -20,10 +20,11 @@ import type {
   ObservationErrorKind,
   PolicySpec,
 } from '../../src/policy/types.ts';
-import { validPolicy } from './arbitraries.ts';
+import { FUZZ_SEED, validBetaPolicy, validPolicy } from './arbitraries.ts';
 
-// TIDEMARK_FUZZ_RUNS raises the count for a longer hunt; the default keeps `make test` fast.
+// TIDEMARK_FUZZ_RUNS raises the count for a longer hunt (make test-fuzz); the default keeps `make test` fast.
 const RUNS = Number(process.env.TIDEMARK_FUZZ_RUNS ?? 200);
+fc.configureGlobal({ seed: FUZZ_SEED });
 const T0 = 1_700_000_000_000;
 const validator = new PolicyValidator();
 
@@ -125,8 +126,11 @@ const tickArb = (draw: fc.Arbitrary<Draw>, external: boolean): fc.Arbitrary<Tick
     stray: fc.boolean(),
   });
 
-/** A spec the validator accepted (so defaults are applied), and where the target starts (0..2×max). */
-const specArb = validPolicy.map((p) => {
+/**
+ * A spec the validator accepted (so defaults are applied), written as v1alpha1 or as v1beta1
+ * (per-direction tolerances, per-metric capacities).
+ */
+const specArb = fc.oneof(validPolicy, validBetaPolicy).map((p) => {
   const r = validator.validate(p);
   if (!r.ok) throw new Error(`generator made an invalid policy: ${JSON.stringify(r.issues)}`);
   return r.policy.spec as PolicySpec;

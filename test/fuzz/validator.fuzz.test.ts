@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { parse } from 'yaml';
 import { PolicyValidator, type ValidationResult } from '../../src/crd/validate.ts';
 import {
+  FUZZ_SEED,
   garbageKey,
   garbageValue,
   HOSTILE_KEYS,
@@ -19,8 +20,9 @@ import {
   validPolicy,
 } from './arbitraries.ts';
 
-// TIDEMARK_FUZZ_RUNS raises the count for a longer hunt; the default keeps `make test` fast.
+// TIDEMARK_FUZZ_RUNS raises the count for a longer hunt (make test-fuzz); the default keeps `make test` fast.
 const RUNS = Number(process.env.TIDEMARK_FUZZ_RUNS ?? 250);
+fc.configureGlobal({ seed: FUZZ_SEED });
 const validator = new PolicyValidator();
 
 type Seg = string | number;
@@ -303,18 +305,21 @@ describe('validator fuzzing: valid specs and single out-of-bounds fields', () =>
   const metrics = (p: Raw) => spec(p).metrics as Raw[];
   const nth = (p: Raw, n: number) => n % metrics(p).length;
   /** Sets the field at `path` ([] is a random metric); the issue is expected there, or at `path` + `within`. */
-  const setField = (path: string, value: unknown, within = ''): Fault['apply'] => {
+  const setField = (path: string, value: unknown, within = '', also?: string[]): Fault['apply'] => {
     return (p, n) => {
       const segs: Seg[] = splitPath(path).map((s) => (s === '[]' ? nth(p, n) : s));
       set(p, segs, value);
-      return { path: pathOf(segs) + within };
+      return { path: pathOf(segs) + within, ...(also ? { also } : {}) };
     };
   };
+  // A value out of a bound leaves the CEL rules checked, as in the API server: the rules
+  // that read it report their consequence too (e.g. fallback.replicas beyond maxReplicas 0).
+  const BOUNDS = ['spec.minReplicas', 'spec.fallback.replicas'];
   const faults: Fault[] = [
     { fault: 'minReplicas -1', apply: setField('spec.minReplicas', -1) },
-    { fault: 'minReplicas 100001', apply: setField('spec.minReplicas', 100001) },
+    { fault: 'minReplicas 100001', apply: setField('spec.minReplicas', 100001, '', BOUNDS) },
     { fault: 'minReplicas 1.5', apply: setField('spec.minReplicas', 1.5) },
-    { fault: 'maxReplicas 0', apply: setField('spec.maxReplicas', 0) },
+    { fault: 'maxReplicas 0', apply: setField('spec.maxReplicas', 0, '', BOUNDS) },
     { fault: 'maxReplicas 100001', apply: setField('spec.maxReplicas', 100001) },
     { fault: 'maxReplicas "10"', apply: setField('spec.maxReplicas', '10') },
     {
@@ -345,7 +350,10 @@ describe('validator fuzzing: valid specs and single out-of-bounds fields', () =>
       fault: 'prometheus.authSecretRef.name Upper',
       apply: setField('spec.prometheus.authSecretRef.name', 'Tok'),
     },
-    { fault: 'metrics empty', apply: setField('spec.metrics', []) },
+    {
+      fault: 'metrics empty',
+      apply: setField('spec.metrics', [], '', ['spec.autotune.slo.metric']),
+    },
     {
       fault: 'metrics 17 items',
       apply: (p) => {
@@ -368,7 +376,10 @@ describe('validator fuzzing: valid specs and single out-of-bounds fields', () =>
         return { path: 'spec.metrics', also: ['spec.autotune.slo.metric'] };
       },
     },
-    { fault: 'metric name with a space', apply: setField('spec.metrics[].name', 'req rate') },
+    {
+      fault: 'metric name with a space',
+      apply: setField('spec.metrics[].name', 'req rate', '', ['spec.autotune.slo.metric']),
+    },
     { fault: 'metric query empty', apply: setField('spec.metrics[].query', '') },
     { fault: 'metric query 4097 chars', apply: setField('spec.metrics[].query', 'q'.repeat(4097)) },
     { fault: 'metric target.type Percent', apply: setField('spec.metrics[].target.type', 'Percent') },

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { isNotFound } from '../../src/kube/api-client.ts';
 import { Membership } from '../../src/operator/membership.ts';
 import { FakeClock } from './fake-clock.ts';
-import { FakeLeaseServer } from './fake-lease-server.ts';
+import { FakeLeaseServer, type LatencyOf } from './fake-lease-server.ts';
 
 const LD = 6_000;
 const RD = 4_000;
@@ -17,7 +17,14 @@ const UIDS = Array.from({ length: 300 }, (_, i) => `0000${i.toString(16)}-uid-${
 
 class Cluster {
   readonly clock = new FakeClock(1_000_000);
-  readonly server = new FakeLeaseServer();
+  readonly server = new FakeLeaseServer(this.clock);
+  /** Each replica's request latency (none by default). */
+  readonly #latency: (id: string) => LatencyOf;
+
+  constructor(latency: (id: string) => LatencyOf = () => ({})) {
+    this.#latency = latency;
+  }
+
   readonly members = new Map<string, { m: Membership; t: ReturnType<FakeLeaseServer['client']> }>();
   /** Per policy: who owned it last and until when its writes could reach the server. */
   readonly fence = new Map<string, { who: string; until: number }>();
@@ -25,7 +32,7 @@ class Cluster {
   readonly gaps = new Map<string, { since: number; longest: number }>();
 
   add(id: string): Membership {
-    const t = this.server.client();
+    const t = this.server.client(this.#latency(id));
     const m = new Membership({
       transport: t,
       namespace: 'default',
@@ -87,6 +94,18 @@ class Cluster {
   resetGaps(): void {
     this.gaps.clear();
   }
+}
+
+/** Latencies drawn from a seeded generator (each replica its own), up to `maxMs` each way. */
+function jittered(maxMs: number): (id: string) => LatencyOf {
+  return (id) => {
+    let x = [...id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 2166136261);
+    const next = () => {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      return Math.floor((x / 2 ** 32) * maxMs);
+    };
+    return () => ({ requestMs: next(), responseMs: next() });
+  };
 }
 
 describe('Membership (sharding) on a fake clock', () => {
@@ -158,6 +177,49 @@ describe('Membership (sharding) on a fake clock', () => {
     a.t.refuseLists(false);
     await c.run(2 * RP);
     assert.ok(c.share('a') > 50, 'a acts again once it lists (its Lease never lapsed)');
+  });
+
+  it('with every request taking up to 300 ms each way (a renewal then ends within the renew deadline): one owner per policy, takeovers after the fences', async () => {
+    const c = new Cluster(jittered(300));
+    for (const id of ['a', 'b', 'c']) c.add(id);
+    await c.run(LD + 4 * RP);
+    for (const id of ['a', 'b', 'c']) assert.equal(c.members.get(id)!.m.acting(), true, `${id} acts`);
+    assert.equal(UIDS.filter((u) => c.owners(u).length === 1).length, 300, 'every policy has an owner');
+    // A join, then a dead replica, each checked at every step by run(): never two owners,
+    // never a takeover before the previous owner's last write could have ended.
+    c.add('d');
+    await c.run(LD + 4 * RP);
+    assert.ok(c.share('d') > 40, `d owns ${c.share('d')}`);
+    c.members.get('b')!.t.cut();
+    await c.run(LD + 4 * RP);
+    assert.equal(c.share('b'), 0);
+    assert.equal(UIDS.filter((u) => c.owners(u).length === 1).length, 300, 'a, c and d own them all');
+  });
+
+  it("a list answered late counts from when it was sent: a joiner the list missed acts only after the lister's fence", async () => {
+    let slow = false;
+    let listSentAt = Number.NEGATIVE_INFINITY;
+    const c: Cluster = new Cluster((id) =>
+      id !== 'a'
+        ? {}
+        : (req) => {
+            if (!slow || !req.path.includes('?labelSelector=')) return {};
+            listSentAt = c.clock.now();
+            // Read by the server at once, answered 2.5 s later: the answer is 2.5 s old on arrival.
+            return { responseMs: 2_500 };
+          },
+    );
+    for (const id of ['a', 'b']) c.add(id);
+    await c.run(LD + 2 * RP);
+    slow = true;
+    await c.run(4 * RP);
+    // d joins right after a's list was read: that list cannot show d, and arrives 2.5 s later.
+    while (c.clock.now() - listSentAt > 100) await c.run(100);
+    const d = c.add('d');
+    // run() asserts at every step that d takes none of a's policies before a's writes could end.
+    await c.run(2 * LD + 4 * RP);
+    assert.equal(d.acting(), true);
+    assert.ok(c.share('d') > 40, `d owns ${c.share('d')}`);
   });
 
   it('a graceful stop hands over at the next list, and old Leases are deleted', async () => {

@@ -1,171 +1,24 @@
 // The Operator wired together (informer, lease, scheduler, reconciler, HTTP
 // endpoints) against a small in-process fake API server and fake Prometheus on
-// 127.0.0.1: no sandbox needed. The real thing is in test/e2e/.
+// 127.0.0.1 (fake-api-server.ts): no sandbox needed. The real thing is in test/e2e/.
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Operator } from '../../src/operator/operator.ts';
-import { mergePatch } from '../reconciler/fake-kube.ts';
-import { policy } from '../reconciler/helpers.ts';
-
-interface Fake {
-  url: string;
-  server: http.Server;
-  replicas: number;
-  status: unknown;
-  lease: { metadata: { resourceVersion: string }; spec: Record<string, unknown> } | undefined;
-  events: Array<{ reason: string; message: string }>;
-  watchers: http.ServerResponse[];
-  statusWrites: number;
-}
-
-async function listen(handler: http.RequestListener): Promise<{ server: http.Server; url: string }> {
-  const server = http.createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-async function readBody(req: http.IncomingMessage): Promise<unknown> {
-  let s = '';
-  for await (const c of req) s += c;
-  return s ? JSON.parse(s) : undefined;
-}
-
-function json(res: http.ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-}
+import { type FakeApi, fakeApiServer } from './fake-api-server.ts';
 
 describe('Operator (in-process, fake API server)', () => {
-  const hpaWatchers: http.ServerResponse[] = [];
-  let prom: { server: http.Server; url: string };
-  let fake: Fake;
+  let fake: FakeApi;
   let op: Operator;
-  let rv = 10;
-  let leaseRv = 1;
 
   before(async () => {
-    prom = await listen((_req, res) =>
-      json(res, 200, {
-        status: 'success',
-        data: { resultType: 'vector', result: [{ metric: {}, value: [Date.now() / 1000, '300'] }] },
-      }),
-    );
-    const p = policy(
-      {
-        prometheus: { address: prom.url },
-        pollingIntervalSeconds: 1,
-        behavior: { scaleUp: { policies: [{ type: 'Pods', value: 10, periodSeconds: 1 }] } },
-      },
-      'web',
-      'demo',
-    );
-    const policyObj = () => ({
-      ...p,
-      metadata: { ...p.metadata, resourceVersion: String(rv) },
-      status: fake.status,
-    });
-    const f: Partial<Fake> = {
-      replicas: 1,
-      status: undefined,
-      lease: undefined,
-      events: [],
-      watchers: [],
-      statusWrites: 0,
-    };
-    fake = f as Fake;
-    const api = await listen(async (req, res) => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      const path = url.pathname;
-      const body = await readBody(req);
-      const m = req.method;
-      if (path === '/apis/autoscaling/v2/horizontalpodautoscalers') {
-        if (url.searchParams.get('watch') === 'true') {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.flushHeaders();
-          hpaWatchers.push(res);
-          return;
-        }
-        return json(res, 200, {
-          kind: 'HorizontalPodAutoscalerList',
-          metadata: { resourceVersion: '1' },
-          items: [],
-        });
-      }
-      if (path === '/apis/tidemark.dev/v1beta1/scalingpolicies') {
-        if (url.searchParams.get('watch') === 'true') {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.flushHeaders();
-          fake.watchers.push(res);
-          return;
-        }
-        return json(res, 200, {
-          kind: 'ScalingPolicyList',
-          metadata: { resourceVersion: String(rv) },
-          items: [policyObj()],
-        });
-      }
-      if (path === '/apis/tidemark.dev/v1beta1/namespaces/demo/scalingpolicies/web/status' && m === 'PATCH') {
-        const b = body as { status: unknown };
-        rv++;
-        fake.statusWrites++;
-        fake.status = mergePatch(fake.status, b.status);
-        const obj = policyObj();
-        for (const w of fake.watchers) w.write(`${JSON.stringify({ type: 'MODIFIED', object: obj })}\n`);
-        return json(res, 200, obj);
-      }
-      if (path === '/apis/tidemark.dev/v1beta1/namespaces/demo/scalingpolicies/web' && m === 'GET') {
-        return json(res, 200, policyObj());
-      }
-      if (path === '/apis/apps/v1') {
-        return json(res, 200, {
-          resources: [
-            { name: 'deployments', kind: 'Deployment', namespaced: true },
-            { name: 'deployments/scale', kind: 'Scale', namespaced: true },
-          ],
-        });
-      }
-      if (path === '/apis/apps/v1/namespaces/demo/deployments/web/scale') {
-        if (m === 'PUT') fake.replicas = (body as { spec: { replicas: number } }).spec.replicas;
-        return json(res, 200, { spec: { replicas: fake.replicas } });
-      }
-      if (path === '/api/v1/namespaces/demo/events' && m === 'POST') {
-        fake.events.push(body as { reason: string; message: string });
-        return json(res, 201, body);
-      }
-      const lease = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
-      if (path === `${lease}/op-test` && m === 'GET') {
-        return fake.lease
-          ? json(res, 200, fake.lease)
-          : json(res, 404, { reason: 'NotFound', message: 'nf' });
-      }
-      if ((path === lease && m === 'POST') || (path === `${lease}/op-test` && m === 'PUT')) {
-        const b = body as { metadata: { resourceVersion?: string }; spec: Record<string, unknown> };
-        if (m === 'PUT' && b.metadata.resourceVersion !== fake.lease?.metadata.resourceVersion) {
-          return json(res, 409, { reason: 'Conflict', message: 'stale lease' });
-        }
-        fake.lease = { metadata: { resourceVersion: String(++leaseRv) }, spec: b.spec };
-        return json(res, 200, fake.lease);
-      }
-      json(res, 404, { reason: 'NotFound', message: `fake: ${m} ${path}` });
-    });
-    fake.server = api.server;
-    fake.url = api.url;
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: api.url, skipTLSVerify: true }],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    fake = await fakeApiServer('op-test');
     op = new Operator({
-      kubeconfig: kc,
+      kubeconfig: fake.kubeconfig,
       log: pino({ level: 'silent' }),
       metricsPort: 0,
       metricsHost: '127.0.0.1',
-      allowedPrometheus: [prom.url],
+      allowedPrometheus: [fake.prometheusUrl],
       leaseNamespace: 'default',
       leaseName: 'op-test',
       identity: 'op-1',
@@ -175,12 +28,7 @@ describe('Operator (in-process, fake API server)', () => {
     await op.start();
   });
 
-  after(async () => {
-    for (const w of [...fake.watchers, ...hpaWatchers]) w.end();
-    fake.server.closeAllConnections();
-    prom.server.closeAllConnections();
-    await Promise.all([new Promise((r) => fake.server.close(r)), new Promise((r) => prom.server.close(r))]);
-  });
+  after(() => fake.close());
 
   const until = async (probe: () => boolean | Promise<boolean>, what: string, ms = 10_000) => {
     const end = Date.now() + ms;

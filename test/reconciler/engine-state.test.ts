@@ -12,7 +12,7 @@ import {
   readStoredState,
   roundFraction,
 } from '../../src/reconciler/engine-state.ts';
-import { restorePersisted } from '../../src/reconciler/status.ts';
+import { restorePersisted, statusChanged } from '../../src/reconciler/status.ts';
 import { mergePatch, statusPatch } from '../../src/reconciler/tick-report.ts';
 import { simulate } from '../../src/simulate/simulate.ts';
 import { synthTrace } from '../../src/trace/synth.ts';
@@ -156,6 +156,42 @@ function readableByV010(x: unknown): boolean {
   );
 }
 
+describe('stored times for people', () => {
+  const at = (ms: number) => new Date(ms).toISOString();
+  const state: EngineState = {
+    version: 1,
+    recommendations: [
+      { t: T0, replicas: 4 },
+      { t: T0 + 15_000, replicas: 6 },
+    ],
+    scaleUpEvents: [{ t: T0 + 15_000, change: 2 }],
+    scaleDownEvents: [],
+    lastScaleTime: T0 + 15_000,
+    consecutiveFailures: 0,
+  };
+
+  it('stores an RFC 3339 form beside each epoch ms that kubectl describe shows', () => {
+    const written = persistState(state) as Record<string, unknown>;
+    assert.deepEqual(written.times, {
+      lastScaleTime: at(T0 + 15_000),
+      recommendations: [at(T0), at(T0 + 15_000)],
+      scaleUpEvents: [at(T0 + 15_000)],
+    });
+    assert.equal(written.lastScaleTime, T0 + 15_000, 'the epoch ms stay what every release reads');
+    assert.ok(readableByV010(JSON.parse(JSON.stringify(written))));
+  });
+
+  it('reads them as derived: dropped on reading, not worth a write on their own', () => {
+    const written = JSON.parse(JSON.stringify(persistState(state)));
+    const read = readStoredState(written);
+    assert.equal(read.kind, 'read');
+    assert.equal((read as { state: EngineState }).state.times, undefined);
+    const stale = { ...written, times: { lastScaleTime: at(T0) } };
+    const spec = { fallback: undefined };
+    assert.equal(statusChanged({ engineState: written }, { engineState: stale }, spec), false);
+  });
+});
+
 describe('engine state across versions', () => {
   const state = simulatedState(level5Spec(), 2);
 
@@ -199,7 +235,7 @@ describe('engine state across versions', () => {
   });
 
   it('reads back what it wrote, with the shadow scores and the windows', () => {
-    const written = JSON.parse(JSON.stringify(persistState(state)));
+    const { times: _derived, ...written } = JSON.parse(JSON.stringify(persistState(state)));
     const r = restorePersisted(written, T0, 15);
     assert.equal(r.note, undefined);
     assert.deepEqual(r.state, written);

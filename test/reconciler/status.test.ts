@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { statusNumber as formatNumber } from '../../src/core/format.ts';
 import type { ScalingPolicyStatus } from '../../src/crd/types.generated.ts';
 import type { EngineState } from '../../src/policy/types.ts';
 import {
   compactState,
-  formatNumber,
   pushDecision,
   restoreState,
   setCondition,

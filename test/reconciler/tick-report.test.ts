@@ -61,6 +61,48 @@ describe('buildReport', () => {
     assert.equal(getCondition(r.status, 'ScalingLimited')?.status, 'False');
   });
 
+  it('a rate-limited scale: Scaled tells the action, ScaleLimited the limit, not the same sentence twice', () => {
+    const reason =
+      'rps 450.0 vs 50/replica proposes 9; scale-up limited to 6 by 4 pods/15s policy; scaling 4→6';
+    const r = report({
+      observed,
+      decided: {
+        decision: decision({ proposedReplicas: 9, limitedBy: ['ScaleUpRateLimit'], reason }),
+        outcome: { kind: 'scaled', from: 4, to: 6 },
+      },
+    });
+    assert.deepEqual(
+      r.events.map((e) => e.reason),
+      ['Scaled', 'ScaleLimited'],
+    );
+    const [scaled, limited] = r.events;
+    assert.equal(scaled!.message, `scaled Deployment shop/checkout 4→6: ${reason}`);
+    assert.ok(!limited!.message.includes(reason), `ScaleLimited repeats the decision: ${limited!.message}`);
+    assert.equal(
+      limited!.message,
+      'ScaleUpRateLimit: 9 proposed, 6 allowed; the rest follows as the scale-up rate policies allow',
+    );
+  });
+
+  it('a limit that holds the count without a scale: ScaleLimited names the limit and the numbers', () => {
+    const r = report({
+      observed: { ...observed, current: 6 },
+      decided: {
+        decision: decision({
+          desiredReplicas: 6,
+          proposedReplicas: 9,
+          limitedBy: ['MaxReplicas'],
+          reason: 'x',
+        }),
+        outcome: { kind: 'none' },
+      },
+    });
+    assert.deepEqual(
+      r.events.map((e) => `${e.reason}: ${e.message}`),
+      ['ScaleLimited: MaxReplicas: 9 proposed, 6 allowed; spec.maxReplicas bounds the count'],
+    );
+  });
+
   it('a failed write: AbleToScale=False FailedUpdateScale, the engine state kept as it was', () => {
     const base = { engineState: { version: 1, kept: true } } as never;
     const r = report({

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { type FakePrometheus, sendJson, startFake, success, vectorOf } from '../collector/fake-prometheus.ts';
 import { OperatorProcess } from '../e2e/support.ts';
-import { kubectl, sandboxEnv, waitFor } from '../support/sandbox.ts';
+import { kubectl, sandboxEnv, waitEstablished, waitFor } from '../support/sandbox.ts';
 
 export { type FakePrometheus, startFake } from '../collector/fake-prometheus.ts';
 
@@ -80,7 +80,7 @@ export function target(namespace: string, name: string, replicas: number) {
 
 export async function installCrd(): Promise<void> {
   await kubectl(['apply', '-f', new URL('../../crds', import.meta.url).pathname]);
-  await kubectl(['wait', '--for=condition=Established', 'crd/scalingpolicies.tidemark.dev', '--timeout=60s']);
+  await waitEstablished();
 }
 
 /** An operator watching `namespaces`, whose allow-list is exactly `allowed`. */

@@ -141,3 +141,88 @@ test('the shipped benchmark policy is valid', async () => {
   const r = await tidemark('validate', 'examples/nasa-bench.yaml');
   assert.equal(r.code, 0, r.stderr);
 });
+
+const flatTrace = file(
+  'flat.csv',
+  `minute,requests\n${Array.from({ length: 20 }, (_, m) => `${m},50`).join('\n')}\n`,
+);
+
+test('a target the capacity cannot serve is a warning in the table and in the JSON report', async () => {
+  // 100 requests/minute per replica asked of replicas that serve 10: one replica for a load of 50.
+  const overTarget = file(
+    'over-target.yaml',
+    policy(`  minReplicas: 1
+  maxReplicas: 10
+  metrics: [{name: rps, query: "q", target: {type: AverageValue, value: "100"}}]
+`),
+  );
+  const args = ['simulate', '--trace', flatTrace, '--policy', overTarget, '--capacity', '10'];
+  const table = await tidemark(...args);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(
+    table.stdout,
+    /\nwarning: tidemark, hpa-default and keda-default were under-provisioned for at least half the minutes: the target \(AverageValue 100 per replica\) is above --capacity 10/,
+  );
+  const json = await tidemark(...args, '--format', 'json');
+  const report = JSON.parse(json.stdout);
+  assert.equal(report.warnings.length, 1);
+  assert.match(report.warnings[0], /under-provisioned for at least half the minutes/);
+  assert.ok(report.results && report.extra, 'the existing fields stay');
+});
+
+test('a policy with autotune.slo is simulated without it, and the report says so', async () => {
+  const withSlo = file(
+    'slo.yaml',
+    policy(`  minReplicas: 1
+  maxReplicas: 10
+  metrics: [{name: rps, query: "q", target: {type: AverageValue, value: "10"}}]
+  autotune:
+    enabled: true
+    slo: {metric: rps, latencyQuery: "histogram_quantile(0.9, rate(x_bucket[1m]))", objectiveSeconds: 0.2, minTarget: 5, maxTarget: 50}
+`),
+  );
+  const args = ['simulate', '--trace', flatTrace, '--policy', withSlo, '--capacity', '10'];
+  const table = await tidemark(...args);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /\nwarning: autotune\.slo is not simulated .*target stays at 10/);
+  const report = JSON.parse((await tidemark(...args, '--format', 'json')).stdout);
+  assert.deepEqual(
+    report.warnings.map((w: string) => w.slice(0, 26)),
+    ['autotune.slo is not simula'],
+  );
+});
+
+test('a policy the capacity serves has no warnings (an empty list in the JSON report)', async () => {
+  const r = await tidemark(
+    'simulate',
+    '--trace',
+    flatTrace,
+    '--policy',
+    goodPolicy,
+    '--capacity',
+    '10',
+    '--format',
+    'json',
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).warnings, []);
+});
+
+test('--plot with --outage shades the outage in the SVG', async () => {
+  const svgFile = join(dir, 'outage.svg');
+  const r = await tidemark(
+    'simulate',
+    '--trace',
+    flatTrace,
+    '--policy',
+    goodPolicy,
+    '--capacity',
+    '10',
+    '--outage',
+    '5:3',
+    '--plot',
+    svgFile,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal([...readFileSync(svgFile, 'utf8').matchAll(/<rect class="outage"/g)].length, 2);
+});

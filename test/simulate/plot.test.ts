@@ -40,3 +40,32 @@ test('a forecast band is drawn behind the lines, gaps (NaN) left open', () => {
   assert.doesNotMatch(svg, /NaN/);
   assert.match(svg, /time \(hours\)/);
 });
+
+test('an --outage window is shaded in both panels, where its minutes are, and named in the legend', () => {
+  // 600 minutes over the default 1,160 px wide plot from x = 70: minute 100 is at 263.3, 60 minutes are 116 px.
+  const svg = renderSvg(series(600), {
+    title: 'x',
+    capacity: 20,
+    outages: [{ startMinute: 100, lengthMinutes: 60 }],
+  });
+  const shaded = [
+    ...svg.matchAll(/<rect class="outage" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"/g),
+  ];
+  assert.equal(shaded.length, 2, 'the load panel and the replicas panel');
+  for (const m of shaded) assert.deepEqual([m[1], m[3]], ['263.3', '116']);
+  assert.match(svg, />metric outage</);
+  assert.ok(svg.indexOf('class="outage"') < svg.indexOf('stroke="#555"'), 'behind the load line');
+});
+
+test('an outage running past the end is cut at the end of the trace; none, no shading', () => {
+  const svg = renderSvg(series(600), {
+    title: 'x',
+    capacity: 20,
+    outages: [{ startMinute: 550, lengthMinutes: 100 }],
+  });
+  const widths = [...svg.matchAll(/<rect class="outage" x="[\d.]+" y="[\d.]+" width="([\d.]+)"/g)].map(
+    (m) => m[1],
+  );
+  assert.deepEqual(widths, ['96.7', '96.7']);
+  assert.doesNotMatch(renderSvg(series(600), { title: 'x', capacity: 20 }), /outage/);
+});

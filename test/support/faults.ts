@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
 import { api, events, getPolicy, OperatorProcess, REPO, replicas } from '../e2e/support.ts';
-import { kubectl, sandboxEnv, waitFor } from './sandbox.ts';
+import { kubectl, sandboxEnv, waitEstablished, waitFor } from './sandbox.ts';
 
 const execFileAsync = promisify(execFile);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,7 +44,7 @@ export type ComponentAction = 'kill' | 'stop' | 'start' | 'restart' | 'freeze' |
 /** Installs the ScalingPolicy CRD and waits until the API server serves it. */
 export async function installCrd(): Promise<void> {
   await kubectl(['apply', '-f', join(REPO, 'crds')]);
-  await kubectl(['wait', '--for=condition=Established', 'crd/scalingpolicies.tidemark.dev', '--timeout=60s']);
+  await waitEstablished();
 }
 
 /** Runs sandbox/component.sh ACTION NAME against this run's sandbox. */

@@ -31,9 +31,18 @@ export interface SandboxEnv {
   kubectl: string;
 }
 
-/** Whether the environment names a sandbox (for a skip reason when it does not). */
+/**
+ * Whether the environment names a sandbox (for a skip reason when it does not). Where one
+ * must be there (`make test-integration` sets TIDEMARK_REQUIRE_SANDBOX=1), a missing one
+ * is a failure, not a skip: an env.sh that stopped setting a variable would otherwise skip
+ * every integration test and leave CI green.
+ */
 export function sandboxAvailable(): boolean {
-  return Boolean(process.env.KUBECONFIG && process.env.PROMETHEUS_URL && process.env.SANDBOX_DIR);
+  const missing = ['KUBECONFIG', 'PROMETHEUS_URL', 'SANDBOX_DIR'].filter((v) => !process.env[v]);
+  if (missing.length > 0 && process.env.TIDEMARK_REQUIRE_SANDBOX === '1') {
+    throw new Error(`TIDEMARK_REQUIRE_SANDBOX=1 but ${missing.join(', ')} not set: ${NO_SANDBOX}`);
+  }
+  return missing.length === 0;
 }
 
 export const NO_SANDBOX =
@@ -157,6 +166,20 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
   }
+}
+
+/**
+ * Waits until a CRD is Established. `kubectl wait` on a CRD created a moment ago fails at
+ * once (it has no status yet) instead of waiting, so it is retried until the deadline.
+ */
+export async function waitEstablished(
+  crd = 'crd/scalingpolicies.tidemark.dev',
+  timeoutMs = 60_000,
+): Promise<void> {
+  await waitFor(() => kubectl(['wait', '--for=condition=Established', crd, '--timeout=10s']), {
+    timeoutMs,
+    what: `${crd} established`,
+  });
 }
 
 /**

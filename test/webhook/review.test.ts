@@ -37,6 +37,24 @@ describe('ConversionReview handler', () => {
     assert.deepEqual(back.body.response.convertedObjects, [beta]);
   });
 
+  it('reports each hidden value it dropped on the way to v1beta1, naming the object and why', () => {
+    const first = handleConversionReview(
+      review({ uid: 'u-6', desiredAPIVersion: V1ALPHA1, objects: [beta] }),
+    );
+    const alpha = structuredClone(first.body.response.convertedObjects![0] as Json);
+    alpha.spec.behavior.tolerance = 0.3;
+    const out = handleConversionReview(review({ uid: 'u-7', desiredAPIVersion: V1BETA1, objects: [alpha] }));
+    assert.deepEqual(out.body.response.result, { status: 'Success' });
+    assert.deepEqual((out.body.response.convertedObjects as Json[])[0].spec.behavior, {
+      tolerance: 0.3,
+      scaleUp: {},
+      scaleDown: {},
+    });
+    assert.deepEqual(out.dropped, [
+      'shop/web: spec.behavior.scaleUp.tolerance dropped: spec.behavior.tolerance was changed through v1alpha1 (0.1 → 0.3), and now applies to both directions',
+    ]);
+  });
+
   it('answers an unknown version with a Failure result for that uid', () => {
     const out = handleConversionReview(
       review({ uid: 'u-3', desiredAPIVersion: 'tidemark.dev/v9', objects: [beta] }),

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { kubectl, waitFor } from '../support/sandbox.ts';
+import { kubectl, waitEstablished, waitFor } from '../support/sandbox.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON from the API server, checked field by field by the assertions
 type Json = any;
@@ -54,7 +54,7 @@ async function webhookInPlace(): Promise<boolean> {
 before(async () => {
   assert.ok(process.env.TIDEMARK_WEBHOOK_URL, 'the sandbox names its webhook (sandbox/env-up.sh)');
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(REPO, 'crds/scalingpolicy.yaml')]);
-  await kubectl(['wait', '--for=condition=Established', CRD, '--timeout=60s']);
+  await waitEstablished(CRD);
   await waitFor(webhookInPlace, { timeoutMs: 60_000, what: 'the webhook on the CRD' });
   await kubectl(['create', 'namespace', NS]);
 });

@@ -1,7 +1,7 @@
 // Replays the Dockerfile's steps outside Docker (no engine runs here): a
 // temporary folder with what the final image holds, and nothing else.
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, realpathSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './manifests.ts';
@@ -50,4 +50,36 @@ export function buildImageFolder(): { app: string; notes: string[] } {
   cpSync(join(REPO, 'bin'), join(app, 'bin'), { recursive: true });
   cpSync(join(REPO, 'crds'), join(app, 'crds'), { recursive: true });
   return { app, notes };
+}
+
+/** sandbox/image.sh: builds the Dockerfile with podman (see that script). */
+export const IMAGE_SCRIPT = join(REPO, 'sandbox/image.sh');
+
+/** The image `make image` builds: tidemark:<package.json version>. */
+export function imageName(): string {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+  return `tidemark:${pkg.version}`;
+}
+
+/**
+ * `make image`'s build (sandbox/image.sh): the shipped Dockerfile, unchanged, with podman on
+ * the cached node:24-slim stand-in; podman's layer cache makes a rebuild of unchanged sources
+ * take seconds. Returns what the script printed (its facts: size, layers, user, history).
+ * Throws with the script's output when the build or its non-root/read-only check fails.
+ */
+export function buildImage(): string {
+  const r = spawnSync(IMAGE_SCRIPT, ['build'], { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0)
+    throw new Error(`sandbox/image.sh failed (${r.status}):\n${r.stdout}\n${r.stderr.slice(-6000)}`);
+  return r.stdout;
+}
+
+/** podman with the project's settings (storage in ~/.cache/tidemark/podman, runc, cgroupfs). */
+export function podman(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(IMAGE_SCRIPT, ['podman', ...args], {
+    cwd: REPO,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
