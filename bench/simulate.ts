@@ -14,10 +14,28 @@
 // each column; plus the shadow property per trace: no 24 h stretch (hourly steps) where Level 5
 // has both more replica-minutes and more under-provisioned minutes than hpa-default by more
 // than 5 %. Written to bench/results/simulate-suite.{json,md}.
+//
+// Then each Level 5 pillar where it should win (issue 19), at the first start-up: forecasting
+// against perfect foresight (the engine with Level 5 off fed the true load over the lead
+// start-up + tick + the metric's lag) and the reactive line (the HPA at lower targets); anomaly
+// handling on a fault suite (the same traces with metric faults, every strategy reading the
+// same faulty values); self-tuning on a workload that makes the HPA's defaults flap.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ForecastConfig } from '../src/level5/forecast/holtwinters.ts';
+import { forecastLeadSeconds, metricLagSeconds } from '../src/level5/forecast/lag.ts';
+import { forecastConfig } from '../src/level5/stages.ts';
 import type { PolicySpec } from '../src/policy/types.ts';
+import {
+  FAULT_KINDS,
+  type Fault,
+  type FaultKind,
+  faultedMetric,
+  faultSchedule,
+} from '../src/simulate/faults.ts';
+import { foresightEngine } from '../src/simulate/foresight.ts';
 import { validatedPolicySpec } from '../src/simulate/policy.ts';
 import { autopilotActing } from '../src/simulate/render-report.ts';
 import {
@@ -29,6 +47,15 @@ import {
 import { parseTrace, type Trace } from '../src/simulate/trace.ts';
 import { type Shape, synthTrace } from '../src/trace/synth.ts';
 import { type AgainstLine, againstLine, type TradePoint } from './frontier.ts';
+import {
+  costRatio,
+  type FaultCost,
+  faultCosts,
+  type MinuteSeries,
+  reachableShare,
+  totalCost,
+} from './pillars.ts';
+import { type SeasonScore, scoreForecaster } from './seasons.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +63,8 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'bench/results' },
     'no-synthetic': { type: 'boolean', default: false },
     startups: { type: 'string', default: '60,30,180' },
+    /** Only the traces with these names (comma-separated, e.g. clarknet,synthetic-surges), for a quick look. */
+    only: { type: 'string' },
     /** Sets predictive.missCostReplicaSeconds (the exchange rate) for an extra look; not the headline. */
     'miss-cost': { type: 'string' },
     /** The exchange rate of the trade-off section's Level 5 run (first start-up only); 0 skips the section. */
@@ -55,7 +84,11 @@ const SYNTHETIC: Array<{ shape: Shape; days: number; seed: number }> = [
   { shape: 'trending', days: 21, seed: 7_654_321 },
   { shape: 'flat', days: 14, seed: 4242 },
   { shape: 'flash-crowd', days: 21, seed: 31337 },
+  { shape: 'surges', days: 21, seed: 1800 },
+  { shape: 'batches', days: 7, seed: 900 },
 ];
+/** The trace that makes the HPA's defaults flap, for the self-tuning section. */
+const FLAPPING = 'synthetic-batches';
 
 const PEAK_REPLICAS = 25;
 const TARGET_SHARE = 0.7;
@@ -173,6 +206,20 @@ interface Row {
   /** The share of ticks on which the shadow evaluation let Level 5 act, in percent. */
   actingPercent?: number;
   seconds: number;
+  /** tidemark's and hpa-default's per-minute series (first start-up only, for the fault suite). */
+  series?: { tidemark: MinuteSeries; hpa: MinuteSeries };
+}
+
+/** A row for the JSON: the per-minute series are for the fault suite, not the results file. */
+function withoutSeries(r: Row): Omit<Row, 'series'> {
+  const { series: _, ...rest } = r;
+  return rest;
+}
+
+function minuteSeries(sim: SimulationResult, name: string): MinuteSeries {
+  const x = sim.series.strategies.find((s) => s.strategy === name);
+  if (!x?.under) throw new Error(`no ${name} series`);
+  return { replicas: x.replicas, under: x.under };
 }
 
 function capacityOf(t: NamedTrace): number {
@@ -181,7 +228,7 @@ function capacityOf(t: NamedTrace): number {
   return Math.max(1e-6, peak / PEAK_REPLICAS);
 }
 
-function runOne(t: NamedTrace, startupSeconds: number): Row {
+function runOne(t: NamedTrace, startupSeconds: number, keepSeries = false): Row {
   const capacity = capacityOf(t);
   const started = performance.now();
   const sim = simulate({
@@ -209,6 +256,9 @@ function runOne(t: NamedTrace, startupSeconds: number): Row {
     level5: sim.report.extra.tidemark as Record<string, unknown>,
     ...(acting === undefined ? {} : { actingPercent: acting.percent }),
     seconds: Number(seconds.toFixed(2)),
+    ...(keepSeries
+      ? { series: { tidemark: minuteSeries(sim, 'tidemark'), hpa: minuteSeries(sim, 'hpa-default') } }
+      : {}),
   };
 }
 
@@ -229,15 +279,35 @@ const point = (r: StrategyResult, hpa: StrategyResult): TradePoint => ({
   miss: ratio(r.underProvisionedMinutes, hpa.underProvisionedMinutes),
 });
 
-/** Where the reactive way to fewer misses (a lower target) and Level 5 with an exchange rate land. */
-function tradeOne(t: NamedTrace, startupSeconds: number, hpa: StrategyResult): TradeRow {
+/** The policy with Level 5 off: the reactive engine at `share` of capacity. */
+const plainPolicy = (target: number) =>
+  validatedPolicySpec({ maxReplicas: 100, metrics: [rpsMetric(target)] }, 'bench');
+
+/** The reactive way to fewer misses: the HPA at each of LOWER_TARGETS, ÷ hpa-default at the user's. */
+function reactiveLine(t: NamedTrace, startupSeconds: number, hpa: StrategyResult): TradeRow['line'] {
+  const capacity = capacityOf(t);
+  return LOWER_TARGETS.map((share) => {
+    const sim = simulate({
+      trace: t.trace,
+      traceName: t.name,
+      spec: plainPolicy(share * capacity),
+      capacity,
+      startupSeconds,
+    });
+    return { targetShare: share, ...point(get(sim.report, 'hpa-default'), hpa) };
+  });
+}
+
+/** Where Level 5 with an exchange rate lands against the reactive line. */
+function tradeOne(
+  t: NamedTrace,
+  startupSeconds: number,
+  hpa: StrategyResult,
+  line: TradeRow['line'],
+): TradeRow {
   const capacity = capacityOf(t);
   const run = (spec: PolicySpec) =>
     simulate({ trace: t.trace, traceName: t.name, spec, capacity, startupSeconds }).report;
-  const line = LOWER_TARGETS.map((share) => {
-    const plain = validatedPolicySpec({ maxReplicas: 100, metrics: [rpsMetric(share * capacity)] }, 'bench');
-    return { targetShare: share, ...point(get(run(plain), 'hpa-default'), hpa) };
-  });
   const withRate = run(userPolicy(TARGET_SHARE * capacity, TRADE_MISS_COST));
   const level5 = point(get(withRate, 'tidemark'), hpa);
   const level5ActingPercent = autopilotActing(withRate)?.percent ?? 0;
@@ -332,14 +402,18 @@ function goals(rows: Row[]): Array<{ goal: string; met: boolean; detail: string 
   ];
 }
 
-const traces = [...realTraces(values.traces), ...(values['no-synthetic'] ? [] : syntheticTraces())];
+const only = values.only?.split(',');
+const traces = [...realTraces(values.traces), ...(values['no-synthetic'] ? [] : syntheticTraces())].filter(
+  (t) => only === undefined || only.includes(t.name),
+);
 const startups = values.startups.split(',').map(Number);
 const byStartup = new Map<number, Row[]>();
 const began = performance.now();
+const loadAtStart = loadavg();
 for (const s of startups) {
   const rows: Row[] = [];
   for (const t of traces) {
-    const row = runOne(t, s);
+    const row = runOne(t, s, s === startups[0]);
     rows.push(row);
     process.stdout.write(
       `${t.name} start-up ${s}s: replica-min ${f3(row.ratios.replicaMinutes)}, under-prov ${f3(row.ratios.underProvisionedMinutes)}, reversals ${f3(row.ratios.directionReversals)}, shadow stretches ${row.shadow.stretches} (${row.seconds}s)\n`,
@@ -348,16 +422,340 @@ for (const s of startups) {
   byStartup.set(s, rows);
 }
 const main = byStartup.get(startups[0] as number) ?? [];
+const lines = traces.map((t, i) => reactiveLine(t, startups[0] as number, (main[i] as Row).hpa));
 const trades: TradeRow[] = [];
 if (TRADE_MISS_COST > 0) {
   for (const [i, t] of traces.entries()) {
-    const row = tradeOne(t, startups[0] as number, (main[i] as Row).hpa);
+    const row = tradeOne(t, startups[0] as number, (main[i] as Row).hpa, lines[i] as TradeRow['line']);
     trades.push(row);
     process.stdout.write(
       `${t.name} trade-off: Level 5 at exchange rate ${TRADE_MISS_COST} ${f3(row.level5.cost)} / ${f3(row.level5.miss)}, vs line ${vsLine(row.againstLine)}\n`,
     );
   }
 }
+
+// --- The Level 5 pillars (issue 19), at the first start-up ---
+
+/** The faults start after two days (the forecaster has a season and its calibration), 7 h apart. */
+const FAULT_START_SECONDS = 2 * 86400;
+const FAULT_EVERY_SECONDS = 7 * 3600;
+/** Minutes after each fault still counted as its cost: a scale-down window, a start-up and the recovery. */
+const FAULT_AFTER_MINUTES = 60;
+
+interface ForesightRow {
+  trace: string;
+  leadSeconds: number;
+  /** Perfect foresight ÷ hpa-default, measured in the same run. */
+  ratios: Record<Ratio, number>;
+  /** The same over start-up + tick only (the lead without the metric's lag), ÷ hpa-default. */
+  noLagLeadSeconds: number;
+  noLag: Record<Ratio, number>;
+  foresight: StrategyResult;
+  /** Cost ÷ the reactive line's at the same misses (frontier.ts), Level 5's and foresight's. */
+  level5VsLine?: AgainstLine;
+  foresightVsLine?: AgainstLine;
+  /** (1 − Level 5's frontier ratio) ÷ (1 − foresight's): the share of the reachable gain taken. */
+  reachableShare?: number;
+}
+
+/** The lead a forecast must cover for this policy: start-up + tick + the metric's lag. */
+function learnedLead(spec: PolicySpec, startupSeconds: number): number {
+  const polling = spec.pollingIntervalSeconds;
+  const query = spec.metrics[0]?.query ?? '';
+  return forecastLeadSeconds(startupSeconds, polling, metricLagSeconds(query, polling));
+}
+
+/** The engine with Level 5 off fed the load over `leadSeconds`: its result and hpa-default's from the same run. */
+function foresightRun(t: NamedTrace, startupSeconds: number, leadSeconds: number) {
+  const capacity = capacityOf(t);
+  const spec = plainPolicy(TARGET_SHARE * capacity);
+  const engine = foresightEngine({ requests: t.trace.requests, leadSeconds });
+  const sim = simulate({ trace: t.trace, traceName: t.name, spec, capacity, startupSeconds, engine });
+  const foresight = get(sim.report, 'tidemark');
+  const hpa = get(sim.report, 'hpa-default');
+  const ratios = Object.fromEntries(RATIOS.map((k) => [k, ratio(foresight[k], hpa[k])])) as Record<
+    Ratio,
+    number
+  >;
+  return { foresight, hpa, ratios };
+}
+
+function foresightOne(t: NamedTrace, startupSeconds: number, row: Row, line: TradeRow['line']): ForesightRow {
+  const spec = plainPolicy(TARGET_SHARE * capacityOf(t));
+  const leadSeconds = learnedLead(spec, startupSeconds);
+  const { foresight, hpa, ratios } = foresightRun(t, startupSeconds, leadSeconds);
+  const noLagLeadSeconds = startupSeconds + spec.pollingIntervalSeconds;
+  const noLag = foresightRun(t, startupSeconds, noLagLeadSeconds).ratios;
+  const full = [{ cost: 1, miss: 1 }, ...line];
+  const level5VsLine = againstLine(full, point(row.tidemark, row.hpa));
+  const foresightVsLine = againstLine(full, point(foresight, hpa));
+  const share = reachableShare(level5VsLine, foresightVsLine);
+  return {
+    trace: t.name,
+    leadSeconds,
+    ratios,
+    noLagLeadSeconds,
+    noLag,
+    foresight,
+    ...(level5VsLine === undefined ? {} : { level5VsLine }),
+    ...(foresightVsLine === undefined ? {} : { foresightVsLine }),
+    ...(share === undefined ? {} : { reachableShare: share }),
+  };
+}
+
+type CostTable = Partial<Record<FaultKind, FaultCost>> & { total: FaultCost };
+
+interface FaultRow {
+  trace: string;
+  faults: number;
+  tidemark: CostTable;
+  hpa: CostTable;
+}
+
+function costTable(costs: Map<FaultKind, FaultCost>): CostTable {
+  return { ...Object.fromEntries(costs), total: totalCost(costs) };
+}
+
+function faultOne(t: NamedTrace, startupSeconds: number, row: Row): FaultRow {
+  const capacity = capacityOf(t);
+  const faults: Fault[] = faultSchedule(
+    t.trace.requests.length * 60,
+    FAULT_START_SECONDS,
+    FAULT_EVERY_SECONDS,
+  );
+  const sim = simulate({
+    trace: t.trace,
+    traceName: t.name,
+    spec: userPolicy(TARGET_SHARE * capacity),
+    capacity,
+    startupSeconds,
+    metricFault: faultedMetric(faults),
+  });
+  const clean = row.series as NonNullable<Row['series']>;
+  return {
+    trace: t.name,
+    faults: faults.length,
+    tidemark: costTable(
+      faultCosts(clean.tidemark, minuteSeries(sim, 'tidemark'), faults, FAULT_AFTER_MINUTES),
+    ),
+    hpa: costTable(faultCosts(clean.hpa, minuteSeries(sim, 'hpa-default'), faults, FAULT_AFTER_MINUTES)),
+  };
+}
+
+/** Level 5 with only self-tuning switched on, to tell its part from the forecast's. */
+function autotuneOnlyPolicy(target: number): PolicySpec {
+  return validatedPolicySpec(
+    { maxReplicas: 100, metrics: [rpsMetric(target)], autotune: { enabled: true } },
+    'bench',
+  );
+}
+
+interface FlapRow {
+  trace: string;
+  policy: string;
+  ratios: Record<Ratio, number>;
+  tidemark: StrategyResult;
+  hpa: StrategyResult;
+}
+
+function flapRows(t: NamedTrace, startupSeconds: number, row: Row): FlapRow[] {
+  const capacity = capacityOf(t);
+  const sim = simulate({
+    trace: t.trace,
+    traceName: t.name,
+    spec: autotuneOnlyPolicy(TARGET_SHARE * capacity),
+    capacity,
+    startupSeconds,
+  });
+  const tm = get(sim.report, 'tidemark');
+  const hpa = get(sim.report, 'hpa-default');
+  return [
+    {
+      trace: t.name,
+      policy: 'the three switches on',
+      ratios: row.ratios,
+      tidemark: row.tidemark,
+      hpa: row.hpa,
+    },
+    {
+      trace: t.name,
+      policy: 'autotune only',
+      ratios: Object.fromEntries(RATIOS.map((k) => [k, ratio(tm[k], hpa[k])])) as Record<Ratio, number>,
+      tidemark: tm,
+      hpa,
+    },
+  ];
+}
+
+const first = startups[0] as number;
+const foresights = traces.map((t, i) => foresightOne(t, first, main[i] as Row, lines[i] as TradeRow['line']));
+for (const f of foresights)
+  process.stdout.write(
+    `${f.trace} foresight (lead ${f.leadSeconds}s): replica-min ${f3(f.ratios.replicaMinutes)}, under-prov ${f3(f.ratios.underProvisionedMinutes)}, vs line ${vsLine(f.foresightVsLine)} (Level 5 ${vsLine(f.level5VsLine)})\n`,
+  );
+const faultRows = traces.map((t, i) => faultOne(t, first, main[i] as Row));
+for (const r of faultRows)
+  process.stdout.write(
+    `${r.trace} faults (${r.faults}): missed ${r.tidemark.total.missedMinutes} vs hpa ${r.hpa.total.missedMinutes}, wasted ${f1(r.tidemark.total.wastedReplicaMinutes)} vs hpa ${f1(r.hpa.total.wastedReplicaMinutes)}\n`,
+  );
+const flapIndex = traces.findIndex((t) => t.name === FLAPPING);
+const flaps = flapIndex < 0 ? [] : flapRows(traces[flapIndex] as NamedTrace, first, main[flapIndex] as Row);
+
+function f1(x: number): string {
+  return x.toFixed(1);
+}
+
+const shareText = (x: number | undefined) => (x === undefined ? 'n/a' : `${Math.round(100 * x)} %`);
+
+function foresightLines(rows: ForesightRow[]): string[] {
+  return [
+    `## Forecasting: against perfect foresight (start-up ${first} s)`,
+    '',
+    `Perfect foresight is the engine with Level 5 off fed, instead of the metric, the true load's highest minute over the next lead (start-up + tick + the metric's lag: \`rate(...[1m])\` trails the load by about half its window, plus half a polling interval of read delay). It is the ceiling a forecast can reach at the user's target. "vs line" is cost ÷ the reactive line's cost (the HPA at ${LOWER_TARGETS.map((x) => `${Math.round(x * 100)} %`).join(', ')}) at the same misses: below 1, the misses bought cheaper than by lowering the target ("≤": fewer misses than the line reaches, a bound). Share of the reachable gain: (1 − Level 5's) ÷ (1 − foresight's). The last column is foresight over start-up + tick only, the lead without the metric's lag: what the lag term buys.`,
+    '',
+    '| trace | lead | foresight replica-min ÷ hpa | foresight under-prov ÷ hpa | foresight reversals ÷ hpa | foresight vs line | Level 5 vs line | share of the reachable gain | foresight without the lag: replica-min / under-prov ÷ hpa |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.trace} | ${r.leadSeconds} s | ${f3(r.ratios.replicaMinutes)} | ${f3(r.ratios.underProvisionedMinutes)} | ${f3(r.ratios.directionReversals)} | ${vsLine(r.foresightVsLine)} | ${vsLine(r.level5VsLine)} | ${shareText(r.reachableShare)} | ${f3(r.noLag.replicaMinutes)} / ${f3(r.noLag.underProvisionedMinutes)} (lead ${r.noLagLeadSeconds} s) |`,
+    ),
+    '',
+  ];
+}
+
+const ratioText = (a: number, b: number) => {
+  const r = costRatio(a, b);
+  return r === undefined ? 'n/a' : f3(r);
+};
+
+function faultSums(rows: FaultRow[], kind: FaultKind | 'total', who: 'tidemark' | 'hpa'): FaultCost {
+  const out = { missedMinutes: 0, wastedReplicaMinutes: 0 };
+  for (const r of rows) {
+    const c = r[who][kind];
+    out.missedMinutes += c?.missedMinutes ?? 0;
+    out.wastedReplicaMinutes += c?.wastedReplicaMinutes ?? 0;
+  }
+  return out;
+}
+
+function faultLines(rows: FaultRow[]): string[] {
+  const cell = (a: FaultCost, b: FaultCost) => [
+    `${a.missedMinutes} / ${b.missedMinutes}`,
+    ratioText(a.missedMinutes, b.missedMinutes),
+    `${f1(a.wastedReplicaMinutes)} / ${f1(b.wastedReplicaMinutes)}`,
+    ratioText(a.wastedReplicaMinutes, b.wastedReplicaMinutes),
+  ];
+  const all = (k: FaultKind | 'total') => cell(faultSums(rows, k, 'tidemark'), faultSums(rows, k, 'hpa'));
+  return [
+    `## Anomaly handling: the fault suite (start-up ${first} s)`,
+    '',
+    `The same traces and policy with metric faults as they happen in production, from day 2, one every ${FAULT_EVERY_SECONDS / 3600} h, the kinds in turn: a counter reset's spike (10 × for 1 min), a scrape gap (no sample for 10 min), a stale series (frozen for 30 min), a doubled series (2 × for 30 min), bogus zeros (0 for 6 min), an exporter gone mad (0–20 × for 10 min). Every strategy reads the same faulty values, hpa-default as the HPA through an adapter would (a failed query holds, a zero scales down). A fault's cost is against the strategy's own fault-free run, over the fault and the ${FAULT_AFTER_MINUTES} minutes after it: the minutes under-provisioned in the faulted run and not in the clean one (missed) and the replicas held beyond the clean run's, minute by minute (wasted); a fault that happens to spare a minute or a replica is not counted as a saving. Cells: tidemark / hpa-default, and tidemark ÷ hpa-default (n/a where the HPA lost nothing).`,
+    '',
+    '| trace | faults | missed min | ÷ hpa | wasted replica-min | ÷ hpa |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.trace} | ${r.faults} | ${cell(r.tidemark.total, r.hpa.total).join(' | ')} |`),
+    `| **all traces** | ${rows.reduce((a, r) => a + r.faults, 0)} | ${all('total').join(' | ')} |`,
+    '',
+    'By kind, over all traces:',
+    '',
+    '| fault | missed min | ÷ hpa | wasted replica-min | ÷ hpa |',
+    '|---|---:|---:|---:|---:|',
+    ...FAULT_KINDS.map((k) => `| ${k} | ${all(k).join(' | ')} |`),
+    '',
+  ];
+}
+
+function flapLines(rows: FlapRow[]): string[] {
+  if (rows.length === 0) return [];
+  return [
+    `## Self-tuning: a workload that makes the HPA's defaults flap (start-up ${first} s)`,
+    '',
+    `\`${FLAPPING}\`: batches every 9–15 minutes, 2–5 minutes long at 2.5–4 × the baseline, so the load falls just long enough for the HPA's five-minute scale-down window to expire before the next batch (\`tidemark trace synth --shape batches\`). Ratios are tidemark ÷ hpa-default.`,
+    '',
+    '| policy | reversals ÷ hpa | replica-min ÷ hpa | under-prov min ÷ hpa | reversals (tidemark / hpa) |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.policy} | ${f3(r.ratios.directionReversals)} | ${f3(r.ratios.replicaMinutes)} | ${f3(r.ratios.underProvisionedMinutes)} | ${r.tidemark.directionReversals} / ${r.hpa.directionReversals} |`,
+    ),
+    '',
+  ];
+}
+
+function pillarGoals(): Array<{ goal: string; met: boolean; detail: string }> {
+  const tm = faultSums(faultRows, 'total', 'tidemark');
+  const hp = faultSums(faultRows, 'total', 'hpa');
+  const missed = costRatio(tm.missedMinutes, hp.missedMinutes);
+  const wasted = costRatio(tm.wastedReplicaMinutes, hp.wastedReplicaMinutes);
+  const flap = flaps[0];
+  return [
+    {
+      goal: "fault suite: minutes missed because of the faults <= 0.2 x hpa-default's",
+      met: missed !== undefined && missed <= 0.2,
+      detail: `${tm.missedMinutes} / ${hp.missedMinutes} = ${missed === undefined ? 'n/a' : f3(missed)}`,
+    },
+    {
+      goal: "fault suite: replica-minutes wasted because of the faults <= 0.2 x hpa-default's",
+      met: wasted !== undefined && wasted <= 0.2,
+      detail: `${f1(tm.wastedReplicaMinutes)} / ${f1(hp.wastedReplicaMinutes)} = ${wasted === undefined ? 'n/a' : f3(wasted)}`,
+    },
+    {
+      goal: 'flapping workload: reversals <= 0.5 x at replica-minutes <= 1.02 x hpa-default',
+      met: flap !== undefined && flap.ratios.directionReversals <= 0.5 && flap.ratios.replicaMinutes <= 1.02,
+      detail:
+        flap === undefined
+          ? 'not run'
+          : `reversals ${f3(flap.ratios.directionReversals)}, replica-min ${f3(flap.ratios.replicaMinutes)}`,
+    },
+  ];
+}
+
+interface SeasonRow {
+  trace: string;
+  multi: SeasonScore;
+  plain: SeasonScore;
+}
+
+/** The forecaster as the engine configures it for the user's policy, with and without sub-daily seasons. */
+function seasonsOne(t: NamedTrace): SeasonRow {
+  const cfg = forecastConfig(userPolicy(TARGET_SHARE * capacityOf(t)), 'rps') as ForecastConfig;
+  return {
+    trace: t.name,
+    multi: scoreForecaster(t.trace.requests, cfg),
+    plain: scoreForecaster(t.trace.requests, { ...cfg, subSeasonsSeconds: [] }),
+  };
+}
+
+const seasonRows = traces.map(seasonsOne);
+for (const r of seasonRows)
+  process.stdout.write(
+    `${r.trace} forecaster: error ${r.multi.errorPercent.toFixed(1)} % (daily model alone ${r.plain.errorPercent.toFixed(1)} %), sub-daily season in use on ${seasonsInUse(r.multi)}\n`,
+  );
+
+function seasonsInUse(s: SeasonScore): string {
+  const used = Object.entries(s.seasons).filter(([k]) => k !== '0');
+  if (used.length === 0) return 'none of the ticks';
+  return used.map(([k, v]) => `${v.toFixed(0)} % (${Number(k) / 60} min)`).join(', ');
+}
+
+function seasonLines(rows: SeasonRow[]): string[] {
+  const cells = (s: SeasonScore) =>
+    `${s.errorPercent.toFixed(1)} % | ${s.missPercent.toFixed(1)} % | ${s.sizedOverLoad.toFixed(3)} | ${s.readyPercent.toFixed(0)} %`;
+  return [
+    "## Forecasting: the forecaster's seasons",
+    '',
+    "The forecaster alone, configured as the engine configures it for the policy above (lead 60 s start-up + tick, plus the metric's lag; 'max' horizon; miss budget 5 %), fed each minute's requests, each forecast (ready or standing aside) scored against the load's highest minute over the stretch it covers; ready: the share made while its recent error was under `maxErrorPercent`. Error: Σ |forecast − load| ÷ Σ load. Misses: the share of forecasts the load exceeded forecast + calibrated headroom. Sized ÷ load: Σ (forecast + headroom) ÷ Σ load, what the sizing holds above the load. With the candidate sub-daily seasons (30 and 60 min, chosen by held-back error) against the daily (and weekly) model alone.",
+    '',
+    '| trace | error | misses | sized ÷ load | ready | daily alone: error | misses | sized ÷ load | ready | sub-daily season in use |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...rows.map((r) => `| ${r.trace} | ${cells(r.multi)} | ${cells(r.plain)} | ${seasonsInUse(r.multi)} |`),
+    '',
+  ];
+}
+
+const loadAtEnd = loadavg();
+const machineNote = `Machine: ${cpus().length} cores, load average ${loadAtStart.map((x) => x.toFixed(1)).join(' / ')} at the start and ${loadAtEnd.map((x) => x.toFixed(1)).join(' / ')} at the end (1 / 5 / 15 min)${process.env.BENCH_NOTE ? `; ${process.env.BENCH_NOTE}` : ''}. The figures are simulated time and do not depend on the load; only the run's seconds do.`;
+
 const md = [
   '# make bench: Level 5 switched on as a new user would, against hpa-default',
   '',
@@ -385,6 +783,16 @@ const md = [
   ...goals(main).map((g) => `- ${g.met ? 'MET' : 'NOT MET'}: ${g.goal} (${g.detail})`),
   '',
   ...tradeLines(trades, startups[0] as number),
+  ...foresightLines(foresights),
+  ...seasonLines(seasonRows),
+  ...faultLines(faultRows),
+  ...flapLines(flaps),
+  '## Goals (issue 19, the pillars)',
+  '',
+  ...pillarGoals().map((g) => `- ${g.met ? 'MET' : 'NOT MET'}: ${g.goal} (${g.detail})`),
+  '',
+  machineNote,
+  '',
   ...startups.slice(1).flatMap((s) => [`## Start-up ${s} s`, '', ...tableLines(byStartup.get(s) ?? []), '']),
 ].join('\n');
 mkdirSync(values.out, { recursive: true });
@@ -403,11 +811,22 @@ writeFileSync(
       },
       runs: startups.map((s) => ({
         startupSeconds: s,
-        rows: byStartup.get(s),
+        rows: byStartup.get(s)?.map(withoutSeries),
         worst: worst(byStartup.get(s) ?? []),
       })),
       goals: goals(main),
       ...(trades.length === 0 ? {} : { tradeOff: { missCostReplicaSeconds: TRADE_MISS_COST, rows: trades } }),
+      foresight: foresights,
+      forecasterSeasons: seasonRows,
+      faultSuite: {
+        startSeconds: FAULT_START_SECONDS,
+        everySeconds: FAULT_EVERY_SECONDS,
+        afterMinutes: FAULT_AFTER_MINUTES,
+        rows: faultRows,
+      },
+      flapping: flaps,
+      pillarGoals: pillarGoals(),
+      machine: machineNote,
     },
     null,
     2,

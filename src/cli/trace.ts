@@ -32,7 +32,11 @@ export function registerTraceCommand(program: Command): void {
   trace
     .command('synth')
     .description('write a seeded synthetic per-minute request trace as CSV (minute,requests)')
-    .requiredOption('--shape <shape>', SHAPES.join(' | '), shape)
+    .requiredOption(
+      '--shape <shape>',
+      `${SHAPES.join(' | ')} (surges: jobs on the hour and the half hour; batches: make the HPA's defaults flap)`,
+      shape,
+    )
     .requiredOption('--days <n>', 'length in days (1 to 366)', wholeNumber('--days'))
     .requiredOption(
       '--seed <s>',

@@ -37,6 +37,11 @@ export interface SimulationOptions {
   startupSeconds: number;
   /** Stretches during which the metric query fails for every strategy. */
   outages?: Outage[];
+  /**
+   * What every metric-driven strategy reads instead of the true metric (faults.ts): given the
+   * time, the true value and the true value at any time; undefined is a failed query.
+   */
+  metricFault?: (t: number, value: number, valueAt: (t: number) => number) => number | undefined;
   /** Epoch ms of the trace's first minute, handed to the engine as `now`. Default 0. */
   startTime?: number;
   /** The policy engine; tests may pass another. Default: src/policy/engine.ts. */
@@ -204,6 +209,7 @@ function run(opts: SimulationOptions, clusters: Cluster[], step: number): void {
     to: (o.startMinute + o.lengthMinutes) * 60,
   }));
   const inOutage = (t: number) => outages.some((o) => t >= o.from && t < o.to);
+  const valueAt = (u: number) => metricAt(load, u).value;
   const steps = (load.length * 60) / step;
   const progressEvery = 1 << 13;
   for (let k = 0; k < steps; k++) {
@@ -212,17 +218,16 @@ function run(opts: SimulationOptions, clusters: Cluster[], step: number): void {
     const demand = load[minute]!;
     const failed = inOutage(t);
     let metric: { value: number; scrapedAt: number } | undefined;
+    let seen: number | undefined;
     for (const c of clusters) {
       promote(c, t);
       if (c.strategy.due(t)) {
-        metric ??= metricAt(load, t);
-        const desired = c.strategy.decide(
-          t,
-          c.replicas,
-          c.ready,
-          failed ? undefined : metric.value,
-          metric.scrapedAt,
-        );
+        if (metric === undefined) {
+          metric = metricAt(load, t);
+          const fault = opts.metricFault;
+          seen = failed ? undefined : fault ? fault(t, metric.value, valueAt) : metric.value;
+        }
+        const desired = c.strategy.decide(t, c.replicas, c.ready, seen, metric.scrapedAt);
         apply(c, desired, t, opts.startupSeconds, failed);
       }
       advance(c, t, t + step, minute, demand, opts.capacity);

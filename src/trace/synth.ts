@@ -5,14 +5,16 @@
 // Each trace comes from a seed, so the same options give the same minutes on every machine.
 // The shapes are the ones a platform engineer meets: a daily and weekly rhythm, a workload
 // that grows, a flat noisy one, and a daily rhythm hit by flash crowds (a match, a news
-// story). Each has counting noise (requests are Poisson counts around the rate),
+// story), a daily rhythm with recurring surges on the hour and the half hour (cron jobs,
+// scheduled releases: what a sub-daily season forecasts), and batches every 9–15 minutes that
+// make the HPA's default five-minute scale-down window flap. Each has counting noise (requests are Poisson counts around the rate),
 // minute-to-minute multiplicative noise and slow multiplicative drift (log-space AR(1)).
 //
 // Hand-written PRNG (mulberry32) and samplers rather than a package: a dozen lines, and a
 // trace must not change when a dependency changes its stream. Pure: no clock, no I/O, no
 // Math.random.
 
-export const SHAPES = ['seasonal', 'trending', 'flat', 'flash-crowd'] as const;
+export const SHAPES = ['seasonal', 'trending', 'flat', 'flash-crowd', 'surges', 'batches'] as const;
 export type Shape = (typeof SHAPES)[number];
 
 export interface SynthOptions {
@@ -24,7 +26,7 @@ export interface SynthOptions {
   /**
    * The highest noise-free rate (requests/minute) of the shape's rhythm, before drift, noise,
    * bursts and surges; each shape has its own default (seasonal 190, trending about 200,
-   * flat 70, flash-crowd 120).
+   * flat 70, flash-crowd 120, surges 150, batches 60).
    */
   peak?: number;
 }
@@ -43,7 +45,7 @@ export interface SynthResult {
   requests: number[];
   /** The noise-free rate of each minute without surges (what a surge multiplies). */
   baseline: number[];
-  /** The flash crowds, in order (flash-crowd only). */
+  /** The flash crowds, jobs or batches, in order (flash-crowd, surges and batches). */
   surges: Surge[];
 }
 
@@ -153,6 +155,21 @@ function knobs(shape: Shape, minutes: number): Knobs {
         ...{ driftSigma: 0.25, driftPersistence: 0.99, whiteSigma: 0.1 },
         ...{ burstEvery: 180, burstFactor: [1.5, 3], burstDecay: 4 },
       };
+    case 'surges':
+      // A weekday/weekend daily rhythm; the jobs on the hour and the half hour come on top
+      // (recurringJobs), with mild noise so the pattern is there to be learned.
+      return {
+        rate: (m) => 20 + 130 * (Math.floor(m / DAY) % 7 >= 5 ? 0.6 : 1) * dailyShape(m, 14),
+        ...{ driftSigma: 0.08, driftPersistence: 0.97, whiteSigma: 0.1 },
+        ...{ burstEvery: 720, burstFactor: [1.3, 2], burstDecay: 5 },
+      };
+    case 'batches':
+      // A mild daily rhythm; the batches (batchArrivals) come on top.
+      return {
+        rate: (m) => 30 + 30 * dailyShape(m, 12),
+        ...{ driftSigma: 0.08, driftPersistence: 0.97, whiteSigma: 0.08 },
+        ...{ burstEvery: Number.POSITIVE_INFINITY, burstFactor: [1, 1], burstDecay: 1 },
+      };
     case 'flash-crowd':
       // A daily rhythm peaking early afternoon; the surges come on top (flashCrowds), so
       // there are no small bursts and only mild drift to blur them.
@@ -187,17 +204,71 @@ function flashCrowds(seed: number, days: number): Surge[] {
   return surges;
 }
 
+/**
+ * Jobs on the hour (2.5–3.5× the baseline for 4 minutes after a one-minute ramp) and on the
+ * half hour (1.6–2.2× for 2 minutes), each back down over two minutes; the factor of each is
+ * seeded around its mean, as real jobs vary a little from run to run.
+ */
+function recurringJobs(seed: number, days: number): Surge[] {
+  const rng = new Rng((seed ^ 0x85ebca6b) >>> 0);
+  const surges: Surge[] = [];
+  for (let start = 0; start < days * DAY; start += 30) {
+    const onTheHour = start % 60 === 0;
+    surges.push({
+      startMinute: start,
+      rampMinutes: 1,
+      plateauMinutes: onTheHour ? 4 : 2,
+      decayMinutes: 2,
+      factor: onTheHour ? 2.5 + rng.uniform() : 1.6 + 0.6 * rng.uniform(),
+    });
+  }
+  return surges;
+}
+
+/**
+ * Batches every 9 to 15 minutes, each 2.5–4× the baseline for 2 to 5 minutes: the load drops
+ * back just long enough for a five-minute scale-down window to expire before the next one.
+ */
+function batchArrivals(seed: number, days: number): Surge[] {
+  const rng = new Rng((seed ^ 0xc2b2ae35) >>> 0);
+  const surges: Surge[] = [];
+  for (let start = 5; ; ) {
+    const plateauMinutes = 2 + Math.floor(rng.uniform() * 4);
+    if (start + 1 + plateauMinutes + 1 > days * DAY) break;
+    surges.push({
+      startMinute: start,
+      rampMinutes: 1,
+      plateauMinutes,
+      decayMinutes: 1,
+      factor: 2.5 + 1.5 * rng.uniform(),
+    });
+    start += 9 + Math.floor(rng.uniform() * 7);
+  }
+  return surges;
+}
+
+function surgesOf(shape: Shape, seed: number, days: number): Surge[] {
+  if (shape === 'flash-crowd') return flashCrowds(seed, days);
+  if (shape === 'surges') return recurringJobs(seed, days);
+  if (shape === 'batches') return batchArrivals(seed, days);
+  return [];
+}
+
 /** The multiplier the surges put on each minute's rate (1 outside them). */
 function surgeFactors(surges: readonly Surge[], minutes: number): Float64Array {
   const out = new Float64Array(minutes).fill(1);
   for (const s of surges) {
     const up = s.startMinute + s.rampMinutes;
     const down = up + s.plateauMinutes;
+    // Bounded by the trace's end: the last day's jobs may run past midnight.
+    const set = (m: number, f: number) => {
+      if (m < minutes) out[m] = f;
+    };
     for (let i = 0; i < s.rampMinutes; i++)
-      out[s.startMinute + i] = 1 + ((s.factor - 1) * (i + 1)) / s.rampMinutes;
-    for (let m = up; m < down; m++) out[m] = s.factor;
+      set(s.startMinute + i, 1 + ((s.factor - 1) * (i + 1)) / s.rampMinutes);
+    for (let m = up; m < down; m++) set(m, s.factor);
     for (let i = 0; i < s.decayMinutes; i++)
-      out[down + i] = s.factor - ((s.factor - 1) * (i + 1)) / (s.decayMinutes + 1);
+      set(down + i, s.factor - ((s.factor - 1) * (i + 1)) / (s.decayMinutes + 1));
   }
   return out;
 }
@@ -249,7 +320,7 @@ export function synthTraceDetailed(opts: SynthOptions): SynthResult {
     const scale = opts.peak / baseline.reduce((a, b) => Math.max(a, b), 0);
     baseline = baseline.map((r) => r * scale);
   }
-  const surges = opts.shape === 'flash-crowd' ? flashCrowds(opts.seed, opts.days) : [];
+  const surges = surgesOf(opts.shape, opts.seed, opts.days);
   const requests = generate(opts.seed, k, baseline, surgeFactors(surges, minutes));
   return { requests, baseline, surges };
 }

@@ -13,6 +13,12 @@ test('trace synth writes the minute,requests CSV of synthTrace to stdout', async
   assert.equal(r.stdout, traceCsv(synthTrace({ shape: 'flash-crowd', days: 2, seed: 7 })));
 });
 
+test('trace synth --shape surges writes the trace with jobs on the hour and the half hour', async () => {
+  const r = await tidemark('trace', 'synth', '--shape', 'surges', '--days', '1', '--seed', '5');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, traceCsv(synthTrace({ shape: 'surges', days: 1, seed: 5 })));
+});
+
 test('trace synth --out writes the file, and --peak reaches synthTrace', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'tidemark-synth-')), 'seasonal.csv');
   const r = await tidemark(
@@ -41,7 +47,10 @@ test('trace synth --out writes the file, and --peak reaches synthTrace', async (
 test('bad flags are one clear error each, exit 2, no stack trace', async () => {
   const base = ['trace', 'synth', '--shape', 'flat', '--days', '1', '--seed', '1'];
   const cases: [string[], RegExp][] = [
-    [['--shape', 'spiky'], /--shape must be one of seasonal, trending, flat, flash-crowd, got "spiky"/],
+    [
+      ['--shape', 'spiky'],
+      /--shape must be one of seasonal, trending, flat, flash-crowd, surges, batches, got "spiky"/,
+    ],
     [['--days', '0'], /--days must be a whole number from 1 to 366, got 0/],
     [['--days', '2.5'], /--days must be a whole number, got "2.5"/],
     [['--days', '400'], /--days must be a whole number from 1 to 366, got 400/],

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { decide } from '../../src/policy/engine.ts';
+import type { EngineInput } from '../../src/policy/types.ts';
+import { foresightEngine, loadAhead } from '../../src/simulate/foresight.ts';
 import { oraclePlan, requiredReplicas } from '../../src/simulate/oracle.ts';
-import { replayPlan, TICK_SECONDS } from '../../src/simulate/simulate.ts';
+import { replayPlan, simulate, TICK_SECONDS } from '../../src/simulate/simulate.ts';
+import { policySpec } from './helpers.ts';
 
 const cfg = (capacity: number, startupSeconds: number, minReplicas = 0, maxReplicas = 1000) => ({
   capacity,
@@ -90,4 +94,55 @@ test('no schedule serving every minute uses fewer replica-minutes (exhaustive, 2
       }
     }
   }
+});
+
+// Perfect foresight (src/simulate/foresight.ts): the engine with Level 5 off fed the true load
+// over the lead, the ceiling of forecasting in `make bench`.
+
+test('loadAhead is the highest minute from t to t + lead (hand-computed)', () => {
+  const r = [10, 50, 20, 30];
+  assert.equal(loadAhead(r, 0, 0), 10);
+  assert.equal(loadAhead(r, 0, 60), 50);
+  assert.equal(loadAhead(r, 70, 45), 50);
+  assert.equal(loadAhead(r, 120, 60), 30);
+  assert.equal(loadAhead(r, 150, 600), 30, 'the trace end bounds the look-ahead');
+});
+
+test('foresightEngine hands the engine the load ahead in place of the metric; a failed query stays failed', () => {
+  const seen: EngineInput[] = [];
+  const stub = (input: EngineInput) => {
+    seen.push(input);
+    return decide(input);
+  };
+  const engine = foresightEngine({ requests: [10, 50, 20], leadSeconds: 75, startTime: 1000, engine: stub });
+  const spec = policySpec();
+  engine({
+    spec,
+    state: undefined,
+    observations: [{ name: 'requests', ok: true, value: 3, sampledAt: 1000 }],
+    currentReplicas: 1,
+    now: 1000 + 15_000,
+  });
+  engine({
+    spec,
+    state: undefined,
+    observations: [{ name: 'requests', ok: false, error: { kind: 'empty', message: 'none' } }],
+    currentReplicas: 1,
+    now: 1000 + 60_000,
+  });
+  assert.deepEqual(seen[0]?.observations, [{ name: 'requests', ok: true, value: 50, sampledAt: 16_000 }]);
+  assert.equal(seen[1]?.observations[0]?.ok, false);
+});
+
+test('fed the load ahead, the engine with Level 5 off misses none of a step the HPA misses', () => {
+  const requests = Float64Array.from([...new Array(10).fill(14), ...new Array(10).fill(140)]);
+  const opts = { trace: { requests, firstMinute: 0 }, traceName: 'step', spec: policySpec(), capacity: 20 };
+  const ahead = simulate({
+    ...opts,
+    startupSeconds: 60,
+    engine: foresightEngine({ requests, leadSeconds: 60 + 15 + 37.5 }),
+  });
+  const get = (name: string) => ahead.report.results.find((x) => x.strategy === name);
+  assert.ok((get('hpa-default')?.underProvisionedMinutes ?? 0) >= 1, 'the HPA misses the step');
+  assert.equal(get('tidemark')?.underProvisionedMinutes, 0);
 });

@@ -68,6 +68,18 @@ test("the benchmark's traces keep their minutes (bench/results were measured on 
     digest({ shape: 'flat', days: 14, seed: 4242 }),
     'c13ffbd9f3a0bbf06b85d42a0e085424feed92019bf572acc14d6823d0ba6770',
   );
+  assert.equal(
+    digest({ shape: 'flash-crowd', days: 21, seed: 31337 }),
+    'da8612a403695d24bd8985418c4b316bf6f2cef53e169bf44c218a6c41553a34',
+  );
+  assert.equal(
+    digest({ shape: 'surges', days: 21, seed: 1800 }),
+    '883cab4a5779a1b2537b48b56830350b1da6e9b2aafd4125a9867848b6468b9e',
+  );
+  assert.equal(
+    digest({ shape: 'batches', days: 7, seed: 900 }),
+    '82b71d14f165fa4a511bc32e4343bf266e01ee6ea64d6446190a35a5ca48e418',
+  );
 });
 
 test('seasonal has a daily period peaking in the afternoon', () => {
@@ -135,6 +147,57 @@ test('flash-crowd: one surge a day of 5–20× the surrounding baseline, minutes
   );
 });
 
+test('surges: a job on every hour and half hour, the hourly ones larger, in the requests', () => {
+  fc.assert(
+    fc.property(fc.nat({ max: 0xffffffff }), fc.integer({ min: 1, max: 3 }), (seed, days) => {
+      const { requests, baseline, surges } = synthTraceDetailed({ shape: 'surges', days, seed });
+      assert.deepEqual(
+        surges.map((s) => s.startMinute),
+        Array.from({ length: days * 48 }, (_, i) => 30 * i),
+      );
+      // Summed over the trace by minute of the hour, against the noise-free baseline: the
+      // minutes just after :00 and :30 carry the jobs, the minutes before them do not.
+      const byMinute = (from: number) => {
+        let r = 0;
+        let b = 0;
+        for (let m = from; m < requests.length; m += 60) {
+          r += requests[m]!;
+          b += baseline[m]!;
+        }
+        return r / b;
+      };
+      const hour = byMinute(2);
+      const half = byMinute(32);
+      const quiet = byMinute(15);
+      assert.ok(hour > 2 && hour < 4, `:02 ${hour.toFixed(2)}× the baseline`);
+      assert.ok(half > 1.4 && half < 2.5, `:32 ${half.toFixed(2)}×`);
+      assert.ok(hour > half, 'the jobs on the hour are the larger ones');
+      assert.ok(quiet > 0.7 && quiet < 1.4, `:15 ${quiet.toFixed(2)}×, plain baseline`);
+    }),
+    FC,
+  );
+});
+
+test('batches: every 9 to 15 minutes, 2 to 5 minutes at 2.5–4× the baseline', () => {
+  fc.assert(
+    fc.property(fc.nat({ max: 0xffffffff }), (seed) => {
+      const { requests, baseline, surges } = synthTraceDetailed({ shape: 'batches', days: 1, seed });
+      assert.ok(surges.length >= DAY / 15 - 1 && surges.length <= DAY / 9, `${surges.length} batches`);
+      for (const [i, s] of surges.entries()) {
+        const gap = i === 0 ? undefined : s.startMinute - surges[i - 1]!.startMinute;
+        if (gap !== undefined) assert.ok(gap >= 9 && gap <= 15, `gap ${gap}`);
+        assert.ok(s.plateauMinutes >= 2 && s.plateauMinutes <= 5 && s.factor >= 2.5 && s.factor <= 4);
+      }
+      const inside = surges.flatMap((s) =>
+        Array.from({ length: s.plateauMinutes }, (_, k) => s.startMinute + s.rampMinutes + k),
+      );
+      const ratio = sum(inside.map((m) => requests[m]!)) / sum(inside.map((m) => baseline[m]!));
+      assert.ok(ratio > 2.3 && ratio < 4.2, `batches at ${ratio.toFixed(2)}× the baseline`);
+    }),
+    FC,
+  );
+});
+
 test('--peak sets the highest noise-free rate, and the requests follow it', () => {
   for (const shape of SHAPES) {
     for (const peak of [5, 1000]) {
@@ -154,7 +217,7 @@ test('options that cannot make a trace are clear errors', () => {
   const cases: [Partial<SynthOptions>, RegExp][] = [
     [
       { shape: 'weekly' as never },
-      /shape must be one of seasonal, trending, flat, flash-crowd, got "weekly"/,
+      /shape must be one of seasonal, trending, flat, flash-crowd, surges, batches, got "weekly"/,
     ],
     [{ days: 0 }, /days must be a whole number from 1 to 366, got 0/],
     [{ days: 1.5 }, /days must be a whole number/],

@@ -1,5 +1,9 @@
 // A seasonal forecaster for one metric: additive Holt-Winters (level, damped trend, a daily
 // season and an optional weekly one) on a fixed step, with online updates and JSON state.
+// Beside them it keeps candidate sub-daily seasons (by default half-hourly and hourly: jobs
+// on the hour and the half hour), each a table learned on what the daily model leaves, and
+// publishes the candidate with the lowest held-back error at the lead horizon, as Crane's
+// predictor chooses among its estimators: a trace without such surges keeps the plain model.
 //
 // Why by hand: the JavaScript Holt-Winters packages fit offline on a complete, evenly spaced
 // series and keep one number per step of the season (1,440 per day at one minute). Here the
@@ -58,6 +62,22 @@ export interface ForecastConfig {
   maxGapSeconds?: number;
   /** Checked forecasts needed before the error means anything. Default 10. */
   minCheckedForecasts?: number;
+  /**
+   * Periods (seconds) of the candidate sub-daily seasons, each tried on top of the daily (and
+   * weekly) model and used only while its held-back error beats the others'. Periods shorter
+   * than four steps or not dividing the season are left out. Default [1800, 3600]; [] for none.
+   */
+  subSeasonsSeconds?: number[];
+}
+
+/** A candidate sub-daily season: offsets learned on the daily model's residual, and its error. */
+export interface SubSeasonState {
+  /** Period in seconds. */
+  p: number;
+  /** One offset per step of the period. */
+  t: number[];
+  /** Exponentially weighted |actual − forecast| at the lead horizon with this season added. */
+  e: number;
 }
 
 /** JSON-serialisable model state; arrays are plain numbers so it persists in the CR status. */
@@ -79,8 +99,11 @@ export interface ForecastState {
   /** Daily seasonal offsets (empty until initialised) and weekly ones (empty unless weekly). */
   daily: number[];
   weekly: number[];
-  /** Forecasts waiting for their actual: [target step index, forecast]. */
-  pending: Array<[number, number]>;
+  /**
+   * Forecasts waiting for their actual: [target step index, forecast published, then (when
+   * sub-daily candidates are kept) the plain model's and each candidate's, in `sub` order].
+   */
+  pending: Array<[number, number, ...number[]]>;
   /** Recent lead-time errors (actual − forecast), oldest first, for the bounds. */
   errs: number[];
   /** The 0.1 and 0.9 quantiles of errs, kept with them so a tick need not sort them. */
@@ -97,6 +120,14 @@ export interface ForecastState {
   outageSteps: number;
   /** Last published readiness ('ready' or the stand-aside category), for transition events. */
   published?: string;
+  /** Candidate sub-daily seasons (absent in states from before they existed: added when learning). */
+  sub?: SubSeasonState[];
+  /** The plain model's held-back error, on the same forecasts as the candidates'. */
+  baseErr?: number;
+  /** Forecasts the candidates have been scored on. */
+  subChecked?: number;
+  /** The period of the candidate in use; 0 or absent: the plain model. */
+  pick?: number;
 }
 
 export interface ForecastPoint {
@@ -120,6 +151,8 @@ export interface ForecastResult {
   checked: number;
   /** What to add to the forecast to meet the miss budget, in the metric's units (0 until calibrated). */
   headroom: number;
+  /** The sub-daily season in use (seconds), when one beats the plain model on held-back error. */
+  subSeasonSeconds?: number;
 }
 
 export interface ForecastInput {
@@ -154,6 +187,15 @@ const STALE_SEASONS = 7;
 const OUTAGE_FRACTION = 0.1;
 /** Mean absolute deviation × 1.25 ≈ standard deviation for a normal distribution. */
 const MAD_TO_SIGMA = 1.25;
+const DEFAULT_SUB_SEASONS = [1800, 3600];
+/**
+ * Share of the gap a sub-daily table closes per day. Faster than the daily table's 0.2 per
+ * cycle because a surge pattern should be in use within days; each cell still averages about
+ * 2 / (1 − 0.5^(period/day)) cycles (70 for an hour), so it does not learn one hour's noise.
+ */
+const SUB_ADAPT_PER_DAY = 0.5;
+/** A candidate replaces the one in use only when its held-back error is this much lower. */
+const SWITCH_MARGIN = 0.95;
 
 interface Resolved {
   step: number;
@@ -176,6 +218,19 @@ interface Resolved {
   lag: number;
   horizonMax: boolean;
   missBudget: number;
+  /** Candidate sub-daily periods (seconds) and their per-step adaptation rates. */
+  subPeriods: number[];
+  subRates: number[];
+  /** Per-step rate of the candidates' error average (a day's half-life: choosing needs many hours). */
+  subErrRate: number;
+}
+
+/** The candidate periods that fit: at least four steps, dividing the season, shorter than it. */
+export function subSeasonPeriods(cfg: ForecastConfig, step: number, season: number): number[] {
+  const periods = cfg.subSeasonsSeconds ?? DEFAULT_SUB_SEASONS;
+  return [...new Set(periods)]
+    .filter((p) => p >= 4 * step && p < season && season % p === 0 && p % step === 0)
+    .sort((a, b) => a - b);
 }
 
 function resolve(cfg: ForecastConfig): Resolved {
@@ -213,6 +268,17 @@ function resolve(cfg: ForecastConfig): Resolved {
     lag: Math.max(0, cfg.lagSeconds ?? 0),
     horizonMax: cfg.horizon === 'max',
     missBudget: cfg.missBudget ?? 0.05,
+    ...subResolved(cfg, step, season),
+  };
+}
+
+function subResolved(cfg: ForecastConfig, step: number, season: number) {
+  const subPeriods = subSeasonPeriods(cfg, step, season);
+  return {
+    subPeriods,
+    // Each cell is updated once per cycle; this rate closes SUB_ADAPT_PER_DAY of the gap per season.
+    subRates: subPeriods.map((p) => 1 - (1 - SUB_ADAPT_PER_DAY) ** (p / season)),
+    subErrRate: 1 - 2 ** (-step / season),
   };
 }
 
@@ -287,6 +353,28 @@ function pointAt(r: Resolved, s: ForecastState, idx: number): number {
   return s.level + dampedSteps(d) * s.trend + seasonal(r, s, idx);
 }
 
+/** The sub-daily offset of the candidate in use at step idx (0 for the plain model). */
+function subOffset(r: Resolved, s: ForecastState, idx: number): number {
+  if (!s.pick || !s.sub) return 0;
+  const c = s.sub.find((x) => x.p === s.pick);
+  return c ? readTable(c.t, c.p, stepTime(r, idx)) : 0;
+}
+
+/** The forecast published for step idx: the plain model plus the chosen sub-daily season. */
+function publishedAt(r: Resolved, s: ForecastState, idx: number): number {
+  return pointAt(r, s, idx) + subOffset(r, s, idx);
+}
+
+/** Candidate tables for the configured periods: kept when present, fresh (zeros) when not. */
+function ensureSub(r: Resolved, s: ForecastState): void {
+  const have = s.sub ?? [];
+  if (have.length === r.subPeriods.length && have.every((c, i) => c.p === r.subPeriods[i])) return;
+  s.sub = r.subPeriods.map(
+    (p) => have.find((c) => c.p === p) ?? { p, t: new Array(p / r.step).fill(0), e: 0 },
+  );
+  if (s.pick && !r.subPeriods.includes(s.pick)) s.pick = 0;
+}
+
 function initialised(s: ForecastState): boolean {
   return s.daily.length > 0;
 }
@@ -328,6 +416,55 @@ function score(r: Resolved, s: ForecastState, y: number, forecast: number): void
   if (s.errs.length >= 10) s.errQ = [quantile(s.errs, 0.1), quantile(s.errs, 0.9)];
   else delete s.errQ;
   s.hr = updateHeadroom(s.hr ?? newHeadroom(r.missBudget), r.missBudget, err, s.errs);
+}
+
+/**
+ * Scores the plain model and each candidate on the same due forecast, and picks the one with
+ * the lowest error: another candidate replaces the one in use only when clearly better, so a
+ * tie does not make the forecast switch back and forth.
+ */
+function scoreCandidates(r: Resolved, s: ForecastState, y: number, due: readonly number[]): void {
+  const sub = s.sub ?? [];
+  if (due.length !== 3 + sub.length) return;
+  const n = (s.subChecked ?? 0) + 1;
+  s.subChecked = n;
+  const rate = Math.max(r.subErrRate, 1 / n);
+  const base = s.baseErr ?? 0;
+  s.baseErr = base + rate * (Math.abs(y - (due[2] as number)) - base);
+  for (const [i, c] of sub.entries()) c.e += rate * (Math.abs(y - (due[3 + i] as number)) - c.e);
+  if (n < r.minChecked) return;
+  const errOf = (p: number) =>
+    p === 0 ? (s.baseErr as number) : (sub.find((c) => c.p === p)?.e ?? Infinity);
+  const best = [0, ...sub.map((c) => c.p)].reduce((a, b) => (errOf(b) < errOf(a) ? b : a));
+  if (errOf(best) < SWITCH_MARGIN * errOf(s.pick ?? 0)) s.pick = best;
+}
+
+/** Nudges each candidate table towards what the daily model (and the other tables' absence) leaves at t. */
+function learnSub(
+  r: Resolved,
+  s: ForecastState,
+  t: number,
+  residual: number,
+  sigma: number | undefined,
+): void {
+  for (const [i, c] of (s.sub ?? []).entries()) {
+    const own = residual - readTable(c.t, c.p, t);
+    // Clipped on its own residual, so a recurring surge is learned in full (its residual
+    // shrinks as the table learns it) while a one-off burst moves a cell by a bounded amount.
+    const clipped =
+      sigma === undefined ? own : Math.max(-CLIP_SIGMAS * sigma, Math.min(CLIP_SIGMAS * sigma, own));
+    nudgeTable(c.t, c.p, t, r.subRates[i] as number, clipped);
+  }
+}
+
+/** The pending entry for step idx: the published forecast, the plain model's and each candidate's. */
+function pendingFor(r: Resolved, s: ForecastState, idx: number): [number, number, ...number[]] {
+  const base = pointAt(r, s, idx);
+  const published = Math.max(0, publishedAt(r, s, idx));
+  const sub = s.sub ?? [];
+  if (sub.length === 0) return [idx, published];
+  const t = stepTime(r, idx);
+  return [idx, published, Math.max(0, base), ...sub.map((c) => Math.max(0, base + readTable(c.t, c.p, t)))];
 }
 
 /** Learn one closed bucket. Mutates s (callers pass a private copy). */
@@ -372,9 +509,9 @@ function learn(r: Resolved, s: ForecastState, idx: number, y: number): void {
 
   // A collapse far below anything the model has seen (an outage's zeros) is not a pattern.
   // Pending forecasts are in target order: the ones due now or missed are at the front.
-  let due: [number, number] | undefined;
-  while (s.pending.length > 0 && (s.pending[0] as [number, number])[0] <= idx) {
-    const p = s.pending.shift() as [number, number];
+  let due: [number, number, ...number[]] | undefined;
+  while (s.pending.length > 0 && s.pending[0]![0] <= idx) {
+    const p = s.pending.shift() as [number, number, ...number[]];
     if (p[0] === idx) due = p;
   }
   if (scaleKnown && yhat >= OUTAGE_SIGMAS * sigma && y <= OUTAGE_FRACTION * yhat) {
@@ -382,13 +519,18 @@ function learn(r: Resolved, s: ForecastState, idx: number, y: number): void {
     return;
   }
 
-  if (due) score(r, s, y, due[1]);
+  if (due) {
+    score(r, s, y, due[1]);
+    scoreCandidates(r, s, y, due);
+  }
 
   const residual = y - yhat;
   const clipped = scaleKnown
     ? Math.max(-CLIP_SIGMAS * sigma, Math.min(CLIP_SIGMAS * sigma, residual))
     : residual;
   const yc = yhat + clipped;
+  ensureSub(r, s);
+  learnSub(r, s, t, residual, scaleKnown ? sigma : undefined);
   const level = r.alpha * (yc - sd - sw) + (1 - r.alpha) * levelPrior;
   s.trend = TREND_RATE * ((level - s.level) / d) + (1 - TREND_RATE) * trendPrior;
   s.level = level;
@@ -406,7 +548,7 @@ function learn(r: Resolved, s: ForecastState, idx: number, y: number): void {
   s.resid += residRate * (bounded - s.resid);
   s.lastIdx = idx;
   s.learned++;
-  s.pending.push([idx + r.horizon, Math.max(0, pointAt(r, s, idx + r.horizon))]);
+  s.pending.push(pendingFor(r, s, idx + r.horizon));
 }
 
 /**
@@ -423,7 +565,8 @@ function shallowCopy(state: ForecastState): ForecastState {
 function ownArrays(s: ForecastState): void {
   s.daily = s.daily.slice();
   s.weekly = s.weekly.slice();
-  s.pending = s.pending.map((p) => [p[0], p[1]]);
+  s.pending = s.pending.map((p) => [...p] as [number, number, ...number[]]);
+  if (s.sub) s.sub = s.sub.map((c) => ({ ...c, t: c.t.slice() }));
   s.errs = s.errs.slice();
   if (s.errQ) s.errQ = [s.errQ[0], s.errQ[1]];
   if (s.warmSum) s.warmSum = s.warmSum.slice();
@@ -482,6 +625,7 @@ export function forecastResult(cfg: ForecastConfig, state: ForecastState, now: n
     checked: state.checked,
     headroom: state.hr?.q ?? 0,
     ...(err === undefined ? {} : { errorPercent: err }),
+    ...(state.pick ? { subSeasonSeconds: state.pick } : {}),
   };
   if (!initialised(state) || state.lastIdx === undefined) {
     const seen =
@@ -496,12 +640,12 @@ export function forecastResult(cfg: ForecastConfig, state: ForecastState, now: n
   }
   const nowIdx = Math.floor(now / 1000 / r.step);
   const atIdx = Math.floor((at / 1000 + r.lag) / r.step);
-  let point = pointAt(r, state, atIdx);
+  let point = publishedAt(r, state, atIdx);
   // The bounds are the error quantiles of forecasts made `horizon` steps ahead, the farthest
   // step looked at, so they are at least as wide as the nearer steps' would be.
-  if (r.horizonMax) for (let i = nowIdx; i < atIdx; i++) point = Math.max(point, pointAt(r, state, i));
+  if (r.horizonMax) for (let i = nowIdx; i < atIdx; i++) point = Math.max(point, publishedAt(r, state, i));
   const forecast = bounds(state, point);
-  const nowcast = bounds(state, pointAt(r, state, nowIdx));
+  const nowcast = bounds(state, publishedAt(r, state, nowIdx));
   const out = { ...base, forecast, nowcast };
   const silentFor = now / 1000 - (state.lastIdx + 1) * r.step;
   if (silentFor > r.maxGap) {
