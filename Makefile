@@ -34,8 +34,13 @@ help:
 # (npm ci refused the older lock, which lacked them); it fails, naming the
 # package, when package.json and the lock disagree: then run `npm install X` and
 # commit both. It empties node_modules first, so it runs only when either changes.
+# npm ci runs on the machine's Node.js, which may be older than the project's 24 (the npm
+# package `node`, which this very install brings): npm then warns EBADENGINE, five lines
+# for each package that asks for 24. Those are said once, in one line; every other line,
+# and npm's exit status, pass through.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund 2>&1 | { grep -v 'EBADENGINE' || true; }
+	@[[ $$(command -p node --version 2>/dev/null) == v24.* ]] || echo "npm ran on Node.js $$(command -p node --version 2>/dev/null || echo '(none)'); the project's own Node.js 24 is now in node_modules/.bin (npm's EBADENGINE warnings about the difference are left out)"
 	@touch $@
 
 deps: node_modules/.installed
