@@ -11,7 +11,9 @@
 //      reads (it trains from history too), as are the Level 5 fields added since (it ignores
 //      them): a version bump would make v0.1.0 drop the whole state and restart every window
 //      on a downgrade, or when one of its replicas leads during a rolling upgrade.
-//      A table v0.1.0 stored is dropped on reading.
+//      A table v0.1.0 stored is dropped on reading. belowActivationSince (written only with
+//      behavior.scaleToZeroDelaySeconds) is such an optional field too: a release without it
+//      ignores it and only restarts the delay.
 //   2+ a later release's format: read for the fields this one knows, never written back lower.
 //
 // `times` holds the RFC 3339 form of the epoch ms times (lastScaleTime, and each entry's `t` of
@@ -33,6 +35,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'consecutiveFailures',
   'fallbackActive',
   'tunedScaleDownStabilizationSeconds',
+  'belowActivationSince',
   'level5',
   'times',
 ]);
