@@ -16,7 +16,7 @@
 //      ignores it and only restarts the delay.
 //   2+ a later release's format: read for the fields this one knows, never written back lower.
 //
-// `times` holds the RFC 3339 form of the epoch ms times (lastScaleTime, and each entry's `t` of
+// `times` holds the RFC 3339 form of the epoch ms times (lastScaleTime, belowActivationSince, and each entry's `t` of
 // the three lists, in their order) for people reading `kubectl describe`: derived on every
 // write, dropped on reading, and not a change worth a write on its own. A field v0.1.0 ignores,
 // so it needs no version.
@@ -200,6 +200,8 @@ export function readableTimes(state: EngineState): Record<string, string | strin
   const iso = (ms: number) => new Date(ms).toISOString();
   const out: Record<string, string | string[]> = {};
   if (typeof state.lastScaleTime === 'number') out.lastScaleTime = iso(state.lastScaleTime);
+  if (typeof state.belowActivationSince === 'number')
+    out.belowActivationSince = iso(state.belowActivationSince);
   for (const k of ['recommendations', 'scaleUpEvents', 'scaleDownEvents'] as const) {
     const list = state[k] ?? [];
     if (list.length > 0) out[k] = list.map((e) => iso(e.t));

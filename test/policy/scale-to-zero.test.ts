@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide } from '../../src/policy/engine.ts';
 import type { EngineState, PolicySpec } from '../../src/policy/types.ts';
+import { persistState, readStoredState } from '../../src/reconciler/engine-state.ts';
 import { makeSpec, ok, T0 } from './helpers.ts';
 
 function zeroSpec(delay?: number, window = 300): PolicySpec {
@@ -114,5 +115,19 @@ describe('behavior.scaleToZeroDelaySeconds', () => {
     const r = run(spec, 900);
     assert.deepEqual(r.steps, [{ s: 285, from: 10, to: 1 }]);
     for (const st of r.states) assert.equal(Object.hasOwn(st, 'belowActivationSince'), false);
+  });
+});
+
+describe('belowActivationSince in the stored state', () => {
+  it('is stored, read back, and shown in RFC 3339 in `times` like the other epoch ms times', () => {
+    const r = run(zeroSpec(600), 120);
+    const state = r.states[r.states.length - 1] as EngineState;
+    const stored = JSON.parse(JSON.stringify(persistState(state)));
+    assert.equal(stored.belowActivationSince, T0);
+    assert.equal(stored.version, 1, 'an optional field an older release ignores keeps the version');
+    assert.equal(stored.times.belowActivationSince, new Date(T0).toISOString());
+    const read = readStoredState(stored);
+    assert.equal(read.kind, 'read');
+    assert.equal((read as { state: EngineState }).state.belowActivationSince, T0);
   });
 });
