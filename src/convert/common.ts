@@ -36,6 +36,8 @@ export interface Behavior {
   tolerance: number;
   scaleUp: Rules;
   scaleDown: Rules;
+  /** KEDA's cooldownPeriod, with minReplicaCount 0 only (from-keda.ts). */
+  scaleToZeroDelaySeconds?: number;
 }
 
 /** A ScalingPolicy as convert writes it (the CRD validator checks it before it is printed). */

@@ -183,39 +183,40 @@ function polling(spec: Obj, minReplicas: number, notes: Note[]): number {
   return seconds;
 }
 
+/** v1beta1's bound on behavior.scaleToZeroDelaySeconds (crds/scalingpolicy.yaml). */
+const MAX_ZERO_DELAY = 86400;
+
 /**
- * KEDA goes to 0 after cooldownPeriod without an active trigger; Tidemark proposes 0 when every
- * metric is at or below its activation threshold and lets the scale-down window hold it, so
- * that window is the cooldown. It governs every scale-down, so the longer of the two is kept.
+ * KEDA goes to 0 once cooldownPeriod has passed without an active trigger, past its HPA's
+ * scale-down window, which governs only N → 1. behavior.scaleToZeroDelaySeconds is that same
+ * split (src/policy/scale-to-zero.ts), so the cooldown maps to it and the window stays the
+ * HPA's (or the ScaledObject's advanced.horizontalPodAutoscalerConfig.behavior).
  */
 function cooldown(spec: Obj, minReplicas: number, behavior: Behavior, notes: Note[]): void {
   const period = int(spec.cooldownPeriod, 'spec.cooldownPeriod') ?? 300;
   const initial = int(spec.initialCooldownPeriod, 'spec.initialCooldownPeriod') ?? 0;
-  const path = ['spec', 'behavior', 'scaleDown', 'stabilizationWindowSeconds'];
+  const path = ['spec', 'behavior', 'scaleToZeroDelaySeconds'];
   if (minReplicas > 0) {
     if (spec.cooldownPeriod !== undefined) {
       notes.push({
         level: 'note',
-        path,
+        path: ['spec', 'minReplicas'],
         text: `cooldownPeriod ${period} s only applies to scaling to 0, which minReplicaCount ${minReplicas} rules out (KEDA ignores it too).`,
       });
     }
     return;
   }
-  const window = behavior.scaleDown.stabilizationWindowSeconds;
-  let text = `KEDA went to 0 after cooldownPeriod ${period} s without an active trigger; here this window does it (a proposal of 0 must last the whole window)`;
-  if (period > window) {
-    behavior.scaleDown.stabilizationWindowSeconds = Math.min(period, 3600);
-    text += `, so it is ${Math.min(period, 3600)} s instead of the HPA's ${window} s: scale-downs between 1 and N wait that long too`;
-  } else if (period < window) {
-    text += `; it stays at the HPA's ${window} s, so going to 0 waits ${window - period} s longer than under KEDA`;
-  }
-  notes.push({ level: 'note', path, text: `${text}.` });
+  const delay = Math.min(Math.max(period, 0), MAX_ZERO_DELAY);
+  behavior.scaleToZeroDelaySeconds = delay;
+  let text = `KEDA went to 0 after cooldownPeriod ${period} s without an active trigger, and so does this policy once every metric has been at or below its activation threshold that long`;
+  if (delay !== period) text += ` (capped at ${delay} s, the most v1beta1 allows)`;
+  text += `. Between 1 and N the scale-down window (${behavior.scaleDown.stabilizationWindowSeconds} s) governs, as it did KEDA's HPA.`;
+  notes.push({ level: 'note', path, text });
   if (initial > 0) {
     notes.push({
       level: 'note',
       path,
-      text: `initialCooldownPeriod ${initial} s has no equivalent: a new policy may scale to 0 at its first decisions.`,
+      text: `initialCooldownPeriod ${initial} s has no equivalent: a new policy may scale to 0 once this delay has passed after its first decision.`,
     });
   }
 }

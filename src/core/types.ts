@@ -55,6 +55,8 @@ export type LimitReason =
   | 'MetricsUnavailable'
   | 'Fallback'
   | 'BelowActivation'
+  /** minReplicas 0: every metric is at or below activation, but not yet for behavior.scaleToZeroDelaySeconds. */
+  | 'ScaleToZeroDelay'
   | 'Forecast'
   | 'AnomalyHeld'
   | 'ScalingIneffective';
@@ -192,6 +194,11 @@ export interface EngineState {
    * mechanism widens it against flapping). See effectiveScaleDownWindow().
    */
   tunedScaleDownStabilizationSeconds?: number;
+  /**
+   * With behavior.scaleToZeroDelaySeconds: when the proposal first reached 0 (every metric at or
+   * below activation) in the current idle spell; absent otherwise (src/policy/scale-to-zero.ts).
+   */
+  belowActivationSince?: number;
   /** The Level 5 mechanisms' memory (src/level5/stages.ts Level5State); absent while they are all off. */
   level5?: unknown;
   [extension: string]: unknown;

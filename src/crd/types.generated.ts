@@ -189,6 +189,10 @@ export interface ScalingPolicySpec {
         periodSeconds: number;
       }[];
     };
+    /**
+     * With minReplicas 0, how long every metric must stay at or below its activationThreshold before the target goes to 0 (KEDA's cooldownPeriod). The scale-down window still governs N → 1; the step to 0 waits this delay instead. Unset, a proposal of 0 is stabilized like any other scale-down.
+     */
+    scaleToZeroDelaySeconds?: number;
   };
   /**
    * What to do when metrics keep failing.
@@ -485,6 +489,10 @@ export interface ScalingPolicySpecDefaulted {
         periodSeconds: number;
       }[];
     };
+    /**
+     * With minReplicas 0, how long every metric must stay at or below its activationThreshold before the target goes to 0 (KEDA's cooldownPeriod). The scale-down window still governs N → 1; the step to 0 waits this delay instead. Unset, a proposal of 0 is stabilized like any other scale-down.
+     */
+    scaleToZeroDelaySeconds?: number;
   };
   /**
    * What to do when metrics keep failing.

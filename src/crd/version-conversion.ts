@@ -1,7 +1,8 @@
 // Conversion between the served versions of ScalingPolicy, pure (no I/O): the webhook
 // (src/webhook/review.ts) and `tidemark validate` call it.
 //
-// v1beta1 is v1alpha1 plus per-direction tolerances and per-metric capacities. v1beta1 →
+// v1beta1 is v1alpha1 plus per-direction tolerances, per-metric capacities and
+// behavior.scaleToZeroDelaySeconds. v1beta1 →
 // v1alpha1 moves what v1alpha1 cannot express (the hidden fields) into the annotation
 // BETA_FIELDS_ANNOTATION, with the v1alpha1-visible value they were kept beside, and the way
 // back restores them, as the Kubernetes API does for fields an older version lacks. So a
@@ -16,6 +17,8 @@
 // - A removed behavior.scaleUp / scaleDown drops its tolerance.
 // - A capacity stays with its metric (by name) while it remains valid: it is dropped when the
 //   metric is gone, is no longer AverageValue, or its target.value rose above the capacity.
+// - behavior.scaleToZeroDelaySeconds stays while minReplicas is 0, and is dropped when the
+//   write raised minReplicas (v1beta1 rejects the delay there: it would never apply).
 // Hidden values that break v1beta1's bounds are dropped too: the annotation is text anyone
 // can write, and CRD CEL rules cannot see annotations (only metadata.name and generateName),
 // so the v1alpha1 schema cannot check it. Dropping, not failing, because a conversion
@@ -35,6 +38,9 @@ export const BETA_ONLY_FIELDS: readonly (readonly string[])[] = [
   ['spec', 'behavior', 'scaleUp', 'tolerance'],
   ['spec', 'behavior', 'scaleDown', 'tolerance'],
 ];
+/** behavior.scaleToZeroDelaySeconds: hidden like the tolerances, but independent of behavior.tolerance. */
+const DELAY_PATH = ['spec', 'behavior', 'scaleToZeroDelaySeconds'] as const;
+const DELAY_KEY = DELAY_PATH.join('.');
 /** The v1alpha1 field the per-direction tolerances override: a change to it drops them. */
 const TOLERANCE_PATH = ['spec', 'behavior', 'tolerance'] as const;
 const TOLERANCE_KEY = TOLERANCE_PATH.join('.');
@@ -42,6 +48,7 @@ const TOLERANCE_KEY = TOLERANCE_PATH.join('.');
 /** v1beta1's bounds on what the annotation carries (test/crd/version-conversion.test.ts checks them against the CRD). */
 export const HIDDEN_BOUNDS = {
   tolerance: { minimum: 0, maximum: 1 },
+  scaleToZeroDelaySeconds: { minimum: 0, maximum: 86400 },
   capacity: {
     minimum: 1,
     maxLength: 32,
@@ -99,6 +106,7 @@ function alphaToBeta(obj: Obj, dropped: string[]): Obj {
   if (annotations === undefined || carried === undefined) return obj;
   restoreTolerances(obj, carried, dropped);
   restoreCapacities(obj, carried.fields, dropped);
+  restoreDelay(obj, carried.fields, dropped);
   if (carried.prior !== undefined) annotations[BETA_FIELDS_ANNOTATION] = carried.prior;
   else delete annotations[BETA_FIELDS_ANNOTATION];
   // Kubernetes serializes empty annotations as absent: keep it that way.
@@ -116,6 +124,8 @@ function betaToAlpha(obj: Obj): Obj {
   const seen: Record<string, unknown> = {};
   const tolerance = getPath(obj, TOLERANCE_PATH);
   if (Object.keys(fields).length > 0 && tolerance.found) seen[TOLERANCE_KEY] = tolerance.value;
+  const delay = takePath(obj, DELAY_PATH);
+  if (delay.found) fields[DELAY_KEY] = delay.value;
   Object.assign(fields, takeCapacities(obj));
   const existing = annotationsOf(obj)?.[BETA_FIELDS_ANNOTATION];
   const prior = typeof existing === 'string' ? existing : undefined;
@@ -159,6 +169,32 @@ function restoreTolerance(obj: Obj, path: readonly string[], value: unknown, dro
     return;
   }
   parent.value[path[path.length - 1]!] = value;
+}
+
+/** The delay back in place, unless a v1alpha1 write made it invalid (minReplicas raised, block removed, out of bounds). */
+function restoreDelay(obj: Obj, fields: Record<string, unknown>, dropped: string[]): void {
+  if (!Object.hasOwn(fields, DELAY_KEY)) return;
+  const why = delayProblem(obj, fields[DELAY_KEY]);
+  if (why !== undefined) {
+    dropped.push(`${DELAY_KEY} dropped: ${why}`);
+    return;
+  }
+  (getPath(obj, DELAY_PATH.slice(0, -1)).value as Obj)[DELAY_PATH[2]] = fields[DELAY_KEY];
+}
+
+function delayProblem(obj: Obj, value: unknown): string | undefined {
+  const { minimum, maximum } = HIDDEN_BOUNDS.scaleToZeroDelaySeconds;
+  if (!(Number.isInteger(value) && (value as number) >= minimum && (value as number) <= maximum))
+    return `${JSON.stringify(value)} is not an integer from ${minimum} to ${maximum}`;
+  if (!isObj(getPath(obj, DELAY_PATH.slice(0, -1)).value))
+    return 'spec.behavior was removed through v1alpha1';
+  // minReplicas defaults to 1: absent, the write left no 0 for the delay to lead to.
+  const min = getPath(obj, ['spec', 'minReplicas']);
+  if (min.value !== 0) {
+    const shownMin = min.found ? JSON.stringify(min.value) : 'unset (1)';
+    return `minReplicas is ${shownMin} (changed through v1alpha1), and the delay applies only with minReplicas 0`;
+  }
+  return undefined;
 }
 
 /** The targets of spec.metrics by metric name (items that are not objects with a name are skipped). */
@@ -221,6 +257,7 @@ function encode(c: Carried): string {
     const key = path.join('.');
     if (Object.hasOwn(c.fields, key)) fields[key] = c.fields[key];
   }
+  if (Object.hasOwn(c.fields, DELAY_KEY)) fields[DELAY_KEY] = c.fields[DELAY_KEY];
   for (const key of Object.keys(c.fields)
     .filter((k) => CAPACITY_KEY.test(k))
     .sort()) {

@@ -48,6 +48,7 @@ import {
   level5Stage,
   level5Targets,
 } from '../level5/stages.ts';
+import { delayScaleToZero } from './scale-to-zero.ts';
 import type {
   Decision,
   EngineEvent,
@@ -363,6 +364,7 @@ function propose(ctx: DecisionContext): void {
     if (r.withinTolerance) anyWithin = true;
   }
   if (anyWithin && proposal === current) ctx.applied.push('WithinTolerance');
+  const metricsProposal = proposal;
 
   if (spec.minReplicas === 0) {
     // Activation thresholds only matter for the 0 ↔ 1 boundary.
@@ -397,6 +399,8 @@ function propose(ctx: DecisionContext): void {
       proposal = Math.max(1, proposal);
     }
   }
+  // behavior.scaleToZeroDelaySeconds: the step to 0 waits its own delay (scale-to-zero.ts).
+  proposal = delayScaleToZero(ctx, metricsProposal, proposal);
   ctx.proposal = proposal;
   ctx.replicas = proposal;
 }

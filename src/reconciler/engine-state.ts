@@ -11,10 +11,12 @@
 //      reads (it trains from history too), as are the Level 5 fields added since (it ignores
 //      them): a version bump would make v0.1.0 drop the whole state and restart every window
 //      on a downgrade, or when one of its replicas leads during a rolling upgrade.
-//      A table v0.1.0 stored is dropped on reading.
+//      A table v0.1.0 stored is dropped on reading. belowActivationSince (written only with
+//      behavior.scaleToZeroDelaySeconds) is such an optional field too: a release without it
+//      ignores it and only restarts the delay.
 //   2+ a later release's format: read for the fields this one knows, never written back lower.
 //
-// `times` holds the RFC 3339 form of the epoch ms times (lastScaleTime, and each entry's `t` of
+// `times` holds the RFC 3339 form of the epoch ms times (lastScaleTime, belowActivationSince, and each entry's `t` of
 // the three lists, in their order) for people reading `kubectl describe`: derived on every
 // write, dropped on reading, and not a change worth a write on its own. A field v0.1.0 ignores,
 // so it needs no version.
@@ -33,6 +35,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'consecutiveFailures',
   'fallbackActive',
   'tunedScaleDownStabilizationSeconds',
+  'belowActivationSince',
   'level5',
   'times',
 ]);
@@ -197,6 +200,8 @@ export function readableTimes(state: EngineState): Record<string, string | strin
   const iso = (ms: number) => new Date(ms).toISOString();
   const out: Record<string, string | string[]> = {};
   if (typeof state.lastScaleTime === 'number') out.lastScaleTime = iso(state.lastScaleTime);
+  if (typeof state.belowActivationSince === 'number')
+    out.belowActivationSince = iso(state.belowActivationSince);
   for (const k of ['recommendations', 'scaleUpEvents', 'scaleDownEvents'] as const) {
     const list = state[k] ?? [];
     if (list.length > 0) out[k] = list.map((e) => iso(e.t));

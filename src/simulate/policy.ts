@@ -11,7 +11,8 @@ let validator: PolicyValidator | undefined;
 export function validatedPolicySpec(spec: Record<string, unknown>, name = 'sim'): PolicySpec {
   validator ??= new PolicyValidator();
   const result = validator.validate({
-    apiVersion: 'tidemark.dev/v1alpha1',
+    // The storage version: a subset of it is v1alpha1, and its own fields (scaleToZeroDelaySeconds) reach the engine.
+    apiVersion: 'tidemark.dev/v1beta1',
     kind: 'ScalingPolicy',
     metadata: { name, namespace: 'sim' },
     spec: {

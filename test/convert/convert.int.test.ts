@@ -129,6 +129,7 @@ describe('tidemark convert --from-cluster, end to end', { skip, timeout: 400_000
     assert.equal(worker.spec.minReplicas, 0);
     assert.equal(worker.spec.pollingIntervalSeconds, 5);
     assert.equal(worker.spec.behavior?.scaleDown?.stabilizationWindowSeconds, 10);
+    assert.equal(worker.spec.behavior?.scaleToZeroDelaySeconds, 10, 'cooldownPeriod');
     assert.equal(worker.spec.metrics[0]?.activationThreshold, '10');
 
     // An HPA left on its target would fight the policy for it: replace the originals.

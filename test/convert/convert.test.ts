@@ -181,9 +181,10 @@ const CASES: Case[] = [
       assert.deepEqual(s.fallback, { failureThreshold: 5, replicas: 6 });
       assert.equal(
         s.behavior.scaleDown.stabilizationWindowSeconds,
-        600,
-        'cooldownPeriod 600 > the 120 s window',
+        120,
+        "the ScaledObject's own window: cooldownPeriod governs only the step to 0 (issue 18)",
       );
+      assert.equal(s.behavior.scaleToZeroDelaySeconds, 600, 'cooldownPeriod 600');
       assert.deepEqual(s.behavior.scaleDown.policies, [{ type: 'Pods', value: 1, periodSeconds: 30 }]);
       assert.equal(todos(mailer).length, 1, 'the credentials');
       assert.match(todos(mailer)[0]!.text, /bearerToken from Secret keda-prom-secret key bearerToken/);
@@ -195,6 +196,11 @@ const CASES: Case[] = [
         latency.policy.spec.behavior.scaleDown.stabilizationWindowSeconds,
         300,
         'cooldownPeriod does not apply at min 2',
+      );
+      assert.equal(
+        latency.policy.spec.behavior.scaleToZeroDelaySeconds,
+        undefined,
+        'cooldownPeriod does not apply at min 2 (and v1beta1 rejects the delay there)',
       );
       assert.doesNotMatch(notesText(latency), /ignoreNullValues/);
       assert.equal(out.skipped.length, 1, 'the Secret; the TriggerAuthentication is read, not skipped');

@@ -331,6 +331,8 @@ export const validBetaPolicy: fc.Arbitrary<Raw> = fc
     policy: validPolicy,
     up: fc.option(tolerance, { nil: undefined }),
     down: fc.option(tolerance, { nil: undefined }),
+    // behavior.scaleToZeroDelaySeconds: valid only with minReplicas 0, which it then sets.
+    delay: fc.option(fc.oneof(fc.constant(0), fc.constant(86400), intIn(0, 86400)), { nil: undefined }),
     capacities: fc.array(
       fc.tuple(fc.boolean(), fc.oneof(fc.constant(0), intIn(0, 1_000_000)), fc.boolean()),
       {
@@ -339,7 +341,7 @@ export const validBetaPolicy: fc.Arbitrary<Raw> = fc
       },
     ),
   })
-  .map(({ policy, up, down, capacities }) => {
+  .map(({ policy, up, down, delay, capacities }) => {
     const out: Raw = structuredClone({ ...policy, apiVersion: 'tidemark.dev/v1beta1' });
     const spec = out.spec as Raw;
     if (up !== undefined || down !== undefined) {
@@ -347,6 +349,11 @@ export const validBetaPolicy: fc.Arbitrary<Raw> = fc
       if (up !== undefined) behavior.scaleUp = { ...(behavior.scaleUp as Raw), tolerance: up };
       if (down !== undefined) behavior.scaleDown = { ...(behavior.scaleDown as Raw), tolerance: down };
       spec.behavior = behavior;
+    }
+    if (delay !== undefined) {
+      // Lowering minReplicas keeps min ≤ max and fallback.replicas ≥ min.
+      spec.minReplicas = 0;
+      spec.behavior = { ...(spec.behavior as Raw | undefined), scaleToZeroDelaySeconds: delay };
     }
     withCapacities(out, capacities);
     return out;
