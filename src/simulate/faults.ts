@@ -9,14 +9,6 @@
 export const FAULT_KINDS = ['counter-reset', 'scrape-gap', 'stale', 'doubled', 'zero', 'mad'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-export interface Fault {
-  kind: FaultKind;
-  /** Simulated seconds of the first faulty tick. */
-  from: number;
-  /** Length in seconds. */
-  seconds: number;
-}
-
 /** How long each kind lasts: as long as it typically does before someone or something notices. */
 export const FAULT_SECONDS: Record<FaultKind, number> = {
   // A counter reset (a pod restart) that rate() misreads: one minute's window shows a spike.
@@ -33,6 +25,14 @@ export const FAULT_SECONDS: Record<FaultKind, number> = {
   // An exporter gone mad: values from 0 to 20 × the true one for 10 minutes.
   mad: 600,
 };
+
+export interface Fault {
+  kind: FaultKind;
+  /** Simulated seconds of the first faulty tick. */
+  from: number;
+  /** Length in seconds. */
+  seconds: number;
+}
 
 /** The counter reset's spike: rate() over the reset's window sees the whole counter at once. */
 const RESET_SPIKE = 10;

@@ -3,28 +3,13 @@
 // measures. A range selector (`rate(x[1m])`, `avg_over_time(x[5m:30s])`) reports its window's
 // mean, which describes the load about half a window ago; a sample is also read up to a scrape
 // late, taken as half a polling interval on average (the scrape interval is not known here).
-//
-// Written by hand: only the range selectors' durations are needed, not a PromQL parser, and
-// PromQL's duration grammar (`1h30m`, `500ms`) is a dozen lines.
-
-const UNIT_SECONDS: Record<string, number> = {
-  ms: 0.001,
-  s: 1,
-  m: 60,
-  h: 3600,
-  d: 86400,
-  w: 604800,
-  y: 31536000,
-};
+import { promqlDurationSeconds } from '../../core/promql-duration.ts';
 
 /** The longest range window in a query, in seconds; undefined when it has none (an instant gauge). */
 export function rangeWindowSeconds(query: string): number | undefined {
   let window: number | undefined;
   for (const m of query.matchAll(/\[\s*((?:\d+(?:ms|s|m|h|d|w|y))+)\s*(?::[^\]]*)?\]/g)) {
-    let secs = 0;
-    for (const part of (m[1] as string).matchAll(/(\d+)(ms|s|m|h|d|w|y)/g))
-      secs += Number(part[1]) * (UNIT_SECONDS[part[2] as string] as number);
-    window = Math.max(window ?? 0, secs);
+    window = Math.max(window ?? 0, promqlDurationSeconds(m[1] as string));
   }
   return window;
 }
