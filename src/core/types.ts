@@ -65,6 +65,11 @@ export interface MetricResult {
   value?: number;
   /** The target value (per replica for AverageValue). */
   target: number;
+  /**
+   * AverageValue only: the load per replica at which users feel it (≥ target), where a miss
+   * starts for the shadow evaluation; Level 5 may run between the target and it.
+   */
+  capacity?: number;
   targetType: 'AverageValue' | 'Value';
   /** Replicas this metric alone proposes. */
   proposedReplicas?: number;
@@ -124,6 +129,8 @@ export interface ShadowScores {
   reactive: PathScore;
   /** What acting cost over the reactive path in the window (≤ 0 on each score while it may act). */
   excess: PathScore;
+  /** The Level 5 variant these scores are of (e.g. "forecast", "forecast@85%"). */
+  variant?: string;
 }
 
 export interface Decision {
