@@ -105,6 +105,8 @@ export interface Level5Output {
   };
   /** The scale-down stabilization window to use this tick (autotune on), else undefined. */
   scaleDownStabilizationSeconds?: number;
+  /** The flap-tuned window alone (autotune on), without the forecast's guard shortening it. */
+  flapTunedSeconds?: number;
   /** SLO-tuned AverageValue targets, by metric name (also what `level5Targets` returns next tick). */
   targets: Record<string, number>;
   /** Per-metric forecasts at now + lead, for the operator's tidemark_forecast_value. */
@@ -687,6 +689,7 @@ export function level5Stage(input: Level5Input): Level5Output {
   forecastStep(c);
   ineffectiveStep(c);
   tuneStep(c);
+  const flapTuned = c.scaleDownStabilizationSeconds;
   guardStep(c);
   const applied = applyLevel5Plan(c.plan, input.proposal, { current: c.current, ready: c.ready });
   const anomalyCounts: Level5Output['anomalyCounts'] = {};
@@ -705,6 +708,7 @@ export function level5Stage(input: Level5Input): Level5Output {
     ...(c.scaleDownStabilizationSeconds === undefined
       ? {}
       : { scaleDownStabilizationSeconds: c.scaleDownStabilizationSeconds }),
+    ...(flapTuned === undefined ? {} : { flapTunedSeconds: flapTuned }),
     targets: c.targets,
     forecasts: c.forecasts,
     anomalyCounts,

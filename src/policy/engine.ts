@@ -513,6 +513,9 @@ function level5Variants(ctx: DecisionContext, out: Level5Output): Variant[] {
   const window = out.scaleDownStabilizationSeconds ?? spec.behavior.scaleDown.stabilizationWindowSeconds;
   const base: Variant = { name: forecast ? 'forecast' : 'level5', targets: ctx.targets, forecast, window };
   const variants = [base];
+  // The self-tuning on its own too, so a forecast that loses does not take a tuning that wins with it.
+  if (forecast && out.flapTunedSeconds !== undefined)
+    variants.push({ name: 'tuned', targets: ctx.targets, forecast: false, window: out.flapTunedSeconds });
   const capped = ctx.metrics.filter((m) => m.capacity !== undefined && m.capacity > m.target);
   if (capped.length === 0) return variants;
   for (const f of OPERATING_POINTS) {
