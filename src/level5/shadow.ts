@@ -97,8 +97,8 @@ export interface ShadowInput {
   proposals: Array<(current: number, ready: number) => number>;
   /** Each path's scale-down stabilization window. */
   windows: number[];
-  /** False where Level 5 may never act (ForecastOnly): the gate's verdict is only reported. */
-  canAct: boolean;
+  /** Per path, whether it may act (ForecastOnly's forecast may not): otherwise its verdict is only reported. */
+  canAct: boolean[];
   startupSeconds: number;
   /** The acting path's stabilization/rate-limit memory, copied when the paths swap. */
   actualTail: TailState;
@@ -326,6 +326,7 @@ export function choose(
   s: ShadowState,
   spec: PolicySpec,
   upTo: number,
+  canAct: (p: number) => boolean = () => true,
 ): { chosen: number; shown: ShadowScores } {
   const sum = windowSums(s, upTo);
   const bs = bucketSeconds(spec);
@@ -335,10 +336,11 @@ export function choose(
   for (let p = 1; p < s.names.length; p++) {
     const w = variantScores(s, spec, sum, p);
     if (better(w.level5, variantScores(s, spec, sum, best).level5)) best = p;
-    if (!mayAct(w, bs, k)) continue;
+    if (!canAct(p) || !mayAct(w, bs, k)) continue;
     if (chosen === 0 || better(w.level5, variantScores(s, spec, sum, chosen).level5)) chosen = p;
   }
-  if (s.acting > 0 && mayAct(variantScores(s, spec, sum, s.acting), bs, k)) chosen = s.acting;
+  if (s.acting > 0 && canAct(s.acting) && mayAct(variantScores(s, spec, sum, s.acting), bs, k))
+    chosen = s.acting;
   return { chosen, shown: variantScores(s, spec, sum, chosen > 0 ? chosen : best) };
 }
 
@@ -398,7 +400,7 @@ export function shadowStep(input: ShadowInput): ShadowOutput {
   const prev =
     input.state?.v === 2 && input.state.names.join() === input.names.join() ? input.state : undefined;
   const s: ShadowState = prev ? cloneData(prev) : freshState(input);
-  if (!input.canAct) s.acting = 0;
+  if (input.canAct[s.acting] === false) s.acting = 0;
   const bs = bucketSeconds(spec);
   const idx = Math.floor(now / 1000 / bs);
   let actualRev = false;
@@ -423,9 +425,9 @@ export function shadowStep(input: ShadowInput): ShadowOutput {
   let switched = false;
   let wouldAct = s.verdict === true;
   if (closed) {
-    const { chosen, shown } = choose(s, spec, idx - 1);
-    wouldAct = chosen > 0;
-    const act = input.canAct ? chosen : 0;
+    // The verdict over every variant (what status reports), the choice over those that may act.
+    wouldAct = choose(s, spec, idx - 1).chosen > 0;
+    const { chosen: act, shown } = choose(s, spec, idx - 1, (p) => input.canAct[p] !== false);
     if (act !== s.acting) {
       // The path that acted goes on as a virtual one from the target's present state.
       s.virt[s.acting] = fork(input, s.dir);

@@ -611,7 +611,8 @@ function runShadow(ctx: DecisionContext, out: Level5Output, variants: Variant[])
       ),
     ],
     windows: [spec.behavior.scaleDown.stabilizationWindowSeconds, ...variants.map((v) => v.window)],
-    canAct: spec.predictive?.mode !== 'ForecastOnly',
+    // ForecastOnly: the forecast is a dry run; the other bets may still act.
+    canAct: [true, ...variants.map((v) => !(v.forecast && spec.predictive?.mode === 'ForecastOnly'))],
     startupSeconds: out.startupSeconds,
     actualTail: tailOf(state),
     tail: (tail, proposal, current, window) => runTail(spec, tail, proposal, current, ctx.now, window),
