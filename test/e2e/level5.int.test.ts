@@ -94,7 +94,9 @@ async function policyWhen(
   );
 }
 
-describe('Level 5 end to end', { skip, concurrency: true, timeout: 300_000 }, () => {
+// The acting scenario is the long one: Level 5 earns the gate in about three minutes (the
+// second high stretch), then the next rise comes within one 4-minute season.
+describe('Level 5 end to end', { skip, concurrency: true, timeout: 600_000 }, () => {
   let op: OperatorProcess;
 
   before(async () => {
@@ -221,7 +223,7 @@ describe('Level 5 end to end', { skip, concurrency: true, timeout: 300_000 }, ()
       n,
       'Level 5 acting',
       (p) => p.status?.forecast?.evaluation?.acting === true,
-      240_000,
+      300_000,
     );
     const e = acting.status!.forecast!.evaluation!;
     // The gate at the exchange rate: replica-seconds + 900 × miss ticks lower than the reactive path's.
@@ -243,7 +245,7 @@ describe('Level 5 end to end', { skip, concurrency: true, timeout: 300_000 }, ()
         if (r < 15) lowSeen = true;
         return lowSeen && r >= 15 ? { r, now } : undefined;
       },
-      { timeoutMs: 240_000, intervalMs: 500, what: `${n}/web raised ahead of a rise` },
+      { timeoutMs: 270_000, intervalMs: 500, what: `${n}/web raised ahead of a rise` },
     );
     assert.equal(squareAt(ahead.now), 30, 'raised while the load was still low');
     assert.equal(await op.sample('tidemark_autopilot_acting', { namespace: n, policy: 'web' }), 1);

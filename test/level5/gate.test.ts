@@ -186,6 +186,42 @@ describe('the shadow gate: guards apply, bets are judged', () => {
     assert.equal(tuned.metrics[0]?.target, 10);
   });
 
+  it('keeps the flap-tuned window acting through the gate when the forecast does not pay', () => {
+    // The gate passed the self-tuning alone (variant "tuned", the forecast left out): the
+    // widened window is in effect although the forecast's variant is not acting.
+    const s = autopilotSpec({
+      autotune: { enabled: true },
+      predictive: { enabled: true, seasonPeriod: '1h' },
+    });
+    const level5 = (acting: number): Level5State => ({
+      v: 1,
+      anomaly: {},
+      forecast: {},
+      flap: { prevReplicas: 10, reversals: [], tunedSeconds: 600, changedAt: T0 },
+      shadow: { v: 2, acting, names: ['reactive', 'forecast', 'tuned'], virt: {}, buckets: [], dir: 0 },
+    });
+    const tick = (acting: number) =>
+      decide({
+        spec: s,
+        state: {
+          version: 1,
+          recommendations: [],
+          scaleUpEvents: [],
+          scaleDownEvents: [],
+          consecutiveFailures: 0,
+          level5: level5(acting),
+        },
+        observations: [{ name: 'rps', ok: true, value: 100 }],
+        currentReplicas: 10,
+        readyReplicas: 10,
+        now: T0 + TICK,
+      });
+    const tuned = tick(2);
+    assert.equal(tuned.decision.evaluation?.variant, 'tuned');
+    assert.equal(tuned.state.tunedScaleDownStabilizationSeconds, 600);
+    assert.equal(tick(0).state.tunedScaleDownStabilizationSeconds, 300, 'standing aside: the spec window');
+  });
+
   it('judges the self-tuning and anomaly mechanisms without predictive: the gate exists', () => {
     const s = autopilotSpec({ anomaly: { enabled: true }, autotune: { enabled: true } });
     const outs = run(
