@@ -500,7 +500,7 @@ interface Variant {
 }
 
 /** Where between the target and the capacity the operating-point variants run. */
-const OPERATING_POINTS = [1 / 3, 2 / 3];
+const OPERATING_POINTS = [1 / 6, 1 / 3, 1 / 2];
 
 /**
  * The Level 5 variants: the enabled mechanisms at the spec's (or SLO-tuned) targets, and, for

@@ -85,10 +85,13 @@ describe('capacity: where a miss starts', () => {
       behavior: { scaleUp: { policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] } },
     });
     const later = run(s, values, 20).slice(2 * 240);
+    // Points from 75 % of the capacity up (11.25/replica and more) are back at 18 replicas or
+    // fewer by each burst, 280 / 18 > 15; the lowest one (10.8, 19 replicas) carries it.
+    const pointOf = (v: string | undefined) => Number(/@(\d+)%$/.exec(v ?? '')?.[1] ?? 0);
     for (const o of later) {
       const e = o.decision.evaluation;
       assert.ok(
-        !(e?.acting && e.variant?.includes('@')),
+        !(e?.acting && pointOf(e.variant) >= 75),
         `tick acting with ${e?.variant}: ${o.decision.reason}`,
       );
       assert.ok(o.decision.desiredReplicas >= 19, o.decision.reason);
