@@ -474,20 +474,27 @@ function applyLevel5(ctx: DecisionContext): void {
   out.state.shadow = shadow.state;
   ctx.shadow = shadow;
   const variant = variants[shadow.acting - 1];
-  if (variant === undefined) {
-    // Standing aside, the spec's window is the one in effect (and the one reported).
-    if (out.scaleDownStabilizationSeconds === undefined) delete state.tunedScaleDownStabilizationSeconds;
-    else state.tunedScaleDownStabilizationSeconds = spec.behavior.scaleDown.stabilizationWindowSeconds;
-    if (!ctx.done) applyPlan(ctx, { ...out.plan, forecast: undefined }, {}, out.guardReasons);
-    return;
-  }
+  if (variant === undefined) standAside(ctx, out);
+  else actOnLevel5(ctx, out, variant);
+}
+
+/** Standing aside: the spec's window (also the one reported) and the input guards only. */
+function standAside(ctx: DecisionContext, out: Level5Output): void {
+  const { spec, state } = ctx;
+  if (out.scaleDownStabilizationSeconds === undefined) delete state.tunedScaleDownStabilizationSeconds;
+  else state.tunedScaleDownStabilizationSeconds = spec.behavior.scaleDown.stabilizationWindowSeconds;
+  if (!ctx.done) applyGuardPlan(ctx, out);
+}
+
+/** The acting variant's scale-down window, recorded while it differs from the spec's or is tuned. */
+function setVariantWindow(ctx: DecisionContext, out: Level5Output, v: Variant): void {
+  const { spec, state } = ctx;
   if (
-    variant.window !== spec.behavior.scaleDown.stabilizationWindowSeconds ||
+    v.window !== spec.behavior.scaleDown.stabilizationWindowSeconds ||
     out.scaleDownStabilizationSeconds !== undefined
   )
-    state.tunedScaleDownStabilizationSeconds = variant.window;
+    state.tunedScaleDownStabilizationSeconds = v.window;
   else delete state.tunedScaleDownStabilizationSeconds;
-  actOnLevel5(ctx, out, variant);
 }
 
 /** One Level 5 policy the shadow evaluation follows beside the reactive path. */
@@ -538,19 +545,14 @@ function variantProposal(plan: Level5Plan, v: Variant, reactive: number, at: Pla
   return applyLevel5Plan(v.forecast ? plan : { ...plan, forecast: undefined }, base, at);
 }
 
-/** Applies a plan (or its guards) to the acting path's proposal, with its reasons. */
-function applyPlan(
-  ctx: DecisionContext,
-  plan: Level5Plan,
-  targets: Record<string, number>,
-  notes: string[],
-): void {
-  const at: PlanAt = { current: ctx.current, ready: ctx.input.readyReplicas ?? ctx.current, targets };
-  const applied = applyLevel5Plan(plan, ctx.replicas, at);
+/** The input guards (anomaly hold, ineffective-scaling cap) on the acting path's proposal, with their reasons. */
+function applyGuardPlan(ctx: DecisionContext, out: Level5Output): void {
+  const at: PlanAt = { current: ctx.current, ready: ctx.input.readyReplicas ?? ctx.current };
+  const applied = applyLevel5Plan({ ...out.plan, forecast: undefined }, ctx.replicas, at);
   setProposal(ctx, applied.proposal);
   for (let i = applied.limitedBy.length - 1; i >= 0; i--)
     ctx.applied.push(applied.limitedBy[i] as LimitReason);
-  for (const r of [...notes, ...applied.reasons]) ctx.notes.push(r);
+  for (const r of [...out.guardReasons, ...applied.reasons]) ctx.notes.push(r);
 }
 
 function setProposal(ctx: DecisionContext, proposal: number): void {
@@ -563,6 +565,7 @@ function setProposal(ctx: DecisionContext, proposal: number): void {
 }
 
 function actOnLevel5(ctx: DecisionContext, out: Level5Output, v: Variant): void {
+  setVariantWindow(ctx, out, v);
   const last = ctx.applied[ctx.applied.length - 1];
   const failureHold = last === 'MetricsUnavailable' || last === 'MetricFailureHoldsScaleDown';
   const at: PlanAt = {
