@@ -68,11 +68,7 @@ function squarePolicy(query: string): Record<string, unknown> & { metrics: unkno
   return {
     maxReplicas: 20,
     metrics: [{ name: 'sq', query, target: { type: 'AverageValue', value: '10' } }],
-    // Scale-ups unthrottled, so neither path's misses come from the rate limit.
-    behavior: {
-      scaleDown: { stabilizationWindowSeconds: 60 },
-      scaleUp: { policies: [{ type: 'Pods', value: 20, periodSeconds: 15 }] },
-    },
+    behavior: { scaleDown: { stabilizationWindowSeconds: 60 } },
     predictive: {
       enabled: true,
       seasonPeriod: '4m',
@@ -222,7 +218,7 @@ describe('Level 5 end to end', { skip, concurrency: true, timeout: 780_000 }, ()
     const n = ns('acting');
     // Pods ready 40 s after they start, as the shadow evaluation models them (podStartupSeconds).
     await apply([
-      deployment(n, 'web', 3, 10, { readyDelay: '40s' }),
+      deployment(n, 'web', 1, 10, { readyDelay: '40s' }),
       scalingPolicy(n, 'web', squarePolicy(SQUARE)),
     ]);
     const acting = await policyWhen(
