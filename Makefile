@@ -12,7 +12,7 @@ NODE := node --disable-warning=ExperimentalWarning
 UNIT_TESTS = $(shell find test -name '*.test.ts' ! -name '*.int.test.ts' | sort)
 INT_TESTS = $(shell find test -name '*.int.test.ts' | sort)
 
-.PHONY: help deps build lint typecheck format test test-unit test-fuzz test-integration bench bench-scale env-up env-down demo gen clean image test-real-node
+.PHONY: help deps build lint typecheck format test test-unit test-fuzz test-integration bench bench-scale env-up env-down demo gen clean image test-real-node test-level5-acting
 
 help:
 	@echo "make test         lint, type-check, unit tests, then integration/e2e tests in the local sandbox"
@@ -129,6 +129,11 @@ REAL_NODE_SANDBOX_DIR ?= $(or $(TMPDIR),/tmp)/tidemark-real-node-sandbox
 test-real-node: deps
 	TIDEMARK_REAL_NODE=1 TIDEMARK_SANDBOX_DIR=$(REAL_NODE_SANDBOX_DIR) sandbox/with-sandbox.sh \
 	  $(NODE) --test --test-reporter=spec test/deploy/real-node.e2e.ts
+
+# Level 5 acting through the gate, live (the scenario left out of make test: see
+# test/e2e/level5.int.test.ts); about 10 minutes, in the shared-sandbox way of make test.
+test-level5-acting: deps
+	TIDEMARK_E2E_LEVEL5_ACTING=1 sandbox/with-sandbox.sh $(NODE) --test --test-reporter=spec --test-name-pattern='Level 5 acts' test/e2e/level5.int.test.ts
 
 clean:
 	rm -rf dist node_modules

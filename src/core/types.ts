@@ -68,9 +68,8 @@ export interface MetricResult {
   /** The target value (per replica for AverageValue). */
   target: number;
   /**
-   * spec.metrics[].target.capacity, parsed: the load per replica at which users feel it
-   * (AverageValue only, ≥ target). Absent when the policy states none. For Level 5, which may
-   * run between the target and this capacity.
+   * AverageValue only: the load per replica at which users feel it (≥ target), where a miss
+   * starts for the shadow evaluation; Level 5 may run between the target and it.
    */
   capacity?: number;
   targetType: 'AverageValue' | 'Value';
@@ -132,6 +131,8 @@ export interface ShadowScores {
   reactive: PathScore;
   /** What acting cost over the reactive path in the window (≤ 0 on each score while it may act). */
   excess: PathScore;
+  /** The Level 5 variant these scores are of (e.g. "forecast", "forecast@85%"). */
+  variant?: string;
 }
 
 export interface Decision {

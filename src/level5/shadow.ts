@@ -1,25 +1,27 @@
 // Shadow evaluation: Level 5 proves itself before it acts.
 //
-// Beside the path that acts on the target, the engine keeps the other one as a virtual
-// trajectory: its own replica count, its own ready model (a scale-up is ready a start-up time
-// later; a scale-down removes not-ready replicas first) and its own stabilization, cooldown and
-// rate-limit history, all driven by the load the metrics observe. While Level 5 acts, the
-// virtual one is the HPA-compatible reactive path; while it stands aside, the virtual one is
-// Level 5. So both are scored on every tick against the same observed load, whichever acts:
+// Beside the path that acts on the target, the engine keeps the others as virtual
+// trajectories: the HPA-compatible reactive path (with the input guards, which are not bets)
+// and each Level 5 variant (the enabled mechanisms, at the spec's target and, for metrics with a
+// capacity, at operating points between the target and the capacity). Each has its own replica
+// count, its own ready model (a scale-up is ready a start-up time later; a scale-down removes
+// not-ready replicas first) and its own stabilization, cooldown and rate-limit history, all
+// driven by the load the metrics observe, and each sizes its proposal at its own count. So
+// every path is scored on every tick against the same observed load, whichever acts:
 //
-//   replica-seconds held, miss ticks (the load per ready replica above what the target allows,
-//   tolerance included) and direction reversals,
+//   replica-seconds held, miss ticks (the load per ready replica above the metric's capacity,
+//   or without one above what the target allows, tolerance included) and direction reversals,
 //
 // summed in fixed buckets (the window / 24) over a rolling window (default one day), so the
 // state stays small. At each bucket boundary the gate is set for the next bucket:
 //
-//   Level 5 acts  ⇔  over the window, Level 5's reversals ≤ the reactive path's, and its
-//                    miss ticks and replica-seconds are each ≤ the reactive path's, one of them
-//                    < (or, with predictive.missCostReplicaSeconds = K, replica-seconds + K ×
-//                    misses <),
-//                    AND what acting has cost so far in the window (the realized excess of the
-//                    acting path over the reactive one) is ≤ 0 by the same rule, AND the window
-//                    holds at least one bucket of ticks.
+//   Level 5 acts with the acting variant while it still passes, else with the passing variant
+//   with the fewest misses (then the fewest replica-seconds); a variant passes ⇔ over the
+//   window its reversals ≤ the reactive path's, and its miss ticks and replica-seconds are
+//   each ≤ the reactive path's, one of them < (or, with predictive.missCostReplicaSeconds =
+//   K, replica-seconds + K × misses <), AND what acting has cost so far in the window (the
+//   realized excess of the acting path over the reactive one) is ≤ 0 by the same rule, AND the
+//   window holds at least one bucket of ticks. No variant passes: the reactive path acts.
 //
 // The realized-excess condition makes the bound of docs/autopilot.md hold: the cumulative
 // realized excess over the reactive path rises by at most one bucket's worth per window.
@@ -53,14 +55,22 @@ export interface PathState {
   tail: TailState;
 }
 
-/** [bucket index, rs reactive, rs level5, miss R, miss L, rev R, rev L, excess rs, excess miss, excess rev, ticks] */
-export type Bucket = [number, number, number, number, number, number, number, number, number, number, number];
+/**
+ * [bucket index, ticks, excess rs, excess miss, excess rev, then per path (0 = reactive, 1… =
+ * the Level 5 variants): rs, miss, rev].
+ */
+export type Bucket = number[];
+
+const HEAD = 5;
 
 export interface ShadowState {
-  v: 1;
-  /** True while Level 5 acts (then `other` is the reactive path), false while it stands aside. */
-  acting: boolean;
-  other?: PathState;
+  v: 2;
+  /** The path acting on the target: 0 while Level 5 stands aside, else the variant's index. */
+  acting: number;
+  /** The paths' names when the state was made: a different set starts the scores afresh. */
+  names: string[];
+  /** Every path but the acting one, by index. */
+  virt: Record<string, PathState>;
   buckets: Bucket[];
   lastT?: number;
   /** The actual target's replicas at the last tick and its last direction. */
@@ -68,6 +78,8 @@ export interface ShadowState {
   dir: number;
   /** The window's scores the gate was last set on (at a bucket boundary): what status and conditions show. */
   decided?: ShadowScores;
+  /** Whether a variant passed the gate then (also where it may not act). */
+  verdict?: boolean;
 }
 
 export interface ShadowInput {
@@ -75,14 +87,18 @@ export interface ShadowInput {
   now: number;
   currentReplicas: number;
   readyReplicas: number;
-  /** The engine's per-metric results (value, target, type) this tick. */
+  /** The engine's per-metric results (value, target, capacity, type) this tick. */
   metrics: MetricResult[];
   /** False when a metric failed or was held as anomalous: nothing is scored or learned then. */
   trusted: boolean;
-  /** Level 5's adjustment of a reactive proposal (for the virtual Level 5 path). */
-  level5Proposal: (reactive: number, current: number) => number;
-  /** Scale-down stabilization window Level 5 uses. */
-  level5DownWindow: number;
+  /** Names of the paths: [0] the reactive one, then the Level 5 variants (at least one). */
+  names: string[];
+  /** Each path's proposal for a path at `current` replicas with `ready` of them ready. */
+  proposals: Array<(current: number, ready: number) => number>;
+  /** Each path's scale-down stabilization window. */
+  windows: number[];
+  /** Per path, whether it may act (ForecastOnly's forecast may not): otherwise its verdict is only reported. */
+  canAct: boolean[];
   startupSeconds: number;
   /** The acting path's stabilization/rate-limit memory, copied when the paths swap. */
   actualTail: TailState;
@@ -92,11 +108,14 @@ export interface ShadowInput {
 
 export interface ShadowOutput {
   state: ShadowState;
-  acting: boolean;
+  /** The acting path: 0 = the reactive one (Level 5 stands aside), else the Level 5 variant's index. */
+  acting: number;
   /** The window's scores up to this tick (for /metrics). */
   scores: ShadowScores;
   /** The scores the gate was last set on, at a bucket boundary (for status and conditions: they change once a bucket). */
   decided: ShadowScores;
+  /** Whether some variant passed the gate at the last boundary (also where it may not act). */
+  wouldAct: boolean;
   /** True on the tick the gate changed. */
   switched: boolean;
 }
@@ -111,14 +130,48 @@ function bucketSeconds(spec: PolicySpec): number {
   return Math.max(spec.pollingIntervalSeconds, windowSecondsOf(spec) / BUCKETS);
 }
 
-/** The load a metric stands for, in target units summed over replicas: what `ready` replicas must carry. */
-function overloaded(metrics: MetricResult[], podCount: number, ready: number, tolerance: number): boolean {
+/**
+ * Whether `ready` replicas fall short of the load: above the metric's capacity where one is
+ * stated (the load per replica users feel), else above what the target allows (tolerance
+ * included), so without a capacity nothing may run hotter than the target.
+ */
+export function overloaded(
+  metrics: MetricResult[],
+  podCount: number,
+  ready: number,
+  tolerance: number,
+): boolean {
   for (const m of metrics) {
     if (m.value === undefined || !(m.target > 0)) continue;
-    const load = m.targetType === 'AverageValue' ? m.value : m.value * podCount;
-    if (load > ready * m.target * (1 + tolerance)) return true;
+    const load = loadOf(m, podCount);
+    const line = m.capacity !== undefined && m.capacity >= m.target ? m.capacity : m.target * (1 + tolerance);
+    if (load > ready * line) return true;
   }
   return false;
+}
+
+/** The load a metric stands for, in target units summed over replicas: what the ready replicas must carry. */
+export function loadOf(
+  m: { value?: number; targetType: 'AverageValue' | 'Value' },
+  podCount: number,
+): number {
+  const v = m.value ?? 0;
+  return m.targetType === 'AverageValue' ? v : v * podCount;
+}
+
+/** The HPA-compatible count for a load at `target` on a path at `current` replicas with `ready` ready. */
+export function proposalAt(
+  load: number,
+  type: 'AverageValue' | 'Value',
+  target: number,
+  current: number,
+  ready: number,
+  tolerance: Tolerance,
+): number {
+  if (type === 'AverageValue') return averageValueProposal(load, target, current, tolerance).replicas;
+  // A path at 0 replicas measures a Value metric on no pods: take one, as a wake-up would.
+  const pods = ready > 0 ? ready : Math.max(1, current);
+  return valueProposal(load / pods, target, current, pods, tolerance).replicas;
 }
 
 /** The HPA-compatible proposal for a path at `current` replicas with `ready` of them ready. */
@@ -132,12 +185,7 @@ export function reactiveProposal(
   let p = -1;
   for (const m of metrics) {
     if (m.value === undefined || !(m.target > 0)) continue;
-    // A path at 0 replicas measures a Value metric on no pods: take one, as a wake-up would.
-    const pods = ready > 0 ? ready : Math.max(1, current);
-    const r =
-      m.targetType === 'AverageValue'
-        ? averageValueProposal(m.value, m.target, current, tolerance).replicas
-        : valueProposal((m.value * podCount) / pods, m.target, current, pods, tolerance).replicas;
+    const r = proposalAt(loadOf(m, podCount), m.targetType, m.target, current, ready, tolerance);
     if (Number.isFinite(r) && r > p) p = r;
   }
   return p < 0 ? current : p;
@@ -182,68 +230,123 @@ function fork(input: ShadowInput, dir: number): PathState {
   };
 }
 
-function newBucket(idx: number): Bucket {
-  return [idx, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+function newBucket(idx: number, paths: number): Bucket {
+  return [idx, ...new Array<number>(HEAD - 1 + 3 * paths).fill(0)];
 }
 
-/** Adds this tick's scores of both paths (and the realized excess, while Level 5 acts). */
-function score(input: ShadowInput, s: ShadowState, other: PathState, actualRev: boolean): void {
-  const { spec, now } = input;
-  const bs = bucketSeconds(spec);
-  const idx = Math.floor(now / 1000 / bs);
+function currentBucket(s: ShadowState, idx: number): Bucket {
   let b = s.buckets[s.buckets.length - 1];
   if (!b || b[0] !== idx) {
-    b = newBucket(idx);
+    b = newBucket(idx, s.names.length);
     s.buckets.push(b);
   }
+  return b;
+}
+
+function add(b: Bucket, i: number, v: number): void {
+  b[i] = (b[i] as number) + v;
+}
+
+/** Adds this tick's scores of every path (and the realized excess, while Level 5 acts). */
+function score(input: ShadowInput, s: ShadowState, actualRev: boolean): void {
+  const { spec, now } = input;
+  const b = currentBucket(s, Math.floor(now / 1000 / bucketSeconds(spec)));
   const dt = Math.min(
     2 * spec.pollingIntervalSeconds,
     s.lastT === undefined ? spec.pollingIntervalSeconds : Math.max(0, (now - s.lastT) / 1000),
   );
-  // Overloaded means above the band a scale-up would ignore.
   const tol = tolerancesOf(spec.behavior).scaleUp;
   const pods = input.readyReplicas > 0 ? input.readyReplicas : Math.max(1, input.currentReplicas);
-  const actual = [
-    input.currentReplicas * dt,
-    overloaded(input.metrics, pods, input.readyReplicas, tol) ? 1 : 0,
-    actualRev ? 1 : 0,
-  ] as const;
-  const virt = [other.n * dt, overloaded(input.metrics, pods, other.ready, tol) ? 1 : 0, 0] as const;
-  const [r, l] = s.acting ? [virt, actual] : [actual, virt];
-  b[1] += r[0];
-  b[2] += l[0];
-  b[3] += r[1];
-  b[4] += l[1];
-  b[5] += r[2];
-  b[6] += l[2];
-  if (s.acting) {
-    b[7] += l[0] - r[0];
-    b[8] += l[1] - r[1];
+  const rows: Array<[number, number, number]> = s.names.map((_, p) => {
+    if (p === s.acting)
+      return [
+        input.currentReplicas * dt,
+        overloaded(input.metrics, pods, input.readyReplicas, tol) ? 1 : 0,
+        actualRev ? 1 : 0,
+      ];
+    const v = s.virt[p] as PathState;
+    return [v.n * dt, overloaded(input.metrics, pods, v.ready, tol) ? 1 : 0, 0];
+  });
+  rows.forEach((r, p) => {
+    for (let k = 0; k < 3; k++) add(b, HEAD + 3 * p + k, r[k] as number);
+  });
+  if (s.acting > 0) {
+    const a = rows[s.acting] as [number, number, number];
+    const r = rows[0] as [number, number, number];
+    for (let k = 0; k < 3; k++) add(b, 2 + k, (a[k] as number) - (r[k] as number));
   }
-  b[10] += 1;
+  add(b, 1, 1);
 }
 
-/** Window sums, over the buckets after `from` (a bucket index, exclusive). */
-export function windowScores(s: ShadowState, spec: PolicySpec, upTo: number): ShadowScores {
-  const from = upTo - BUCKETS;
-  const sum = newBucket(0);
+/** Window sums of every path, over the buckets in (upTo − BUCKETS, upTo]. */
+function windowSums(s: ShadowState, upTo: number): number[] {
+  const sum = newBucket(0, s.names.length);
   for (const b of s.buckets) {
-    if (b[0] <= from || b[0] > upTo) continue;
-    for (let i = 1; i < b.length; i++) sum[i] = (sum[i] as number) + (b[i] as number);
+    const i0 = b[0] as number;
+    if (i0 <= upTo - BUCKETS || i0 > upTo) continue;
+    for (let i = 1; i < b.length; i++) add(sum, i, b[i] as number);
   }
-  const path = (rs: number, miss: number, rev: number): PathScore => ({
-    replicaSeconds: Math.round(rs),
-    missTicks: miss,
-    reversals: rev,
-  });
+  return sum;
+}
+
+function pathScore(sum: number[], at: number): PathScore {
   return {
-    acting: s.acting,
-    windowSeconds: windowSecondsOf(spec),
-    evidenceSeconds: sum[10] * spec.pollingIntervalSeconds,
-    reactive: path(sum[1], sum[3], sum[5]),
-    level5: path(sum[2], sum[4], sum[6]),
-    excess: path(sum[7], sum[8], sum[9]),
+    replicaSeconds: Math.round(sum[at] as number),
+    missTicks: sum[at + 1] as number,
+    reversals: sum[at + 2] as number,
   };
+}
+
+/** One Level 5 variant's window scores against the reactive path's. */
+function variantScores(s: ShadowState, spec: PolicySpec, sum: number[], p: number): ShadowScores {
+  return {
+    acting: s.acting === p,
+    windowSeconds: windowSecondsOf(spec),
+    evidenceSeconds: (sum[1] as number) * spec.pollingIntervalSeconds,
+    reactive: pathScore(sum, HEAD),
+    level5: pathScore(sum, HEAD + 3 * p),
+    excess: pathScore(sum, 2),
+    variant: s.names[p] as string,
+  };
+}
+
+/** Lower is better: fewer misses first, then fewer replica-seconds, then fewer reversals. */
+function better(a: PathScore, b: PathScore): boolean {
+  if (a.missTicks !== b.missTicks) return a.missTicks < b.missTicks;
+  if (a.replicaSeconds !== b.replicaSeconds) return a.replicaSeconds < b.replicaSeconds;
+  return a.reversals < b.reversals;
+}
+
+/**
+ * The variants' scores over the window, and the gate's choice: the acting variant while it
+ * still passes, else the best one that passes (fewest misses, then fewest replica-seconds),
+ * else none (0). `shown` is the chosen one, or the best-scoring one while none passes.
+ */
+export function choose(
+  s: ShadowState,
+  spec: PolicySpec,
+  upTo: number,
+  canAct: (p: number) => boolean = () => true,
+): { chosen: number; shown: ShadowScores } {
+  const sum = windowSums(s, upTo);
+  const bs = bucketSeconds(spec);
+  const k = spec.predictive?.missCostReplicaSeconds;
+  let chosen = 0;
+  let best = 1;
+  for (let p = 1; p < s.names.length; p++) {
+    const w = variantScores(s, spec, sum, p);
+    if (better(w.level5, variantScores(s, spec, sum, best).level5)) best = p;
+    if (!canAct(p) || !mayAct(w, bs, k)) continue;
+    if (chosen === 0 || better(w.level5, variantScores(s, spec, sum, chosen).level5)) chosen = p;
+  }
+  if (s.acting > 0 && canAct(s.acting) && mayAct(variantScores(s, spec, sum, s.acting), bs, k))
+    chosen = s.acting;
+  return { chosen, shown: variantScores(s, spec, sum, chosen > 0 ? chosen : best) };
+}
+
+/** The current window's scores as shown between boundaries (the acting variant, else the first). */
+export function windowScores(s: ShadowState, spec: PolicySpec, upTo: number): ShadowScores {
+  return variantScores(s, spec, windowSums(s, upTo), s.acting > 0 ? s.acting : 1);
 }
 
 /**
@@ -272,28 +375,32 @@ export function mayAct(w: ShadowScores, bucketSecs: number, missCost?: number): 
   );
 }
 
-/** Moves the virtual path one tick: its own proposal through its own pipeline. */
-function advanceOther(input: ShadowInput, s: ShadowState, other: PathState): void {
-  const { spec, now } = input;
+/** Moves every virtual path one tick: its own proposal through its own pipeline. */
+function advanceVirtual(input: ShadowInput, s: ShadowState): void {
+  const { now } = input;
   if (!input.trusted) return;
-  const pods = input.readyReplicas > 0 ? input.readyReplicas : Math.max(1, input.currentReplicas);
-  const reactive = reactiveProposal(input.metrics, pods, other.n, other.ready, tolerancesOf(spec.behavior));
-  const proposal = s.acting ? reactive : input.level5Proposal(reactive, other.n);
-  const window = s.acting ? spec.behavior.scaleDown.stabilizationWindowSeconds : input.level5DownWindow;
-  const out = input.tail(other.tail, proposal, other.n, window);
-  other.tail = out.tail;
-  const rev = resize(other, out.replicas, now + input.startupSeconds * 1000);
-  if (rev) {
+  for (const [key, v] of Object.entries(s.virt)) {
+    const p = Number(key);
+    const proposal = (input.proposals[p] as (c: number, r: number) => number)(v.n, v.ready);
+    const out = input.tail(v.tail, proposal, v.n, input.windows[p] as number);
+    v.tail = out.tail;
+    if (!resize(v, out.replicas, now + input.startupSeconds * 1000)) continue;
     const b = s.buckets[s.buckets.length - 1] as Bucket;
-    b[s.acting ? 5 : 6] += 1;
-    if (s.acting) b[9] -= 1;
+    add(b, HEAD + 3 * p + 2, 1);
+    if (p === 0 && s.acting > 0) add(b, 4, -1);
   }
+}
+
+function freshState(input: ShadowInput): ShadowState {
+  return { v: 2, acting: 0, names: [...input.names], virt: {}, buckets: [], dir: 0 };
 }
 
 export function shadowStep(input: ShadowInput): ShadowOutput {
   const { spec, now } = input;
-  const prev = input.state?.v === 1 ? input.state : undefined;
-  const s: ShadowState = prev ? cloneData(prev) : { v: 1, acting: false, buckets: [], dir: 0 };
+  const prev =
+    input.state?.v === 2 && input.state.names.join() === input.names.join() ? input.state : undefined;
+  const s: ShadowState = prev ? cloneData(prev) : freshState(input);
+  if (input.canAct[s.acting] === false) s.acting = 0;
   const bs = bucketSeconds(spec);
   const idx = Math.floor(now / 1000 / bs);
   let actualRev = false;
@@ -303,31 +410,40 @@ export function shadowStep(input: ShadowInput): ShadowOutput {
     s.dir = dir;
   }
   s.prevN = input.currentReplicas;
-  const other = s.other ?? fork(input, s.dir);
-  promote(other, now);
-  if (input.trusted) score(input, s, other, actualRev);
-  if (actualRev && s.acting && input.trusted) (s.buckets[s.buckets.length - 1] as Bucket)[9] += 1;
-  advanceOther(input, s, other);
-  s.other = other;
+  for (let p = 0; p < s.names.length; p++) {
+    if (p === s.acting) delete s.virt[p];
+    else s.virt[p] ??= fork(input, s.dir);
+    const v = s.virt[p];
+    if (v) promote(v, now);
+  }
+  if (input.trusted) score(input, s, actualRev);
+  if (actualRev && s.acting > 0 && input.trusted) add(s.buckets[s.buckets.length - 1] as Bucket, 4, 1);
+  advanceVirtual(input, s);
   s.lastT = now;
-  s.buckets = s.buckets.filter((b) => b[0] > idx - BUCKETS - 1);
+  s.buckets = s.buckets.filter((b) => (b[0] as number) > idx - BUCKETS - 1);
   const closed = prev?.lastT !== undefined && Math.floor(prev.lastT / 1000 / bs) < idx;
   let switched = false;
+  let wouldAct = s.verdict === true;
   if (closed) {
-    const w = windowScores(s, spec, idx - 1);
-    const act = mayAct(w, bs, spec.predictive?.missCostReplicaSeconds);
+    // The verdict over every variant (what status reports), the choice over those that may act.
+    wouldAct = choose(s, spec, idx - 1).chosen > 0;
+    const { chosen: act, shown } = choose(s, spec, idx - 1, (p) => input.canAct[p] !== false);
     if (act !== s.acting) {
-      s.other = fork(input, s.dir);
+      // The path that acted goes on as a virtual one from the target's present state.
+      s.virt[s.acting] = fork(input, s.dir);
+      delete s.virt[act];
       s.acting = act;
       switched = true;
     }
-    s.decided = { ...w, acting: act };
+    s.decided = { ...shown, acting: act > 0 };
+    s.verdict = wouldAct;
   }
   return {
     state: s,
     acting: s.acting,
     scores: windowScores(s, spec, idx),
-    decided: s.decided ?? { ...windowScores(s, spec, idx), acting: s.acting },
+    decided: s.decided ?? { ...windowScores(s, spec, idx), acting: s.acting > 0 },
+    wouldAct,
     switched,
   };
 }

@@ -47,7 +47,7 @@ import {
   forecastStage,
   trainForecast,
 } from './forecast/holtwinters.ts';
-import type { ShadowState } from './shadow.ts';
+import { loadOf, proposalAt, type ShadowState } from './shadow.ts';
 
 export interface Level5State {
   v: 1;
@@ -93,6 +93,10 @@ export interface Level5Output {
   limitedBy: LimitReason[];
   /** Sentence fragments with the numbers, to append to the decision's reason. */
   reasons: string[];
+  /** The fragments about the input guards (anomaly holds): shown whether or not Level 5 acts. */
+  guardReasons: string[];
+  /** The fragments about the bets outside the plan (the forecast-guarded window): shown while acting. */
+  betReasons: string[];
   events: EngineEvent[];
   /** Conditions for the mechanisms that are enabled (absent ones are not the engine's to set). */
   conditions: ConditionHint[];
@@ -102,6 +106,8 @@ export interface Level5Output {
   };
   /** The scale-down stabilization window to use this tick (autotune on), else undefined. */
   scaleDownStabilizationSeconds?: number;
+  /** The flap-tuned window alone (autotune on), without the forecast's guard shortening it. */
+  flapTunedSeconds?: number;
   /** SLO-tuned AverageValue targets, by metric name (also what `level5Targets` returns next tick). */
   targets: Record<string, number>;
   /** Per-metric forecasts at now + lead, for the operator's tidemark_forecast_value. */
@@ -205,31 +211,80 @@ function propose(
     : valueProposal(value, m.target, current, ready, tolerance).replicas;
 }
 
-/** What Level 5 does to a reactive proposal, in absolute replica counts. */
+/**
+ * What Level 5 does to a reactive proposal. Loads, not replica counts: each path sizes them at
+ * its own count (the tolerance band is around that count) and its own targets, so the virtual
+ * Level 5 path is not pulled towards the acting path's count.
+ */
 export interface Level5Plan {
-  /** Anomalous drops held back: the proposal of the last good values (a floor). */
-  held?: number;
-  /** The forecast's count: a floor (ScaleUpOnly) or the proposal (Full, unless surprised). */
-  forecast?: { replicas: number; mode: 'ScaleUpOnly' | 'Full'; surprised: boolean; line: string };
+  /** The metrics as the engine sizes them: type and (spec) target; the tolerance band. */
+  sizing: { metrics: PlanMetric[]; tolerance: Tolerance };
+  /** This tick's load of each metric that has a value (target units summed over replicas). */
+  loads: Record<string, number>;
+  /** Anomalous drops held back: the last good load of each held metric (a floor). */
+  held?: Record<string, number>;
+  /** The forecast's load of each ready metric: a floor (ScaleUpOnly) or the proposal (Full, unless surprised). */
+  forecast?: {
+    loads: Record<string, number>;
+    mode: 'ScaleUpOnly' | 'Full';
+    surprised: boolean;
+    line: string;
+  };
   /** Scale-ups refused as ineffective: a ceiling. */
   cap?: { at: number; message: string };
 }
 
-/** A reactive proposal with the plan applied, and what changed it (main reason first). */
+export interface PlanMetric {
+  name: string;
+  targetType: 'AverageValue' | 'Value';
+  target: number;
+}
+
+/** Where a plan is applied: a path's count, its ready replicas, and its targets where they differ from the spec's. */
+export interface PlanAt {
+  current: number;
+  ready: number;
+  targets?: Record<string, number>;
+}
+
+/** The count `loads` need at `at` (max over metrics), or undefined when none has a load. */
+export function sizeLoads(plan: Level5Plan, loads: Record<string, number>, at: PlanAt): number | undefined {
+  let p: number | undefined;
+  for (const m of plan.sizing.metrics) {
+    const load = loads[m.name];
+    const target = at.targets?.[m.name] ?? m.target;
+    if (load === undefined || !(target > 0)) continue;
+    const r = proposalAt(load, m.targetType, target, at.current, at.ready, plan.sizing.tolerance);
+    if (Number.isFinite(r)) p = Math.max(p ?? r, r);
+  }
+  return p;
+}
+
+/** The input guards alone (anomaly hold, ineffective-scaling cap): not bets, so every path has them. */
+export function applyGuards(plan: Level5Plan, reactive: number, at: PlanAt): number {
+  const held = plan.held ? sizeLoads(plan, plan.held, at) : undefined;
+  const p = held !== undefined && held > reactive ? held : reactive;
+  return plan.cap && p > plan.cap.at ? plan.cap.at : p;
+}
+
+/** A reactive proposal with the plan applied at `at`, and what changed it (main reason first). */
 export function applyLevel5Plan(
   plan: Level5Plan,
   reactive: number,
+  at: PlanAt,
 ): { proposal: number; limitedBy: LimitReason[]; reasons: string[] } {
   let p = reactive;
   const limitedBy: LimitReason[] = [];
   const reasons: string[] = [];
-  if (plan.held !== undefined && plan.held > p) {
-    p = plan.held;
+  const held = plan.held ? sizeLoads(plan, plan.held, at) : undefined;
+  if (held !== undefined && held > p) {
+    p = held;
     limitedBy.push('AnomalyHeld');
   }
   const f = plan.forecast;
-  if (f) {
-    const target = f.mode === 'ScaleUpOnly' || f.surprised ? Math.max(f.replicas, p) : f.replicas;
+  const fc = f ? sizeLoads(plan, f.loads, at) : undefined;
+  if (f && fc !== undefined) {
+    const target = f.mode === 'ScaleUpOnly' || f.surprised ? Math.max(fc, p) : fc;
     if (target !== p) {
       p = target;
       limitedBy.push('Forecast');
@@ -261,14 +316,27 @@ interface Ctx {
   readonly events: EngineEvent[];
   readonly conditions: ConditionHint[];
   readonly reasons: string[];
+  readonly betReasons: string[];
   readonly status: Level5Output['status'];
   readonly plan: Level5Plan;
   readonly forecasts: MetricForecast[];
+  /** The load each metric's forecast is sized for, by metric name. */
+  readonly forecastLoads: Record<string, number>;
   readonly targets: Record<string, number>;
   startupSeconds: number;
   /** Whether a ready forecast for every metric now guards scale-downs. */
   forecastGuards: boolean;
   scaleDownStabilizationSeconds?: number;
+}
+
+/**
+ * The engine's pod count for Value targets. A readyReplicas of 0 (every pod restarting) is
+ * ignored, or a ready forecast would propose 0 replicas and Full mode would follow it down.
+ */
+function podCountOf(input: Level5Input): number {
+  return input.readyReplicas !== undefined && input.readyReplicas > 0
+    ? input.readyReplicas
+    : input.currentReplicas;
 }
 
 function newCtx(input: Level5Input): Ctx {
@@ -280,9 +348,7 @@ function newCtx(input: Level5Input): Ctx {
     now: input.now,
     current,
     ready: input.readyReplicas ?? current,
-    // A readyReplicas of 0 (every pod restarting) is ignored, or a ready forecast would
-    // propose 0 replicas and Full mode would follow it down.
-    podCount: input.readyReplicas !== undefined && input.readyReplicas > 0 ? input.readyReplicas : current,
+    podCount: podCountOf(input),
     prev,
     state: { v: 1, anomaly: {}, forecast: {}, ...(prev.shadow ? { shadow: prev.shadow } : {}) },
     obs: new Map(input.observations.map((o) => [o.name, o])),
@@ -290,8 +356,18 @@ function newCtx(input: Level5Input): Ctx {
     events: [],
     conditions: [],
     reasons: [],
+    betReasons: [],
     status: {},
-    plan: {},
+    plan: {
+      sizing: {
+        metrics: input.metrics.map((m) => ({ name: m.name, targetType: m.targetType, target: m.target })),
+        tolerance: tolerancesOf(input.spec.behavior),
+      },
+      loads: Object.fromEntries(
+        input.metrics.filter((m) => m.value !== undefined).map((m) => [m.name, loadOf(m, podCountOf(input))]),
+      ),
+    },
+    forecastLoads: {},
     forecasts: [],
     targets: {},
     startupSeconds: DEFAULT_STARTUP_SECONDS,
@@ -320,7 +396,10 @@ function anomalyStep(c: Ctx): void {
       c.reasons.push(
         `${m.name} ${fmt(r.observed ?? Number.NaN)} held back as anomalous (${r.heldTicks}/${a.confirmationTicks} ticks), using ${fmt(r.value)} which proposes ${held}`,
       );
-      c.plan.held = Math.max(c.plan.held ?? 0, held);
+      c.plan.held = {
+        ...c.plan.held,
+        [m.name]: loadOf({ value: r.value, targetType: m.targetType }, c.podCount),
+      };
     }
     if (r.message && (r.held || r.kind === 'missing' || r.kind === 'stale')) notes.push(r.message);
     else if (r.dropout) notes.push(`${m.name} collapsed to near zero (outage suspected, not learned)`);
@@ -369,6 +448,7 @@ function forecastMetric(c: Ctx, m: MetricResult): ForecastResult {
     // budget; until enough forecasts are checked to calibrate it, for the upper bound.
     const calibrated = (out.state.hr?.n ?? 0) >= MIN_ERRORS;
     const sized = calibrated ? Math.max(0, f.value + out.result.headroom) : f.upper;
+    c.forecastLoads[m.name] = loadOf({ value: sized, targetType: m.targetType }, c.podCount);
     c.forecasts.push({
       metric: m.name,
       value: f.value,
@@ -395,7 +475,10 @@ function forecastStep(c: Ctx): void {
   );
   const lead = c.startupSeconds + c.spec.pollingIntervalSeconds;
   c.forecastGuards = driver !== undefined && allReady && p.mode !== 'ForecastOnly';
-  if (driver && p.mode !== 'ForecastOnly' && (p.mode === 'ScaleUpOnly' || allReady)) {
+  // ForecastOnly never acts on the forecast, but the shadow evaluation scores it as ScaleUpOnly
+  // would act, so the status says whether switching it on would pay.
+  const mode = p.mode === 'ForecastOnly' ? 'ScaleUpOnly' : p.mode;
+  if (driver && (mode === 'ScaleUpOnly' || allReady)) {
     // Unless the load right now is already above what the model thought possible: then the
     // forecast is wrong and the reactive proposal stands.
     const surprised = c.input.metrics.some((m) => {
@@ -403,8 +486,8 @@ function forecastStep(c: Ctx): void {
       return m.value !== undefined && n !== undefined && m.value > n.upper;
     });
     c.plan.forecast = {
-      replicas: driver.replicas,
-      mode: p.mode,
+      loads: Object.fromEntries(readyOnes.map((f) => [f.metric, c.forecastLoads[f.metric] as number])),
+      mode,
       surprised,
       line: `forecast ${driver.metric} ${fmt(driver.value)} (${fmt(driver.lower)}–${fmt(driver.upper)}) up to +${lead}s proposes ${driver.replicas}`,
     };
@@ -582,7 +665,7 @@ function guardStep(c: Ctx): void {
   if (guarded >= window) return;
   c.scaleDownStabilizationSeconds = guarded;
   if (c.input.proposal < c.current)
-    c.reasons.push(
+    c.betReasons.push(
       `scale-down window ${guarded}s instead of ${window}s: the forecast floor guards the next ${lead}s`,
     );
 }
@@ -594,8 +677,9 @@ export function level5Stage(input: Level5Input): Level5Output {
   forecastStep(c);
   ineffectiveStep(c);
   tuneStep(c);
+  const flapTuned = c.scaleDownStabilizationSeconds;
   guardStep(c);
-  const applied = applyLevel5Plan(c.plan, input.proposal);
+  const applied = applyLevel5Plan(c.plan, input.proposal, { current: c.current, ready: c.ready });
   const anomalyCounts: Level5Output['anomalyCounts'] = {};
   for (const [name, s] of Object.entries(c.state.anomaly)) anomalyCounts[name] = { ...s.counts };
   return {
@@ -603,13 +687,16 @@ export function level5Stage(input: Level5Input): Level5Output {
     plan: c.plan,
     startupSeconds: c.startupSeconds,
     limitedBy: applied.limitedBy,
-    reasons: [...c.reasons, ...applied.reasons],
+    reasons: [...c.reasons, ...c.betReasons, ...applied.reasons],
+    guardReasons: c.reasons,
+    betReasons: c.betReasons,
     events: c.events,
     conditions: c.conditions,
     status: c.status,
     ...(c.scaleDownStabilizationSeconds === undefined
       ? {}
       : { scaleDownStabilizationSeconds: c.scaleDownStabilizationSeconds }),
+    ...(flapTuned === undefined ? {} : { flapTunedSeconds: flapTuned }),
     targets: c.targets,
     forecasts: c.forecasts,
     anomalyCounts,

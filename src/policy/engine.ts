@@ -40,13 +40,17 @@ import {
   valueProposal,
 } from '../core/hpa-arithmetic.ts';
 import { fmtDuration } from '../level5/forecast/holtwinters.ts';
-import { type ShadowOutput, shadowStep, type TailState } from '../level5/shadow.ts';
+import { reactiveProposal, type ShadowOutput, shadowStep, type TailState } from '../level5/shadow.ts';
 import {
+  applyGuards,
   applyLevel5Plan,
   type Level5Output,
+  type Level5Plan,
   type Level5State,
   level5Stage,
   level5Targets,
+  type PlanAt,
+  sizeLoads,
 } from '../level5/stages.ts';
 import { delayScaleToZero } from './scale-to-zero.ts';
 import type {
@@ -221,15 +225,26 @@ function findObservation(observations: MetricObservation[], name: string): Metri
   return undefined;
 }
 
+/**
+ * An AverageValue metric's capacity (spec.metrics[].target.capacity): the load per replica at
+ * which users feel it. Read through a cast until the CRD's generated types carry the field.
+ */
+function capacityOf(m: PolicySpec['metrics'][number]): number | undefined {
+  if (m.target.type !== 'AverageValue') return undefined;
+  const c = parseDecimal(m.target.capacity, Number.NaN);
+  return Number.isFinite(c) && c > 0 ? c : undefined;
+}
+
 function evaluateMetrics(ctx: DecisionContext): void {
   const { spec, current } = ctx;
   const tolerance = tolerancesOf(spec.behavior);
   const ready = ctx.input.readyReplicas;
   const podCount = ready !== undefined && ready > 0 ? ready : current;
   for (const m of spec.metrics) {
-    const target = ctx.targets[m.name] ?? parseDecimal(m.target.value, Number.NaN);
+    const target = parseDecimal(m.target.value, Number.NaN);
     const result: MetricResult = { name: m.name, target, targetType: m.target.type };
-    if (m.target.capacity !== undefined) result.capacity = parseDecimal(m.target.capacity, Number.NaN);
+    const capacity = capacityOf(m);
+    if (capacity !== undefined && capacity >= target) result.capacity = capacity;
     ctx.metrics.push(result);
     const obs = findObservation(ctx.input.observations, m.name);
     let value: number | undefined;
@@ -427,10 +442,11 @@ export function level5Enabled(spec: PolicySpec): boolean {
 /**
  * Level 5 on the reactive proposal. It runs on every tick while a mechanism is enabled, also
  * when an earlier stage already decided (metrics failing, bounds guard), so its detectors see
- * every tick. On such ticks it may only raise a failure hold by the forecast: a seasonal
- * forecast is the one input still worth acting on while the metric is missing, and it never
- * lowers anything. With predictive on, the shadow evaluation decides whether Level 5 acts at
- * all this tick (shadow.ts); standing aside, the tick is the HPA-compatible one.
+ * every tick. Its input guards (the anomaly hold, the ineffective-scaling cap) are not bets and
+ * apply on every tick; its bets (the forecast, the tuned scale-down window, SLO-tuned targets,
+ * an operating point above the target) act only while the shadow evaluation shows the variant
+ * beating the reactive path on the observed load and worse on nothing (shadow.ts). Standing
+ * aside, the tick is the HPA-compatible one with the guards.
  */
 function applyLevel5(ctx: DecisionContext): void {
   const { spec, state, input } = ctx;
@@ -456,49 +472,134 @@ function applyLevel5(ctx: DecisionContext): void {
   ctx.level5 = out;
   state.level5 = out.state;
   for (const e of out.events) ctx.events.push(e);
-  const shadow = spec.predictive?.enabled ? runShadow(ctx, out) : undefined;
-  if (shadow) {
-    out.state.shadow = shadow.state;
-    ctx.shadow = shadow;
-    if (!shadow.acting) {
-      // Standing aside, the spec's window is the one in effect (and the one reported).
-      if (out.scaleDownStabilizationSeconds === undefined) delete state.tunedScaleDownStabilizationSeconds;
-      else state.tunedScaleDownStabilizationSeconds = spec.behavior.scaleDown.stabilizationWindowSeconds;
-      return;
-    }
-  }
-  if (out.scaleDownStabilizationSeconds !== undefined)
-    state.tunedScaleDownStabilizationSeconds = out.scaleDownStabilizationSeconds;
-  else delete state.tunedScaleDownStabilizationSeconds;
-  actOnLevel5(ctx, out);
+  const variants = level5Variants(ctx, out);
+  const shadow = runShadow(ctx, out, variants);
+  out.state.shadow = shadow.state;
+  ctx.shadow = shadow;
+  const variant = variants[shadow.acting - 1];
+  if (variant === undefined) standAside(ctx, out);
+  else actOnLevel5(ctx, out, variant);
 }
 
-function actOnLevel5(ctx: DecisionContext, out: Level5Output): void {
+/** Standing aside: the spec's window (also the one reported) and the input guards only. */
+function standAside(ctx: DecisionContext, out: Level5Output): void {
+  const { spec, state } = ctx;
+  if (out.scaleDownStabilizationSeconds === undefined) delete state.tunedScaleDownStabilizationSeconds;
+  else state.tunedScaleDownStabilizationSeconds = spec.behavior.scaleDown.stabilizationWindowSeconds;
+  if (!ctx.done) applyGuardPlan(ctx, out);
+}
+
+/** The acting variant's scale-down window, recorded while it differs from the spec's or is tuned. */
+function setVariantWindow(ctx: DecisionContext, out: Level5Output, v: Variant): void {
+  const { spec, state } = ctx;
+  if (
+    v.window !== spec.behavior.scaleDown.stabilizationWindowSeconds ||
+    out.scaleDownStabilizationSeconds !== undefined
+  )
+    state.tunedScaleDownStabilizationSeconds = v.window;
+  else delete state.tunedScaleDownStabilizationSeconds;
+}
+
+/** One Level 5 policy the shadow evaluation follows beside the reactive path. */
+interface Variant {
+  name: string;
+  /** AverageValue targets that differ from the spec's (SLO-tuned, or an operating point). */
+  targets: Record<string, number>;
+  forecast: boolean;
+  window: number;
+}
+
+/** Where between the target and the capacity the operating-point variants run. */
+const OPERATING_POINTS = [1 / 6, 1 / 3, 1 / 2];
+
+/**
+ * The Level 5 variants: the enabled mechanisms at the spec's (or SLO-tuned) targets, and, for
+ * metrics with a capacity, the same at operating points between the target and the capacity.
+ * The gate acts with the best one that beats the reactive path and is worse on nothing.
+ */
+function level5Variants(ctx: DecisionContext, out: Level5Output): Variant[] {
+  const { spec } = ctx;
+  const forecast = spec.predictive?.enabled === true;
+  const window = out.scaleDownStabilizationSeconds ?? spec.behavior.scaleDown.stabilizationWindowSeconds;
+  const base: Variant = { name: forecast ? 'forecast' : 'level5', targets: ctx.targets, forecast, window };
+  const variants = [base];
+  // The self-tuning on its own too, so a forecast that loses does not take a tuning that wins with it.
+  if (forecast && out.flapTunedSeconds !== undefined)
+    variants.push({ name: 'tuned', targets: ctx.targets, forecast: false, window: out.flapTunedSeconds });
+  const capped = ctx.metrics.filter((m) => m.capacity !== undefined && m.capacity > m.target);
+  if (capped.length === 0) return variants;
+  for (const f of OPERATING_POINTS) {
+    const targets: Record<string, number> = { ...ctx.targets };
+    for (const m of capped) {
+      const t = ctx.targets[m.name] ?? m.target;
+      targets[m.name] = t + f * ((m.capacity as number) - t);
+    }
+    const pct = Math.round((100 * (targets[capped[0]?.name ?? ''] ?? 0)) / (capped[0]?.capacity ?? 1));
+    variants.push({ name: `${base.name}@${pct}%`, targets, forecast, window });
+  }
+  return variants;
+}
+
+/** A variant's proposal on a path at `current` replicas (`ready` of them ready), from the reactive one there. */
+function variantProposal(plan: Level5Plan, v: Variant, reactive: number, at: PlanAt) {
+  const allLoads = plan.sizing.metrics.every((m) => plan.loads[m.name] !== undefined);
+  const retargeted = Object.keys(v.targets).length > 0 && allLoads;
+  const base = retargeted ? (sizeLoads(plan, plan.loads, at) ?? reactive) : reactive;
+  return applyLevel5Plan(v.forecast ? plan : { ...plan, forecast: undefined }, base, at);
+}
+
+/** The input guards (anomaly hold, ineffective-scaling cap) on the acting path's proposal, with their reasons. */
+function applyGuardPlan(ctx: DecisionContext, out: Level5Output): void {
+  const at: PlanAt = { current: ctx.current, ready: ctx.input.readyReplicas ?? ctx.current };
+  const applied = applyLevel5Plan({ ...out.plan, forecast: undefined }, ctx.replicas, at);
+  setProposal(ctx, applied.proposal);
+  for (let i = applied.limitedBy.length - 1; i >= 0; i--)
+    ctx.applied.push(applied.limitedBy[i] as LimitReason);
+  for (const r of [...out.guardReasons, ...applied.reasons]) ctx.notes.push(r);
+}
+
+function setProposal(ctx: DecisionContext, proposal: number): void {
+  // The forecast's count on extreme metrics (1e15 against a target of 0.1) saturates; a
+  // finite integer keeps the recommendation history JSON-stable.
+  const proposed = replicaCount(proposal, ctx.replicas);
+  if (proposed === ctx.replicas) return;
+  ctx.replicas = proposed;
+  ctx.proposal = proposed;
+}
+
+function actOnLevel5(ctx: DecisionContext, out: Level5Output, v: Variant): void {
+  setVariantWindow(ctx, out, v);
   const last = ctx.applied[ctx.applied.length - 1];
   const failureHold = last === 'MetricsUnavailable' || last === 'MetricFailureHoldsScaleDown';
+  const at: PlanAt = {
+    current: ctx.current,
+    ready: ctx.input.readyReplicas ?? ctx.current,
+    targets: v.targets,
+  };
+  const applied = variantProposal(out.plan, v, ctx.replicas, at);
   if (ctx.done) {
-    if (!(failureHold && out.limitedBy.includes('Forecast') && out.proposal > ctx.replicas)) return;
+    if (!(failureHold && applied.limitedBy.includes('Forecast') && applied.proposal > ctx.replicas)) return;
     // The forecast raises a failure hold; the rate limits, cooldowns and bounds still apply.
     ctx.done = false;
   }
-  // The forecast's count on extreme metrics (1e15 against a target of 0.1) saturates; a
-  // finite integer keeps the recommendation history JSON-stable.
-  const proposed = replicaCount(out.proposal, ctx.replicas);
-  if (proposed !== ctx.replicas) {
-    ctx.replicas = proposed;
-    ctx.proposal = proposed;
-  }
-  // Level 5 lists its main reason first; `applied` is in application order (last = main).
-  for (let i = out.limitedBy.length - 1; i >= 0; i--) ctx.applied.push(out.limitedBy[i] as LimitReason);
-  for (const r of out.reasons) ctx.notes.push(r);
+  setProposal(ctx, applied.proposal);
+  for (let i = applied.limitedBy.length - 1; i >= 0; i--)
+    ctx.applied.push(applied.limitedBy[i] as LimitReason);
+  const retargeted = Object.entries(v.targets).map(([m, t]) => `${m} sized at ${fmtNumber(t)}/replica`);
+  if (retargeted.length > 0) ctx.notes.push(`Level 5 (${v.name}): ${retargeted.join(', ')}`);
+  for (const r of [...out.guardReasons, ...out.betReasons, ...applied.reasons]) ctx.notes.push(r);
 }
 
-/** The shadow evaluation: score the acting and the virtual path, and set the gate. */
-function runShadow(ctx: DecisionContext, out: Level5Output): ShadowOutput {
+/** The shadow evaluation: score the reactive path and every Level 5 variant, and set the gate. */
+function runShadow(ctx: DecisionContext, out: Level5Output, variants: Variant[]): ShadowOutput {
   const { spec, state, input } = ctx;
-  const trusted =
-    ctx.metrics.every((m) => m.value !== undefined) && !out.limitedBy.includes('AnomalyHeld') && !ctx.done;
+  const trusted = ctx.metrics.every((m) => m.value !== undefined) && out.plan.held === undefined && !ctx.done;
   const l5 = state.level5 as Level5State;
+  const tol = tolerancesOf(spec.behavior);
+  const pods =
+    input.readyReplicas !== undefined && input.readyReplicas > 0 ? input.readyReplicas : ctx.current;
+  const reactiveAt = (current: number, ready: number) =>
+    reactiveProposal(ctx.metrics, pods, current, ready, tol);
   return shadowStep({
     spec,
     now: ctx.now,
@@ -506,8 +607,18 @@ function runShadow(ctx: DecisionContext, out: Level5Output): ShadowOutput {
     readyReplicas: input.readyReplicas ?? ctx.current,
     metrics: ctx.metrics,
     trusted,
-    level5Proposal: (reactive) => applyLevel5Plan(out.plan, reactive).proposal,
-    level5DownWindow: out.scaleDownStabilizationSeconds ?? spec.behavior.scaleDown.stabilizationWindowSeconds,
+    names: ['reactive', ...variants.map((v) => v.name)],
+    proposals: [
+      (current, ready) => applyGuards(out.plan, reactiveAt(current, ready), { current, ready }),
+      ...variants.map(
+        (v) => (current: number, ready: number) =>
+          variantProposal(out.plan, v, reactiveAt(current, ready), { current, ready, targets: v.targets })
+            .proposal,
+      ),
+    ],
+    windows: [spec.behavior.scaleDown.stabilizationWindowSeconds, ...variants.map((v) => v.window)],
+    // ForecastOnly: the forecast is a dry run; the other bets may still act.
+    canAct: [true, ...variants.map((v) => !(v.forecast && spec.predictive?.mode === 'ForecastOnly'))],
     startupSeconds: out.startupSeconds,
     actualTail: tailOf(state),
     tail: (tail, proposal, current, window) => runTail(spec, tail, proposal, current, ctx.now, window),
@@ -693,14 +804,15 @@ function finish(ctx: DecisionContext): EngineOutput {
     decision.forecasts = l5.forecasts;
     decision.anomalyCounts = l5.anomalyCounts;
     decision.ineffectiveCount = l5.ineffectiveCount;
-    if (ctx.shadow) reportShadow(decision, ctx.shadow.scores, ctx.shadow.decided, ctx.spec);
+    if (ctx.shadow) reportShadow(decision, ctx.shadow, ctx.spec);
   }
   return { decision, state };
 }
 
 /** The scores into status.forecast.evaluation, and ForecastReady=False NotBeneficial while standing aside. */
-function reportShadow(decision: Decision, live: ShadowScores, scores: ShadowScores, spec: PolicySpec): void {
-  decision.evaluation = live;
+function reportShadow(decision: Decision, shadow: ShadowOutput, spec: PolicySpec): void {
+  const scores = shadow.decided;
+  decision.evaluation = shadow.scores;
   const f = decision.status?.forecast;
   if (f) {
     f.evaluation = {
@@ -711,8 +823,8 @@ function reportShadow(decision: Decision, live: ShadowScores, scores: ShadowScor
       reactive: { ...scores.reactive },
     };
   }
-  // ForecastOnly never acts on the forecast: its scores are a dry run, not a reason to stand aside.
-  if (scores.acting || spec.predictive?.mode === 'ForecastOnly') return;
+  // ForecastOnly never acts: its gate's verdict says whether the forecast would pay if it did.
+  if (scores.acting || (spec.predictive?.mode === 'ForecastOnly' && shadow.wouldAct)) return;
   const conditions = decision.conditions ?? [];
   const i = conditions.findIndex((c) => c.type === 'ForecastReady');
   const ready = conditions[i];
@@ -743,7 +855,7 @@ function reasonSentence(ctx: DecisionContext, desired: number): string {
   const parts: string[] = [];
   for (let i = 0; i < ctx.metrics.length; i++) {
     const r = ctx.metrics[i] as MetricResult;
-    const rawTarget = ctx.targets[r.name] ?? ctx.spec.metrics[i]?.target.value;
+    const rawTarget = ctx.spec.metrics[i]?.target.value;
     parts.push(metricText(r, rawTarget, tolerancesOf(ctx.spec.behavior)));
   }
   let s = parts.join(', ');

@@ -125,23 +125,43 @@ export function readStoredState(stored: unknown): StoredRead {
 
 /** The state without what a restart rebuilds, and with runs of equal recommendations compacted. */
 export function compactState(state: EngineState): EngineState {
-  const recs = state.recommendations ?? [];
-  const kept: EngineState['recommendations'] = [];
-  for (let i = 0; i < recs.length; i++) {
-    const r = recs[i]!;
-    const later = recs[i + 1];
-    // Recommendations are appended in time order; in each run of equal ones only the newest
-    // can ever decide a stabilization window (max/min over the window).
-    if (later && later.replicas === r.replicas) continue;
-    kept.push(r);
-  }
   const { times: _derived, ...rest } = state;
-  const out: EngineState = { ...rest, recommendations: kept };
+  const out: EngineState = { ...rest, recommendations: compactRecommendations(state.recommendations ?? []) };
   if (isObj(state.level5)) {
     const { forecast: _rebuilt, ...level5 } = state.level5;
-    out.level5 = { ...roundFractions(level5), forecast: {} };
+    out.level5 = { ...roundFractions(compactShadowTails(level5)), forecast: {} };
   }
   return out;
+}
+
+/**
+ * Recommendations are appended in time order; in each run of equal ones only the newest can
+ * ever decide a stabilization window (max/min over the window), so the others are not stored.
+ */
+function compactRecommendations<R extends { replicas: number }>(recs: readonly R[]): R[] {
+  return recs.filter((r, i) => recs[i + 1]?.replicas !== r.replicas);
+}
+
+/**
+ * The shadow evaluation's virtual paths keep a stabilization history of their own
+ * (level5.shadow.virt[path].tail), compacted by the same rule: with a few variants followed,
+ * theirs took more bytes than the rest of the state.
+ */
+function compactShadowTails(level5: Record<string, unknown>): Record<string, unknown> {
+  const shadow = level5.shadow;
+  if (!isObj(shadow) || !isObj(shadow.virt)) return level5;
+  const virt: Record<string, unknown> = {};
+  for (const [path, v] of Object.entries(shadow.virt)) {
+    const recs = isObj(v) && isObj(v.tail) ? v.tail.recommendations : undefined;
+    virt[path] =
+      Array.isArray(recs) && isObj(v) && isObj(v.tail)
+        ? {
+            ...v,
+            tail: { ...v.tail, recommendations: compactRecommendations(recs as Array<{ replicas: number }>) },
+          }
+        : v;
+  }
+  return { ...level5, shadow: { ...shadow, virt } };
 }
 
 /** Significant digits kept of a fraction in the stored Level 5 state. */

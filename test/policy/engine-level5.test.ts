@@ -12,7 +12,14 @@ import { autopilotSpec } from '../support/autopilot.ts';
 
 const T0 = 1_700_000_000_000;
 /** A shadow evaluation whose gate is open: Level 5 acts. */
-const ACTING = { v: 1, acting: true, buckets: [], dir: 0 } as const satisfies ShadowState;
+const ACTING: ShadowState = {
+  v: 2,
+  acting: 1,
+  names: ['reactive', 'forecast'],
+  virt: {},
+  buckets: [],
+  dir: 0,
+};
 const TICK = 15_000;
 
 /** The shared validated spec (target 10 per replica, max 50) with `extra` on top. */
