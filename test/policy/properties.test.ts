@@ -9,7 +9,11 @@ import fc from 'fast-check';
 import type { RatePolicy } from '../../src/core/hpa-arithmetic.ts';
 import { decide } from '../../src/policy/engine.ts';
 import type { EngineState, MetricObservation, PolicySpec } from '../../src/policy/types.ts';
+import { FUZZ_SEED } from '../fuzz/arbitraries.ts';
 import { makeSpec, T0 } from './helpers.ts';
+
+// Fixed, so a failure reproduces (fast-check prints the seed with the counterexample).
+fc.configureGlobal({ seed: FUZZ_SEED });
 
 const RUNS = 300;
 
@@ -310,14 +314,18 @@ describe('policy engine properties', () => {
   it('a state serialised to JSON and back gives the same next decision', () => {
     fc.assert(
       fc.property(specArb({ fallback: true }), ticksArb(true), (spec, ticks) => {
+        let compared = 0;
         run(spec, Math.max(spec.minReplicas, 1), ticks, (input) => {
+          // The first tick has no state yet; every later one must be compared.
           if (input.state === undefined) return;
+          compared++;
           const revived = JSON.parse(JSON.stringify(input.state)) as EngineState;
           const base = { spec, observations: input.obs, currentReplicas: input.current, now: input.now };
           const a = decide({ ...base, state: input.state });
           const b = decide({ ...base, state: revived });
           assert.deepEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
         });
+        assert.equal(compared, ticks.length - 1, 'every tick after the first carried a state');
       }),
       { numRuns: RUNS },
     );
@@ -327,7 +335,8 @@ describe('policy engine properties', () => {
     fc.assert(
       fc.property(specArb({ fallback: true }), ticksArb(true), (spec, ticks) => {
         const { state, now } = run(spec, Math.max(spec.minReplicas, 1), ticks);
-        if (state === undefined) return;
+        // At least one tick ran (ticksArb), so there is a state to check.
+        assert.ok(state, 'a state after the ticks');
         const b = spec.behavior;
         const window =
           Math.max(b.scaleUp.stabilizationWindowSeconds, b.scaleDown.stabilizationWindowSeconds) * 1000;
