@@ -127,20 +127,25 @@ const TRADE_MISS_COST = Number(values['trade-miss-cost']);
 /** Targets (share of capacity) below the user's at which the HPA traces the reactive trade-off line. */
 const LOWER_TARGETS = [0.65, 0.6, 0.55, 0.5];
 
-function rpsMetric(target: number) {
+function rpsMetric(target: number, capacity?: number) {
+  const decimal = (x: number) => String(Number(x.toFixed(3)));
   return {
     name: 'rps',
     query: 'sum(rate(http_requests_total[1m])) * 60',
-    target: { type: 'AverageValue', value: String(Number(target.toFixed(3))) },
+    target: {
+      type: 'AverageValue',
+      value: decimal(target),
+      ...(capacity === undefined ? {} : { capacity: decimal(capacity) }),
+    },
   };
 }
 
 /** The user-like policy: the three switches on, nothing else set (bar an exchange rate for a look). */
-function userPolicy(target: number, missCost = HEADLINE_MISS_COST): PolicySpec {
+function userPolicy(target: number, missCost = HEADLINE_MISS_COST, capacity?: number): PolicySpec {
   return validatedPolicySpec(
     {
       maxReplicas: 100,
-      metrics: [rpsMetric(target)],
+      metrics: [rpsMetric(target, capacity)],
       predictive: { enabled: true, ...(missCost === undefined ? {} : { missCostReplicaSeconds: missCost }) },
       anomaly: { enabled: true },
       autotune: { enabled: true },
@@ -228,13 +233,14 @@ function capacityOf(t: NamedTrace): number {
   return Math.max(1e-6, peak / PEAK_REPLICAS);
 }
 
-function runOne(t: NamedTrace, startupSeconds: number, keepSeries = false): Row {
+/** capacityStated: the policy also says where a miss starts (`target.capacity`, what a replica serves). */
+function runOne(t: NamedTrace, startupSeconds: number, keepSeries = false, capacityStated = false): Row {
   const capacity = capacityOf(t);
   const started = performance.now();
   const sim = simulate({
     trace: t.trace,
     traceName: t.name,
-    spec: userPolicy(TARGET_SHARE * capacity),
+    spec: userPolicy(TARGET_SHARE * capacity, HEADLINE_MISS_COST, capacityStated ? capacity : undefined),
     capacity,
     startupSeconds,
   });
@@ -420,6 +426,39 @@ for (const s of startups) {
     );
   }
   byStartup.set(s, rows);
+}
+// The same with the capacity stated in the policy (issue 19's headline setting).
+const byStartupCapacity = new Map<number, Row[]>();
+for (const s of startups) {
+  const rows = traces.map((t) => runOne(t, s, false, true));
+  for (const row of rows)
+    process.stdout.write(
+      `${row.trace} start-up ${s}s, capacity stated: replica-min ${f3(row.ratios.replicaMinutes)}, under-prov ${f3(row.ratios.underProvisionedMinutes)}, reversals ${f3(row.ratios.directionReversals)}, Level 5 acting ${actingShare(row)}\n`,
+    );
+  byStartupCapacity.set(s, rows);
+}
+const mainCapacity = byStartupCapacity.get(startups[0] as number) ?? [];
+
+/** Issue 19's goals with the capacity stated, on every trace. */
+function capacityGoals(rows: Row[]): Array<{ goal: string; met: boolean; detail: string }> {
+  const w = worst(rows);
+  return [
+    {
+      goal: 'replica-minutes <= 1.00 x hpa-default',
+      met: w.replicaMinutes <= 1,
+      detail: `worst ${f3(w.replicaMinutes)}`,
+    },
+    {
+      goal: 'reversals <= 1.00 x hpa-default',
+      met: w.directionReversals <= 1,
+      detail: `worst ${f3(w.directionReversals)}`,
+    },
+    {
+      goal: 'under-provisioned minutes <= 0.67 x hpa-default',
+      met: w.underProvisionedMinutes <= 0.67,
+      detail: `worst ${f3(w.underProvisionedMinutes)}`,
+    },
+  ];
 }
 const main = byStartup.get(startups[0] as number) ?? [];
 const lines = traces.map((t, i) => reactiveLine(t, startups[0] as number, (main[i] as Row).hpa));
@@ -778,6 +817,23 @@ const md = [
       '',
     ];
   }),
+  `## Start-up ${startups[0]} s, capacity stated`,
+  '',
+  `The same policy with \`target.capacity\` set to what a replica serves (the miss line; the target stays ${TARGET_SHARE * 100} % of it), so Level 5 may run between the target and the capacity where its shadow score beats the reactive path.`,
+  '',
+  ...tableLines(mainCapacity),
+  '',
+  ...startups.slice(1).flatMap((s) => {
+    const w = worst(byStartupCapacity.get(s) ?? []);
+    return [
+      `Worst row with ${s} s start-up, capacity stated: replica-min ${f3(w.replicaMinutes)}, under-prov ${f3(w.underProvisionedMinutes)}, reversals ${f3(w.directionReversals)}.`,
+      '',
+    ];
+  }),
+  '## Goals (issue 19, capacity stated)',
+  '',
+  ...capacityGoals(mainCapacity).map((g) => `- ${g.met ? 'MET' : 'NOT MET'}: ${g.goal} (${g.detail})`),
+  '',
   '## Goals (issue 10)',
   '',
   ...goals(main).map((g) => `- ${g.met ? 'MET' : 'NOT MET'}: ${g.goal} (${g.detail})`),
@@ -815,6 +871,14 @@ writeFileSync(
         worst: worst(byStartup.get(s) ?? []),
       })),
       goals: goals(main),
+      capacityStated: {
+        runs: startups.map((s) => ({
+          startupSeconds: s,
+          rows: byStartupCapacity.get(s)?.map(withoutSeries),
+          worst: worst(byStartupCapacity.get(s) ?? []),
+        })),
+        goals: capacityGoals(mainCapacity),
+      },
       ...(trades.length === 0 ? {} : { tradeOff: { missCostReplicaSeconds: TRADE_MISS_COST, rows: trades } }),
       foresight: foresights,
       forecasterSeasons: seasonRows,
