@@ -4,8 +4,10 @@
 KUBE_VERSION=v1.35.4
 KUBE_STAGING_VERSION=v0.35.4
 KWOK_VERSION=v0.8.0
-# Helm, for the chart in charts/tidemark (helm lint / template / install tests).
-HELM_VERSION=v3.22.0
+# Helm, for the chart in charts/tidemark (helm lint / template / install tests):
+# an approved release (v3.22.0 is served by the module proxy but not approved).
+# 3.17 or later: the README's install uses --take-ownership.
+HELM_VERSION=v3.21.4
 # etcd is built from the version KUBE_VERSION's go.mod pins its etcd client to
 # (go.etcd.io/etcd/server/v3, also pinned by sandbox/k8s/go.sum). Debian's
 # etcd-server (3.4.23) predates the minimum Kubernetes >= 1.31 documents

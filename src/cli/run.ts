@@ -214,7 +214,9 @@ async function runOperator(opts: RunOptions): Promise<void> {
   collectDefaultMetrics({ register: op.metrics.registry });
   // Every replica serves conversion, leader or not; started first so the CRD's
   // v1alpha1 clients are served while this replica waits for the Lease.
-  const webhook = opts.webhook ? await makeWebhook(opts, leaseNamespace(undefined), log) : undefined;
+  const webhook = opts.webhook
+    ? await makeWebhook(opts, leaseNamespace(undefined), log, op.metrics.registry)
+    : undefined;
   const webhookStarted = webhook?.start().catch((err: unknown) => {
     log.error({ err: String(err) }, 'conversion webhook failed to start');
   });

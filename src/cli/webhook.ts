@@ -2,6 +2,7 @@
 // --webhook flags of `tidemark run`, which serves it from every operator replica.
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ClientConfig, ConversionWebhook } from '../webhook/webhook.ts';
 
 export const CRD_NAME = 'scalingpolicies.tidemark.dev';
@@ -98,17 +99,23 @@ export function webhookEndpoint(
   };
 }
 
-/** Builds the webhook from the flags (loaded lazily: `validate` and `simulate` need none of it). */
+/**
+ * Builds the webhook from the flags (loaded lazily: `validate` and `simulate` need none of it).
+ * With the operator's registry, its series are served on the operator's metrics port.
+ */
 export async function makeWebhook(
   f: WebhookFlags,
   ownNamespace: string,
   log: Logger,
+  registry?: Registry,
 ): Promise<ConversionWebhook> {
-  const [{ KubeConfig }, { httpTransport }, { ConversionWebhook }] = await Promise.all([
-    import('@kubernetes/client-node'),
-    import('../kube/api-client.ts'),
-    import('../webhook/webhook.ts'),
-  ]);
+  const [{ KubeConfig }, { httpTransport }, { ConversionWebhook }, { createWebhookMetrics }] =
+    await Promise.all([
+      import('@kubernetes/client-node'),
+      import('../kube/api-client.ts'),
+      import('../webhook/webhook.ts'),
+      import('../metrics/registry.ts'),
+    ]);
   const kc = new KubeConfig();
   kc.loadFromDefault();
   const { clientConfig, hosts } = webhookEndpoint(f, ownNamespace);
@@ -124,6 +131,7 @@ export async function makeWebhook(
     hosts,
     recheckMs: f.webhookRecheckSeconds * 1000,
     certSource: f.webhookCerts,
+    ...(registry ? { metrics: createWebhookMetrics(registry) } : {}),
   });
 }
 
@@ -175,6 +183,13 @@ export function registerMigrateCommand(program: Command): void {
       'rewrite every ScalingPolicy in the storage version, then set the CRD status.storedVersions to just that version',
     )
     .action(async () => {
-      await runMigration();
+      const [{ MigrationForbiddenError }, { UserError }] = await Promise.all([
+        import('../webhook/migrate.ts'),
+        import('./policy-file.ts'),
+      ]);
+      // A missing grant is the user's to fix: one line and exit 2, not a stack trace.
+      await runMigration().catch((err: unknown) => {
+        throw err instanceof MigrationForbiddenError ? new UserError(err.message) : err;
+      });
     });
 }

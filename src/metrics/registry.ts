@@ -269,3 +269,62 @@ export function observeEvaluation(
     m.autopilotScore.set({ ...labels, path, score: 'reversals' }, p.reversals);
   }
 }
+
+/** Which of the webhook's certificates an expiry series is about. */
+export type WebhookCertificate = 'serving' | 'ca';
+
+/**
+ * The conversion webhook's series, on the operator's registry so that they are served on its
+ * metrics port (docs/operator.md lists them). Created only where the webhook runs.
+ */
+export interface WebhookMetrics {
+  /** Every request to /convert, by the HTTP code answered (`aborted`: body over the limit). */
+  requests: Counter<'code'>;
+  /** Objects converted, by the version they came in and the one they went out in. */
+  conversions: Counter<'from_version' | 'to_version'>;
+  /** Reviews answered Failure: `malformed` (not a usable review), `conversion`, `too_large`. */
+  failures: Counter<'reason'>;
+  /** From the request's arrival to the end of the answer. */
+  duration: Histogram<string>;
+  /** The notAfter (ms since the epoch) the expiry series counts down to. */
+  setCertificate(certificate: WebhookCertificate, notAfterMs: number): void;
+}
+
+export function createWebhookMetrics(registry: Registry, now: () => number = Date.now): WebhookMetrics {
+  const { counter, registers } = factories(registry);
+  const notAfter = new Map<WebhookCertificate, number>();
+  // Seconds left, computed when scraped: a value set at load time would stand still.
+  new Gauge<'certificate'>({
+    name: 'tidemark_webhook_certificate_expiry_seconds',
+    help: "Seconds until the notAfter of the webhook's serving certificate and of the CA that issued it.",
+    labelNames: ['certificate'],
+    registers,
+    collect() {
+      for (const [certificate, ms] of notAfter) this.set({ certificate }, (ms - now()) / 1000);
+    },
+  });
+  return {
+    requests: counter('tidemark_webhook_requests_total', 'Conversion webhook requests by HTTP code.', [
+      'code',
+    ] as const),
+    conversions: counter(
+      'tidemark_webhook_conversions_total',
+      'Objects the conversion webhook converted, by from and to version.',
+      ['from_version', 'to_version'] as const,
+    ),
+    failures: counter(
+      'tidemark_webhook_failures_total',
+      'Conversion requests answered with a Failure, by reason (malformed, conversion, too_large).',
+      ['reason'] as const,
+    ),
+    duration: new Histogram({
+      name: 'tidemark_webhook_request_duration_seconds',
+      help: 'Conversion webhook request latency, from arrival to the end of the answer.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    setCertificate(certificate, ms) {
+      notAfter.set(certificate, ms);
+    },
+  };
+}

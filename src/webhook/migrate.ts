@@ -3,7 +3,15 @@
 // may stop serving the old one. A no-op update is enough: the API server encodes the object
 // in the storage version when it writes it back (what kube-storage-version-migrator does).
 // Idempotent: a second run rewrites the same objects again and sets the same list.
-import { encode, isConflict, isNotFound, type KubeTransport, listPages } from '../kube/api-client.ts';
+import {
+  encode,
+  isConflict,
+  isNotFound,
+  KubeApiError,
+  type KubeRequest,
+  type KubeTransport,
+  listPages,
+} from '../kube/api-client.ts';
 
 export interface MigrateOptions {
   transport: KubeTransport;
@@ -33,7 +41,63 @@ interface Item {
 
 const CONFLICT_RETRIES = 5;
 
-export async function migrateStorage(o: MigrateOptions): Promise<MigrateResult> {
+/**
+ * A 403 during the migration, said as the one RBAC grant it lacks. The shipped RBAC does not
+ * grant the migration's writes (update on every ScalingPolicy, patch of the CRD's status): a
+ * one-off step after an upgrade is no reason to give the operator those rights for good.
+ */
+export class MigrationForbiddenError extends Error {
+  override name = 'MigrationForbiddenError';
+}
+
+const VERBS: Record<KubeRequest['method'], string> = {
+  GET: 'get',
+  POST: 'create',
+  PUT: 'update',
+  PATCH: 'patch',
+  DELETE: 'delete',
+};
+const CLUSTER_SCOPED = new Set(['customresourcedefinitions']);
+
+/** The RBAC grant a request needs, in the words of a rule: verb, resource, group, name, scope. */
+export function grantOf(req: KubeRequest): string {
+  const segs = (req.path.split('?')[0] ?? '').split('/').filter(Boolean);
+  const group = segs[0] === 'apis' ? segs[1]! : '';
+  let rest = segs.slice(segs[0] === 'apis' ? 3 : 2);
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length > 2) {
+    namespace = decodeURIComponent(rest[1]!);
+    rest = rest.slice(2);
+  }
+  const [resource, name, sub] = rest;
+  const verb = req.method === 'GET' && name === undefined ? 'list' : VERBS[req.method];
+  const scope = namespace
+    ? `in namespace ${namespace}`
+    : CLUSTER_SCOPED.has(resource ?? '')
+      ? '(cluster-scoped)'
+      : 'in every namespace (a ClusterRole)';
+  const named = name === undefined ? '' : ` named ${decodeURIComponent(name)}`;
+  return `\`${verb}\` on ${resource}${sub ? `/${sub}` : ''} in API group ${group || '"" (core)'}${named} ${scope}`;
+}
+
+/** The transport, with a 403 turned into the one line that names the missing grant. */
+function sayingMissingGrants(transport: KubeTransport): KubeTransport {
+  return async (req) => {
+    try {
+      return await transport(req);
+    } catch (err) {
+      if (!(err instanceof KubeApiError) || err.status !== 403) throw err;
+      throw new MigrationForbiddenError(
+        `storage migration needs ${grantOf(req)}, which the identity it runs as is not granted (403 Forbidden): ` +
+          "grant it for the migration (docs/install.md, 'Storage migration') or run `tidemark migrate-storage` " +
+          "with a cluster administrator's kubeconfig",
+      );
+    }
+  };
+}
+
+export async function migrateStorage(options: MigrateOptions): Promise<MigrateResult> {
+  const o = { ...options, transport: sayingMissingGrants(options.transport) };
   const crdPath = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encode(o.crdName)}`;
   const crd = (await o.transport({ method: 'GET', path: crdPath })) as Crd;
   const storage = crd.spec.versions.find((v) => v.storage)?.name;

@@ -6,6 +6,10 @@ import { convertPolicy } from '../crd/version-conversion.ts';
 export interface ReviewAnswer {
   /** HTTP status: 200 for any review the API server sent (its result says Failed), 400 for what is not one. */
   status: number;
+  /** Why the result says Failure: not a usable review, or an object that would not convert. */
+  failure?: 'malformed' | 'conversion';
+  /** One entry per object converted (none on a failure), by version: what the metrics count. */
+  conversions: Array<{ from: string; to: string }>;
   body: {
     apiVersion: 'apiextensions.k8s.io/v1';
     kind: 'ConversionReview';
@@ -22,9 +26,10 @@ function answer(
   uid: string,
   result: ReviewAnswer['body']['response']['result'],
   objects?: unknown[],
-) {
+): ReviewAnswer {
   return {
     status,
+    conversions: [],
     body: {
       apiVersion: 'apiextensions.k8s.io/v1' as const,
       kind: 'ConversionReview' as const,
@@ -33,30 +38,49 @@ function answer(
   };
 }
 
+function failed(
+  status: number,
+  uid: string,
+  failure: ReviewAnswer['failure'],
+  message: string,
+): ReviewAnswer {
+  return { ...answer(status, uid, { status: 'Failure', message }), failure };
+}
+
+/** The version part of an object's apiVersion (`v1alpha1` of `tidemark.dev/v1alpha1`). */
+function versionOf(apiVersion: unknown): string {
+  return typeof apiVersion === 'string' ? (apiVersion.split('/').pop() ?? apiVersion) : 'unknown';
+}
+
 /** Answers one ConversionReview, given as the request body's text. */
 export function handleConversionReview(text: string): ReviewAnswer {
   let review: unknown;
   try {
     review = JSON.parse(text);
   } catch (err) {
-    return answer(400, '', { status: 'Failure', message: `request is not JSON: ${(err as Error).message}` });
+    return failed(400, '', 'malformed', `request is not JSON: ${(err as Error).message}`);
   }
   const request = (review as { request?: unknown } | null)?.request as
     | { uid?: unknown; desiredAPIVersion?: unknown; objects?: unknown }
     | undefined;
   const kind = (review as { kind?: unknown } | null)?.kind;
   if (kind !== 'ConversionReview' || typeof request !== 'object' || request === null) {
-    return answer(400, '', { status: 'Failure', message: 'not a ConversionReview with a request' });
+    return failed(400, '', 'malformed', 'not a ConversionReview with a request');
   }
   const uid = typeof request.uid === 'string' ? request.uid : '';
   if (typeof request.desiredAPIVersion !== 'string' || !Array.isArray(request.objects)) {
-    return answer(200, uid, { status: 'Failure', message: 'request needs desiredAPIVersion and objects' });
+    return failed(200, uid, 'malformed', 'request needs desiredAPIVersion and objects');
   }
   const desired = request.desiredAPIVersion;
   try {
     const converted = request.objects.map((o) => convertPolicy(o, desired));
-    return answer(200, uid, { status: 'Success' }, converted);
+    const to = versionOf(desired);
+    const conversions = request.objects.map((o) => ({
+      from: versionOf((o as { apiVersion?: unknown } | null)?.apiVersion),
+      to,
+    }));
+    return { ...answer(200, uid, { status: 'Success' }, converted), conversions };
   } catch (err) {
-    return answer(200, uid, { status: 'Failure', message: (err as Error).message });
+    return failed(200, uid, 'conversion', (err as Error).message);
   }
 }

@@ -4,11 +4,21 @@
 // with the Secret's CA. Every replica runs all of it (not only the leader), so conversion
 // never waits for an election; replicas race only on writes, which resourceVersion settles:
 // the loser reads the winner's Secret on its next pass.
+import { X509Certificate } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { encode, isAlreadyExists, isConflict, isNotFound, type KubeTransport } from '../kube/api-client.ts';
-import { type CertBundle, type CertPolicy, DEFAULT_CERT_POLICY, issue, planCertificates } from './certs.ts';
+import type { WebhookMetrics } from '../metrics/registry.ts';
+import {
+  type CertBundle,
+  type CertPolicy,
+  DEFAULT_CERT_POLICY,
+  issue,
+  pemBlocks,
+  planCertificates,
+} from './certs.ts';
 import { handleConversionReview } from './review.ts';
 
 export const CONVERT_PATH = '/convert';
@@ -40,6 +50,8 @@ export interface WebhookOptions {
   certSource?: 'self' | 'external';
   certPolicy?: Partial<Omit<CertPolicy, 'hosts'>>;
   now?: () => number;
+  /** The operator's registry's webhook series (createWebhookMetrics); none: nothing is counted. */
+  metrics?: WebhookMetrics;
 }
 
 const SECRET_KEYS = ['ca.crt', 'ca.key', 'tls.crt', 'tls.key'] as const;
@@ -135,22 +147,10 @@ export class ConversionWebhook {
         res.writeHead(404).end();
         return;
       }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BODY_BYTES) req.destroy();
-        else chunks.push(c);
-      });
-      req.on('end', () => {
-        const out = handleConversionReview(Buffer.concat(chunks).toString('utf8'));
-        if (out.body.response.result.status !== 'Success') {
-          this.#o.log.warn({ message: out.body.response.result.message }, 'conversion failed');
-        }
-        res.writeHead(out.status, { 'content-type': 'application/json' }).end(JSON.stringify(out.body));
-      });
+      this.#convert(req, res);
     });
     this.#serving = bundle['tls.crt'];
+    this.#observeCertificates(bundle);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.#o.port, this.#o.host, () => {
@@ -164,11 +164,58 @@ export class ConversionWebhook {
     this.#o.log.info({ port: this.#port }, 'conversion webhook serving');
   }
 
+  /** One ConversionReview: read the body (up to the limit), answer it, count what happened. */
+  #convert(req: IncomingMessage, res: ServerResponse): void {
+    const m = this.#o.metrics;
+    const started = performance.now();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
+      else if (!req.destroyed) {
+        req.destroy();
+        m?.requests.inc({ code: 'aborted' });
+        m?.failures.inc({ reason: 'too_large' });
+      }
+    });
+    req.on('end', () => {
+      const out = handleConversionReview(Buffer.concat(chunks).toString('utf8'));
+      if (out.failure) {
+        this.#o.log.warn({ message: out.body.response.result.message }, 'conversion failed');
+        m?.failures.inc({ reason: out.failure });
+      }
+      for (const c of out.conversions) m?.conversions.inc({ from_version: c.from, to_version: c.to });
+      res.writeHead(out.status, { 'content-type': 'application/json' }).end(JSON.stringify(out.body));
+      m?.requests.inc({ code: String(out.status) });
+      m?.duration.observe((performance.now() - started) / 1000);
+    });
+  }
+
+  /** What the expiry series count down to: the served certificate and the CA in the bundle that issued it. */
+  #observeCertificates(bundle: Served): void {
+    const m = this.#o.metrics;
+    if (!m) return;
+    try {
+      const [servingPem] = pemBlocks(bundle['tls.crt']);
+      const serving = new X509Certificate(servingPem ?? '');
+      m.setCertificate('serving', serving.validToDate.getTime());
+      const issuer = pemBlocks(bundle['ca.crt'])
+        .map((pem) => new X509Certificate(pem))
+        .find((ca) => serving.checkIssued(ca));
+      if (issuer) m.setCertificate('ca', issuer.validToDate.getTime());
+    } catch (err) {
+      // The server already loaded these, so this is not expected; the series then keep their last value.
+      this.#o.log.warn({ err: String(err) }, 'webhook certificate expiry not read');
+    }
+  }
+
   /** A new certificate in the Secret is served from the next TLS handshake on. */
   #load(bundle: Served): void {
     if (!this.#server || bundle['tls.crt'] === this.#serving) return;
     this.#server.setSecureContext({ cert: bundle['tls.crt'], key: bundle['tls.key'] });
     this.#serving = bundle['tls.crt'];
+    this.#observeCertificates(bundle);
     this.#o.log.info('webhook serving certificate reloaded');
   }
 

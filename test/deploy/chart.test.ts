@@ -87,3 +87,18 @@ test('the chart ships no crds/ directory: Helm would never upgrade a CRD there',
   assert.match(template, /\.Files\.Get "files\/scalingpolicy-crd\.yaml"/);
   assert.match(template, /helm\.sh\/resource-policy" "keep"/);
 });
+
+// A PodDisruptionBudget of minAvailable 1 over one replica lets no eviction through, so
+// every node drain blocks on it: the chart renders none below two replicas
+// (helm.int.test.ts renders `--set replicas=1` and `replicas=2` with helm itself).
+test('the PodDisruptionBudget template renders only from two replicas on', () => {
+  const template = readFileSync(join(CHART, 'templates/poddisruptionbudget.yaml'), 'utf8');
+  const firstAction = /\{\{-?\s*(.*?)\s*-?\}\}/.exec(
+    template.replace(/\{\{-?\s*\/\*[\s\S]*?\*\/\s*-?\}\}/g, ''),
+  );
+  assert.equal(
+    firstAction?.[1],
+    'if gt (int .Values.replicas) 1',
+    'the whole PodDisruptionBudget must sit inside a guard on replicas > 1',
+  );
+});

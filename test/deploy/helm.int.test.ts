@@ -218,3 +218,37 @@ test('helm install, then helm upgrade with a changed CRD updates the CRD; uninst
   const { stdout: left } = await kubectl(['get', 'deployment', '-n', 'tidemark-system', '-o', 'name']);
   assert.doesNotMatch(left, /deployment\.apps\/tidemark\b/);
 });
+
+test('below two replicas the chart renders no PodDisruptionBudget (minAvailable 1 would block every drain)', async () => {
+  assert.deepEqual(find(parseObjects(await renderChart(['replicas=1'])), 'PodDisruptionBudget'), []);
+  const [pdb] = find(parseObjects(await renderChart(['replicas=2'])), 'PodDisruptionBudget');
+  assert.equal((pdb as unknown as { spec: { minAvailable: number } } | undefined)?.spec.minAvailable, 1);
+});
+
+/** The first `helm install` of the README's "Install with Helm" block, split as a shell would. */
+function readmeHelmInstall(): string[] {
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const block = /### Install with Helm\n\n```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const line = block.split('\n').find((l) => l.startsWith('helm install '));
+  assert.ok(line, "no `helm install` in the README's Install with Helm block");
+  return line
+    .replace(/\s+#.*$/, '')
+    .split(/\s+/)
+    .map((a) => a.replace(/^'(.*)'$/, '$1'));
+}
+
+test("the README's helm install succeeds after `kubectl apply -f crds/` (where make demo leaves a cluster)", async () => {
+  await kubectl(['apply', '-f', join(REPO, 'crds')]);
+  // The CRD as kubectl alone leaves it: what an earlier release in this sandbox wrote on it goes.
+  await kubectl(['annotate', CRD, 'meta.helm.sh/release-name-', 'meta.helm.sh/release-namespace-']);
+  await kubectl(['label', CRD, 'app.kubernetes.io/managed-by-']);
+  const [cmd, ...args] = readmeHelmInstall();
+  assert.equal(cmd, 'helm');
+  // The README runs from the repository's root; the chart path is made absolute, nothing else changes.
+  await helm(args.map((a) => (a === 'charts/tidemark' ? CHART : a)));
+  installed = true;
+  const meta = JSON.parse((await kubectl(['get', CRD, '-o', 'json'])).stdout).metadata;
+  assert.equal(meta.annotations?.['meta.helm.sh/release-name'], RELEASE, 'the release owns the CRD now');
+  await helm(['uninstall', RELEASE, '-n', 'tidemark-system', '--wait']);
+  installed = false;
+});

@@ -259,7 +259,14 @@ test('the cert-manager overlay: a CA of its own and a serving certificate for th
 // granted resource must be used by the operator's source (nothing granted that
 // the code does not call), and each resource the source puts in an API path
 // must be granted (nothing called that is not granted).
-const OPERATOR_SOURCES = ['src/reconciler', 'src/operator', 'src/collector', 'src/cli', 'src/webhook'];
+const OPERATOR_SOURCES = [
+  'src/reconciler',
+  'src/operator',
+  'src/collector',
+  'src/cli',
+  'src/webhook',
+  'src/kube',
+];
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -333,4 +340,89 @@ test('docs/install.md patches the allow-list by its argument index: keep it ther
     readFileSync(join(REPO, 'docs/install.md'), 'utf8'),
     /path: \/spec\/template\/spec\/containers\/0\/args\/4\n/,
   );
+});
+
+// --- the words around the manifests say what the manifests do ---------------------
+
+/** The text of every place that describes the namespaced install to a reader. */
+const NAMESPACED_WORDS: Record<string, () => string> = {
+  'deploy/namespaced/kustomization.yaml (header)': () =>
+    readFileSync(join(DEPLOY, 'namespaced/kustomization.yaml'), 'utf8').split('\napiVersion:')[0]!,
+  'docs/install.md (the deploy/namespaced/ bullet)': () =>
+    /^- `deploy\/namespaced\/`[\s\S]*?(?=\n- )/m.exec(
+      readFileSync(join(REPO, 'docs/install.md'), 'utf8'),
+    )?.[0] ?? '',
+  'docs/helm.md (the namespaces row)': () =>
+    /^\| `namespaces` .*$/m.exec(readFileSync(join(REPO, 'docs/helm.md'), 'utf8'))?.[0] ?? '',
+  'charts/tidemark/values.yaml (namespaces)': () =>
+    /# Empty: the operator watches[\s\S]*?namespaces: \[\]/.exec(
+      readFileSync(join(REPO, 'charts/tidemark/values.yaml'), 'utf8'),
+    )?.[0] ?? '',
+};
+
+test('namespaced install: every description names each ClusterRole it renders and claims none is absent', () => {
+  const clusterRoles = find(namespaced, 'ClusterRole').map((r) => r.metadata.name);
+  for (const [where, words] of Object.entries(NAMESPACED_WORDS)) {
+    const text = words().replace(/\s+/g, ' ');
+    assert.ok(text.length > 0, `${where}: not found`);
+    assert.doesNotMatch(
+      text,
+      /\bno ClusterRole\b[.:]/i,
+      `${where} says "no ClusterRole", yet it renders one`,
+    );
+    for (const name of clusterRoles)
+      assert.ok(text.includes(name), `${where} does not name ClusterRole ${name}`);
+  }
+});
+
+test('namespaced install: Secrets are granted only in the watched namespaces, and by name in its own', () => {
+  for (const r of find(namespaced, 'ClusterRole')) {
+    assert.ok(
+      !grants(rulesOf(r)).some((g) => g.startsWith('core/secrets')),
+      `ClusterRole ${r.metadata.name}`,
+    );
+  }
+  const secretGrants = find(namespaced, 'Role').flatMap((r) =>
+    grants(rulesOf(r))
+      .filter((g) => g.startsWith('core/secrets'))
+      .map((g) => `${r.metadata.namespace} ${g}`),
+  );
+  assert.deepEqual(secretGrants.sort(), [
+    'default core/secrets get',
+    'tidemark-system core/secrets create',
+    'tidemark-system core/secrets get tidemark-webhook-tls',
+    'tidemark-system core/secrets update tidemark-webhook-tls',
+  ]);
+});
+
+test('cluster-wide install: docs/security.md says plainly that it can read any Secret in any namespace', () => {
+  const [role] = find(cluster, 'ClusterRole', 'tidemark-operator');
+  assert.ok(grants(rulesOf(role)).includes('core/secrets get'), 'the ClusterRole reads Secrets by name');
+  const security = readFileSync(join(REPO, 'docs/security.md'), 'utf8').replace(/\s+/g, ' ');
+  const says = (re: RegExp) => assert.ok(re.test(security), `docs/security.md does not say ${re}`);
+  says(/cluster-wide install[^.]*\bany Secret in any namespace\b/i);
+  says(/namespaced install[^.]*only in the namespaces it watches/i);
+});
+
+/** The TCP ports the NetworkPolicy admits. */
+function ingressPorts(objects: K8sObject[]): number[] {
+  const [np] = find(objects, 'NetworkPolicy', 'tidemark');
+  const spec = (np as unknown as { spec: { ingress: Array<{ ports: Array<{ port: number }> }> } }).spec;
+  return spec.ingress.flatMap((i) => i.ports.map((p) => p.port)).sort((a, b) => a - b);
+}
+
+test('the docs name exactly the ports the NetworkPolicy admits', () => {
+  const ports = ingressPorts(cluster);
+  assert.deepEqual(ports, [8080, 9443]);
+  const install = readFileSync(join(REPO, 'docs/install.md'), 'utf8');
+  const row = /^\| NetworkPolicy `tidemark` \| ingress on ([^;|]*)/m.exec(install)?.[1] ?? '';
+  assert.deepEqual(
+    [...row.matchAll(/\b\d{4,5}\b/g)].map((m) => Number(m[0])).sort((a, b) => a - b),
+    ports,
+    `docs/install.md: "ingress on ${row}"`,
+  );
+  const security = readFileSync(join(REPO, 'docs/security.md'), 'utf8').replace(/\s+/g, ' ');
+  const admits = /NetworkPolicy admits ([^;]*)/.exec(security)?.[1] ?? '';
+  for (const p of ports)
+    assert.ok(admits.includes(String(p)), `docs/security.md: "admits ${admits}" lacks ${p}`);
 });
