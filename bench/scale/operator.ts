@@ -4,7 +4,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { RunSpec } from './config.ts';
-import { apiLimit, MAX_TICKS, NODE, PROMETHEUS_URL, REPO, SANDBOX_DIR, sleep } from './config.ts';
+import { apiLimit, HEAP_DIR, MAX_TICKS, NODE, PROMETHEUS_URL, REPO, SANDBOX_DIR, sleep } from './config.ts';
 import { getText, parseSamples, type Sample, sum, waitFor } from './samples.ts';
 
 export interface Operator {
@@ -26,6 +26,9 @@ export interface OperatorOptions {
 export function operatorArgs(o: OperatorOptions): string[] {
   return [
     '--disable-warning=ExperimentalWarning',
+    // A snapshot on SIGUSR2 (bench/scale/heap.ts); no cost until the signal comes.
+    '--heapsnapshot-signal=SIGUSR2',
+    `--diagnostic-dir=${HEAP_DIR}`,
     join(REPO, 'bin/tidemark.js'),
     'run',
     '--metrics-port',

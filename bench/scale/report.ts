@@ -1,6 +1,7 @@
 // The report: growth over the sizes, the goals, and scale.md.
 import { GOALS } from './config.ts';
 import { round, row, sandboxTotal } from './figures.ts';
+import { heapMarkdown, heapRuns } from './heap-report.ts';
 import type { machine } from './host.ts';
 import { LOAD, SERIES } from './load.ts';
 import { projectionMarkdown, type projectionOf } from './projection.ts';
@@ -235,6 +236,7 @@ export function markdown(report: Report): string {
         `load average before ${r.loadAverageBefore.join(', ')}${r.notes.length ? `; notes: ${r.notes.join('; ')}` : ''}`,
     ),
     '',
+    ...heapMarkdown(heapRuns(rs, report.sharded)),
     `## Goals at ${GOALS.policies.toLocaleString('en')} policies`,
     '',
     ...(report.goals.caveat ? [`(${report.goals.caveat})`, ''] : []),

@@ -10,6 +10,7 @@ import {
   tickFigures,
   windowNotes,
 } from './figures.ts';
+import { type HeapFigures, heapFigures } from './heap.ts';
 import type { Exporter } from './load.ts';
 import { type Run, runOnce } from './measure.ts';
 import { histogramDelta, quantile, type Sample, sum } from './samples.ts';
@@ -33,6 +34,8 @@ export interface SizeResult {
     heapTotalMiB: number | null;
     externalMiB: number | null;
   };
+  /** Where its heap went at the window's end (bench/scale/heap.ts); null when no snapshot was taken. */
+  heap: HeapFigures | null;
   ticks: TickFigures;
   prometheus: {
     queriesPerSecond: number;
@@ -104,6 +107,7 @@ export function sizeResult(r: Run): SizeResult {
       metricsBytes: op.m1.bytes,
       ...memoryOf(op.m1.samples),
     },
+    heap: heapFigures(r.heap[0]),
     ticks,
     prometheus: {
       queriesPerSecond: cluster.prometheusQueriesPerSecond,
