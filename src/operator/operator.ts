@@ -26,13 +26,13 @@ import { TokenBucket } from '../kube/rate-limit.ts';
 import { createOperatorMetrics, type OperatorMetrics, type PolicyMetricsLevel } from '../metrics/registry.ts';
 import { POLICY_API_VERSION, POLICY_PLURAL, PolicyReconciler } from '../reconciler/reconciler.ts';
 import { AllowList, configMapInformer, watchAllowListConfigMap } from './allowlist.ts';
-import { compactingWatch, withoutManagedFields } from './compacting-watch.ts';
+import { compactingWatch, listPaged, withoutManagedFields } from './compacting-watch.ts';
 import { startHealthServer } from './http.ts';
 import { MAX_RETRY_MS, restartOnError } from './informer-restart.ts';
 import { kubeLeaseClient, LeaderElector } from './leader.ts';
 import { Membership } from './membership.ts';
 import { claimOf as claim, type HpaLike, otherOwner, type PolicyClaim, targetKey } from './ownership.ts';
-import { listPaged, PolicyStore, REFILL_BY_LIST_ABOVE } from './policy-store.ts';
+import { PolicyStore, REFILL_BY_LIST_ABOVE } from './policy-store.ts';
 import { OVER_INTERVAL, TickScheduler } from './scheduler.ts';
 import { kindKey, TargetWatches } from './target-watch.ts';
 

@@ -6,12 +6,7 @@
 // what the informer compares (resourceVersion) and what its timer reads (generation, polling
 // interval). A policy that becomes owned is read in full again (one GET, or one paged list
 // when many move at once, as after a start or a rebalance).
-import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ScalingPolicy } from '../crd/types.generated.ts';
-import type { KubeTransport } from '../kube/api-client.ts';
-
-/** Objects per page of a policy list: a list of thousands is never one response held at once. */
-export const LIST_PAGE_SIZE = 500;
 
 /** Above this many policies to read in full at once, one paged list is cheaper than a GET each. */
 export const REFILL_BY_LIST_ABOVE = 32;
@@ -36,44 +31,6 @@ export function stubOf(p: ScalingPolicy): ScalingPolicy {
   const s = { apiVersion: p.apiVersion, kind: p.kind, metadata, spec } as unknown as ScalingPolicy;
   stubs.add(s);
   return s;
-}
-
-/** A list response: its items and the resourceVersion a watch resumes from. */
-export interface PolicyList {
-  items: ScalingPolicy[];
-  resourceVersion?: string;
-}
-
-/**
- * A list read LIST_PAGE_SIZE objects at a time, each page's items passed through `keep` before
- * the next page is read: the start-up list of 10,000 policies was one response of tens of MB,
- * parsed whole next to what the replica keeps of it. The pages of one list share the first
- * page's snapshot (the API server's `continue`), so its resourceVersion is the list's.
- * Items `keep` returns undefined for are not collected.
- */
-export async function listPaged(
-  transport: KubeTransport,
-  path: string,
-  keep: (p: ScalingPolicy) => ScalingPolicy | undefined,
-  pageSize = LIST_PAGE_SIZE,
-): Promise<PolicyList> {
-  const items: ScalingPolicy[] = [];
-  let resourceVersion: string | undefined;
-  let cont: string | undefined;
-  do {
-    const query = `limit=${pageSize}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`;
-    const page = (await transport({ method: 'GET', path: `${path}?${query}` })) as {
-      items?: KubernetesObject[];
-      metadata?: { resourceVersion?: string; continue?: string };
-    };
-    resourceVersion ??= page.metadata?.resourceVersion;
-    for (const i of page.items ?? []) {
-      const kept = keep(i as unknown as ScalingPolicy);
-      if (kept) items.push(kept);
-    }
-    cont = page.metadata?.continue || undefined;
-  } while (cont);
-  return resourceVersion === undefined ? { items } : { items, resourceVersion };
 }
 
 export interface PolicyStoreOptions {

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
 import type { KubeRequest } from '../../src/kube/api-client.ts';
+import { listPaged } from '../../src/operator/compacting-watch.ts';
 import { claimOf, otherOwner } from '../../src/operator/ownership.ts';
-import { isStub, listPaged, PolicyStore, stubOf } from '../../src/operator/policy-store.ts';
+import { isStub, PolicyStore, stubOf } from '../../src/operator/policy-store.ts';
 import { policy } from '../reconciler/helpers.ts';
 
 function named(name: string, target: string, created: string, generation = 1): ScalingPolicy {
@@ -180,7 +181,7 @@ describe('listPaged', () => {
     const list = await listPaged(
       transport,
       '/apis/x/scalingpolicies',
-      (p) => (p.metadata.name === 'p1' ? undefined : stubOf(p)),
+      (p) => (p.metadata?.name === 'p1' ? undefined : stubOf(p as ScalingPolicy)),
       2,
     );
     assert.deepEqual(paths, [
