@@ -8,15 +8,28 @@ interface Labelled {
   label: string;
   peakRssMiB: number;
   heap: HeapFigures;
+  loadAverageBefore: number[];
 }
 
 /** Every run that has a snapshot: the single-replica sizes, then each sharded replica. */
 export function heapRuns(results: SizeResult[], sharded?: ShardedResult): Labelled[] {
   const out: Labelled[] = [];
   for (const r of results)
-    if (r.heap) out.push({ label: `${r.policies}`, peakRssMiB: r.operator.peakRssMiB, heap: r.heap });
+    if (r.heap)
+      out.push({
+        label: `${r.policies}`,
+        peakRssMiB: r.operator.peakRssMiB,
+        heap: r.heap,
+        loadAverageBefore: r.loadAverageBefore,
+      });
   for (const p of sharded?.perReplica ?? [])
-    if (p.heap) out.push({ label: `sharded ${p.identity}`, peakRssMiB: p.peakRssMiB, heap: p.heap });
+    if (p.heap)
+      out.push({
+        label: `sharded ${p.identity}`,
+        peakRssMiB: p.peakRssMiB,
+        heap: p.heap,
+        loadAverageBefore: sharded!.loadAverageBefore,
+      });
   return out;
 }
 
@@ -32,7 +45,7 @@ const FIELDS = [
   '#collector',
 ];
 
-export function heapMarkdown(runs: Labelled[]): string[] {
+export function heapMarkdown(runs: Labelled[], beside: (loadAverageBefore: number[]) => string): string[] {
   if (runs.length === 0) return [];
   const last = runs.at(-1)!.heap.breakdown;
   return [
@@ -57,9 +70,10 @@ export function heapMarkdown(runs: Labelled[]): string[] {
       'watched, not owned (B/policy)',
       'owning adds (B/policy)',
       'watched and owned (B/policy)',
+      'ran beside',
     ]),
-    row(Array(12).fill('---')),
-    ...runs.map(({ label, peakRssMiB, heap: { breakdown: b, perPolicy: p } }) =>
+    row(Array(13).fill('---')),
+    ...runs.map(({ label, peakRssMiB, loadAverageBefore, heap: { breakdown: b, perPolicy: p } }) =>
       row([
         label,
         peakRssMiB,
@@ -73,6 +87,7 @@ export function heapMarkdown(runs: Labelled[]): string[] {
         p.watched ?? '–',
         p.owned ?? '–',
         p.watchedAndOwned,
+        beside(loadAverageBefore),
       ]),
     ),
     '',

@@ -4,7 +4,17 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { RunSpec } from './config.ts';
-import { apiLimit, HEAP_DIR, MAX_TICKS, NODE, PROMETHEUS_URL, REPO, SANDBOX_DIR, sleep } from './config.ts';
+import {
+  apiLimit,
+  HEAP_DIR,
+  MAX_TICKS,
+  NODE,
+  OPERATOR_NODE_OPTIONS,
+  PROMETHEUS_URL,
+  REPO,
+  SANDBOX_DIR,
+  sleep,
+} from './config.ts';
 import { getText, parseSamples, type Sample, sum, waitFor } from './samples.ts';
 
 export interface Operator {
@@ -29,6 +39,7 @@ export function operatorArgs(o: OperatorOptions): string[] {
     // A snapshot on SIGUSR2 (bench/scale/heap.ts); no cost until the signal comes.
     '--heapsnapshot-signal=SIGUSR2',
     `--diagnostic-dir=${HEAP_DIR}`,
+    ...OPERATOR_NODE_OPTIONS,
     join(REPO, 'bin/tidemark.js'),
     'run',
     '--metrics-port',
@@ -135,6 +146,8 @@ export const OP_FAMILIES = [
   'nodejs_heap_size_used_bytes',
   'nodejs_heap_size_total_bytes',
   'nodejs_external_memory_bytes',
+  'nodejs_heap_space_size_total_bytes',
+  'nodejs_heap_space_size_used_bytes',
 ];
 
 export interface Scrape {
