@@ -4,6 +4,7 @@ import { round, row, sandboxTotal } from './figures.ts';
 import { heapMarkdown, heapRuns } from './heap-report.ts';
 import type { machine } from './host.ts';
 import { LOAD, SERIES } from './load.ts';
+import { deployedNodeOptions } from './operator.ts';
 import { projectionMarkdown, type projectionOf } from './projection.ts';
 import type { ShardedResult } from './sharded.ts';
 import type { SizeResult } from './size.ts';
@@ -149,7 +150,7 @@ export function markdown(report: Report): string {
     '',
     `- targets: ${report.settings.target === 'widget' ? 'Widget, a tiny custom resource with a scale subresource (see bench/scale.ts for why not Deployments)' : 'Deployments with 1 replica on KWOK nodes'}`,
     `- every policy: one AverageValue metric, its own series \`${SERIES}{policy=...}\` (constant ${LOAD} vs target 100, so 1 replica stays right and nothing changes), polling interval ${report.settings.intervalSeconds} s, Active mode, Level 5 off`,
-    `- operator: \`bin/tidemark.js run --max-concurrent-ticks ${report.settings.maxConcurrentTicks}\`; window ${report.settings.measureSeconds} s after warm-up (every policy ticked and wrote its first status)`,
+    `- operator: \`bin/tidemark.js run --max-concurrent-ticks ${report.settings.maxConcurrentTicks}\` with \`NODE_OPTIONS=${deployedNodeOptions()}\` (the install manifests'); window ${report.settings.measureSeconds} s after warm-up (every policy ticked and wrote its first status)`,
     '',
     '## Results',
     '',
