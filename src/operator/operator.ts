@@ -324,7 +324,7 @@ export class Operator {
     const owned = new Set<string>();
     for (const uid of this.#policies.keys()) if (this.#mayActOn(uid)) owned.add(uid);
     const gained = [...owned].filter((uid) => !this.#owned.has(uid));
-    for (const uid of this.#owned) if (!owned.has(uid)) this.#let(uid);
+    for (const uid of this.#owned) if (!owned.has(uid)) this.#letGo(uid);
     this.#owned = new Set([...owned].filter((uid) => this.#owned.has(uid)));
     if (gained.length > REFILL_BY_LIST_ABOVE) void this.#policies.refill();
     for (const uid of gained) {
@@ -335,7 +335,7 @@ export class Operator {
   }
 
   /** A policy left this replica's share: what it held of it goes (adopt starts from the status). */
-  #let(uid: string): void {
+  #letGo(uid: string): void {
     this.#policies.release(uid);
     this.#reconciler.forget(uid);
   }
