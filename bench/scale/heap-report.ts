@@ -91,7 +91,8 @@ export function heapMarkdown(runs: Labelled[], beside: (loadAverageBefore: numbe
       ]),
     ),
     '',
-    'Retained by the operator’s fields (MiB):',
+    'Retained by the operator’s fields (MiB): what only that field keeps alive; objects two fields share are counted in neither ' +
+      '(the informers cache the same policy objects as `#policies`, counted per object above; the reconciler reads `#targets` too), hence the near-zero columns.',
     '',
     row(['run', ...FIELDS]),
     row(Array(FIELDS.length + 1).fill('---')),
