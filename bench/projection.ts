@@ -38,6 +38,15 @@ export interface ShardedMeasurement {
   prometheusQueriesPerSecond: number;
 }
 
+/**
+ * What a replica's memory grows by: MiB per policy it watches (held as a stub when another
+ * replica owns it) and what owning one adds (the full object, its tick state and series).
+ */
+export interface MemoryModel {
+  miBPerWatched: number;
+  miBPerOwned: number;
+}
+
 export interface Projection {
   policies: number;
   intervalSeconds: number;
@@ -48,8 +57,10 @@ export interface Projection {
   replicasAtCpuBudget: number;
   cpuCoresPerReplica: number;
   operatorCpuCores: number;
-  /** null when no slope of memory per watched policy was measured. */
+  /** null when no memory per policy was measured. */
   peakRssMiBPerReplica: number | null;
+  /** The same with replicasAtCpuBudget replicas, each owning that many more policies. */
+  peakRssMiBAtCpuBudget: number | null;
   apiserverRequestsPerSecond: number;
   prometheusQueriesPerSecond: number;
 }
@@ -63,9 +74,9 @@ export interface Projection {
  *   at the measured rate per policy tick (the sandbox's own background traffic is counted as the
  *   operator's, which overstates it);
  * - Lease requests are per replica (renewal and member list every retry period);
- * - every replica watches every policy, so its memory grows with the total: measured peak RSS
- *   plus `rssMiBPerWatchedPolicy` (the single-replica runs' slope, which also holds the tick
- *   state of every policy and so overstates it) for each policy beyond the measured run.
+ * - a replica's memory is its measured peak RSS plus `memory.miBPerWatched` for each policy
+ *   it watches beyond the measured run (every replica watches every policy) and
+ *   `memory.miBPerOwned` for each policy it owns beyond the measured share.
  * The measured density says how many replicas as loaded as the run's would do; a run well below
  * a replica's capacity makes that many more than needed, so the fewest within `cpuBudgetCores`
  * each (the CPU linear in ticks per second, a process's idle CPU counted as work) is given too.
@@ -73,7 +84,7 @@ export interface Projection {
 export function project(
   m: ShardedMeasurement,
   at: { policies: number; intervalSeconds: number },
-  rssMiBPerWatchedPolicy: number | null,
+  memory: MemoryModel | null,
   cpuBudgetCores: number,
 ): Projection {
   const measuredTicksPerSecond = m.policies / m.intervalSeconds;
@@ -85,6 +96,15 @@ export function project(
     (at.policies * m.replicas * m.intervalSeconds) / (m.policies * at.intervalSeconds),
   );
   const operatorCpuCores = replicas * m.cpuCoresPerReplica;
+  const replicasAtCpuBudget = Math.max(2, Math.ceil(operatorCpuCores / cpuBudgetCores));
+  const rss = (owned: number) =>
+    memory === null
+      ? null
+      : Math.round(
+          m.peakRssMiBPerReplica +
+            memory.miBPerWatched * (at.policies - m.policies) +
+            memory.miBPerOwned * (owned - m.policies / m.replicas),
+        );
   const leasePerReplica = m.apiserverLeaseRequestsPerSecond / m.replicas;
   const apiPerTick =
     (m.apiserverRequestsPerSecond - m.apiserverLeaseRequestsPerSecond) / measuredTicksPerSecond;
@@ -93,13 +113,11 @@ export function project(
     intervalSeconds: at.intervalSeconds,
     policiesPerReplica: Math.round(policiesPerReplica),
     replicas,
-    replicasAtCpuBudget: Math.max(2, Math.ceil(operatorCpuCores / cpuBudgetCores)),
+    replicasAtCpuBudget,
     cpuCoresPerReplica: m.cpuCoresPerReplica,
     operatorCpuCores: round(operatorCpuCores, 2),
-    peakRssMiBPerReplica:
-      rssMiBPerWatchedPolicy === null
-        ? null
-        : Math.round(m.peakRssMiBPerReplica + rssMiBPerWatchedPolicy * (at.policies - m.policies)),
+    peakRssMiBPerReplica: rss(policiesPerReplica),
+    peakRssMiBAtCpuBudget: rss(at.policies / replicasAtCpuBudget),
     apiserverRequestsPerSecond: round(apiPerTick * ticksPerSecond + leasePerReplica * replicas, 1),
     prometheusQueriesPerSecond: round(
       (m.prometheusQueriesPerSecond / measuredTicksPerSecond) * ticksPerSecond,

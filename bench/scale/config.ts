@@ -21,6 +21,12 @@ export const { values: args } = parseArgs({
     sharded: { type: 'string', default: process.env.SCALE_SHARDED ?? '3x5000@60' },
     'kube-api-qps': { type: 'string', default: env('SCALE_KUBE_API_QPS', '') },
     'kube-api-burst': { type: 'string', default: env('SCALE_KUBE_API_BURST', '') },
+    // A heap snapshot of every operator at the window's end (bench/scale/heap.ts): "off" skips it.
+    'heap-snapshot': { type: 'string', default: env('SCALE_HEAP_SNAPSHOT', 'on') },
+    // What else ran on the machine during the run (other people's builds and tests), said in every table.
+    beside: { type: 'string', default: env('SCALE_BESIDE', '') },
+    // Extra node options for the operator processes (e.g. V8 heap flags being compared), said in the report.
+    'operator-node-options': { type: 'string', default: env('SCALE_OPERATOR_NODE_OPTIONS', '') },
   },
 });
 export const SIZES = args.sizes
@@ -53,6 +59,11 @@ export function required(name: string): string {
   return v;
 }
 export const SANDBOX_DIR = required('SANDBOX_DIR');
+export const HEAP_SNAPSHOT = args['heap-snapshot'] !== 'off';
+export const BESIDE = args.beside.trim();
+export const OPERATOR_NODE_OPTIONS = args['operator-node-options'].split(/\s+/).filter(Boolean);
+/** Where the operators write their heap snapshots (node's --diagnostic-dir). */
+export const HEAP_DIR = join(SANDBOX_DIR, 'heap');
 export const PROMETHEUS_URL = required('PROMETHEUS_URL').replace(/\/$/, '');
 export const TARGETS_DIR = required('TIDEMARK_SCRAPE_TARGETS_DIR');
 export const KUBECTL = env('KUBECTL', 'kubectl');

@@ -1,10 +1,20 @@
 // One run's measurement: the window over which the figures are taken, and a whole run
 // (set-up, operators, warm-up, window, tear-down).
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import type { RunSpec } from './config.ts';
-import { apiLimit, log, MEASURE_INTERVALS, PROMETHEUS_URL, sleep } from './config.ts';
+import {
+  apiLimit,
+  HEAP_DIR,
+  HEAP_SNAPSHOT,
+  log,
+  MEASURE_INTERVALS,
+  PROMETHEUS_URL,
+  sleep,
+} from './config.ts';
 import type { Window } from './figures.ts';
 import { round } from './figures.ts';
+import { type HeapBreakdown, snapshotBreakdown } from './heap.ts';
 import { cpuSeconds, machineJiffies, sandboxPids, statusKiB } from './host.ts';
 import type { Exporter } from './load.ts';
 import { type Operator, scrapeAll, startOperators, stopOperator } from './operator.ts';
@@ -79,7 +89,31 @@ export interface Run {
   createSeconds: number;
   warmupSeconds: number;
   window: Window;
+  /** Per operator, its heap at the window's end (undefined: not taken, or it did not finish). */
+  heap: Array<HeapBreakdown | undefined>;
   notes: string[];
+}
+
+/**
+ * One operator after the other, after the window and its RSS readings (a snapshot doubles a
+ * process's memory while it is written, and pauses it).
+ */
+async function heapBreakdowns(spec: RunSpec, ops: Operator[]): Promise<Array<HeapBreakdown | undefined>> {
+  if (!HEAP_SNAPSHOT) return ops.map(() => undefined);
+  mkdirSync(HEAP_DIR, { recursive: true });
+  const out: Array<HeapBreakdown | undefined> = [];
+  for (const op of ops) {
+    const t0 = performance.now();
+    const b = await snapshotBreakdown(op.pid, HEAP_DIR).catch((err: unknown) => {
+      log(`${spec.label}: heap snapshot of ${op.pid} failed: ${String(err)}`);
+      return undefined;
+    });
+    log(
+      `${spec.label}: heap of ${op.pid}: ${b ? `${b.liveMiB} MiB live` : 'none'} (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+    );
+    out.push(b);
+  }
+  return out;
 }
 
 /** Set up, start, warm up, measure, then `build` the result while the operators still run; always cleans up. */
@@ -100,6 +134,7 @@ export async function runOnce<T>(
       const warmupSeconds = (performance.now() - start) / 1000;
       log(`${spec.label}: warm after ${warmupSeconds.toFixed(0)} s`);
       const window = await measureWindow(spec, ops);
+      const heap = await heapBreakdowns(spec, ops);
       const limit = apiLimit(spec.policies, spec.intervalSeconds);
       return await build({
         spec,
@@ -109,6 +144,7 @@ export async function runOnce<T>(
         createSeconds,
         warmupSeconds,
         window,
+        heap,
         notes,
       });
     } finally {

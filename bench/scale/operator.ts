@@ -1,10 +1,20 @@
 // The operator under test: `bin/tidemark.js run` as child processes, and their /metrics.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { RunSpec } from './config.ts';
-import { apiLimit, MAX_TICKS, NODE, PROMETHEUS_URL, REPO, SANDBOX_DIR, sleep } from './config.ts';
+import {
+  apiLimit,
+  HEAP_DIR,
+  MAX_TICKS,
+  NODE,
+  OPERATOR_NODE_OPTIONS,
+  PROMETHEUS_URL,
+  REPO,
+  SANDBOX_DIR,
+  sleep,
+} from './config.ts';
 import { getText, parseSamples, type Sample, sum, waitFor } from './samples.ts';
 
 export interface Operator {
@@ -26,6 +36,10 @@ export interface OperatorOptions {
 export function operatorArgs(o: OperatorOptions): string[] {
   return [
     '--disable-warning=ExperimentalWarning',
+    // A snapshot on SIGUSR2 (bench/scale/heap.ts); no cost until the signal comes.
+    '--heapsnapshot-signal=SIGUSR2',
+    `--diagnostic-dir=${HEAP_DIR}`,
+    ...OPERATOR_NODE_OPTIONS,
     join(REPO, 'bin/tidemark.js'),
     'run',
     '--metrics-port',
@@ -48,8 +62,23 @@ export function operatorArgs(o: OperatorOptions): string[] {
   ];
 }
 
+/**
+ * The NODE_OPTIONS the install manifests give the operator (deploy/base/deployment.yaml): the
+ * benchmark runs it with the V8 heap settings it is deployed with, read from there so they
+ * cannot drift apart.
+ */
+export function deployedNodeOptions(): string {
+  const yaml = readFileSync(join(REPO, 'deploy/base/deployment.yaml'), 'utf8');
+  const m = /- name: NODE_OPTIONS\n\s+value: (.+)\n/.exec(yaml);
+  if (!m) throw new Error('deploy/base/deployment.yaml sets no NODE_OPTIONS');
+  return m[1]!.trim();
+}
+
 export async function startOperator(o: OperatorOptions): Promise<Operator> {
-  const proc = spawn(NODE, operatorArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(NODE, operatorArgs(o), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: deployedNodeOptions() },
+  });
   const out = createWriteStream(o.logFile);
   let port: number | undefined;
   createInterface({ input: proc.stdout! }).on('line', (line) => {
@@ -132,6 +161,8 @@ export const OP_FAMILIES = [
   'nodejs_heap_size_used_bytes',
   'nodejs_heap_size_total_bytes',
   'nodejs_external_memory_bytes',
+  'nodejs_heap_space_size_total_bytes',
+  'nodejs_heap_space_size_used_bytes',
 ];
 
 export interface Scrape {

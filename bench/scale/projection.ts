@@ -1,6 +1,6 @@
 // The sharded run's figures projected to PROJECTED_POLICIES (bench/projection.ts does the
 // arithmetic; a projection, not a measurement), and its part of scale.md.
-import { type Projection, project, type ShardedMeasurement } from '../projection.ts';
+import { type MemoryModel, type Projection, project, type ShardedMeasurement } from '../projection.ts';
 import { GOALS, PROJECTED_POLICIES } from './config.ts';
 import { round, row } from './figures.ts';
 import type { ShardedResult } from './sharded.ts';
@@ -21,6 +21,26 @@ export function rssSlope(results: SizeResult[]): { miBPerPolicy: number; from: s
     : null;
 }
 
+/**
+ * MiB per watched and per owned policy from the sharded replicas' heap snapshots (the mean over
+ * the replicas), live heap scaled by the replicas' V8 heap reserved over used at the window's
+ * end (the heap V8 keeps for the live bytes); null without snapshots.
+ */
+export function measuredMemory(s: ShardedResult): (MemoryModel & { heapReservedPerUsed: number }) | null {
+  const rs = s.perReplica.filter((p) => p.heap?.perPolicy.watched != null && p.heap.perPolicy.owned != null);
+  if (rs.length === 0) return null;
+  const mean = (f: (p: (typeof rs)[number]) => number) => rs.reduce((a, p) => a + f(p), 0) / rs.length;
+  const ratios = rs.filter((p) => p.heapUsedMiB && p.heapTotalMiB);
+  const factor = ratios.length
+    ? ratios.reduce((a, p) => a + p.heapTotalMiB! / p.heapUsedMiB!, 0) / ratios.length
+    : 1;
+  return {
+    miBPerWatched: round((mean((p) => p.heap!.perPolicy.watched!) * factor) / 2 ** 20, 6),
+    miBPerOwned: round((mean((p) => p.heap!.perPolicy.owned!) * factor) / 2 ** 20, 6),
+    heapReservedPerUsed: round(factor, 2),
+  };
+}
+
 export function projectionOf(s: ShardedResult, results: SizeResult[]) {
   const basis: ShardedMeasurement = {
     policies: s.policies,
@@ -33,17 +53,16 @@ export function projectionOf(s: ShardedResult, results: SizeResult[]) {
     prometheusQueriesPerSecond: s.totals.prometheusQueriesPerSecond,
   };
   const slope = rssSlope(results);
+  const measured = measuredMemory(s);
+  // Without snapshots, the old bound: every policy as a single replica holds it (overstates a replica's).
+  const memory = measured ?? (slope ? { miBPerWatched: slope.miBPerPolicy, miBPerOwned: 0 } : null);
   const intervals = [...new Set([s.intervalSeconds, 15])];
   return {
     basis,
     rssSlope: slope,
+    memory: measured,
     at: intervals.map((intervalSeconds) =>
-      project(
-        basis,
-        { policies: PROJECTED_POLICIES, intervalSeconds },
-        slope?.miBPerPolicy ?? null,
-        GOALS.cpuCores,
-      ),
+      project(basis, { policies: PROJECTED_POLICIES, intervalSeconds }, memory, GOALS.cpuCores),
     ),
   };
 }
@@ -61,10 +80,15 @@ export function projectionMarkdown(p: ReturnType<typeof projectionOf>): string[]
     `- Prometheus queries and the API server's non-Lease requests grow linearly with policies / interval, at the measured rate per policy tick ` +
       `(the sandbox's own background requests are counted as the operators', which overstates them); Lease requests ` +
       `(${b.apiserverLeaseRequestsPerSecond}/s measured) grow with the replicas;`,
-    p.rssSlope
-      ? `- every replica watches every policy, so its memory grows with the total: the largest measured peak RSS (${b.peakRssMiBPerReplica} MiB) ` +
-        `plus ${p.rssSlope.miBPerPolicy} MiB per further policy (the ${p.rssSlope.from}, which also holds every policy's tick state, so it overstates a replica's);`
-      : `- memory: no slope per watched policy (needs two single-replica sizes), so no RSS projection; every replica watches all ${PROJECTED_POLICIES.toLocaleString('en')} policies;`,
+    p.memory
+      ? `- every replica watches every policy but holds in full only those it owns: the largest measured peak RSS (${b.peakRssMiBPerReplica} MiB) ` +
+        `plus ${p.memory.miBPerWatched} MiB per further watched policy and ${p.memory.miBPerOwned} MiB per further owned one ` +
+        `(the sharded replicas' heap snapshots, "Where the bytes go" above: live bytes × ${p.memory.heapReservedPerUsed}, their V8 heap reserved over used); ` +
+        `native memory outside the V8 heap is taken as fixed (the measured peak holds it);`
+      : p.rssSlope
+        ? `- memory, without heap snapshots: the largest measured peak RSS (${b.peakRssMiBPerReplica} MiB) ` +
+          `plus ${p.rssSlope.miBPerPolicy} MiB per further policy (the ${p.rssSlope.from}, which holds every policy in full, so it overstates a replica's);`
+        : `- memory: neither heap snapshots nor two single-replica sizes, so no RSS projection;`,
     `- replicas within ${GOALS.cpuCores} core each: the operators' CPU, linear in ticks per second, over the goal's ${GOALS.cpuCores} core ` +
       `(at least 2); a replica's idle CPU is counted as work, which overstates it, and its memory must also fit (above);`,
     '- the sandbox here (one API server, one Prometheus, on the machine above) could not serve these rates: they are what a cluster would have to.',
@@ -77,10 +101,11 @@ export function projectionMarkdown(p: ReturnType<typeof projectionOf>): string[]
       'CPU per replica at measured density (cores)',
       'operators, all (cores)',
       'peak RSS per replica (MiB)',
+      `peak RSS per replica at ${GOALS.cpuCores} core each (MiB)`,
       'API server req/s',
       'Prometheus queries/s',
     ]),
-    row(Array(9).fill('---')),
+    row(Array(10).fill('---')),
     ...p.at.map((x: Projection) =>
       row([
         x.intervalSeconds,
@@ -90,6 +115,7 @@ export function projectionMarkdown(p: ReturnType<typeof projectionOf>): string[]
         x.cpuCoresPerReplica,
         x.operatorCpuCores,
         x.peakRssMiBPerReplica,
+        x.peakRssMiBAtCpuBudget,
         x.apiserverRequestsPerSecond,
         x.prometheusQueriesPerSecond,
       ]),

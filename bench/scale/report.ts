@@ -1,8 +1,10 @@
 // The report: growth over the sizes, the goals, and scale.md.
-import { GOALS } from './config.ts';
+import { BESIDE, GOALS, OPERATOR_NODE_OPTIONS } from './config.ts';
 import { round, row, sandboxTotal } from './figures.ts';
+import { heapMarkdown, heapRuns } from './heap-report.ts';
 import type { machine } from './host.ts';
 import { LOAD, SERIES } from './load.ts';
+import { deployedNodeOptions } from './operator.ts';
 import { projectionMarkdown, type projectionOf } from './projection.ts';
 import type { ShardedResult } from './sharded.ts';
 import type { SizeResult } from './size.ts';
@@ -55,6 +57,11 @@ export function goals(results: SizeResult[]) {
   };
 }
 
+/** What ran beside a run: SCALE_BESIDE, and the load average before it (2 cores: above 1 means other work). */
+export function besideNote(loadAverageBefore: number[]): string {
+  return `${BESIDE || 'not said'} (load average before ${loadAverageBefore[0]})`;
+}
+
 export function shardedMarkdown(report: Report): string[] {
   if (report.shardedFailed) {
     return ['## Sharded run', '', `${report.shardedFailed.spec} failed: ${report.shardedFailed.error}`, ''];
@@ -82,8 +89,9 @@ export function shardedMarkdown(report: Report): string[] {
       'Prometheus queries/s',
       'API requests/s',
       'status writes',
+      'ran beside',
     ]),
-    row(Array(12).fill('---')),
+    row(Array(13).fill('---')),
     ...s.perReplica.map((p) =>
       row([
         p.identity,
@@ -98,6 +106,7 @@ export function shardedMarkdown(report: Report): string[] {
         p.prometheusQueriesPerSecond,
         p.apiRequestsPerSecond,
         p.statusWrites,
+        besideNote(s.loadAverageBefore),
       ]),
     ),
     '',
@@ -131,13 +140,17 @@ export function markdown(report: Report): string {
       (report.loadAverageAtStart[0]! > 0.5 * m.nproc
         ? ' — the machine was busy with other work (other test runs), which the figures below include'
         : ''),
-    `- everything (sandbox, operator, exporter) shares these ${m.nproc} cores`,
+    `- everything (sandbox, operator, exporter) shares these ${m.nproc} cores` +
+      (BESIDE ? `; **beside this run: ${BESIDE}**` : ''),
+    ...(OPERATOR_NODE_OPTIONS.length
+      ? [`- operator node options: \`${OPERATOR_NODE_OPTIONS.join(' ')}\``]
+      : []),
     '',
     '## Setup',
     '',
     `- targets: ${report.settings.target === 'widget' ? 'Widget, a tiny custom resource with a scale subresource (see bench/scale.ts for why not Deployments)' : 'Deployments with 1 replica on KWOK nodes'}`,
     `- every policy: one AverageValue metric, its own series \`${SERIES}{policy=...}\` (constant ${LOAD} vs target 100, so 1 replica stays right and nothing changes), polling interval ${report.settings.intervalSeconds} s, Active mode, Level 5 off`,
-    `- operator: \`bin/tidemark.js run --max-concurrent-ticks ${report.settings.maxConcurrentTicks}\`; window ${report.settings.measureSeconds} s after warm-up (every policy ticked and wrote its first status)`,
+    `- operator: \`bin/tidemark.js run --max-concurrent-ticks ${report.settings.maxConcurrentTicks}\` with \`NODE_OPTIONS=${deployedNodeOptions()}\` (the install manifests'); window ${report.settings.measureSeconds} s after warm-up (every policy ticked and wrote its first status)`,
     '',
     '## Results',
     '',
@@ -155,8 +168,9 @@ export function markdown(report: Report): string {
       'scale patches',
       'sandbox CPU (cores)',
       'machine busy (cores)',
+      'ran beside',
     ]),
-    row(Array(13).fill('---')),
+    row(Array(14).fill('---')),
     ...rs.map((r) =>
       row([
         r.policies,
@@ -175,6 +189,7 @@ export function markdown(report: Report): string {
           2,
         ),
         r.machineBusyCores,
+        besideNote(r.loadAverageBefore),
       ]),
     ),
     '',
@@ -231,10 +246,14 @@ export function markdown(report: Report): string {
         `status writes during warm-up ${r.statusWrites.warmup}; metric errors ${r.metricErrors}; Prometheus query errors ${r.prometheus.queryErrors}; ` +
         `operator's own query count ${r.prometheus.operatorQueriesPerSecond}/s, their latency p50/p99 ${r.prometheus.queryP50Seconds}/${r.prometheus.queryP99Seconds} s; ` +
         `API server time for GET scale p50/p99 ${r.apiserver.getScaleP50Seconds}/${r.apiserver.getScaleP99Seconds} s; its /metrics is ${round(r.operator.metricsBytes / 1e6, 1)} MB and took ${r.operator.metricsScrapeMs} ms; ` +
-        `operator memory at the window's end: RSS ${r.operator.rssMiB} MiB, V8 heap ${r.operator.heapUsedMiB} used of ${r.operator.heapTotalMiB} MiB, external ${r.operator.externalMiB} MiB; ` +
+        `operator memory at the window's end: RSS ${r.operator.rssMiB} MiB, V8 heap ${r.operator.heapUsedMiB} used of ${r.operator.heapTotalMiB} MiB ` +
+        `(by space, reserved / used MiB: ${Object.entries(r.operator.spaces ?? {})
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}), external ${r.operator.externalMiB} MiB; ` +
         `load average before ${r.loadAverageBefore.join(', ')}${r.notes.length ? `; notes: ${r.notes.join('; ')}` : ''}`,
     ),
     '',
+    ...heapMarkdown(heapRuns(rs, report.sharded), besideNote),
     `## Goals at ${GOALS.policies.toLocaleString('en')} policies`,
     '',
     ...(report.goals.caveat ? [`(${report.goals.caveat})`, ''] : []),

@@ -7,9 +7,11 @@ import { POLICY_API_VERSION } from '../../src/reconciler/reconciler.ts';
 import type { ShardedSpec } from '../projection.ts';
 import { kube, log, shardedRunSpec, TARGET } from './config.ts';
 import { clusterFigures, delta, round, type TickFigures, tickFigures, windowNotes } from './figures.ts';
+import { type HeapFigures, heapFigures } from './heap.ts';
 import { type Exporter, withRetries } from './load.ts';
 import { type Run, runOnce } from './measure.ts';
 import { sum } from './samples.ts';
+import { memoryOf } from './size.ts';
 
 export interface ReplicaResult {
   identity: string;
@@ -20,6 +22,10 @@ export interface ReplicaResult {
   membersSeen: number;
   cpuCores: number;
   peakRssMiB: number;
+  /** At the window's end: V8 heap used and reserved (MiB), and where it went (heap.ts). */
+  heapUsedMiB: number | null;
+  heapTotalMiB: number | null;
+  heap: HeapFigures | null;
   ticks: TickFigures;
   statusWrites: number;
   apiRequestsPerSecond: number;
@@ -85,6 +91,9 @@ export function replicaResult(r: Run, i: number, expected: number): ReplicaResul
     membersSeen: sum(w.m1.samples, 'tidemark_shard_members'),
     cpuCores: w.cpuCores,
     peakRssMiB: round(w.peakRssKiB / 1024, 0),
+    heapUsedMiB: memoryOf(w.m1.samples).heapUsedMiB,
+    heapTotalMiB: memoryOf(w.m1.samples).heapTotalMiB,
+    heap: heapFigures(r.heap[i]),
     ticks: tickFigures(w, (owned * r.window.seconds) / r.spec.intervalSeconds),
     statusWrites: delta(w, 'tidemark_status_writes_total'),
     apiRequestsPerSecond: round(delta(w, 'tidemark_api_requests_total') / r.window.seconds, 1),

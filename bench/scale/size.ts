@@ -10,6 +10,7 @@ import {
   tickFigures,
   windowNotes,
 } from './figures.ts';
+import { type HeapFigures, heapFigures } from './heap.ts';
 import type { Exporter } from './load.ts';
 import { type Run, runOnce } from './measure.ts';
 import { histogramDelta, quantile, type Sample, sum } from './samples.ts';
@@ -32,7 +33,10 @@ export interface SizeResult {
     heapUsedMiB: number | null;
     heapTotalMiB: number | null;
     externalMiB: number | null;
+    spaces: Record<string, string>;
   };
+  /** Where its heap went at the window's end (bench/scale/heap.ts); null when no snapshot was taken. */
+  heap: HeapFigures | null;
   ticks: TickFigures;
   prometheus: {
     queriesPerSecond: number;
@@ -70,6 +74,18 @@ export function memoryOf(samples: Sample[]) {
     heapUsedMiB: mib('nodejs_heap_size_used_bytes'),
     heapTotalMiB: mib('nodejs_heap_size_total_bytes'),
     externalMiB: mib('nodejs_external_memory_bytes'),
+    /** V8's spaces, reserved / used MiB: which one holds the slack between used and reserved. */
+    spaces: Object.fromEntries(
+      samples
+        .filter((x) => x.name === 'nodejs_heap_space_size_total_bytes' && (x.value ?? 0) > 2 ** 20)
+        .map((x) => {
+          const space = x.labels.space ?? '?';
+          const used = samples.find(
+            (u) => u.name === 'nodejs_heap_space_size_used_bytes' && u.labels.space === space,
+          )?.value;
+          return [space, `${round(x.value / 2 ** 20, 0)} / ${round((used ?? 0) / 2 ** 20, 0)}`];
+        }),
+    ),
   };
 }
 
@@ -104,6 +120,7 @@ export function sizeResult(r: Run): SizeResult {
       metricsBytes: op.m1.bytes,
       ...memoryOf(op.m1.samples),
     },
+    heap: heapFigures(r.heap[0]),
     ticks,
     prometheus: {
       queriesPerSecond: cluster.prometheusQueriesPerSecond,

@@ -1,6 +1,7 @@
 // The operator's watches keep only what it reads: a ListWatch caches every object it is
 // sent, so at thousands of policies and targets what the cache holds is most of the memory.
 import type { KubernetesObject, Watch } from '@kubernetes/client-node';
+import type { KubeTransport } from '../kube/api-client.ts';
 
 /** client-node's Watch, as ListWatch uses it. */
 export type WatchLike = Pick<Watch, 'watch'>;
@@ -42,4 +43,45 @@ export function withoutManagedFields<T>(o: T): T {
   if (!meta || meta.managedFields === undefined) return o;
   const { managedFields: _dropped, ...rest } = meta;
   return { ...o, metadata: rest };
+}
+
+/** Objects per page of a list: a list of thousands is never one response held at once. */
+export const LIST_PAGE_SIZE = 500;
+
+/** A list response: its items and the resourceVersion a watch resumes from. */
+export interface PagedList<T> {
+  items: T[];
+  resourceVersion?: string;
+}
+
+/**
+ * A list read LIST_PAGE_SIZE objects at a time, each page's items passed through `keep` (which
+ * compacts them) before the next page is read: the start-up list of 10,000 policies was one
+ * response of tens of MB, parsed whole next to what the operator keeps of it. The pages of one
+ * list share the first page's snapshot (the API server's `continue`), so its resourceVersion is
+ * the list's. Items `keep` returns undefined for are not collected.
+ */
+export async function listPaged<T>(
+  transport: KubeTransport,
+  path: string,
+  keep: (o: KubernetesObject) => T | undefined,
+  pageSize = LIST_PAGE_SIZE,
+): Promise<PagedList<T>> {
+  const items: T[] = [];
+  let resourceVersion: string | undefined;
+  let cont: string | undefined;
+  do {
+    const query = `limit=${pageSize}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`;
+    const page = (await transport({ method: 'GET', path: `${path}?${query}` })) as {
+      items?: KubernetesObject[];
+      metadata?: { resourceVersion?: string; continue?: string };
+    };
+    resourceVersion ??= page.metadata?.resourceVersion;
+    for (const i of page.items ?? []) {
+      const kept = keep(i);
+      if (kept !== undefined) items.push(kept);
+    }
+    cont = page.metadata?.continue || undefined;
+  } while (cont);
+  return resourceVersion === undefined ? { items } : { items, resourceVersion };
 }

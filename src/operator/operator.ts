@@ -27,12 +27,13 @@ import { TokenBucket } from '../kube/rate-limit.ts';
 import { createOperatorMetrics, type OperatorMetrics, type PolicyMetricsLevel } from '../metrics/registry.ts';
 import { POLICY_API_VERSION, POLICY_PLURAL, PolicyReconciler } from '../reconciler/reconciler.ts';
 import { AllowList, configMapInformer, watchAllowListConfigMap } from './allowlist.ts';
-import { compactingWatch, withoutManagedFields } from './compacting-watch.ts';
+import { compactingWatch, listPaged, withoutManagedFields } from './compacting-watch.ts';
 import { startHealthServer } from './http.ts';
 import { MAX_RETRY_MS, restartOnError } from './informer-restart.ts';
 import { kubeLeaseClient, LeaderElector } from './leader.ts';
 import { Membership } from './membership.ts';
-import { type HpaLike, otherOwner, type PolicyClaim, targetKey } from './ownership.ts';
+import { claimOf as claim, type HpaLike, otherOwner, type PolicyClaim, targetKey } from './ownership.ts';
+import { PolicyStore, REFILL_BY_LIST_ABOVE } from './policy-store.ts';
 import { OVER_INTERVAL, TickScheduler } from './scheduler.ts';
 import { kindKey, TargetWatches } from './target-watch.ts';
 
@@ -145,7 +146,8 @@ export class Operator {
   readonly #transport: KubeTransport;
   /** The fenced writes in flight: stopped before the Lease is released. */
   readonly #writes: InFlightWrites;
-  readonly #policies = new Map<string, ScalingPolicy>();
+  /** Every watched policy: in full the ones this replica owns, stubs of the others (policy-store.ts). */
+  readonly #policies: PolicyStore;
   /** Policy uids by targetKey: the owner check of a tick looks at its own target only. */
   readonly #byTarget = new Map<string, Set<string>>();
   /** HPAs in the watched namespaces (autoscaling/v2), by uid: a target an HPA scales is not ours. */
@@ -186,6 +188,7 @@ export class Operator {
     );
     this.#transport = transport;
     this.#writes = writes;
+    this.#policies = this.#newPolicyStore();
     // One allow-list for the collector and the reconciler, so a ConfigMap edit reaches both.
     const addressPolicy = new AllowList(o.allowedPrometheus);
     this.#allowList = addressPolicy;
@@ -233,6 +236,32 @@ export class Operator {
       otherOwner: (p) => otherOwner(claim(p), this.#claimsOn(keyOf(p)), this.#hpas.values()),
       isCurrent: (p) =>
         this.#policies.get(p.metadata.uid ?? '')?.metadata.generation === p.metadata.generation,
+    });
+  }
+
+  /**
+   * Sharding: only the policies this replica owns are held in full. One leader (or its
+   * standby, which must be ready to act on all at once) holds every policy in full.
+   */
+  #newPolicyStore(): PolicyStore {
+    const path = (ns?: string) =>
+      ns
+        ? `/apis/${POLICY_API_VERSION}/namespaces/${encode(ns)}/${POLICY_PLURAL}`
+        : `/apis/${POLICY_API_VERSION}/${POLICY_PLURAL}`;
+    const scopes = this.#o.namespaces?.length ? this.#o.namespaces : [undefined];
+    return new PolicyStore({
+      holdsFull: (uid) => !this.#shards || (this.#acting && this.#shards.assigned(uid)),
+      read: async (ns, name) => {
+        try {
+          const p = await this.#transport({ method: 'GET', path: `${path(ns)}/${encode(name)}` });
+          return asPolicy(p as KubernetesObject);
+        } catch (err) {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        }
+      },
+      list: (keep) =>
+        Promise.all(scopes.map((ns) => listPaged(this.#transport, path(ns), (p) => keep(asPolicy(p))))),
     });
   }
 
@@ -294,17 +323,28 @@ export class Operator {
     });
   }
 
-  /** Which policies are ours now; the ones that just moved here forget their memory and tick. */
+  /**
+   * Which policies are ours now; the ones that just moved here forget their memory and tick
+   * (read in full first: one list when many moved), the ones that left are kept as stubs only.
+   */
   #reassign(): void {
     const owned = new Set<string>();
     for (const uid of this.#policies.keys()) if (this.#mayActOn(uid)) owned.add(uid);
     const gained = [...owned].filter((uid) => !this.#owned.has(uid));
+    for (const uid of this.#owned) if (!owned.has(uid)) this.#letGo(uid);
     this.#owned = new Set([...owned].filter((uid) => this.#owned.has(uid)));
+    if (gained.length > REFILL_BY_LIST_ABOVE) void this.#policies.refill();
     for (const uid of gained) {
       this.#adopt(uid);
       this.#scheduler.trigger(uid);
     }
     this.metrics.shardPolicies.set(this.#owned.size);
+  }
+
+  /** A policy left this replica's share: what it held of it goes (adopt starts from the status). */
+  #letGo(uid: string): void {
+    this.#policies.release(uid);
+    this.#reconciler.forget(uid);
   }
 
   /**
@@ -423,10 +463,7 @@ export class Operator {
       : `/apis/${POLICY_API_VERSION}/${POLICY_PLURAL}`;
     let initial = true;
     const listPolicies = async () => {
-      const list = (await this.#transport({ method: 'GET', path })) as {
-        items: KubernetesObject[];
-        metadata?: { resourceVersion?: string };
-      };
+      const list = await listPaged(this.#transport, path, (p) => this.#policies.admit(asPolicy(p)));
       this.#crdBack();
       if (initial) {
         // The informer adds the listed items right after this resolves; then it is synced.
@@ -437,17 +474,13 @@ export class Operator {
         });
       }
       return {
-        ...list,
-        items: list.items.map((i) => ({
-          ...withoutManagedFields(i),
-          apiVersion: POLICY_API_VERSION,
-          kind: 'ScalingPolicy',
-        })),
+        items: list.items,
+        metadata: list.resourceVersion === undefined ? {} : { resourceVersion: list.resourceVersion },
       } as never;
     };
     const watch = compactingWatch(
       new Watch(this.#o.kubeconfig),
-      (o) => withoutManagedFields(o as KubernetesObject),
+      (o) => this.#policies.admit(asPolicy(o as KubernetesObject)) as unknown as KubernetesObject,
       () => this.#stopping,
     );
     const informer: Informer = new ListWatch<KubernetesObject>(path, watch, listPolicies, false);
@@ -651,10 +684,12 @@ export class Operator {
   }
 
   async #tick(uid: string, dueAt: number): Promise<void> {
-    const p = this.#policies.get(uid);
-    if (!p || !this.#mayActOn(uid) || this.#crdMissing) return;
+    if (!this.#policies.has(uid) || !this.#mayActOn(uid) || this.#crdMissing) return;
     // Owned since the last membership change (the join wait ended between two lists).
     if (this.#shards && !this.#owned.has(uid)) this.#adopt(uid);
+    // Held as a stub while another replica owned it: read in full first.
+    const p = await this.#fullPolicy(uid);
+    if (!p) return;
     const startedAt = Date.now();
     try {
       await this.#reconciler.reconcile(p, dueAt);
@@ -673,6 +708,20 @@ export class Operator {
         { namespace: p.metadata.namespace, policy: p.metadata.name, startedAt, endedAt: Date.now() },
         'tick done',
       );
+    }
+  }
+
+  /** The policy in full; undefined (no tick) when it is gone or cannot be read now. */
+  async #fullPolicy(uid: string): Promise<ScalingPolicy | undefined> {
+    try {
+      return await this.#policies.full(uid);
+    } catch (err) {
+      const stub = this.#policies.get(uid);
+      this.#o.log.warn(
+        { namespace: stub?.metadata.namespace, policy: stub?.metadata.name, err: String(err) },
+        'reading a policy that moved to this replica failed; retrying at its next tick',
+      );
+      return undefined;
     }
   }
 
@@ -737,16 +786,15 @@ function isGone(err: unknown): boolean {
   return isNotFound(err) || (err as { statusCode?: number } | undefined)?.statusCode === 404;
 }
 
-function keyOf(p: ScalingPolicy): string {
-  return targetKey(p.metadata.namespace ?? '', p.spec.targetRef);
+/** A policy as the API server sent it, as the operator holds it (no managedFields, storage version). */
+function asPolicy(o: KubernetesObject): ScalingPolicy {
+  return {
+    ...withoutManagedFields(o),
+    apiVersion: POLICY_API_VERSION,
+    kind: 'ScalingPolicy',
+  } as ScalingPolicy;
 }
 
-function claim(p: ScalingPolicy): PolicyClaim {
-  return {
-    namespace: p.metadata.namespace ?? '',
-    name: p.metadata.name ?? '',
-    uid: p.metadata.uid ?? '',
-    ...(p.metadata.creationTimestamp ? { creationTimestamp: String(p.metadata.creationTimestamp) } : {}),
-    target: p.spec.targetRef,
-  };
+function keyOf(p: ScalingPolicy): string {
+  return targetKey(p.metadata.namespace ?? '', p.spec.targetRef);
 }

@@ -3,6 +3,8 @@
 // ScaledObjects work through an HPA of their own, so they are found the same
 // way). Pure: the operator hands in what its informers hold.
 
+import type { ScalingPolicy } from '../crd/types.generated.ts';
+
 /** A scaleTargetRef / targetRef. */
 export interface TargetRef {
   apiVersion: string;
@@ -16,6 +18,17 @@ export interface PolicyClaim {
   uid: string;
   creationTimestamp?: string;
   target: TargetRef;
+}
+
+/** What the rule reads of a policy: all of it is in a stub (policy-store.ts) too. */
+export function claimOf(p: ScalingPolicy): PolicyClaim {
+  return {
+    namespace: p.metadata.namespace ?? '',
+    name: p.metadata.name ?? '',
+    uid: p.metadata.uid ?? '',
+    ...(p.metadata.creationTimestamp ? { creationTimestamp: String(p.metadata.creationTimestamp) } : {}),
+    target: p.spec.targetRef,
+  };
 }
 
 /** The part of an autoscaling/v2 HorizontalPodAutoscaler that names its target. */

@@ -14,7 +14,7 @@ import {
   type ScalePathsResult,
 } from '../kube/discovery.ts';
 import { compactTarget, scaleOf, type TargetCache, type TargetLookup } from '../reconciler/targets.ts';
-import { compactingWatch, type WatchLike } from './compacting-watch.ts';
+import { compactingWatch, listPaged, type WatchLike } from './compacting-watch.ts';
 import { restartOnError } from './informer-restart.ts';
 
 export interface TargetWatchOptions {
@@ -136,20 +136,20 @@ export class TargetWatches implements TargetCache {
     const compact = (o: unknown) => compactTarget(o, paths) as unknown as KubernetesObject;
     const scope = { synced: false, stopped: false } as Scope;
     const list = async () => {
-      const res = (await this.#o.transport({ method: 'GET', path })) as {
-        items?: unknown[];
-        metadata?: { resourceVersion?: string };
-      };
+      const res = await listPaged(this.#o.transport, path, compact);
       // The ListWatch adds the listed items right after this resolves; then it has synced.
       setImmediate(() => {
         if (scope.synced) return;
         scope.synced = true;
         this.#o.log.info(
-          { target: key, namespace: ns || '*', objects: res.items?.length ?? 0 },
+          { target: key, namespace: ns || '*', objects: res.items.length },
           'target watch synced',
         );
       });
-      return { ...res, items: (res.items ?? []).map(compact) } as never;
+      return {
+        items: res.items,
+        metadata: res.resourceVersion === undefined ? {} : { resourceVersion: res.resourceVersion },
+      } as never;
     };
     scope.informer = new ListWatch<KubernetesObject>(
       path,

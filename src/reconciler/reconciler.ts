@@ -13,7 +13,7 @@ import { latencySpec, readyReplicasOf, wantsReadyReplicas } from './level5-input
 import type { ObservationSource } from './observation-source.ts';
 import { restorePersisted, statusChanged } from './status.ts';
 import type { Scale, TargetCache } from './targets.ts';
-import { TickMetrics } from './tick-metrics.ts';
+import { type AnomalyBaseline, TickMetrics } from './tick-metrics.ts';
 import {
   type ActOutcome,
   buildReport,
@@ -92,7 +92,7 @@ export interface TickResult {
 }
 
 /** Per policy, while this process is the leader: what it last wrote and the full engine state. */
-interface Memory extends HistoryMemory {
+interface Memory extends HistoryMemory, AnomalyBaseline {
   engineState?: EngineState;
   /** The status as last written (or read at start): the base of every comparison and patch. */
   status?: ScalingPolicyStatus;
@@ -659,6 +659,7 @@ export class PolicyReconciler {
         replicas: scaled ? outcome.to : seen.current,
         scaled,
         tickSeconds: Math.max(0, this.#now() - t.dueAt) / 1000,
+        baseline: t.mem,
       },
     );
     if (scaled) {

@@ -12,6 +12,19 @@ export interface PolicyLabels {
   policy: string;
 }
 
+/**
+ * Per policy, the engine's anomaly counts last seen: they are totals since its state began, and
+ * the counter gets the increase. Kept in the policy's own memory (the reconciler's), so it goes
+ * when the policy goes (deleted, moved to another replica), and a policy that counts no
+ * anomalies (no Level 5) holds only the shared NO_ANOMALIES marker, not a table of its own.
+ */
+export interface AnomalyBaseline {
+  anomaliesSeen?: Readonly<Record<string, number>>;
+}
+
+/** Seen a tick, no anomaly counted yet: a kind that appears later counts from 0. */
+const NO_ANOMALIES: Readonly<Record<string, number>> = Object.freeze({});
+
 /** What a tick decided and did, as the metrics need it. */
 export interface DecisionFacts {
   spec: Pick<PolicySpec, 'minReplicas' | 'maxReplicas'>;
@@ -23,15 +36,12 @@ export interface DecisionFacts {
   scaled: boolean;
   /** From when the tick was due to when it decided, in seconds. */
   tickSeconds: number;
+  /** The policy's memory, where its anomaly baseline is kept. */
+  baseline: AnomalyBaseline;
 }
 
 export class TickMetrics {
   readonly #m: OperatorMetrics;
-  /**
-   * Per policy, the engine's anomaly counts last seen: they are totals since its state began,
-   * and the counter gets the increase.
-   */
-  readonly #anomaliesSeen = new Map<string, Record<string, number>>();
 
   constructor(metrics: OperatorMetrics) {
     this.#m = metrics;
@@ -54,7 +64,7 @@ export class TickMetrics {
     }
     const tuned = f.state.tunedScaleDownStabilizationSeconds;
     if (typeof tuned === 'number') m.tunedScaleDownStabilization.set(l, tuned);
-    this.#level5(l, decision);
+    this.#level5(l, decision, f.baseline);
   }
 
   /** An earlier scale write that the target shows applied after its request failed. */
@@ -81,7 +91,7 @@ export class TickMetrics {
     }
   }
 
-  #level5(l: PolicyLabels, decision: Decision): void {
+  #level5(l: PolicyLabels, decision: Decision, baseline: AnomalyBaseline): void {
     const m = this.#m;
     let forecastReplicas: number | undefined;
     for (const f of decision.forecasts ?? []) {
@@ -93,16 +103,20 @@ export class TickMetrics {
     }
     if (forecastReplicas !== undefined) m.forecastReplicas.set(l, forecastReplicas);
     observeEvaluation(m, l, decision.evaluation);
-    this.#anomalies(l, decision.anomalyCounts);
+    this.#anomalies(l, decision.anomalyCounts, baseline);
   }
 
-  #anomalies(l: PolicyLabels, counts: Decision['anomalyCounts']): void {
-    const key = `${l.namespace}/${l.policy}`;
+  #anomalies(l: PolicyLabels, counts: Decision['anomalyCounts'], baseline: AnomalyBaseline): void {
     // On the policy's first tick in this process its counts (restored from status) are the
     // baseline; after that a kind not seen before counts from 0.
-    const known = this.#anomaliesSeen.get(key);
-    const seen = known ?? {};
-    for (const [metric, kinds] of Object.entries(counts ?? {})) {
+    const known = baseline.anomaliesSeen;
+    const metrics = Object.entries(counts ?? {});
+    if (metrics.length === 0) {
+      baseline.anomaliesSeen = known ?? NO_ANOMALIES;
+      return;
+    }
+    const seen = (known === undefined || known === NO_ANOMALIES ? {} : known) as Record<string, number>;
+    for (const [metric, kinds] of metrics) {
       for (const [kind, n] of Object.entries(kinds ?? {})) {
         const k = `${metric}\u0000${kind}`;
         const before = seen[k] ?? (known ? 0 : undefined);
@@ -110,6 +124,6 @@ export class TickMetrics {
         seen[k] = n;
       }
     }
-    this.#anomaliesSeen.set(key, seen);
+    baseline.anomaliesSeen = seen;
   }
 }

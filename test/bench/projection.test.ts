@@ -24,7 +24,12 @@ const measured: ShardedMeasurement = {
 };
 
 test('project at the measured interval: the measured policies per replica, load linear in policies', () => {
-  const p = project(measured, { policies: 100_000, intervalSeconds: 60 }, 0.01, 1);
+  const p = project(
+    measured,
+    { policies: 100_000, intervalSeconds: 60 },
+    { miBPerWatched: 0.001, miBPerOwned: 0.01 },
+    1,
+  );
   assert.equal(p.policiesPerReplica, 1667);
   // 100,000 / (5,000 / 3) is exactly 60: no replica too many from floating point.
   assert.equal(p.replicas, 60);
@@ -32,8 +37,10 @@ test('project at the measured interval: the measured policies per replica, load 
   assert.equal(p.operatorCpuCores, 3);
   // 3 cores of ticks fit in 3 replicas of 1 core each, not the 60 as loaded as the run's.
   assert.equal(p.replicasAtCpuBudget, 3);
-  // 180 MiB + 0.01 MiB for each of the 95,000 more policies every replica watches.
-  assert.equal(p.peakRssMiBPerReplica, 1130);
+  // 180 MiB + 0.001 MiB for each of the 95,000 more policies every replica watches; it owns as many as measured.
+  assert.equal(p.peakRssMiBPerReplica, 275);
+  // With 3 replicas each owns 33,333, 31,667 more than measured: + 0.01 MiB each.
+  assert.equal(p.peakRssMiBAtCpuBudget, 275 + 317);
   // Non-Lease 36 req/s for 5,000 policies × 20, and 4/3 Lease req/s for each of 60 replicas.
   assert.equal(p.apiserverRequestsPerSecond, 720 + 80);
   assert.equal(p.prometheusQueriesPerSecond, 1680);
@@ -46,12 +53,18 @@ test('project at a shorter interval: a replica carries fewer policies, the load 
   assert.equal(p.operatorCpuCores, 12);
   assert.equal(p.replicasAtCpuBudget, 12);
   assert.equal(p.peakRssMiBPerReplica, null);
+  assert.equal(p.peakRssMiBAtCpuBudget, null);
   assert.equal(p.apiserverRequestsPerSecond, 2880 + 320);
   assert.equal(p.prometheusQueriesPerSecond, 6720);
 });
 
 test('project to the measured size gives back the measured figures', () => {
-  const p = project(measured, { policies: 5000, intervalSeconds: 60 }, 0.01, 1);
+  const p = project(
+    measured,
+    { policies: 5000, intervalSeconds: 60 },
+    { miBPerWatched: 0.001, miBPerOwned: 0.01 },
+    1,
+  );
   assert.equal(p.replicas, 3);
   // Sharding needs two replicas even when one would do.
   assert.equal(p.replicasAtCpuBudget, 2);

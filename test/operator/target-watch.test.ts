@@ -69,8 +69,8 @@ describe('TargetWatches', () => {
     await until(() => w.synced('apps/v1', 'Deployment'), 'synced');
     assert.deepEqual(
       lists,
-      ['/apis/apps/v1/namespaces/shop/deployments'],
-      'one list, in the watched namespace',
+      ['/apis/apps/v1/namespaces/shop/deployments?limit=500'],
+      'one list (paged), in the watched namespace',
     );
     const found = w.lookup(deploymentsV1, 'shop', 'web');
     assert.ok(found?.found);
