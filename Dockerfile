@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 # Tidemark operator image: `docker build -t tidemark:0.1.0 .`
-# No Docker engine runs on the development machines, so
-# test/deploy/dockerfile.test.ts and dockerfile.int.test.ts replay these steps
-# in a temporary folder (production install, compiled output only) and start
-# the result; keep them in step with this file.
+# (or `make image`: podman builds this file unchanged, from a local stand-in for
+# node:24-slim where no registry can be reached; sandbox/image.sh). The image is
+# run by test/deploy/image.int.test.ts and, as real pods on a real node, by
+# `make test-real-node`; test/deploy/dockerfile.test.ts also replays these steps
+# in a temporary folder. Keep them in step with this file.
 
 # --- build: full dependencies, TypeScript compiled to dist/ -------------------
 FROM node:24-slim AS build
