@@ -172,7 +172,7 @@ test('helm install: 2 operator pods on the real node, in-cluster config, probes 
   assert.doesNotMatch(logs.stdout, /forbidden/i, 'a missing RBAC grant');
 });
 
-test('kubectl delete pod of the leader: SIGTERM reaches the operator as PID 1, it releases the Lease, the standby leads', async () => {
+test('kubectl delete pod of the leader: SIGTERM reaches the operator as PID 1, it releases the Lease, another pod leads', async () => {
   const lease = async () =>
     (await json<{ spec: { holderIdentity?: string } }>(['get', 'lease', 'tidemark-leader', '-n', NS])).spec
       .holderIdentity ?? '';
@@ -198,14 +198,27 @@ test('kubectl delete pod of the leader: SIGTERM reaches the operator as PID 1, i
     { timeoutMs: 90_000, intervalMs: 200, what: `a new Lease holder after ${leader}` },
   );
   const seconds = (performance.now() - t0) / 1000;
-  // The standby takes over the released Lease (a replacement pod starts later than that).
-  assert.equal(next, standby);
-  process.stdout.write(`# leader hand-over after kubectl delete pod: ${seconds.toFixed(1)} s\n`);
+  // Whoever asks first takes the released Lease: usually the standby, but the Deployment's
+  // replacement pod, asking as soon as it starts, won the race in one rehearsal. Either is a
+  // hand-over; what must not happen is the deleted pod holding on.
+  const now = await json<{ items: Pod[] }>([
+    'get',
+    'pods',
+    '-n',
+    NS,
+    '-l',
+    'app.kubernetes.io/name=tidemark',
+  ]);
+  const candidates = now.items.map((p) => p.metadata.name).filter((n) => n !== leader);
+  assert.ok(candidates.includes(next), `${next} is a live operator pod other than ${leader}: ${candidates}`);
+  process.stdout.write(
+    `# leader hand-over after kubectl delete pod: ${seconds.toFixed(1)} s, to ${next === standby ? 'the standby' : 'the replacement pod'}\n`,
+  );
 });
 
-// The replacement pod of the previous test is usually still starting here: it has no SIGTERM
-// handler yet (src/cli/run.ts installs it after op.start()), and as PID 1 it ignores the signal,
-// so it goes only at SIGKILL, after terminationGracePeriodSeconds (30 s; measured 33 s).
+// The replacement pod of the previous test may still be starting here: its SIGTERM handler is
+// installed before start-up (src/cli/run.ts), so as PID 1 it still stops at once (it went only at
+// SIGKILL, 30 s later, before that fix).
 test('helm uninstall removes the operator pods and leaves the CRD (resource-policy keep)', async () => {
   await helm(['uninstall', 'tidemark', '--namespace', NS, '--wait']);
   await waitFor(
