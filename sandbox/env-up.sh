@@ -239,6 +239,10 @@ etcd_healthy() { curl -fsS -m 2 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '
 wait_for etcd healthy etcd_healthy
 
 # --- kube-apiserver -----------------------------------------------------------
+# --enable-aggregator-routing: the API server reaches APIService backends and webhooks
+# configured by Service at their Endpoints' addresses, not at the ClusterIP: no
+# kube-proxy runs here, so a ClusterIP leads nowhere (issues 21 and 22: the conversion
+# webhook served by real pods, KEDA's metrics server behind its APIService).
 
 start kube-apiserver "$KUBE_BIN_DIR/kube-apiserver" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
@@ -257,6 +261,7 @@ start kube-apiserver "$KUBE_BIN_DIR/kube-apiserver" \
   --kubelet-client-certificate="$PKI_DIR/apiserver-kubelet-client.crt" \
   --kubelet-client-key="$PKI_DIR/apiserver-kubelet-client.key" \
   --kubelet-preferred-address-types=InternalIP,Hostname \
+  --enable-aggregator-routing=true \
   --profiling=false
 wait_for kube-apiserver ready kctl get --raw /readyz
 
