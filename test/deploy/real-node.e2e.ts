@@ -481,6 +481,11 @@ test('helm upgrade to a newer image rolls the pods: no scaling action lost or do
   assert.equal(seen, loadChanges);
   const byNew = scaled.filter((e) => e.reportingInstance && !oldPods.includes(e.reportingInstance)).length;
   assert.ok(byNew >= 1, `the new pods acted after the rollout: ${JSON.stringify(scaled)}`);
+  // What a user reads: `kubectl describe` of the policy shows the pods' last decision.
+  const last = (await e2e.getPolicy(LOAD_NS, 'web'))?.status?.recentDecisions?.[0];
+  assert.ok(last, 'a recorded decision');
+  const described = await kubectl(['describe', 'scalingpolicies.v1beta1.tidemark.dev', 'web', '-n', LOAD_NS]);
+  assert.match(described.stdout, new RegExp(`Scaled\\s.*${last.from}→${last.to}`));
 
   // No write after the fence, from the API server's side: etcd's revision orders every write
   // across objects (one etcd here), so each Event an old pod wrote (its reportingInstance;
@@ -505,6 +510,10 @@ test('helm upgrade to a newer image rolls the pods: no scaling action lost or do
   assert.ok(
     leases.fenceOf(oldLeader) !== undefined,
     `the Lease left the old leader: ${JSON.stringify(history)}`,
+  );
+  const next = history.find((v) => v.resourceVersion > (leases.fenceOf(oldLeader) ?? 0) && v.holder)?.holder;
+  process.stdout.write(
+    `# hand-over in the rollout: ${((leases.handOverMs(oldLeader) ?? Number.NaN) / 1000).toFixed(1)} s from ${oldLeader} letting go to ${next} holding\n`,
   );
 });
 

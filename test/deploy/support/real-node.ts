@@ -37,6 +37,8 @@ export interface LeaseVersion {
   /** etcd's revision of the write (one etcd here: a global order across objects). */
   resourceVersion: number;
   holder: string;
+  /** When the watch delivered it (performance.now()): the test's clock, for hand-over times. */
+  seenAt: number;
 }
 
 /**
@@ -66,6 +68,7 @@ export class LeaseHistory {
         h.versions.push({
           resourceVersion: Number(obj.metadata.resourceVersion),
           holder: obj.spec.holderIdentity ?? '',
+          seenAt: performance.now(),
         });
       },
       (err: unknown) => {
@@ -97,5 +100,18 @@ export class LeaseHistory {
       else if (held) return v.resourceVersion;
     }
     return undefined;
+  }
+
+  /**
+   * Milliseconds from the write that took the Lease from `identity` to the first write naming
+   * another holder (0 when that same write named one: a direct take-over).
+   */
+  handOverMs(identity: string): number | undefined {
+    const fence = this.fenceOf(identity);
+    const from = this.versions.find((v) => v.resourceVersion === fence);
+    const to = this.versions.find(
+      (v) => v.resourceVersion >= (fence ?? 0) && v.holder && v.holder !== identity,
+    );
+    return from && to ? to.seenAt - from.seenAt : undefined;
   }
 }
