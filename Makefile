@@ -89,7 +89,7 @@ INT_FIRST = test/e2e/upgrade.int.test.ts
 test-integration: deps
 	TIDEMARK_REQUIRE_SANDBOX=1 TIDEMARK_FIRST="$(INT_FIRST)" TIDEMARK_BESIDE="$(INT_BESIDE)" sandbox/with-sandbox.sh sandbox/run-int-tests.sh $(INT_TESTS)
 
-# test-real-node last: a sandbox of its own with a real node (about 2 min once the image
+# test-real-node last: a sandbox of its own with a real node (about 4 min once the image
 # and the kubelet are cached).
 test: lint test-unit test-integration test-real-node
 

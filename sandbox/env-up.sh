@@ -395,7 +395,7 @@ wait_for prometheus ready prom_ready
 # --- the real node (opt-in) ---------------------------------------------------------
 
 if ((REAL_NODE)); then
-  "$SANDBOX_REPO/sandbox/real-node.sh" up "$API_PORT"
+  "$SANDBOX_REPO/sandbox/real-node.sh" up "$API_PORT" "$PROM_PORT"
   log "real node is Ready ($(elapsed)s)"
 fi
 

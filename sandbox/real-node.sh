@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# real-node.sh {up API_PORT|down|status}: one real node beside the KWOK nodes, for
+# real-node.sh {up API_PORT [PROM_PORT]|down|status}: one real node beside the KWOK nodes, for
 # running Tidemark's own image as real pods. Opt-in: `TIDEMARK_REAL_NODE=1 make env-up`
 # runs `up` at the end of sandbox/env-up.sh; sandbox/env-down.sh always runs `down`
 # (a no-op when there is no real node).
@@ -7,6 +7,8 @@
 # What it starts, all recorded in .sandbox/pids/ like the other components:
 #   real-node-proxy  socat on the host side of the node's veth (HOST_IP:API_PORT), to
 #                    the API server on 127.0.0.1 (which listens on loopback only)
+#   real-node-prom-proxy  the same for Prometheus (HOST_IP:PROM_PORT), so that operator
+#                    pods on the node can query it (with PROM_PORT only)
 #   containerd       Debian's containerd, in the node's network namespace, with its own
 #                    root, state and socket under .sandbox/node/ (no systemd here)
 #   kubelet          built with the control plane (sandbox/build.sh), same namespace
@@ -18,8 +20,12 @@
 # found"). Pods get addresses from CNI bridge + host-local (POD_SUBNET) inside that
 # namespace only, masqueraded to NODE_IP when they leave it. No kube-proxy runs: the
 # in-cluster address of the API server (10.0.0.1:443, the `kubernetes` Service) is
-# DNAT-ed inside the namespace to the proxy. Nothing else on the host is changed: no
-# address, route or iptables rule outside the namespace but the host end of the veth.
+# DNAT-ed inside the namespace to the proxy. The API server (on the host) reaches pods
+# (the conversion webhook behind its Service, resolved to the pod IPs by
+# --enable-aggregator-routing; `kubectl port-forward`-free metrics reads in the e2e) by
+# one host route, POD_SUBNET via NODE_IP on the host end of the veth. Nothing else on
+# the host is changed: no address, route or iptables rule outside the namespace but the
+# host end of the veth and that route, both gone with the veth at `down`.
 #
 # What these machines need (issue 21): cgroup v1 (`failCgroupV1: false`, cgroupfs,
 # `cgroupsPerQOS: false` with `enforceNodeAllocatable: []`, `failSwapOn: false`); no
@@ -33,7 +39,10 @@
 # KWOK; pods meant for it tolerate the taint and select the label tidemark.dev/real-node.
 #
 # Settings: TIDEMARK_REAL_NODE_NET (the /30 of the veth pair, 172.31.x.y from a hash),
-# TIDEMARK_REAL_NODE_PODS (10.252.0.0/24).
+# TIDEMARK_REAL_NODE_PODS (the pods' /24, 10.252-255.x.0 from the same hash).
+#
+# `up` writes $SANDBOX_DIR/node/network.json (hostIp, nodeIp, podSubnet, prometheusUrl:
+# the addresses a pod on the node uses) for the e2e.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -50,10 +59,12 @@ hash=$(printf '%s' "$SANDBOX_DIR" | sha256sum)
 NET_BASE=${TIDEMARK_REAL_NODE_NET:-172.31.$((16#${hash:0:2})).$(((16#${hash:2:2} % 64) * 4))}
 HOST_IP=${NET_BASE%.*}.$((${NET_BASE##*.} + 1))
 NODE_IP=${NET_BASE%.*}.$((${NET_BASE##*.} + 2))
-POD_SUBNET=${TIDEMARK_REAL_NODE_PODS:-10.252.0.0/24}
+# The pods' /24 in 10.252.0.0/14, by the same hash: the host routes it to this node, so
+# two sandboxes must not pick the same one.
+POD_SUBNET=${TIDEMARK_REAL_NODE_PODS:-10.$((252 + 16#${hash:4:2} % 4)).$((16#${hash:6:2})).0/24}
 SOCK=$STATE/containerd/containerd.sock
 KUBECTL=$KUBE_BIN_DIR/kubectl
-NODE_COMPONENTS=(real-node-proxy containerd kubelet)
+NODE_COMPONENTS=(real-node-proxy real-node-prom-proxy containerd kubelet)
 START_TIMEOUT=${TIDEMARK_START_TIMEOUT:-120}
 PAUSE_IMAGE=localhost/tidemark-pause:1
 
@@ -105,6 +116,10 @@ net_up() {
     log "$HOST_IP is taken by another interface: set TIDEMARK_REAL_NODE_NET to a free /30"
     exit 1
   fi
+  if [[ -n $(ip route show "$POD_SUBNET") ]]; then
+    log "the host already routes $POD_SUBNET ($(ip route show "$POD_SUBNET")): set TIDEMARK_REAL_NODE_PODS to a free /24"
+    exit 1
+  fi
   ip netns add "$NETNS"
   ip link add "$VETH_HOST" type veth peer name "$VETH_NODE"
   ip link set "$VETH_NODE" netns "$NETNS"
@@ -115,6 +130,9 @@ net_up() {
   in_ns ip addr add "$NODE_IP/30" dev eth0
   in_ns ip link set eth0 up
   in_ns ip route add default via "$HOST_IP"
+  # The host (the API server) reaches the pods through the node, as a cluster's pod
+  # network would: only this sandbox's /24, on this sandbox's veth.
+  ip route add "$POD_SUBNET" via "$NODE_IP" dev "$VETH_HOST"
   # Per namespace: the bridge forwards pod traffic out of eth0.
   in_ns sysctl -qw net.ipv4.ip_forward=1
   # Pods reach the API server at the `kubernetes` Service address, as in any cluster.
@@ -123,6 +141,7 @@ net_up() {
 }
 
 net_down() {
+  ip route del "$POD_SUBNET" via "$NODE_IP" dev "$VETH_HOST" 2>/dev/null || true
   ip link del "$VETH_HOST" 2>/dev/null || true
   ip netns del "$NETNS" 2>/dev/null || true
 }
@@ -232,17 +251,28 @@ EOF
   ctr_ images import "$dir/pause.tar" >/dev/null
 }
 
-# The Tidemark image (make image), under the name the chart's `tidemark:<version>` means.
+# The Tidemark image (make image), under the name the chart's `tidemark:<version>` means,
+# and a second tag, <version>-next, for the e2e's `helm upgrade` to a newer image: the same
+# layers plus one label (a new image ID, no second build), saved in the same archive.
 import_tidemark_image() {
-  local version tar=$STATE/tidemark-image.tar
+  local version tar=$STATE/tidemark-image.tar img=$SANDBOX_REPO/sandbox/image.sh
   version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$SANDBOX_REPO/package.json" | head -n 1)
-  "$SANDBOX_REPO/sandbox/image.sh" build >"$LOG_DIR/image.log" 2>&1 ||
+  "$img" build >"$LOG_DIR/image.log" 2>&1 ||
     { tail -n 30 "$LOG_DIR/image.log" >&2; log "make image failed"; exit 1; }
-  "$SANDBOX_REPO/sandbox/image.sh" save "$tar"
+  mkdir -p "$STATE/next-image"
+  printf 'FROM localhost/tidemark:%s\nLABEL dev.tidemark.sandbox-upgrade="next"\n' "$version" \
+    >"$STATE/next-image/Containerfile"
+  "$img" podman build --pull=never --quiet --tag "localhost/tidemark:$version-next" "$STATE/next-image" >/dev/null
+  rm -f "$tar"
+  "$img" podman save --quiet --multi-image-archive --format docker-archive --output "$tar" \
+    "localhost/tidemark:$version" "localhost/tidemark:$version-next"
   ctr_ images import "$tar" >/dev/null
   rm -f "$tar"
-  ctr_ images tag --force "localhost/tidemark:$version" "docker.io/library/tidemark:$version" >/dev/null
-  log "imported tidemark:$version into the node's containerd"
+  local tag
+  for tag in "$version" "$version-next"; do
+    ctr_ images tag --force "localhost/tidemark:$tag" "docker.io/library/tidemark:$tag" >/dev/null
+  done
+  log "imported tidemark:$version and tidemark:$version-next into the node's containerd"
 }
 
 # --- kubelet -----------------------------------------------------------------------
@@ -321,7 +351,8 @@ EOF
 # --- up / down ---------------------------------------------------------------------------
 
 up() {
-  API_PORT=${1:?usage: real-node.sh up API_PORT}
+  API_PORT=${1:?usage: real-node.sh up API_PORT [PROM_PORT]}
+  local prom_port=${2:-}
   [[ -x $KUBE_BIN_DIR/kubelet ]] || { log "no kubelet in $KUBE_BIN_DIR (TIDEMARK_REAL_NODE=1 sandbox/build.sh builds it)"; exit 1; }
   install_apt_packages "${APT_NODE_PACKAGES[@]}"
   down_quiet
@@ -329,6 +360,13 @@ up() {
   mkdir -p "$STATE" "$PID_DIR" "$LOG_DIR"
   net_up
   start real-node-proxy socat "TCP-LISTEN:$API_PORT,bind=$HOST_IP,fork,reuseaddr" "TCP:127.0.0.1:$API_PORT"
+  local prom_url=
+  if [[ -n $prom_port ]]; then
+    start real-node-prom-proxy socat "TCP-LISTEN:$prom_port,bind=$HOST_IP,fork,reuseaddr" "TCP:127.0.0.1:$prom_port"
+    prom_url=http://$HOST_IP:$prom_port
+  fi
+  jq -n --arg hostIp "$HOST_IP" --arg nodeIp "$NODE_IP" --arg podSubnet "$POD_SUBNET" --arg prometheusUrl "$prom_url" \
+    '{$hostIp, $nodeIp, $podSubnet, $prometheusUrl}' >"$STATE/network.json"
   write_runc_wrapper
   write_containerd_config
   start_in_ns containerd containerd --config "$STATE/containerd/config.toml"
@@ -377,6 +415,7 @@ down_quiet() {
   fi
   stop_component containerd
   stop_component real-node-proxy
+  stop_component real-node-prom-proxy
   # Shims of this containerd still running (found by its socket on their command line).
   local p
   for p in $(pgrep -f -- "-address $SOCK" 2>/dev/null || true); do kill -KILL "$p" 2>/dev/null || true; done
@@ -411,7 +450,7 @@ case ${1:-} in
     done
     ;;
   *)
-    echo "usage: $0 {up API_PORT|down|status}" >&2
+    echo "usage: $0 {up API_PORT [PROM_PORT]|down|status}" >&2
     exit 2
     ;;
 esac

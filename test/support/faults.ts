@@ -38,7 +38,8 @@ export type Component =
   | 'kube-scheduler'
   | 'kwok'
   | 'workload'
-  | 'prometheus';
+  | 'prometheus'
+  | 'webhook';
 export type ComponentAction = 'kill' | 'stop' | 'start' | 'restart' | 'freeze' | 'thaw' | 'health' | 'wait';
 
 /** Installs the ScalingPolicy CRD and waits until the API server serves it. */
