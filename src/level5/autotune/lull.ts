@@ -11,7 +11,7 @@
 // short ones held.
 //
 // Peaks and lulls are read from the reactive proposal: a lull begins when the load no longer
-// needs the current replicas and ends (a peak's onset) when the proposal is back more than half
+// needs the current replicas and two thirds of the peak's at most, and ends (a peak's onset) when the proposal is back more than half
 // way from the lull's lowest to the last peak's highest. Pure: `now` comes from the caller.
 import { cloneData } from '../../core/clone.ts';
 
@@ -64,6 +64,12 @@ export interface LullResult {
 }
 
 const KEEP = 24;
+/**
+ * A lull is the load needing at most this share of the peak's replicas: shallower swings cost
+ * little to hold and are what the spec's window is for (noise on a flat load crosses any
+ * midpoint).
+ */
+const LULL_SHARE = 2 / 3;
 
 /** The q-quantile of a non-empty list (nearest rank). */
 export function quantile(xs: readonly number[], q: number): number {
@@ -128,7 +134,7 @@ export function lullStage(
     // Below the midpoint between the last peak and the last lull's lowest: noise inside a peak
     // does not reach that far down.
     const mid = s.floor === undefined ? input.currentReplicas : (s.peak + s.floor) / 2;
-    if (p < input.currentReplicas && p < mid) {
+    if (p < input.currentReplicas && p < mid && p <= LULL_SHARE * s.peak) {
       s.lullStart = now;
       s.trough = p;
     }

@@ -111,6 +111,12 @@ describe('lull holding', () => {
     assert.deepEqual(state?.periods, []);
   });
 
+  it('takes no shallow swing for peaks and lulls (a quarter down is within what the window should smooth)', () => {
+    const ticks = peaks(600, 180, 8, 20, 15);
+    assert.ok(ticks.every((x) => x.result.windowSeconds === undefined));
+    assert.deepEqual(ticks[ticks.length - 1]?.state.periods, []);
+  });
+
   it('stands aside where peaks are further apart than the flap window', () => {
     const ticks = peaks(3600, 600, 5);
     assert.ok(ticks.every((x) => x.result.windowSeconds === undefined));
