@@ -78,3 +78,28 @@ export function reachableShare(
   if (!level5 || !foresight || level5.atMost || !(foresight.ratio < 1)) return undefined;
   return (1 - level5.ratio) / (1 - foresight.ratio);
 }
+
+/** On and off phases, each a whole number of minutes drawn from its range (inclusive). */
+export interface OnOff {
+  onMinutes: [number, number];
+  offMinutes: [number, number];
+  /** The load during an on phase, × the off phase's. */
+  factor: number;
+}
+
+/**
+ * A second flapping workload for the self-tuning section, of another rhythm than the batches
+ * shape: a seeded trace's load switched between on and off phases of random lengths (a service
+ * whose callers work in sessions), so the peaks are longer than the batches' and the lulls
+ * shorter. `uniform` is a seeded source in [0, 1).
+ */
+export function onOffLoad(base: ArrayLike<number>, rhythm: OnOff, uniform: () => number): Float64Array {
+  const out = Float64Array.from(base as ArrayLike<number>);
+  const draw = ([lo, hi]: [number, number]) => lo + Math.floor(uniform() * (hi - lo + 1));
+  for (let m = 0; m < out.length; ) {
+    const on = draw(rhythm.onMinutes);
+    for (let k = 0; k < on && m < out.length; k++, m++) out[m] = (out[m] as number) * rhythm.factor;
+    m += draw(rhythm.offMinutes);
+  }
+  return out;
+}

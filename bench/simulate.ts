@@ -45,13 +45,15 @@ import {
   simulate,
 } from '../src/simulate/simulate.ts';
 import { parseTrace, type Trace } from '../src/simulate/trace.ts';
-import { type Shape, synthTrace } from '../src/trace/synth.ts';
+import { mulberry32, type Shape, synthTrace } from '../src/trace/synth.ts';
 import { type AgainstLine, againstLine, type TradePoint } from './frontier.ts';
 import {
   costRatio,
   type FaultCost,
   faultCosts,
   type MinuteSeries,
+  type OnOff,
+  onOffLoad,
   reachableShare,
   totalCost,
 } from './pillars.ts';
@@ -89,6 +91,18 @@ const SYNTHETIC: Array<{ shape: Shape; days: number; seed: number }> = [
 ];
 /** The trace that makes the HPA's defaults flap, for the self-tuning section. */
 const FLAPPING = 'synthetic-batches';
+/** The second flapping workload, of another rhythm (bench/pillars.ts onOffLoad): only in the self-tuning section. */
+const SESSIONS = {
+  name: 'synthetic-sessions',
+  base: { shape: 'flat' as Shape, days: 7, seed: 2718 },
+  rhythm: { onMinutes: [6, 10], offMinutes: [5, 9], factor: 2 } as OnOff,
+};
+
+function sessionsTrace(): NamedTrace {
+  const base = synthTrace(SESSIONS.base);
+  const requests = onOffLoad(base, SESSIONS.rhythm, mulberry32(SESSIONS.base.seed));
+  return { name: SESSIONS.name, trace: { requests, firstMinute: 0 } };
+}
 
 const PEAK_REPLICAS = 25;
 const TARGET_SHARE = 0.7;
@@ -597,33 +611,40 @@ interface FlapRow {
   hpa: StrategyResult;
 }
 
-function flapRows(t: NamedTrace, startupSeconds: number, row: Row): FlapRow[] {
+/** One policy on one flapping workload, tidemark ÷ hpa-default. */
+function flapRow(t: NamedTrace, policy: string, spec: PolicySpec, startupSeconds: number): FlapRow {
   const capacity = capacityOf(t);
   const sim = simulate({
     trace: t.trace,
     traceName: t.name,
-    spec: autotuneOnlyPolicy(TARGET_SHARE * capacity),
+    spec,
     capacity,
     startupSeconds,
   });
   const tm = get(sim.report, 'tidemark');
   const hpa = get(sim.report, 'hpa-default');
-  return [
-    {
-      trace: t.name,
-      policy: 'the three switches on',
-      ratios: row.ratios,
-      tidemark: row.tidemark,
-      hpa: row.hpa,
-    },
-    {
-      trace: t.name,
-      policy: 'autotune only',
-      ratios: Object.fromEntries(RATIOS.map((k) => [k, ratio(tm[k], hpa[k])])) as Record<Ratio, number>,
-      tidemark: tm,
-      hpa,
-    },
-  ];
+  return {
+    trace: t.name,
+    policy,
+    ratios: Object.fromEntries(RATIOS.map((k) => [k, ratio(tm[k], hpa[k])])) as Record<Ratio, number>,
+    tidemark: tm,
+    hpa,
+  };
+}
+
+/** The three switches on (the main table's row where the workload is one of the traces) and autotune alone. */
+function flapRows(t: NamedTrace, startupSeconds: number, row: Row | undefined): FlapRow[] {
+  const target = TARGET_SHARE * capacityOf(t);
+  const three: FlapRow = row
+    ? {
+        trace: t.name,
+        policy: 'the three switches on',
+        ratios: row.ratios,
+        tidemark: row.tidemark,
+        hpa: row.hpa,
+      }
+    : flapRow(t, 'the three switches on', userPolicy(target), startupSeconds);
+  return [three, flapRow(t, 'autotune only', autotuneOnlyPolicy(target), startupSeconds)];
 }
 
 const first = startups[0] as number;
@@ -638,7 +659,14 @@ for (const r of faultRows)
     `${r.trace} faults (${r.faults}): missed ${r.tidemark.total.missedMinutes} vs hpa ${r.hpa.total.missedMinutes}, wasted ${f1(r.tidemark.total.wastedReplicaMinutes)} vs hpa ${f1(r.hpa.total.wastedReplicaMinutes)}\n`,
   );
 const flapIndex = traces.findIndex((t) => t.name === FLAPPING);
-const flaps = flapIndex < 0 ? [] : flapRows(traces[flapIndex] as NamedTrace, first, main[flapIndex] as Row);
+const flaps = [
+  ...(flapIndex < 0 ? [] : flapRows(traces[flapIndex] as NamedTrace, first, main[flapIndex] as Row)),
+  ...flapRows(sessionsTrace(), first, undefined),
+];
+for (const f of flaps)
+  process.stdout.write(
+    `${f.trace} flapping, ${f.policy}: reversals ${f3(f.ratios.directionReversals)}, replica-min ${f3(f.ratios.replicaMinutes)}\n`,
+  );
 
 function f1(x: number): string {
   return x.toFixed(1);
@@ -709,16 +737,21 @@ function flapLines(rows: FlapRow[]): string[] {
   return [
     `## Self-tuning: a workload that makes the HPA's defaults flap (start-up ${first} s)`,
     '',
-    `\`${FLAPPING}\`: batches every 9–15 minutes, 2–5 minutes long at 2.5–4 × the baseline, so the load falls just long enough for the HPA's five-minute scale-down window to expire before the next batch (\`tidemark trace synth --shape batches\`). Ratios are tidemark ÷ hpa-default.`,
+    `\`${FLAPPING}\`: batches every 9–15 minutes, 2–5 minutes long at 2.5–4 × the baseline, so the load falls just long enough for the HPA's five-minute scale-down window to expire before the next batch (\`tidemark trace synth --shape batches\`). \`${SESSIONS.name}\`: another rhythm, the seeded \`flat\` trace (seed ${SESSIONS.base.seed}, ${SESSIONS.base.days} days) switched between sessions of ${SESSIONS.rhythm.onMinutes.join('–')} minutes at ${SESSIONS.rhythm.factor} × and pauses of ${SESSIONS.rhythm.offMinutes.join('–')} minutes (bench/pillars.ts \`onOffLoad\`; only in this section). Each at the bench's scale rule. Ratios are tidemark ÷ hpa-default. Run this section alone with \`node bench/simulate.ts --only ${FLAPPING} --startups 60 --trade-miss-cost 0\` (the sessions workload always runs).`,
     '',
-    '| policy | reversals ÷ hpa | replica-min ÷ hpa | under-prov min ÷ hpa | reversals (tidemark / hpa) |',
-    '|---|---:|---:|---:|---:|',
+    '| workload | policy | reversals ÷ hpa | replica-min ÷ hpa | under-prov min ÷ hpa | reversals (tidemark / hpa) |',
+    '|---|---|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.policy} | ${f3(r.ratios.directionReversals)} | ${f3(r.ratios.replicaMinutes)} | ${f3(r.ratios.underProvisionedMinutes)} | ${r.tidemark.directionReversals} / ${r.hpa.directionReversals} |`,
+        `| ${r.trace} | ${r.policy} | ${f3(r.ratios.directionReversals)} | ${f3(r.ratios.replicaMinutes)} | ${f3(r.ratios.underProvisionedMinutes)} | ${r.tidemark.directionReversals} / ${r.hpa.directionReversals} |`,
     ),
     '',
   ];
+}
+
+/** How far a row is from the flapping goal: the larger of its two ratios against their bounds. */
+function flapScore(f: FlapRow): number {
+  return Math.max(f.ratios.directionReversals / 0.5, f.ratios.replicaMinutes / 1.02);
 }
 
 function pillarGoals(): Array<{ goal: string; met: boolean; detail: string }> {
@@ -726,7 +759,9 @@ function pillarGoals(): Array<{ goal: string; met: boolean; detail: string }> {
   const hp = faultSums(faultRows, 'total', 'hpa');
   const missed = costRatio(tm.missedMinutes, hp.missedMinutes);
   const wasted = costRatio(tm.wastedReplicaMinutes, hp.wastedReplicaMinutes);
-  const flap = flaps[0];
+  // The worst flapping workload with the three switches on: the goal holds on every one or not at all.
+  const three = flaps.filter((f) => f.policy === 'the three switches on');
+  const flap = three.length === 0 ? undefined : three.reduce((a, b) => (flapScore(b) > flapScore(a) ? b : a));
   return [
     {
       goal: "fault suite: minutes missed because of the faults <= 0.2 x hpa-default's",
@@ -740,11 +775,11 @@ function pillarGoals(): Array<{ goal: string; met: boolean; detail: string }> {
     },
     {
       goal: 'flapping workload: reversals <= 0.5 x at replica-minutes <= 1.02 x hpa-default',
-      met: flap !== undefined && flap.ratios.directionReversals <= 0.5 && flap.ratios.replicaMinutes <= 1.02,
+      met: flap !== undefined && flapScore(flap) <= 1,
       detail:
         flap === undefined
           ? 'not run'
-          : `reversals ${f3(flap.ratios.directionReversals)}, replica-min ${f3(flap.ratios.replicaMinutes)}`,
+          : `worst ${flap.trace}: reversals ${f3(flap.ratios.directionReversals)}, replica-min ${f3(flap.ratios.replicaMinutes)}`,
     },
   ];
 }

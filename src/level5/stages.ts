@@ -36,6 +36,7 @@ import {
 } from './anomaly/detector.ts';
 import { type IneffectiveState, ineffectiveStage } from './anomaly/ineffective.ts';
 import { type FlapState, flapStage } from './autotune/flap.ts';
+import { type LullState, lullStage } from './autotune/lull.ts';
 import { type SloState, sloStage } from './autotune/slo.ts';
 import { learnedStartupSeconds, type StartupState, startupStage } from './autotune/startup.ts';
 import { parseDurationSeconds } from './forecast/duration.ts';
@@ -56,6 +57,7 @@ export interface Level5State {
   forecast: Record<string, ForecastState>;
   ineffective?: IneffectiveState;
   flap?: FlapState;
+  lull?: LullState;
   slo?: SloState;
   startup?: StartupState;
   /** The shadow evaluation (shadow.ts); kept by the engine, which runs it. */
@@ -619,9 +621,35 @@ function tuneStep(c: Ctx): void {
   c.scaleDownStabilizationSeconds = out.result.scaleDownStabilizationSeconds;
   const why: string[] = [];
   if (out.result.reason) why.push(out.result.reason);
-  c.status.tuned = { scaleDownStabilizationSeconds: out.result.scaleDownStabilizationSeconds };
+  c.status.tuned = {
+    scaleDownStabilizationSeconds: out.result.scaleDownStabilizationSeconds,
+  };
+  lullStep(c, base, why);
   if (at.slo) sloStep(c, at.slo, why);
   c.status.tuned.reason = why.join('; ') || 'spec values: no flapping seen';
+}
+
+/** Per lull, once the peaks' period is learned: hold through the short ones, release the long ones. */
+function lullStep(c: Ctx, base: number, why: string[]): void {
+  const at = c.spec.autotune as NonNullable<PolicySpec['autotune']>;
+  const lead = c.startupSeconds + c.spec.pollingIntervalSeconds;
+  const out = lullStage(
+    {
+      baseSeconds: base,
+      maxSeconds: at.maxScaleDownStabilizationSeconds,
+      minLullSeconds: lead,
+      releaseSeconds: Math.min(base, 2 * lead),
+      minSamples: at.reversalThreshold,
+      horizonSeconds: at.windowSeconds,
+    },
+    c.prev.lull,
+    { proposal: c.input.proposal, currentReplicas: c.current },
+    c.now,
+  );
+  c.state.lull = out.state;
+  if (out.result.windowSeconds === undefined) return;
+  c.scaleDownStabilizationSeconds = out.result.windowSeconds;
+  if (out.result.reason) why.push(out.result.reason);
 }
 
 function sloStep(c: Ctx, slo: NonNullable<NonNullable<PolicySpec['autotune']>['slo']>, why: string[]): void {

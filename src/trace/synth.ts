@@ -56,7 +56,7 @@ const DAY = 1440;
 /** Options that cannot make a trace; the message names the option and what it accepts. */
 export class SynthOptionsError extends Error {}
 
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { costRatio, faultCosts, reachableShare, totalCost } from '../../bench/pillars.ts';
+import { costRatio, faultCosts, onOffLoad, reachableShare, totalCost } from '../../bench/pillars.ts';
 
 const series = (replicas: number[], under: number[]) => ({ replicas, under });
 
@@ -54,4 +54,20 @@ test('reachableShare: the saving against the line taken, of what foresight saves
   assert.equal(reachableShare({ ratio: 0.9, atMost: false }, { ratio: 1.0, atMost: false }), undefined);
   assert.equal(reachableShare(undefined, { ratio: 0.8, atMost: false }), undefined);
   assert.equal(reachableShare({ ratio: 0.9, atMost: true }, { ratio: 0.8, atMost: false }), undefined);
+});
+
+test('onOffLoad multiplies the on phases and leaves the off phases, with lengths from their ranges', () => {
+  // A source that always draws the low end, then one that always draws the high end.
+  const low = onOffLoad(
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    { onMinutes: [2, 3], offMinutes: [1, 2], factor: 3 },
+    () => 0,
+  );
+  assert.deepEqual([...low], [3, 3, 1, 3, 3, 1, 3, 3, 1, 3]);
+  const high = onOffLoad(
+    [2, 2, 2, 2, 2, 2, 2, 2],
+    { onMinutes: [2, 3], offMinutes: [1, 2], factor: 3 },
+    () => 0.999,
+  );
+  assert.deepEqual([...high], [6, 6, 6, 2, 2, 6, 6, 6]);
 });

@@ -187,6 +187,30 @@ describe('level 5 stage', () => {
     assert.match(out.status.tuned?.reason ?? '', /widened after 3 direction reversals/);
   });
 
+  /** Peaks every `period` s, 3 min long (rps 200, else 50), the count held 300 s after each as the HPA would. */
+  function peaks(s: PolicySpec, period: number, cycles: number) {
+    let state: Level5State | undefined;
+    const outs = new Map<number, Level5Output>();
+    for (let t = 0; t < period * cycles; t += TICK / 1000) {
+      const phase = t % period;
+      const out = tick(s, state, phase < 180 ? 200 : 50, phase < 480 ? 20 : 5, T0 + t * 1000);
+      state = out.state;
+      outs.set(t, out);
+    }
+    return outs;
+  }
+
+  it('holds the short lulls of a policy that flaps and lets its long ones go at once', () => {
+    const s = spec({ autotune: { enabled: true } });
+    // Peaks every 7 min: the lull after one ends within the spec window, so it is held.
+    const short = peaks(s, 420, 8);
+    assert.ok((short.get(7 * 420 + 60)?.scaleDownStabilizationSeconds ?? 0) > 300);
+    assert.match(short.get(7 * 420 + 60)?.status.tuned?.reason ?? '', /peaks every 420s/);
+    // Peaks every 15 min: the lull lasts 12, so waiting out the window buys nothing.
+    const long = peaks(s, 900, 6);
+    assert.equal(long.get(5 * 900 + 180 + 90)?.scaleDownStabilizationSeconds, 150);
+  });
+
   it('hands the SLO-learned target to the engine', () => {
     const s = spec({
       autotune: {
