@@ -247,6 +247,8 @@ export interface PlanAt {
   current: number;
   ready: number;
   targets?: Record<string, number>;
+  /** Where the forecast is sized, when not at `targets` (an operating point's, operating-point.ts). */
+  forecastTargets?: Record<string, number>;
 }
 
 /** The count `loads` need at `at` (max over metrics), or undefined when none has a load. */
@@ -284,7 +286,9 @@ export function applyLevel5Plan(
     limitedBy.push('AnomalyHeld');
   }
   const f = plan.forecast;
-  const fc = f ? sizeLoads(plan, f.loads, at) : undefined;
+  const fc = f
+    ? sizeLoads(plan, f.loads, at.forecastTargets ? { ...at, targets: at.forecastTargets } : at)
+    : undefined;
   if (f && fc !== undefined) {
     const target = f.mode === 'ScaleUpOnly' || f.surprised ? Math.max(fc, p) : fc;
     if (target !== p) {

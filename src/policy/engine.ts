@@ -40,6 +40,7 @@ import {
   valueProposal,
 } from '../core/hpa-arithmetic.ts';
 import { fmtDuration } from '../level5/forecast/holtwinters.ts';
+import { operatingPoints } from '../level5/operating-point.ts';
 import { reactiveProposal, type ShadowOutput, shadowStep, type TailState } from '../level5/shadow.ts';
 import {
   applyGuards,
@@ -505,12 +506,11 @@ interface Variant {
   name: string;
   /** AverageValue targets that differ from the spec's (SLO-tuned, or an operating point). */
   targets: Record<string, number>;
+  /** Where the forecast is sized, when not at `targets` (an operating point's). */
+  forecastTargets?: Record<string, number>;
   forecast: boolean;
   window: number;
 }
-
-/** Where between the target and the capacity the operating-point variants run. */
-const OPERATING_POINTS = [1 / 6, 1 / 3, 1 / 2];
 
 /**
  * The Level 5 variants: the enabled mechanisms at the spec's (or SLO-tuned) targets, and, for
@@ -526,16 +526,14 @@ function level5Variants(ctx: DecisionContext, out: Level5Output): Variant[] {
   // The self-tuning on its own too, so a forecast that loses does not take a tuning that wins with it.
   if (forecast && out.flapTunedSeconds !== undefined)
     variants.push({ name: 'tuned', targets: ctx.targets, forecast: false, window: out.flapTunedSeconds });
-  const capped = ctx.metrics.filter((m) => m.capacity !== undefined && m.capacity > m.target);
-  if (capped.length === 0) return variants;
-  for (const f of OPERATING_POINTS) {
-    const targets: Record<string, number> = { ...ctx.targets };
-    for (const m of capped) {
-      const t = ctx.targets[m.name] ?? m.target;
-      targets[m.name] = t + f * ((m.capacity as number) - t);
-    }
-    const pct = Math.round((100 * (targets[capped[0]?.name ?? ''] ?? 0)) / (capped[0]?.capacity ?? 1));
-    variants.push({ name: `${base.name}@${pct}%`, targets, forecast, window });
+  const capped = ctx.metrics.flatMap((m) =>
+    m.capacity !== undefined && m.capacity > m.target
+      ? [{ name: m.name, target: m.target, capacity: m.capacity }]
+      : [],
+  );
+  for (const p of operatingPoints(capped, ctx.targets)) {
+    const { targets, forecastTargets } = p;
+    variants.push({ name: `${base.name}@${p.label}`, targets, forecastTargets, forecast, window });
   }
   return variants;
 }
@@ -545,7 +543,8 @@ function variantProposal(plan: Level5Plan, v: Variant, reactive: number, at: Pla
   const allLoads = plan.sizing.metrics.every((m) => plan.loads[m.name] !== undefined);
   const retargeted = Object.keys(v.targets).length > 0 && allLoads;
   const base = retargeted ? (sizeLoads(plan, plan.loads, at) ?? reactive) : reactive;
-  return applyLevel5Plan(v.forecast ? plan : { ...plan, forecast: undefined }, base, at);
+  const sized = v.forecastTargets ? { ...at, forecastTargets: v.forecastTargets } : at;
+  return applyLevel5Plan(v.forecast ? plan : { ...plan, forecast: undefined }, base, sized);
 }
 
 /** The input guards (anomaly hold, ineffective-scaling cap) on the acting path's proposal, with their reasons. */

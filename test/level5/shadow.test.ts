@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { mayAct } from '../../src/level5/shadow.ts';
+import { choose, mayAct, type ShadowState } from '../../src/level5/shadow.ts';
 import { decide } from '../../src/policy/engine.ts';
 import type { EngineInput, ShadowScores } from '../../src/policy/types.ts';
 import { simulate } from '../../src/simulate/simulate.ts';
@@ -60,6 +60,38 @@ describe('shadow evaluation', () => {
     assert.equal(mayAct(w([120, 0, 0], [100, 5, 3]), 3600, 10), true);
     assert.equal(mayAct(w([160, 0, 0], [100, 5, 3]), 3600, 10), false);
     assert.equal(mayAct(w([150, 0, 0], [100, 5, 3]), 3600, 10), false, 'a tie at the exchange rate');
+  });
+
+  it('lets the realized excess hold a few miss ticks (the allowance), not more, and no replica-seconds', () => {
+    const w = (x: number[]): ShadowScores => ({
+      acting: true,
+      windowSeconds: 86400,
+      evidenceSeconds: 3600,
+      level5: score(90, 3, 0),
+      reactive: score(100, 5, 3),
+      excess: score(x[0]!, x[1]!, x[2]!),
+    });
+    assert.equal(mayAct(w([0, 2, 0]), 3600, undefined, 8), true, 'two miss ticks of bad luck');
+    assert.equal(mayAct(w([0, 8, 0]), 3600, undefined, 8), true, 'at the allowance');
+    assert.equal(mayAct(w([0, 9, 0]), 3600, undefined, 8), false, 'beyond the allowance');
+    assert.equal(mayAct(w([1, 0, 0]), 3600, undefined, 8), false, 'replica-seconds have none');
+    assert.equal(mayAct(w([0, 1, 0]), 3600), false, 'no allowance given');
+  });
+
+  it('chooses the passing variant whose worse score is furthest below the reactive path, not the fewest misses', () => {
+    // One closed bucket of 240 ticks (an hour at 15 s). Reactive: 1000 replica-seconds, 10 miss
+    // ticks. "hold": 0.99 × the replica-seconds for 0.2 × the misses; "hot": 0.9 × and 0.8 ×.
+    const spec = autopilotSpec({ predictive: { enabled: true } });
+    const state: ShadowState = {
+      v: 2,
+      acting: 0,
+      names: ['reactive', 'hold', 'hot'],
+      virt: {},
+      buckets: [[10, 240, 0, 0, 0, 1000, 10, 4, 990, 2, 2, 900, 8, 2]],
+      dir: 0,
+    };
+    const { chosen } = choose(state, spec, 10);
+    assert.equal(state.names[chosen], 'hot');
   });
 
   it('keeps a forecast that would lose out: standing aside, the target gets the HPA-compatible decisions', () => {
