@@ -260,7 +260,11 @@ describe('Level 5 end to end', { skip, concurrency: true }, () => {
     assert.ok(cost(e.level5) < cost(e.reactive), JSON.stringify(e));
     assert.ok((e.level5?.missTicks ?? 0) < (e.reactive?.missTicks ?? 0), JSON.stringify(e));
     assert.equal(condition(acting, 'ForecastReady')?.reason, 'Forecasting');
-    assert.equal(await op.sample('tidemark_autopilot_acting', { namespace: n, policy: 'web' }), 1);
+    // /metrics too (set on the tick that writes the status, so it may follow by a moment).
+    await waitFor(
+      async () => (await op.sample('tidemark_autopilot_acting', { namespace: n, policy: 'web' })) === 1,
+      { timeoutMs: 30_000, what: 'tidemark_autopilot_acting 1' },
+    );
     // From the target's replicas: in a low stretch, after it came down (to 3 for the load of
     // 30), the target is raised towards the high count (15, or 14 inside the tolerance)
     // before the load rises. Reacting to the load cannot do that. The time is read after the
@@ -279,19 +283,18 @@ describe('Level 5 end to end', { skip, concurrency: true }, () => {
       },
       { timeoutMs: SEASON + 60_000, intervalMs: 500, what: `${n}/web raised ahead of a rise` },
     );
-    // The decision record says why: the forecast, taken in the low stretch.
-    const p = await getPolicy(n, 'web');
-    const raise = p?.status?.recentDecisions?.find(
-      (d) => (d.from ?? 0) <= 5 && (d.to ?? 0) >= 12 && squareAt(Date.parse(d.time ?? ''), shift) === 30,
+    // The decision record says why: the forecast, taken in the low stretch. The status is
+    // written after the scale (seconds after on a loaded machine), so it is waited for.
+    const raiseIn = (p: ScalingPolicy) =>
+      p.status?.recentDecisions?.find(
+        (d) => (d.from ?? 0) <= 5 && (d.to ?? 0) >= 12 && squareAt(Date.parse(d.time ?? ''), shift) === 30,
+      );
+    const raise = raiseIn(
+      await policyWhen(n, `a decision raising to ${ahead.r} in a low stretch`, (p) => !!raiseIn(p)),
     );
-    assert.ok(
-      raise,
-      `a decision raising ${ahead.r} in a low stretch: ${JSON.stringify(p?.status?.recentDecisions)}`,
-    );
-    assert.match(raise.reason ?? '', /forecast sq /, JSON.stringify(raise));
-    assert.ok(
-      (await events(n, 'web')).some((ev) => ev.reason === 'Scaled' && /forecast sq /.test(ev.message)),
-    );
+    assert.match(raise?.reason ?? '', /forecast sq /, JSON.stringify(raise));
+    assert.ok(Date.parse(raise?.time ?? '') <= ahead.at, JSON.stringify(raise));
+    await hasEvent(n, 'web', 'Scaled', /forecast sq /);
   });
 
   it('Level 5 stands aside where it gains nothing: the target gets the reactive count', async () => {
