@@ -130,10 +130,10 @@ test-real-node: deps
 	TIDEMARK_REAL_NODE=1 TIDEMARK_SANDBOX_DIR=$(REAL_NODE_SANDBOX_DIR) sandbox/with-sandbox.sh \
 	  $(NODE) --test --test-reporter=spec test/deploy/real-node.e2e.ts
 
-# Level 5 acting through the gate, live (the scenario left out of make test: see
-# test/e2e/level5.int.test.ts); about 10 minutes, in the shared-sandbox way of make test.
+# Level 5 acting through the gate, live, on its own (make test-integration runs it with the
+# rest of test/e2e/level5.int.test.ts): about 5 minutes, in the shared-sandbox way of make test.
 test-level5-acting: deps
-	TIDEMARK_E2E_LEVEL5_ACTING=1 sandbox/with-sandbox.sh $(NODE) --test --test-reporter=spec --test-name-pattern='Level 5 acts' test/e2e/level5.int.test.ts
+	sandbox/with-sandbox.sh $(NODE) --test --test-reporter=spec --test-name-pattern='Level 5 acts' test/e2e/level5.int.test.ts
 
 clean:
 	rm -rf dist node_modules

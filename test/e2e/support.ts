@@ -90,7 +90,10 @@ export async function deleteNamespace(name: string): Promise<void> {
 
 /**
  * A Deployment the workload simulator serves: a constant profile of `rps`. Pods are ready 2 s
- * after they start unless `readyDelay` is null (the sandbox's own simulated start-up).
+ * after they start unless `readyDelay` is null (the sandbox's own simulated start-up). A
+ * `readyDelay` given is exact: KWOK takes the sandbox's jitter bound (12 s by default) as the
+ * upper end of a pod's delay, so a longer delay needs its own bound (a 40 s delay alone gave
+ * pods ready in 12 s).
  */
 export function deployment(
   namespace: string,
@@ -100,6 +103,10 @@ export function deployment(
   opts: { capacityRps?: number; readyDelay?: string | null } = {},
 ) {
   const delay = opts.readyDelay === undefined ? '2s' : opts.readyDelay;
+  const exact: Record<string, string> =
+    typeof opts.readyDelay === 'string'
+      ? { 'pod-ready.stage.kwok.x-k8s.io/jitter-delay': opts.readyDelay }
+      : {};
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -119,7 +126,9 @@ export function deployment(
         // A short start-up keeps the suite fast; the sandbox default (10 s) is for the demo.
         metadata: {
           labels: { app: name },
-          ...(delay === null ? {} : { annotations: { 'pod-ready.stage.kwok.x-k8s.io/delay': delay } }),
+          ...(delay === null
+            ? {}
+            : { annotations: { 'pod-ready.stage.kwok.x-k8s.io/delay': delay, ...exact } }),
         },
         spec: { containers: [{ name: 'app', image: 'example.invalid/web:1' }] },
       },
@@ -275,6 +284,20 @@ export async function waitForReplicas(
     what: `${namespace}/${name} replicas ${typeof want === 'number' ? want : 'predicate'} (now ${await replicas(namespace, name, plural, group)})`,
   });
   return Date.now();
+}
+
+/** Polls until the Deployment has `n` ready replicas. */
+export async function waitForReady(namespace: string, name: string, n: number, timeoutMs: number) {
+  await waitFor(
+    async () => {
+      const d = (await api()({
+        method: 'GET',
+        path: `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`,
+      })) as { status?: { readyReplicas?: number } };
+      return d.status?.readyReplicas === n;
+    },
+    { timeoutMs, what: `${namespace}/${name}: ${n} ready replicas` },
+  );
 }
 
 /** Asserts that the replicas stay at `n` for `ms`. */
