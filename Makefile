@@ -84,7 +84,8 @@ test-fuzz: deps
 
 # Files that mostly wait on the clock and disturb nothing run beside the others
 # (sandbox/run-int-tests.sh says which and why).
-INT_BESIDE = test/backtest/backtest.int.test.ts
+# The bench-live smoke test waits out its 5-minute step the same way, in its own namespace.
+INT_BESIDE = test/backtest/backtest.int.test.ts test/bench/live.int.test.ts
 # The upgrade test installs an older release's CRD, so it runs before any other file.
 INT_FIRST = test/e2e/upgrade.int.test.ts
 test-integration: deps

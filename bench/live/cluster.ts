@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type KubeConfig, makeInformer, type V1Deployment } from '@kubernetes/client-node';
+import { sandboxRunArgs } from '../operator-args.ts';
 import type { LoadSample, ReplicaPoint } from './measure.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -155,17 +156,9 @@ export function startOperator(o: {
     [
       '--disable-warning=ExperimentalWarning',
       join(REPO, 'bin/tidemark.js'),
-      'run',
-      '--metrics-port',
-      '0',
-      '--metrics-host',
-      '127.0.0.1',
-      '--allowed-prometheus',
-      o.prometheusUrl,
+      ...sandboxRunArgs(o.prometheusUrl),
       '--namespaces',
       o.namespace,
-      '--leader-election-namespace',
-      'default',
       '--lease-name',
       `tidemark-${o.namespace}`,
     ],

@@ -1,6 +1,11 @@
 // What the live benchmark replays and with which settings: the stretches (a busy afternoon
 // of a real trace, a step and a flash crowd), their scale, and every clock compressed by
 // one factor. Pure: the trace comes in as numbers.
+import {
+  defaultHpaBehavior,
+  type HpaBehavior,
+  type HpaDirectionBehavior,
+} from '../../src/simulate/hpa-baseline.ts';
 
 /** The clocks of the uncompressed run (seconds), as the simulator models them. */
 export const CLOCKS = {
@@ -69,36 +74,16 @@ export function scaleTo(values: readonly number[], capacityRps: number, peakRepl
   return values.map((v) => Math.round(v * factor));
 }
 
-export interface RatePolicy {
-  type: 'Pods' | 'Percent';
-  value: number;
-  periodSeconds: number;
-}
-export interface Behavior {
-  tolerance: number;
-  scaleUp: { stabilizationWindowSeconds: number; selectPolicy: 'Max'; policies: RatePolicy[] };
-  scaleDown: { stabilizationWindowSeconds: number; selectPolicy: 'Max'; policies: RatePolicy[] };
-}
-
-/** The autoscaling/v2 default behaviour with every period divided by `speedup`. */
-export function defaultBehavior(speedup = 1): Behavior {
-  const s = (x: number) => compressSeconds(x, speedup);
-  return {
-    tolerance: 0.1,
-    scaleUp: {
-      stabilizationWindowSeconds: 0,
-      selectPolicy: 'Max',
-      policies: [
-        { type: 'Percent', value: 100, periodSeconds: s(15) },
-        { type: 'Pods', value: 4, periodSeconds: s(15) },
-      ],
-    },
-    scaleDown: {
-      stabilizationWindowSeconds: s(300),
-      selectPolicy: 'Max',
-      policies: [{ type: 'Percent', value: 100, periodSeconds: s(15) }],
-    },
-  };
+/** The autoscaling/v2 default behaviour (the simulator's HPA's) with every window and period divided by `speedup`. */
+export function defaultBehavior(speedup = 1): HpaBehavior {
+  const s = (x: number) => (x === 0 ? 0 : compressSeconds(x, speedup));
+  const direction = (d: HpaDirectionBehavior): HpaDirectionBehavior => ({
+    ...d,
+    stabilizationWindowSeconds: s(d.stabilizationWindowSeconds),
+    policies: d.policies.map((p) => ({ ...p, periodSeconds: s(p.periodSeconds) })),
+  });
+  const b = defaultHpaBehavior();
+  return { tolerance: b.tolerance, scaleUp: direction(b.scaleUp), scaleDown: direction(b.scaleDown) };
 }
 
 /** A clock of the uncompressed run in the compressed one: whole seconds, at least one. */

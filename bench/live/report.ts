@@ -143,7 +143,7 @@ export function renderLiveReport(
     `Run ${r.run.startedAt}, ${r.run.wallMinutes} wall minutes. Versions: ${Object.entries(r.versions)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}.`,
-    `KEDA arm: ${r.run.kedaArm}.`,
+    `KEDA arm: ${r.run.kedaArm}. The reading of a committed run is in [live-reading.md](live-reading.md).`,
     '',
     `**Time is compressed ${r.run.speedup}×**, every clock together: Prometheus scrapes every ${c.scrapeSeconds} s (15 s uncompressed) and the metric is \`rate(...[${c.rateWindowSeconds}s])\` (1m); Tidemark polls every 3 s and 1 s (15 s and 5 s); the HPA's sync period is ${c.hpaSyncSeconds} s (15 s) and KEDA's pollingInterval ${c.kedaPollingSeconds} s (30 s); the HPA behaviour's windows and periods are divided by ${r.run.speedup} (scale-down stabilization ${300 / r.run.speedup} s, rate periods ${15 / r.run.speedup} s); KWOK makes every pod Ready exactly ${c.podStartupSeconds} s after it is created (${c.podStartupSeconds * r.run.speedup} s); the trace plays ${r.run.speedup} trace minutes per wall minute. Figures are in minutes of the uncompressed run (wall × ${r.run.speedup}), reaction times in wall seconds with the uncompressed value beside them.`,
     '',

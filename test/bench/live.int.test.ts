@@ -136,13 +136,20 @@ test('bench-live smoke: Tidemark alone on a 5-minute step, measured by the harne
   assert.equal(stateAt(history, end)?.replicas, d.spec.replicas);
 
   // Every scale write the harness counted is a decision Tidemark recorded, in order (the
-  // status holds the newest first).
-  const policy = await getPolicy(NS, NAME);
-  const decided = (policy?.status?.recentDecisions ?? []).map((x) => `${x.from}→${x.to}`).reverse();
+  // status holds the newest first, the last 10: more than a step makes, as the check below says
+  // status), after the status write that follows each scale write.
+  const decided = await waitFor(
+    async () => {
+      const d = ((await getPolicy(NS, NAME))?.status?.recentDecisions ?? []).map((x) => `${x.from}→${x.to}`);
+      return d.length >= Math.min(writes.length, 10) && d.reverse();
+    },
+    { timeoutMs: 30_000, what: 'the policy status to hold every scale write' },
+  );
   assert.deepEqual(
     writes.map((w) => `${w.from}→${w.to}`),
     decided.slice(-writes.length),
   );
+  assert.ok(writes.length <= 10, `${writes.length} scale writes on one step`);
   assert.equal(m.scaleWrites, writes.length);
 
   // The figures bound what happened: at least the starting replicas throughout, at most the
