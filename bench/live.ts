@@ -59,6 +59,8 @@ const SETTINGS: Settings = {
   startupSeconds: 60,
 };
 const PEAK_REPLICAS = 20;
+/** How long after a step up (uncompressed minutes) a scale write still answers it. */
+const REACTION_MINUTES = 5;
 const OUT = join(REPO, 'bench/results');
 
 const SANDBOX_DIR = env('SANDBOX_DIR');
@@ -351,7 +353,16 @@ async function collect(
         before: x.before / 60,
         after: x.after / 60,
       }));
-      const reactions = steps.map((st, i) => reaction(history, load, st, steps[i + 1]?.t ?? window.to));
+      // A write counts as the answer to a step within REACTION_MINUTES of it (a brief rise in a
+      // trace may never be answered; the next write can be another story).
+      const reactions = steps.map((st, i) =>
+        reaction(
+          history,
+          load,
+          st,
+          Math.min(steps[i + 1]?.t ?? window.to, st.t + REACTION_MINUTES * minuteMs),
+        ),
+      );
       rows.push({
         arm: arm.id,
         label: arm.label,
@@ -359,6 +370,7 @@ async function collect(
         predicted,
         comparison: compare(live, predicted),
         reactions,
+        raw: { history, load },
       });
       lines.push({ name: arm.label, history, load });
     }

@@ -20,6 +20,8 @@ export interface StretchRow {
   predicted: Predicted;
   comparison: Comparison;
   reactions: Reaction[];
+  /** What the measures came from: the watch's replica history and the load's samples. */
+  raw?: { history: ReplicaPoint[]; load: LoadSample[] };
 }
 
 export interface LiveResults {
@@ -149,7 +151,7 @@ export function renderLiveReport(
     '',
     `Machine: 2 cores shared with the other engineers' builds and sandboxes: ${r.run.machine.otherSandboxes} other kube-apiserver(s) running at the start, load average ${r.run.machine.loadavgBefore.join(' / ')} before and ${r.run.machine.loadavgAfter.join(' / ')} after.`,
     '',
-    `Every Deployment: capacity ${r.settings.capacityRps} requests/s per ready pod, target AverageValue ${r.settings.targetRps} requests/s per replica on the served rate (the per-pod counters of the workload simulator), min ${r.settings.minReplicas}, max ${r.settings.maxReplicas}, the HPA's default behaviour (compressed). Each stretch starts with ${r.settings.warmupMinutes} minutes of its first minute's load (not measured) so every autoscaler starts settled. Under-provisioned: a minute in which the offered load (Prometheus, \`tidemark_workload_offered_rps\`) exceeded ready pods × capacity at some moment. Predicted: \`tidemark simulate\` (the library) on the same per-minute load, settings and uncompressed clocks, over the same window; Tidemark's arms against its \`tidemark\` strategy at that polling interval, KEDA against \`keda-default\`. Goals: replica-minutes within 5 %, under-provisioned minutes within 10 % or 3 minutes (✗ marks a miss).`,
+    `Every Deployment: capacity ${r.settings.capacityRps} requests/s per ready pod, target AverageValue ${r.settings.targetRps} requests/s per replica on the served rate (the per-pod counters of the workload simulator), min ${r.settings.minReplicas}, max ${r.settings.maxReplicas}, the HPA's default behaviour (compressed). Each stretch starts with ${r.settings.warmupMinutes} minutes of its first minute's load (not measured) so every autoscaler starts settled. Under-provisioned: a minute in which the offered load (Prometheus, \`tidemark_workload_offered_rps\`) exceeded ready pods × capacity at some moment. Predicted: \`tidemark simulate\` (the library) on the same per-minute load, settings and uncompressed clocks, over the same window; Tidemark's arms against its \`tidemark\` strategy at that polling interval, KEDA against \`keda-default\`. Goals: replica-minutes within 5 %, under-provisioned minutes within 10 % or 3 minutes (✗ marks a miss). A step up is a minute whose load is at least 1.5 × the previous one's and needs more replicas; its reaction is the first scale-up write within 5 minutes (uncompressed) of the load becoming visible in Prometheus (the offered load crossing halfway), and the pods of that write Ready (means over the steps); Tidemark's goal is its polling interval + 1 s, here 4 s and 2 s of wall time.`,
     '',
     ...r.stretches.flatMap((s) => [
       `## ${s.name}: ${s.what} (${s.minutes} minutes measured)`,
