@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { tidemarkArm } from '../../bench/live/arms.ts';
 import { faultOutcome } from '../../bench/live/faults.ts';
 import {
   type LoadSample,
@@ -24,6 +25,7 @@ import {
 } from '../../bench/live/plan.ts';
 import { compare, simulateStretch, windowFigures } from '../../bench/live/predict.ts';
 import { liveSeries } from '../../bench/live/report.ts';
+import { PolicyValidator } from '../../src/crd/validate.ts';
 
 // A history in seconds for readability: 2 replicas, a write to 4 at 10 s whose pods are
 // ready at 16 s, a write down to 3 at 40 s.
@@ -231,4 +233,33 @@ test('liveSeries: per-minute load (requests/minute) and time-weighted replicas f
   // Minute 0 (0–12 s): 2 replicas until 10 s, then 4: samples at 0.5/12 … 11.5/12 of it.
   assert.ok(Math.abs(s.strategies[0]!.replicas[0]! - (2 * 10 + 4 * 2) / 12) < 1e-6);
   assert.ok(Math.abs(s.strategies[0]!.ready[1]! - (2 * 4 + 4 * 8) / 12) < 1e-6);
+});
+
+test('the Tidemark arms: a valid ScalingPolicy polling at the compressed interval, with the compressed HPA behaviour', () => {
+  const t = {
+    namespace: 'ns',
+    deployment: 'web',
+    prometheusUrl: 'http://127.0.0.1:9090',
+    query: 'sum(rate(x[12s]))',
+    targetRps: 7,
+    minReplicas: 1,
+    maxReplicas: 40,
+    speedup: 5,
+  };
+  const validator = new PolicyValidator();
+  for (const [polling, live] of [
+    [15, 3],
+    [5, 1],
+  ] as const) {
+    const [policy] = tidemarkArm(polling).manifests(t) as Array<{ spec: Record<string, unknown> }>;
+    const r = validator.validate(policy);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(policy!.spec.pollingIntervalSeconds, live);
+    assert.deepEqual(policy!.spec.behavior, defaultBehavior(5));
+  }
+  const anomaly = tidemarkArm(15, { anomaly: { enabled: true } }, 'a');
+  assert.equal(anomaly.id, 'tm15a');
+  assert.deepEqual((anomaly.manifests(t)[0] as { spec: { anomaly: unknown } }).spec.anomaly, {
+    enabled: true,
+  });
 });
