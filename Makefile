@@ -12,7 +12,7 @@ NODE := node --disable-warning=ExperimentalWarning
 UNIT_TESTS = $(shell find test -name '*.test.ts' ! -name '*.int.test.ts' | sort)
 INT_TESTS = $(shell find test -name '*.int.test.ts' | sort)
 
-.PHONY: help deps build lint typecheck format test test-unit test-fuzz test-integration bench bench-scale env-up env-down demo gen clean image test-real-node test-level5-acting
+.PHONY: help deps build lint typecheck format test test-unit test-fuzz test-integration bench bench-scale bench-live env-up env-down demo gen clean image test-real-node test-level5-acting
 
 help:
 	@echo "make test         lint, type-check, unit tests, then integration/e2e tests in the local sandbox"
@@ -22,6 +22,7 @@ help:
 	@echo "make build        compile to dist/"
 	@echo "make bench        benchmarks; results in bench/results/"
 	@echo "make bench-scale  operator at 1,000/5,000/10,000 policies, then 3 sharded replicas, in its own sandbox (SCALE_SIZES=100,500 SCALE_SHARDED=none)"
+	@echo "make bench-live   Tidemark (15 s, 5 s) and the real KEDA on the same load in a sandbox, beside the simulator (~30 min)"
 	@echo "make env-up       start the local control plane + Prometheus (.sandbox/env.sh)"
 	@echo "make env-down     stop it"
 	@echo "make demo         sandbox + operator + a simulated workload scaling live"
@@ -83,7 +84,8 @@ test-fuzz: deps
 
 # Files that mostly wait on the clock and disturb nothing run beside the others
 # (sandbox/run-int-tests.sh says which and why).
-INT_BESIDE = test/backtest/backtest.int.test.ts
+# The bench-live smoke test waits out its 5-minute step the same way, in its own namespace.
+INT_BESIDE = test/backtest/backtest.int.test.ts test/bench/live.int.test.ts
 # The upgrade test installs an older release's CRD, so it runs before any other file.
 INT_FIRST = test/e2e/upgrade.int.test.ts
 test-integration: deps
@@ -104,6 +106,14 @@ bench: deps
 SCALE_SANDBOX_DIR ?= $(or $(TMPDIR),/tmp)/tidemark-scale-sandbox
 bench-scale: deps
 	TIDEMARK_SANDBOX_DIR=$(SCALE_SANDBOX_DIR) sandbox/with-sandbox.sh $(NODE) bench/scale.ts
+
+# Tidemark and the real KEDA side by side in a sandbox of its own with every clock compressed
+# 5x (bench/live.ts says which; the scrape interval and the HPA's sync period are set here to
+# 15 s / 5), about 30 minutes. Writes bench/results/live.{md,json} and live-*.svg.
+LIVE_SANDBOX_DIR ?= $(or $(TMPDIR),/tmp)/tidemark-live-sandbox
+bench-live: deps
+	LIVE_SPEEDUP=5 TIDEMARK_SCRAPE_INTERVAL=3s TIDEMARK_HPA_SYNC_PERIOD=3s \
+	  TIDEMARK_SANDBOX_DIR=$(LIVE_SANDBOX_DIR) sandbox/with-sandbox.sh $(NODE) bench/live.ts
 
 env-up: deps
 	sandbox/env-up.sh

@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { sandboxRunArgs } from '../bench/operator-args.ts';
 import type { ScalingPolicy } from '../src/crd/types.generated.ts';
 import { httpTransport, isNotFound, type KubeTransport } from '../src/kube/api-client.ts';
 import { type Phase, phaseAt, plainLine, plan, type Snapshot, screen } from './demo/plan.ts';
@@ -232,16 +233,8 @@ async function startOperator(): Promise<{ port: number; unregister: () => Promis
     [
       '--disable-warning=ExperimentalWarning',
       join(REPO, 'bin/tidemark.js'),
-      'run',
-      '--metrics-port',
-      '0',
-      '--metrics-host',
-      '127.0.0.1',
-      '--allowed-prometheus',
-      process.env.PROMETHEUS_URL!,
+      ...sandboxRunArgs(process.env.PROMETHEUS_URL!, NAMESPACE),
       '--namespaces',
-      NAMESPACE,
-      '--leader-election-namespace',
       NAMESPACE,
       '--lease-name',
       'tidemark-demo',

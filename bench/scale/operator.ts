@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { sandboxRunArgs } from '../operator-args.ts';
 import type { RunSpec } from './config.ts';
 import {
   apiLimit,
@@ -41,15 +42,7 @@ export function operatorArgs(o: OperatorOptions): string[] {
     `--diagnostic-dir=${HEAP_DIR}`,
     ...OPERATOR_NODE_OPTIONS,
     join(REPO, 'bin/tidemark.js'),
-    'run',
-    '--metrics-port',
-    '0',
-    '--metrics-host',
-    '127.0.0.1',
-    '--allowed-prometheus',
-    PROMETHEUS_URL,
-    '--leader-election-namespace',
-    'default',
+    ...sandboxRunArgs(PROMETHEUS_URL),
     '--lease-name',
     o.identity ? 'tidemark-scale-bench-sharded' : 'tidemark-scale-bench',
     '--max-concurrent-ticks',

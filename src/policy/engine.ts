@@ -344,6 +344,10 @@ function handleTotalFailure(ctx: DecisionContext): void {
   }
   ctx.replicas = clamp(current, spec.minReplicas, spec.maxReplicas);
   ctx.proposal = current;
+  // The hold is this tick's recommendation: without it an outage longer than the scale-down
+  // window empties the window, and the first reading after it (often low: rate() over a
+  // series that restarts inside its range) scales down at once. Missing data never does.
+  state.recommendations.push({ t: ctx.now, replicas: ctx.replicas });
   ctx.applied.push('MetricsUnavailable');
   const until =
     fallback !== undefined ? ` (fallback after ${fallback.failureThreshold})` : ' (no fallback configured)';

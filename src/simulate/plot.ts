@@ -39,6 +39,15 @@ const STYLES: Record<string, { color: string; dash: string; width: number }> = {
   oracle: { color: '#2ca02c', dash: '', width: 1.1 },
 };
 
+// Lines of other names (a live run's autoscalers) take these in turn, so each stays apart.
+const OTHER_STYLES = [
+  { color: '#1f77b4', dash: '', width: 2 },
+  { color: '#9467bd', dash: '6 3', width: 1.5 },
+  { color: '#ff7f0e', dash: '2 3', width: 1.5 },
+  { color: '#8c564b', dash: '9 3 2 3', width: 1.3 },
+  { color: '#17becf', dash: '', width: 1.3 },
+];
+
 interface Reduced {
   mean: number[];
   min: number[];
@@ -270,8 +279,9 @@ function drawSeries(out: string[], L: Layout, p: Prepared): LegendEntry[] {
     );
     legend.push({ label: b.label, color, kind: 'area' });
   }
+  let others = 0;
   for (const s of p.strategies) {
-    const st = STYLES[s.name] ?? { color: '#000', dash: '', width: 1.2 };
+    const st = STYLES[s.name] ?? OTHER_STYLES[others++ % OTHER_STYLES.length]!;
     const attrs = `fill="none" stroke="${st.color}" stroke-width="${st.width}"${st.dash ? ` stroke-dasharray="${st.dash}"` : ''}`;
     out.push(`<path d="${linePath(L, s.capacity, L.y1)}" ${attrs}/>`);
     out.push(`<path d="${linePath(L, s.replicas, L.y2)}" ${attrs}/>`);

@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { sandboxRunArgs } from '../../bench/operator-args.ts';
 import type { ScalingPolicy } from '../../src/crd/types.generated.ts';
 import { httpTransport, isNotFound, type KubeTransport } from '../../src/kube/api-client.ts';
 import { policyManifest } from '../support/policies.ts';
@@ -354,15 +355,7 @@ export class OperatorProcess {
       [
         '--disable-warning=ExperimentalWarning',
         join(root, 'bin/tidemark.js'),
-        'run',
-        '--metrics-port',
-        '0',
-        '--metrics-host',
-        '127.0.0.1',
-        '--allowed-prometheus',
-        `${env.prometheusUrl},${DEAD_PROMETHEUS}`,
-        '--leader-election-namespace',
-        'default',
+        ...sandboxRunArgs(`${env.prometheusUrl},${DEAD_PROMETHEUS}`),
         ...args,
       ],
       { env: { ...process.env, KUBECONFIG: env.kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] },

@@ -85,6 +85,23 @@ describe('metric failures and fallback', () => {
     assert.equal(back.state.consecutiveFailures, 0);
     assert.equal(back.state.fallbackActive, undefined);
   });
+  it('a metric outage longer than the scale-down window does not let the first reading after it scale down (bench-live)', () => {
+    // Live, a 48 s exporter outage under a 60 s window: the first rate() after it read 6 % low
+    // (the series restarts inside the window) and the operator scaled 8→7 at once, because the
+    // failed ticks recorded nothing and the window had emptied. The held count is a recommendation.
+    const s = makeSpec({ maxReplicas: 20 });
+    let state = tick(s, emptyState(), [ok('rps', 400)], 8, T0).state;
+    for (let t = 15_000; t <= 300_000; t += 15_000) state = tick(s, state, [failed('rps')], 8, T0 + t).state;
+    const first = tick(s, state, [ok('rps', 330)], 8, T0 + 315_000);
+    assert.equal(first.decision.desiredReplicas, 8);
+    assert.deepEqual(first.decision.limitedBy, ['ScaleDownStabilization']);
+    // A lower load that lasts a whole window after the outage still scales down.
+    state = first.state;
+    let d = first.decision;
+    for (let t = 330_000; t <= 615_000; t += 15_000)
+      ({ state, decision: d } = tick(s, state, [ok('rps', 330)], 8, T0 + t));
+    assert.equal(d.desiredReplicas, 7);
+  });
   it('without fallback.replicas the fallback holds the current count', () => {
     const s = makeSpec({ fallback: { failureThreshold: 1 } });
     const d = tick(s, emptyState(), [failed('rps')], 4, T0).decision;

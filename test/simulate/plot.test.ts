@@ -69,3 +69,24 @@ test('an outage running past the end is cut at the end of the trace; none, no sh
   assert.deepEqual(widths, ['96.7', '96.7']);
   assert.doesNotMatch(renderSvg(series(600), { title: 'x', capacity: 20 }), /outage/);
 });
+
+test('lines named outside the simulator strategies (a live run) each get a colour of their own', () => {
+  const base = series(60);
+  const names = ['Tidemark 15 s', 'Tidemark 5 s', 'KEDA'];
+  const s: Series = {
+    requests: base.requests,
+    strategies: names.map((n) => ({
+      ...base.strategies[0]!,
+      strategy: n as Series['strategies'][number]['strategy'],
+    })),
+  };
+  const svg = renderSvg(s, { title: 'x', capacity: 20 });
+  const legendColours = names.map((n) => {
+    const at = svg.indexOf(`>${n}</text>`);
+    assert.ok(at > 0, `legend has ${n}`);
+    return /stroke="(#[0-9a-f]{3,6})"[^>]*\/>\s*<text[^>]*>[^<]*<\/text>\s*$/.exec(
+      svg.slice(0, at + n.length + 8),
+    )?.[1];
+  });
+  assert.equal(new Set(legendColours).size, names.length, JSON.stringify(legendColours));
+});
