@@ -253,6 +253,28 @@ describe('anomaly detector: faults a real Prometheus shows', () => {
     );
   });
 
+  it('a value that doubles as the replicas double, or stays as they halve, is not a duplicate series', () => {
+    const run = (values: MetricObservation[], replicas: number[]) => {
+      let state: AnomalyMetricState | undefined;
+      return values.map((o, i) => {
+        const r = anomalyStage(cfg, state, o, T0 + i * 15_000, replicas[i] ?? replicas.at(-1));
+        state = r.state;
+        return r.result;
+      });
+    };
+    const doubling = [...smooth(30), ...smooth(10, 30).map((x) => ok(2 * (x as { value: number }).value))];
+    const sum = run(doubling, [...Array<number>(30).fill(4), 8]);
+    assert.ok(
+      sum.every((r) => !r.replaced),
+      'a sum over pods doubles with them',
+    );
+    const flat = run(smooth(40), [...Array<number>(30).fill(8), 4]);
+    assert.ok(
+      flat.every((r) => !r.replaced),
+      'per replica, a halving count looks like a doubling',
+    );
+  });
+
   it('a series frozen on one value is stale; one that repeats by nature is not', () => {
     const frozen = feed([...steady, ...Array.from({ length: 16 }, () => ok(104.25)), ok(99)]);
     assert.equal(frozen.results[36]?.kind, undefined, 'a few repeats are not yet a frozen series');
