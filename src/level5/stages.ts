@@ -394,6 +394,9 @@ function anomalyStep(c: Ctx): void {
   const cfg = {
     confirmationTicks: a.confirmationTicks,
     deviationThreshold: a.deviationThreshold,
+    // Zeros are held through two of the user's scale-down windows: longer than the window a
+    // bogus zero must outlast to scale down; a user who scales down at once asked for speed.
+    zeroHoldSeconds: 2 * c.spec.behavior.scaleDown.stabilizationWindowSeconds,
     staleAfterSeconds: Math.max(60, 3 * c.spec.pollingIntervalSeconds),
   };
   const notes: string[] = [];

@@ -2,9 +2,9 @@
 //
 // A value far below the rolling median (more than `deviationThreshold` robust sigmas, from
 // the median absolute deviation) is held back: the last good value stands in for it until
-// the drop has persisted for `confirmationTicks` ticks (a collapse to zero, for ten minutes:
-// scaling a serving fleet down on a broken exporter's zeros is the costly mistake, holding
-// replicas through a real stop only costs them), so a broken exporter or a scrape returning
+// the drop has persisted for `confirmationTicks` ticks (a collapse to zero, also for
+// `zeroHoldSeconds`: scaling a serving fleet down on a broken exporter's zeros is the costly
+// mistake, holding replicas through a real stop only costs them), so a broken exporter or a scrape returning
 // zeros cannot scale the workload down. A value far above the median (a surge) passes at
 // once: under-provisioning costs more than a brief over-provisioning. But a rate over a
 // window cannot fall faster than its window lets it, so a rise that falls straight back (a
@@ -32,6 +32,11 @@ export interface AnomalyConfig {
   confirmationTicks: number;
   /** Robust sigmas (1.4826 × MAD) from the rolling median that count as anomalous. */
   deviationThreshold: number;
+  /**
+   * A collapse to zero is held at least this long (besides `confirmationTicks`): a broken
+   * exporter's zeros outlast a scale-down window. Default 0.
+   */
+  zeroHoldSeconds?: number;
   /** A sample older than this (by its sampledAt) is stale. Default: no staleness check. */
   staleAfterSeconds?: number;
   /** Rolling window of accepted values. Default 30 ticks. */
@@ -133,8 +138,6 @@ export function newAnomalyState(): AnomalyMetricState {
 const MAD_TO_SIGMA = 1.4826;
 /** A drop to at most this fraction of the previous median is a collapse to zero. */
 const ZERO_FRACTION = 0.05;
-/** A collapse to zero is held at least this long (two HPA scale-down windows). */
-const ZERO_HOLD_MS = 600_000;
 /** A rise followed this many ticks without falling straight back is load: the median moves to it. */
 const SETTLE_TICKS = 8;
 /**
@@ -306,7 +309,10 @@ function continueEpisode(t: Tick, ep: AnomalyEpisode, v: number, low: boolean): 
   ep.ticks++;
   ep.values.push(v);
   if (ep.values.length > t.size) ep.values.splice(0, ep.values.length - t.size);
-  if (ep.ticks > confirm && (ep.kind !== 'dropToZero' || t.now - ep.since >= ZERO_HOLD_MS)) {
+  if (
+    ep.ticks > confirm &&
+    (ep.kind !== 'dropToZero' || t.now - ep.since >= 1000 * (t.cfg.zeroHoldSeconds ?? 0))
+  ) {
     // Persisted past the confirmation: it is the new reality; decisions follow it.
     s.window = [...ep.values];
     s.lastGood = v;

@@ -55,8 +55,13 @@ describe('anomaly detector', () => {
     assert.ok(results.every((r) => !r.held && !r.anomalous));
   });
 
-  it('holds a drop to zero back for ten minutes (at least confirmationTicks ticks), then accepts it', () => {
-    const { results, events, state } = feed([...steady, ...Array.from({ length: 42 }, () => ok(0))]);
+  it('holds a drop to zero back for zeroHoldSeconds (at least confirmationTicks ticks), then accepts it', () => {
+    const c = { ...cfg, zeroHoldSeconds: 600 };
+    const { results, events, state } = feed(
+      [...steady, ...Array.from({ length: 42 }, () => ok(0))],
+      undefined,
+      c,
+    );
     const drop = results.slice(30);
     for (let i = 0; i < 40; i++) {
       assert.equal(drop[i]?.held, true, `tick ${i + 1} held`);
@@ -287,9 +292,9 @@ describe('anomaly detector: faults a real Prometheus shows', () => {
     assert.ok(feed(stepped).results.every((r) => r.kind !== 'stale'));
   });
 
-  it('holds a collapse to zero for ten minutes even past confirmationTicks', () => {
+  it('holds a collapse to zero for zeroHoldSeconds even past confirmationTicks', () => {
     const zeros = Array.from({ length: 44 }, () => ok(0));
-    const { results } = feed([...steady, ...zeros]);
+    const { results } = feed([...steady, ...zeros], undefined, { ...cfg, zeroHoldSeconds: 600 });
     assert.ok(
       results.slice(30, 70).every((r) => r.held),
       'held while the zeros last under ten minutes',
