@@ -9,6 +9,7 @@ import { type Level5State, level5TrainForecast } from '../../src/level5/stages.t
 import { decide } from '../../src/policy/engine.ts';
 import type { EngineOutput, EngineState, MetricObservation, PolicySpec } from '../../src/policy/types.ts';
 import { autopilotSpec } from '../support/autopilot.ts';
+import { emptyState } from './helpers.ts';
 
 const T0 = 1_700_000_000_000;
 /** A shadow evaluation whose gate is open: Level 5 acts. */
@@ -180,14 +181,7 @@ describe('engine with Level 5', () => {
     const now = Math.ceil(T0 / season) * season;
     const history: Array<[number, number]> = [];
     for (let t = now - 3 * season; t < now; t += TICK) history.push([t, load(t)]);
-    const start: EngineState = {
-      version: 1,
-      recommendations: [],
-      scaleUpEvents: [],
-      scaleDownEvents: [],
-      consecutiveFailures: 0,
-      level5: level5TrainForecast(s, undefined, 'rps', history),
-    };
+    const start = emptyState({ level5: level5TrainForecast(s, undefined, 'rps', history) });
     const blind = (sp: PolicySpec) => {
       let state = start;
       let current = Math.ceil(load(now) / 10);

@@ -380,19 +380,7 @@ function startEpisode(t: Tick, v: number, j: Judgement): StageOut | undefined {
 function accepted(t: Tick, v: number): StageOut {
   const { s } = t;
   accept(s, v, t.size);
-  const dropout = s.dropout !== undefined;
-  return {
-    result: {
-      value: v,
-      observed: v,
-      held: false,
-      heldTicks: 0,
-      anomalous: dropout,
-      dropout,
-    },
-    state: s,
-    events: t.events,
-  };
+  return { result: passThrough(s, v), state: s, events: t.events };
 }
 
 /** A new rise far above the median: followed at once (a flash crowd), unless a fault just happened. */
@@ -474,19 +462,7 @@ function settle(t: Tick, v: number, r: AnomalyRise): StageOut {
   s.window = r.values.slice(-t.size);
   s.lastGood = v;
   delete s.rise;
-  const dropout = s.dropout !== undefined;
-  return {
-    result: {
-      value: v,
-      observed: v,
-      held: false,
-      heldTicks: 0,
-      anomalous: dropout,
-      dropout,
-    },
-    state: s,
-    events: t.events,
-  };
+  return { result: passThrough(s, v), state: s, events: t.events };
 }
 
 /**
