@@ -20,6 +20,8 @@
 // start-up + tick + the metric's lag) and the reactive line (the HPA at lower targets); anomaly
 // handling on a fault suite (the same traces with metric faults, every strategy reading the
 // same faulty values); self-tuning on a workload that makes the HPA's defaults flap.
+// `--faults-only` runs only the clean tables and the fault suite at the first start-up (about a
+// fifth of the time), into bench/results/simulate-faults.{json,md}.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
@@ -71,6 +73,11 @@ const { values } = parseArgs({
     'miss-cost': { type: 'string' },
     /** The exchange rate of the trade-off section's Level 5 run (first start-up only); 0 skips the section. */
     'trade-miss-cost': { type: 'string', default: '900' },
+    /**
+     * Only what the fault suite needs and what it must not cost: the clean runs (with and without
+     * a capacity) and the fault suite at the first start-up, into simulate-faults.{md,json}.
+     */
+    'faults-only': { type: 'boolean', default: false },
   },
 });
 
@@ -137,7 +144,8 @@ function syntheticTraces(): NamedTrace[] {
 }
 
 const HEADLINE_MISS_COST = values['miss-cost'] === undefined ? undefined : Number(values['miss-cost']);
-const TRADE_MISS_COST = Number(values['trade-miss-cost']);
+const FAULTS_ONLY = values['faults-only'] === true;
+const TRADE_MISS_COST = FAULTS_ONLY ? 0 : Number(values['trade-miss-cost']);
 /** Targets (share of capacity) below the user's at which the HPA traces the reactive trade-off line. */
 const LOWER_TARGETS = [0.65, 0.6, 0.55, 0.5];
 
@@ -426,7 +434,10 @@ const only = values.only?.split(',');
 const traces = [...realTraces(values.traces), ...(values['no-synthetic'] ? [] : syntheticTraces())].filter(
   (t) => only === undefined || only.includes(t.name),
 );
-const startups = values.startups.split(',').map(Number);
+const startups = values.startups
+  .split(',')
+  .map(Number)
+  .slice(0, FAULTS_ONLY ? 1 : undefined);
 const byStartup = new Map<number, Row[]>();
 const began = performance.now();
 const loadAtStart = loadavg();
@@ -475,7 +486,9 @@ function capacityGoals(rows: Row[]): Array<{ goal: string; met: boolean; detail:
   ];
 }
 const main = byStartup.get(startups[0] as number) ?? [];
-const lines = traces.map((t, i) => reactiveLine(t, startups[0] as number, (main[i] as Row).hpa));
+const lines = FAULTS_ONLY
+  ? []
+  : traces.map((t, i) => reactiveLine(t, startups[0] as number, (main[i] as Row).hpa));
 const trades: TradeRow[] = [];
 if (TRADE_MISS_COST > 0) {
   for (const [i, t] of traces.entries()) {
@@ -648,7 +661,9 @@ function flapRows(t: NamedTrace, startupSeconds: number, row: Row | undefined): 
 }
 
 const first = startups[0] as number;
-const foresights = traces.map((t, i) => foresightOne(t, first, main[i] as Row, lines[i] as TradeRow['line']));
+const foresights = FAULTS_ONLY
+  ? []
+  : traces.map((t, i) => foresightOne(t, first, main[i] as Row, lines[i] as TradeRow['line']));
 for (const f of foresights)
   process.stdout.write(
     `${f.trace} foresight (lead ${f.leadSeconds}s): replica-min ${f3(f.ratios.replicaMinutes)}, under-prov ${f3(f.ratios.underProvisionedMinutes)}, vs line ${vsLine(f.foresightVsLine)} (Level 5 ${vsLine(f.level5VsLine)})\n`,
@@ -800,7 +815,7 @@ function seasonsOne(t: NamedTrace): SeasonRow {
   };
 }
 
-const seasonRows = traces.map(seasonsOne);
+const seasonRows = FAULTS_ONLY ? [] : traces.map(seasonsOne);
 for (const r of seasonRows)
   process.stdout.write(
     `${r.trace} forecaster: error ${r.multi.errorPercent.toFixed(1)} % (daily model alone ${r.plain.errorPercent.toFixed(1)} %), sub-daily season in use on ${seasonsInUse(r.multi)}\n`,
@@ -834,6 +849,12 @@ const md = [
   '# make bench: Level 5 switched on as a new user would, against hpa-default',
   '',
   `Each trace at its own scale by one rule: capacity = peak minute / ${PEAK_REPLICAS} (the peak needs ${PEAK_REPLICAS} replicas), target ${TARGET_SHARE * 100} % of capacity (AverageValue), min 1, max 100; policy: \`predictive\`, \`anomaly\`, \`autotune\` enabled, nothing else set. Ratios are tidemark ÷ hpa-default from \`tidemark simulate\`. Shadow-property stretches: 24 h stretches (hourly steps) where tidemark had more than 1.05 × hpa-default's replica-minutes and under-provisioned minutes at once. Level 5 acting: the share of ticks on which the shadow evaluation let Level 5 change replicas (on the others the target got the HPA-compatible decision).`,
+  ...(FAULTS_ONLY
+    ? [
+        '',
+        '`--faults-only`: the clean runs and the fault suite at the first start-up only; the other sections are in simulate-suite.md.',
+      ]
+    : []),
   ...(values['miss-cost'] === undefined
     ? []
     : [
@@ -874,8 +895,7 @@ const md = [
   ...goals(main).map((g) => `- ${g.met ? 'MET' : 'NOT MET'}: ${g.goal} (${g.detail})`),
   '',
   ...tradeLines(trades, startups[0] as number),
-  ...foresightLines(foresights),
-  ...seasonLines(seasonRows),
+  ...(FAULTS_ONLY ? [] : [...foresightLines(foresights), ...seasonLines(seasonRows)]),
   ...faultLines(faultRows),
   ...flapLines(flaps),
   '## Goals (issue 19, the pillars)',
@@ -887,8 +907,11 @@ const md = [
   ...startups.slice(1).flatMap((s) => [`## Start-up ${s} s`, '', ...tableLines(byStartup.get(s) ?? []), '']),
 ].join('\n');
 mkdirSync(values.out, { recursive: true });
-const stem =
-  values['miss-cost'] === undefined ? 'simulate-suite' : `simulate-suite-misscost-${values['miss-cost']}`;
+const stem = FAULTS_ONLY
+  ? 'simulate-faults'
+  : values['miss-cost'] === undefined
+    ? 'simulate-suite'
+    : `simulate-suite-misscost-${values['miss-cost']}`;
 writeFileSync(`${values.out}/${stem}.md`, md);
 writeFileSync(
   `${values.out}/${stem}.json`,
@@ -932,5 +955,5 @@ writeFileSync(
   )}\n`,
 );
 process.stdout.write(
-  `\n${md}\nwrote ${values.out}/simulate-suite.json and .md in ${((performance.now() - began) / 1000).toFixed(0)} s\n`,
+  `\n${md}\nwrote ${values.out}/${stem}.json and .md in ${((performance.now() - began) / 1000).toFixed(0)} s\n`,
 );

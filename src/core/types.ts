@@ -89,7 +89,15 @@ export interface EngineEvent {
 }
 
 /** Kinds of anomalous metric input (tidemark_anomalies_total's `kind` label). */
-export type AnomalyKind = 'drop' | 'dropToZero' | 'surge' | 'missing' | 'stale';
+export type AnomalyKind =
+  | 'drop'
+  | 'dropToZero'
+  | 'surge'
+  | 'spike'
+  | 'erratic'
+  | 'doubled'
+  | 'missing'
+  | 'stale';
 
 /** A status condition the Level 5 mechanisms own; present only for mechanisms that are enabled. */
 export interface DecisionCondition {

@@ -225,6 +225,10 @@ export interface Level5Plan {
   loads: Record<string, number>;
   /** Anomalous drops held back: the last good load of each held metric (a floor). */
   held?: Record<string, number>;
+  /** Values not believed (a spike's aftermath, an erratic exporter, a doubled series): the load to use instead, both ways. */
+  standIn?: Record<string, number>;
+  /** epoch ms: the recommendations made since came from faulty values and are withdrawn from the windows. */
+  retractSince?: number;
   /** The forecast's load of each ready metric: a floor (ScaleUpOnly) or the proposal (Full, unless surprised). */
   forecast?: {
     loads: Record<string, number>;
@@ -264,10 +268,16 @@ export function sizeLoads(plan: Level5Plan, loads: Record<string, number>, at: P
   return p;
 }
 
+/** The proposal with the stand-ins in place of the values not believed (undefined when none). */
+function standInProposal(plan: Level5Plan, at: PlanAt): number | undefined {
+  return plan.standIn ? sizeLoads(plan, { ...plan.loads, ...plan.standIn }, at) : undefined;
+}
+
 /** The input guards alone (anomaly hold, ineffective-scaling cap): not bets, so every path has them. */
 export function applyGuards(plan: Level5Plan, reactive: number, at: PlanAt): number {
+  const base = standInProposal(plan, at) ?? reactive;
   const held = plan.held ? sizeLoads(plan, plan.held, at) : undefined;
-  const p = held !== undefined && held > reactive ? held : reactive;
+  const p = held !== undefined && held > base ? held : base;
   return plan.cap && p > plan.cap.at ? plan.cap.at : p;
 }
 
@@ -277,13 +287,15 @@ export function applyLevel5Plan(
   reactive: number,
   at: PlanAt,
 ): { proposal: number; limitedBy: LimitReason[]; reasons: string[] } {
-  let p = reactive;
   const limitedBy: LimitReason[] = [];
   const reasons: string[] = [];
+  const standIn = standInProposal(plan, at);
+  if (standIn !== undefined && standIn !== reactive) limitedBy.push('AnomalyHeld');
+  let p = standIn ?? reactive;
   const held = plan.held ? sizeLoads(plan, plan.held, at) : undefined;
   if (held !== undefined && held > p) {
     p = held;
-    limitedBy.push('AnomalyHeld');
+    if (!limitedBy.includes('AnomalyHeld')) limitedBy.push('AnomalyHeld');
   }
   const f = plan.forecast;
   const fc = f
@@ -388,11 +400,14 @@ function anomalyStep(c: Ctx): void {
   const cfg = {
     confirmationTicks: a.confirmationTicks,
     deviationThreshold: a.deviationThreshold,
+    // Zeros are held through two of the user's scale-down windows: longer than the window a
+    // bogus zero must outlast to scale down; a user who scales down at once asked for speed.
+    zeroHoldSeconds: 2 * c.spec.behavior.scaleDown.stabilizationWindowSeconds,
     staleAfterSeconds: Math.max(60, 3 * c.spec.pollingIntervalSeconds),
   };
   const notes: string[] = [];
   for (const m of c.input.metrics) {
-    const out = anomalyStage(cfg, c.prev.anomaly[m.name], c.obs.get(m.name), c.now);
+    const out = anomalyStage(cfg, c.prev.anomaly[m.name], c.obs.get(m.name), c.now, c.podCount);
     c.state.anomaly[m.name] = out.state;
     c.events.push(...out.events);
     c.anomalies.set(m.name, out.result);
@@ -407,7 +422,9 @@ function anomalyStep(c: Ctx): void {
         [m.name]: loadOf({ value: r.value, targetType: m.targetType }, c.podCount),
       };
     }
-    if (r.message && (r.held || r.kind === 'missing' || r.kind === 'stale')) notes.push(r.message);
+    standIn(c, m, r);
+    if (r.message && (r.held || r.replaced || r.kind === 'missing' || r.kind === 'stale'))
+      notes.push(r.message);
     else if (r.dropout) notes.push(`${m.name} collapsed to near zero (outage suspected, not learned)`);
   }
   c.conditions.push(
@@ -420,6 +437,40 @@ function anomalyStep(c: Ctx): void {
           message: 'no anomalous metric input',
         },
   );
+}
+
+/** A value not believed: its stand-in replaces it both ways; what faulty values proposed is withdrawn. */
+function standIn(c: Ctx, m: MetricResult, r: AnomalyResult): void {
+  if (r.retractSince !== undefined)
+    c.plan.retractSince = Math.min(c.plan.retractSince ?? r.retractSince, r.retractSince);
+  if (!r.replaced || r.value === undefined) return;
+  const load = loadOf({ value: r.value, targetType: m.targetType }, c.podCount);
+  c.plan.standIn = { ...c.plan.standIn, [m.name]: load };
+  c.reasons.push(
+    `${m.name} ${fmt(r.observed ?? Number.NaN)} not believed (${r.kind}), using ${fmt(r.value)} which proposes ${propose(m, r.value, c.current, c.podCount, tolerancesOf(c.spec.behavior))}`,
+  );
+}
+
+/**
+ * A metric with no sample or a frozen one: the last good value holds (no scale-down), and a
+ * ready forecaster's estimate of the load now raises it, so a load that climbs while the
+ * metric is blind is still met.
+ */
+function blindFloor(c: Ctx, results: Map<string, ForecastResult>): void {
+  for (const m of c.input.metrics) {
+    const kind = c.anomalies.get(m.name)?.kind;
+    if (kind !== 'missing' && kind !== 'stale') continue;
+    const f = results.get(m.name);
+    const last = c.state.anomaly[m.name]?.lastGood;
+    const now = f?.ready ? f.nowcast?.value : undefined;
+    const value = Math.max(last ?? 0, now ?? 0);
+    if (!(value > 0)) continue;
+    c.plan.held = { ...c.plan.held, [m.name]: loadOf({ value, targetType: m.targetType }, c.podCount) };
+    if (now !== undefined && now > (last ?? 0))
+      c.reasons.push(
+        `${m.name} ${kind}: the forecast puts the load now at ${fmt(now)}, above the last good ${fmt(last ?? 0)}`,
+      );
+  }
 }
 
 /** 2. Start-up time: measured from the target's ready replicas, used when the spec sets none. */
@@ -473,6 +524,7 @@ function forecastStep(c: Ctx): void {
   if (!p?.enabled) return;
   const results = new Map<string, ForecastResult>();
   for (const m of c.input.metrics) results.set(m.name, forecastMetric(c, m));
+  if (c.spec.anomaly?.enabled) blindFloor(c, results);
   const readyOnes = c.forecasts.filter((f) => f.ready);
   const allReady = c.input.metrics.length > 0 && readyOnes.length === c.input.metrics.length;
   const driver = readyOnes.reduce<MetricForecast | undefined>(
@@ -557,7 +609,8 @@ function ineffectiveStep(c: Ctx): void {
   if (!a?.enabled) return;
   let utilisation: number | undefined;
   for (const m of c.input.metrics) {
-    if (m.value === undefined || c.anomalies.get(m.name)?.held || !(m.target > 0)) continue;
+    const a = c.anomalies.get(m.name);
+    if (m.value === undefined || a?.held || a?.replaced || !(m.target > 0)) continue;
     const u =
       m.targetType === 'AverageValue'
         ? c.ready > 0
@@ -658,7 +711,8 @@ function lullStep(c: Ctx, base: number, why: string[]): void {
 
 function sloStep(c: Ctx, slo: NonNullable<NonNullable<PolicySpec['autotune']>['slo']>, why: string[]): void {
   const m = c.input.metrics.find((x) => x.name === slo.metric);
-  const held = c.anomalies.get(slo.metric)?.held;
+  const a = c.anomalies.get(slo.metric);
+  const held = a?.held || a?.replaced;
   const load = m?.value !== undefined && c.ready > 0 && !held ? m.value / c.ready : undefined;
   const s = sloStage(
     slo,

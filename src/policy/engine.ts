@@ -476,6 +476,9 @@ function applyLevel5(ctx: DecisionContext): void {
   });
   ctx.level5 = out;
   state.level5 = out.state;
+  // Recommendations made from values found faulty (a spike, an erratic exporter) are withdrawn.
+  const since = out.plan.retractSince;
+  if (since !== undefined) state.recommendations = state.recommendations.filter((r) => r.t < since);
   for (const e of out.events) ctx.events.push(e);
   const variants = level5Variants(ctx, out);
   const shadow = runShadow(ctx, out, variants);
@@ -491,7 +494,7 @@ function standAside(ctx: DecisionContext, out: Level5Output): void {
   const { spec, state } = ctx;
   if (out.scaleDownStabilizationSeconds === undefined) delete state.tunedScaleDownStabilizationSeconds;
   else state.tunedScaleDownStabilizationSeconds = spec.behavior.scaleDown.stabilizationWindowSeconds;
-  if (!ctx.done) applyGuardPlan(ctx, out);
+  applyGuardPlan(ctx, out);
 }
 
 /** The acting variant's scale-down window, recorded while it differs from the spec's or is tuned. */
@@ -555,10 +558,26 @@ function variantProposal(plan: Level5Plan, v: Variant, reactive: number, at: Pla
 function applyGuardPlan(ctx: DecisionContext, out: Level5Output): void {
   const at: PlanAt = { current: ctx.current, ready: ctx.input.readyReplicas ?? ctx.current };
   const applied = applyLevel5Plan({ ...out.plan, forecast: undefined }, ctx.replicas, at);
+  if (ctx.done && !raisesFailureHold(ctx, applied, 'AnomalyHeld')) return;
+  ctx.done = false;
   setProposal(ctx, applied.proposal);
   for (let i = applied.limitedBy.length - 1; i >= 0; i--)
     ctx.applied.push(applied.limitedBy[i] as LimitReason);
   for (const r of [...out.guardReasons, ...applied.reasons]) ctx.notes.push(r);
+}
+
+/**
+ * Whether `why` raises a failure hold (the forecast, or the forecaster's estimate while the
+ * metric is blind): the tick then goes on through the rate limits, cooldowns and bounds.
+ */
+function raisesFailureHold(
+  ctx: DecisionContext,
+  applied: { proposal: number; limitedBy: LimitReason[] },
+  why: LimitReason,
+): boolean {
+  const last = ctx.applied[ctx.applied.length - 1];
+  const failureHold = last === 'MetricsUnavailable' || last === 'MetricFailureHoldsScaleDown';
+  return failureHold && applied.limitedBy.includes(why) && applied.proposal > ctx.replicas;
 }
 
 function setProposal(ctx: DecisionContext, proposal: number): void {
@@ -572,8 +591,6 @@ function setProposal(ctx: DecisionContext, proposal: number): void {
 
 function actOnLevel5(ctx: DecisionContext, out: Level5Output, v: Variant): void {
   setVariantWindow(ctx, out, v);
-  const last = ctx.applied[ctx.applied.length - 1];
-  const failureHold = last === 'MetricsUnavailable' || last === 'MetricFailureHoldsScaleDown';
   const at: PlanAt = {
     current: ctx.current,
     ready: ctx.input.readyReplicas ?? ctx.current,
@@ -581,8 +598,8 @@ function actOnLevel5(ctx: DecisionContext, out: Level5Output, v: Variant): void 
   };
   const applied = variantProposal(out.plan, v, ctx.replicas, at);
   if (ctx.done) {
-    if (!(failureHold && applied.limitedBy.includes('Forecast') && applied.proposal > ctx.replicas)) return;
-    // The forecast raises a failure hold; the rate limits, cooldowns and bounds still apply.
+    if (!raisesFailureHold(ctx, applied, 'Forecast') && !raisesFailureHold(ctx, applied, 'AnomalyHeld'))
+      return;
     ctx.done = false;
   }
   setProposal(ctx, applied.proposal);
@@ -596,7 +613,11 @@ function actOnLevel5(ctx: DecisionContext, out: Level5Output, v: Variant): void 
 /** The shadow evaluation: score the reactive path and every Level 5 variant, and set the gate. */
 function runShadow(ctx: DecisionContext, out: Level5Output, variants: Variant[]): ShadowOutput {
   const { spec, state, input } = ctx;
-  const trusted = ctx.metrics.every((m) => m.value !== undefined) && out.plan.held === undefined && !ctx.done;
+  const trusted =
+    ctx.metrics.every((m) => m.value !== undefined) &&
+    out.plan.held === undefined &&
+    out.plan.standIn === undefined &&
+    !ctx.done;
   const l5 = state.level5 as Level5State;
   const tol = tolerancesOf(spec.behavior);
   const pods =

@@ -73,12 +73,12 @@ describe('level 5 stage', () => {
     assert.equal(out.scaleDownStabilizationSeconds, undefined);
   });
 
-  it('holds a drop to zero for confirmationTicks ticks, then lets it scale down', () => {
+  it('holds a drop for confirmationTicks ticks, then lets it scale down', () => {
     const s = spec({ anomaly: { enabled: true } });
     let state = steady(s, 12, 100, 10);
     const proposals: number[] = [];
     for (let i = 0; i < 6; i++) {
-      const out = tick(s, state, 0, 10, T0 + (12 + i) * TICK);
+      const out = tick(s, state, 30, 10, T0 + (12 + i) * TICK);
       state = out.state;
       proposals.push(out.proposal);
       if (i < 4) {
@@ -86,12 +86,12 @@ describe('level 5 stage', () => {
         assert.equal(out.conditions.find((c) => c.type === 'AnomalyDetected')?.status, 'True');
         assert.match(
           out.reasons[0] ?? '',
-          /rps 0 held back as anomalous \(\d\/4 ticks\), using 100.0 which proposes 10/,
+          /rps 30.0 held back as anomalous \(\d\/4 ticks\), using 100.0 which proposes 10/,
         );
       }
     }
-    assert.deepEqual(proposals, [10, 10, 10, 10, 0, 0]);
-    assert.equal(state.anomaly.rps?.counts.dropToZero, 1);
+    assert.deepEqual(proposals, [10, 10, 10, 10, 3, 3]);
+    assert.equal(state.anomaly.rps?.counts.drop, 1);
   });
 
   it('lets a surge scale up at once', () => {

@@ -9,6 +9,7 @@ import { type Level5State, level5TrainForecast } from '../../src/level5/stages.t
 import { decide } from '../../src/policy/engine.ts';
 import type { EngineOutput, EngineState, MetricObservation, PolicySpec } from '../../src/policy/types.ts';
 import { autopilotSpec } from '../support/autopilot.ts';
+import { emptyState } from './helpers.ts';
 
 const T0 = 1_700_000_000_000;
 /** A shadow evaluation whose gate is open: Level 5 acts. */
@@ -152,6 +153,59 @@ describe('engine with Level 5', () => {
     }
     assert.equal(held[13]?.decision.anomalyCounts?.rps?.dropToZero, 1);
     assert.ok(held[12]?.decision.events.some((e) => e.reason === 'AnomalyDetected'));
+  });
+
+  it('withdraws what a spike that fell straight back proposed: the replicas come back at once', () => {
+    const values = [...Array<number>(30).fill(100), 1000, 1000, 1000, 1000, ...Array<number>(4).fill(100)];
+    const plain = run(spec(), values);
+    assert.ok((plain[33]?.decision.desiredReplicas ?? 0) > 10, 'the spike scales up');
+    assert.ok(
+      (plain[35]?.decision.desiredReplicas ?? 0) > 10,
+      'without anomaly handling the window keeps them',
+    );
+    const guarded = run(spec({ anomaly: { enabled: true } }), values);
+    assert.ok((guarded[33]?.decision.desiredReplicas ?? 0) > 10, 'a rise is followed at once');
+    assert.equal(guarded[34]?.decision.desiredReplicas, 10);
+    const spikeAt = T0 + 30 * TICK;
+    assert.ok(guarded[34]?.state.recommendations.every((r) => r.t < spikeAt || r.replicas === 10));
+    assert.equal(guarded[34]?.decision.anomalyCounts?.rps?.spike, 1);
+  });
+
+  it('while the metric is blind, a ready forecast of the load now raises the replicas', () => {
+    const s = spec({
+      predictive: { enabled: true, seasonPeriod: '2h' },
+      anomaly: { enabled: true },
+    });
+    const season = 2 * 3600_000;
+    const load = (t: number) => 100 + 80 * Math.sin((2 * Math.PI * t) / season);
+    const now = Math.ceil(T0 / season) * season;
+    const history: Array<[number, number]> = [];
+    for (let t = now - 3 * season; t < now; t += TICK) history.push([t, load(t)]);
+    const start = emptyState({ level5: level5TrainForecast(s, undefined, 'rps', history) });
+    const blind = (sp: PolicySpec) => {
+      let state = start;
+      let current = Math.ceil(load(now) / 10);
+      let out: EngineOutput | undefined;
+      for (let i = 0; i < 40; i++) {
+        const t = now + i * TICK;
+        out = decide({
+          spec: sp,
+          state,
+          observations: obs(i < 4 ? load(t) : undefined),
+          currentReplicas: current,
+          readyReplicas: current,
+          now: t,
+        });
+        state = out.state;
+        current = out.decision.desiredReplicas;
+      }
+      return current;
+    };
+    const need = Math.ceil(load(now + 39 * TICK) / 10);
+    const held = blind(spec({ predictive: { enabled: true, seasonPeriod: '2h' } }));
+    assert.ok(held <= 11, `the failure hold alone keeps ${held}`);
+    const raised = blind(s);
+    assert.ok(raised >= need - 1, `blind: ${raised} replicas, the load needs ${need}`);
   });
 
   it('never scales down on missing data, and records the tuned window with autotune on', () => {

@@ -2,11 +2,21 @@
 //
 // A value far below the rolling median (more than `deviationThreshold` robust sigmas, from
 // the median absolute deviation) is held back: the last good value stands in for it until
-// the drop has persisted for `confirmationTicks` ticks, so a broken exporter or a scrape
-// returning zeros cannot scale the workload down. A value far above the median (a surge) is
-// flagged but passes at once: under-provisioning costs more than a brief over-provisioning.
-// Missing and stale samples are anomalies too (the engine already refuses to scale down on
-// a failed metric; this records them and keeps the forecaster from learning the gap).
+// the drop has persisted for `confirmationTicks` ticks (a collapse to zero, also for
+// `zeroHoldSeconds`: scaling a serving fleet down on a broken exporter's zeros is the costly
+// mistake, holding replicas through a real stop only costs them), so a broken exporter or a scrape returning
+// zeros cannot scale the workload down. A value far above the median (a surge) passes at
+// once: under-provisioning costs more than a brief over-provisioning. But a rate over a
+// window cannot fall faster than its window lets it, so a rise that falls straight back (a
+// counter reset's spike) or jumps down and up (an exporter gone mad) was not load: what it
+// proposed is withdrawn from the scale-down window (`retractSince`), the last good value
+// stands in while it goes on, and for a while after it a new rise must settle before it is
+// acted on. A series that steps to exactly twice its value in one tick and then moves as
+// smoothly as before is the same series scraped twice (two exporters after a redeploy):
+// halved until it steps back. The same value repeated tick after tick on a series that
+// always moves is a frozen exporter (stale). Missing and stale samples are anomalies too
+// (the engine already refuses to scale down on a failed metric; this records them and keeps
+// the forecaster from learning the gap).
 //
 // Pure: `now` comes from the caller; the state is plain JSON.
 
@@ -22,6 +32,11 @@ export interface AnomalyConfig {
   confirmationTicks: number;
   /** Robust sigmas (1.4826 × MAD) from the rolling median that count as anomalous. */
   deviationThreshold: number;
+  /**
+   * A collapse to zero is held at least this long (besides `confirmationTicks`): a broken
+   * exporter's zeros outlast a scale-down window. Default 0.
+   */
+  zeroHoldSeconds?: number;
   /** A sample older than this (by its sampledAt) is stale. Default: no staleness check. */
   staleAfterSeconds?: number;
   /** Rolling window of accepted values. Default 30 ticks. */
@@ -49,13 +64,42 @@ export interface AnomalyEpisode {
   values: number[];
 }
 
+/** An open rise far above the median: followed at once, or held while it is not yet believed. */
+export interface AnomalyRise {
+  /** epoch ms of the first tick above the band. */
+  since: number;
+  ticks: number;
+  /** The median and robust scale before the rise. */
+  ref: number;
+  scale: number;
+  peak: number;
+  prev: number;
+  /** The values since the rise (or since it was held), newest last. */
+  values: number[];
+  /** Held at the last good value (erratic, or right after a fault) instead of followed. */
+  held: boolean;
+}
+
 export interface AnomalyMetricState {
   window: number[];
   lastGood?: number;
   episode?: AnomalyEpisode;
   /** True while the value sits near zero after a sudden collapse (an outage, not load). */
   dropout?: { ref: number; since: number };
-  surging?: boolean;
+  rise?: AnomalyRise;
+  /** Until then (epoch ms) a new rise must settle before it is acted on: a fault just happened. */
+  waryUntil?: number;
+  /** The last value observed, as observed (before any halving), and the ready replicas then. */
+  lastObserved?: number;
+  lastReplicas?: number;
+  /** How often the value changes from one tick to the next (moving average of 0 or 1). */
+  moves?: number;
+  /** Identical values in a row, and how often the series moved before they began. */
+  repeat?: { ticks: number; moves: number };
+  /** A step to twice the value, not yet confirmed as a duplicate series. */
+  doubling?: { since: number; ticks: number };
+  /** A confirmed duplicate series: the observed value is twice the load's. */
+  doubled?: { since: number };
   missing?: { kind: 'missing' | 'stale'; since: number; ticks: number };
   /** Anomalies detected, by kind (for tidemark_anomalies_total). */
   counts: Partial<Record<AnomalyKind, number>>;
@@ -67,6 +111,13 @@ export interface AnomalyResult {
   observed?: number;
   /** True while a drop is held back (the decision must not follow the observed value). */
   held: boolean;
+  /**
+   * True while `value` replaces the observed one both ways (a rise not believed, a duplicate
+   * series halved): the decision uses `value` instead of the observed value, even if lower.
+   */
+  replaced?: boolean;
+  /** epoch ms from which the recommendations made were made from faulty values and are withdrawn. */
+  retractSince?: number;
   heldTicks: number;
   /**
    * This tick's sample must not be learned as load (held, missing, stale, or inside a dropout).
@@ -87,6 +138,31 @@ export function newAnomalyState(): AnomalyMetricState {
 const MAD_TO_SIGMA = 1.4826;
 /** A drop to at most this fraction of the previous median is a collapse to zero. */
 const ZERO_FRACTION = 0.05;
+/** A rise followed this many ticks without falling straight back is load: the median moves to it. */
+const SETTLE_TICKS = 8;
+/**
+ * A fall of more than this share of the rise's height in one tick is faster than a rate window
+ * falls (a quarter of the step per tick at a 15 s tick over `[1m]`).
+ */
+const ABRUPT_SHARE = 0.75;
+/** After a spike or an erratic spell, a new rise must settle before it is acted on, for this long. */
+const WARY_MS = 300_000;
+/** A held rise whose last this-many values agree within SETTLED_RATIO is load. */
+const SETTLED_VALUES = 3;
+const SETTLED_RATIO = 1.25;
+/** A rise is held at most this long: a series this erratic for so long is what the load does. */
+const MAX_HELD_MS = 900_000;
+/** Ticks a step to twice the value must move as smoothly as the series did to be a duplicate. */
+const DOUBLE_CONFIRM_TICKS = 3;
+/** A duplicate series is halved at most this long; then the doubled value is taken as load. */
+const MAX_DOUBLED_MS = 3_600_000;
+/** Tick-to-tick noise (median |log change|) above which a step to twice cannot be told from load. */
+const MAX_STEP_NOISE = 0.04;
+/** A doubled series ends at a step to about half: looser, as ending early only costs replicas. */
+const BACK_TOLERANCE = 0.15;
+/** Identical values in a row, on a series that moves nearly every tick, that make it frozen. */
+const FROZEN_TICKS = 12;
+const MOVING = 0.9;
 
 function accept(s: AnomalyMetricState, v: number, size: number): void {
   s.window.push(v);
@@ -115,6 +191,8 @@ interface Tick {
   size: number;
   confirm: number;
   now: number;
+  /** Ready replicas this tick, when known: a metric that doubles with them is not a duplicate. */
+  replicas?: number;
 }
 
 /** Missing or stale: no number to judge. The held value stands in while an episode is open. */
@@ -231,7 +309,10 @@ function continueEpisode(t: Tick, ep: AnomalyEpisode, v: number, low: boolean): 
   ep.ticks++;
   ep.values.push(v);
   if (ep.values.length > t.size) ep.values.splice(0, ep.values.length - t.size);
-  if (ep.ticks > confirm) {
+  if (
+    ep.ticks > confirm &&
+    (ep.kind !== 'dropToZero' || t.now - ep.since >= 1000 * (t.cfg.zeroHoldSeconds ?? 0))
+  ) {
     // Persisted past the confirmation: it is the new reality; decisions follow it.
     s.window = [...ep.values];
     s.lastGood = v;
@@ -239,7 +320,7 @@ function continueEpisode(t: Tick, ep: AnomalyEpisode, v: number, low: boolean): 
     t.events.push({
       type: 'Normal',
       reason: 'AnomalyCleared',
-      message: `${name} drop confirmed over ${confirm} tick(s) (${fmt(ep.ref)} → ${fmt(v)}): now acted on`,
+      message: `${name} drop confirmed over ${ep.ticks - 1} tick(s) (${fmt(ep.ref)} → ${fmt(v)}): now acted on`,
     });
     return { result: passThrough(s, v), state: s, events: t.events };
   }
@@ -295,20 +376,47 @@ function startEpisode(t: Tick, v: number, j: Judgement): StageOut | undefined {
   return held(t, v, kind, 1, m, scale);
 }
 
-/** A value that is not held: accepted into the window; a surge passes at once, with one event. */
-function accepted(t: Tick, v: number, j: Judgement): StageOut {
-  const { s, name } = t;
-  if (j.high && !s.surging) {
-    count(s, 'surge');
-    t.events.push({
-      type: 'Normal',
-      reason: 'AnomalyDetected',
-      message: `${name} surged to ${fmt(v)} from a median of ${fmt(j.m)} (${fmt((v - j.m) / j.scale)} sigmas): acted on at once`,
-    });
-  }
-  s.surging = j.high;
+/** A value that is not held: accepted into the window. */
+function accepted(t: Tick, v: number): StageOut {
+  const { s } = t;
   accept(s, v, t.size);
-  const dropout = s.dropout !== undefined;
+  return { result: passThrough(s, v), state: s, events: t.events };
+}
+
+/** A new rise far above the median: followed at once (a flash crowd), unless a fault just happened. */
+function startRise(t: Tick, v: number, j: Judgement): StageOut {
+  const { s, name, now } = t;
+  const held = s.waryUntil !== undefined && now < s.waryUntil;
+  s.rise = {
+    since: now,
+    ticks: 1,
+    ref: j.m,
+    scale: j.scale,
+    peak: v,
+    prev: v,
+    values: [v],
+    held,
+  };
+  if (held) {
+    t.events.push({
+      type: 'Warning',
+      reason: 'AnomalyDetected',
+      message: `${name} rose to ${fmt(v)} from a median of ${fmt(j.m)} right after a faulty spell: held at ${fmt(s.lastGood ?? j.m)} until it settles`,
+    });
+    return riseHeld(t, v);
+  }
+  count(s, 'surge');
+  t.events.push({
+    type: 'Normal',
+    reason: 'AnomalyDetected',
+    message: `${name} surged to ${fmt(v)} from a median of ${fmt(j.m)} (${fmt((v - j.m) / j.scale)} sigmas): acted on at once`,
+  });
+  return following(t, v, j.m);
+}
+
+/** A rise followed: the value goes through, but is not yet learned into the median. */
+function following(t: Tick, v: number, m: number): StageOut {
+  const dropout = t.s.dropout !== undefined;
   return {
     result: {
       value: v,
@@ -316,9 +424,204 @@ function accepted(t: Tick, v: number, j: Judgement): StageOut {
       held: false,
       heldTicks: 0,
       anomalous: dropout,
-      ...(j.high ? { kind: 'surge' as const } : {}),
+      kind: 'surge',
       dropout,
-      ...(j.high ? { message: `${name} surged to ${fmt(v)} (median ${fmt(j.m)})` } : {}),
+      message: `${t.name} surged to ${fmt(v)} (median ${fmt(m)})`,
+    },
+    state: t.s,
+    events: t.events,
+  };
+}
+
+/** A rise not believed: the last good value stands in, both ways. */
+function riseHeld(t: Tick, v: number, retractSince?: number): StageOut {
+  const { s, name } = t;
+  const r = s.rise as AnomalyRise;
+  const value = s.lastGood ?? r.ref;
+  return {
+    result: {
+      value,
+      observed: v,
+      held: false,
+      replaced: true,
+      heldTicks: r.ticks,
+      anomalous: true,
+      kind: 'erratic',
+      dropout: s.dropout !== undefined,
+      message: `${name} ${fmt(v)} not believed (median ${fmt(r.ref)}): ${fmt(value)} stands in`,
+      ...(retractSince === undefined ? {} : { retractSince }),
+    },
+    state: s,
+    events: t.events,
+  };
+}
+
+/** A rise that is load after all: the median moves to it. */
+function settle(t: Tick, v: number, r: AnomalyRise): StageOut {
+  const { s } = t;
+  s.window = r.values.slice(-t.size);
+  s.lastGood = v;
+  delete s.rise;
+  return { result: passThrough(s, v), state: s, events: t.events };
+}
+
+/**
+ * An open rise, one more tick. Followed: a fall of more than half its height in one tick is
+ * faster than a rate over a window falls, so it was not load: back in the band, a spike (what
+ * it proposed is withdrawn); still above it, erratic (held from now on). Held: until it is back
+ * in the band, or its values agree (load), or it has been held too long. `retract` receives the
+ * start of a spike, for the caller to carry on the tick's result.
+ */
+function continueRise(t: Tick, v: number, retract: { since?: number }): StageOut | undefined {
+  const { s, name, now, cfg } = t;
+  const r = s.rise as AnomalyRise;
+  const high = v > r.ref + cfg.deviationThreshold * r.scale;
+  r.ticks++;
+  if (!r.held && r.prev - v > ABRUPT_SHARE * (r.peak - r.ref)) {
+    s.waryUntil = now + WARY_MS;
+    retract.since = r.since;
+    const kind = high ? 'erratic' : 'spike';
+    count(s, kind);
+    t.events.push({
+      type: 'Warning',
+      reason: 'AnomalyDetected',
+      message: `${name} ${kind} to ${fmt(r.peak)} fell straight back to ${fmt(v)} (median ${fmt(r.ref)}): what it proposed is withdrawn${high ? `; ${fmt(s.lastGood ?? r.ref)} stands in until it settles` : ''}`,
+    });
+    if (!high) {
+      delete s.rise;
+      return undefined;
+    }
+    Object.assign(r, { held: true, prev: v, values: [v] });
+    return riseHeld(t, v, r.since);
+  }
+  r.peak = Math.max(r.peak, v);
+  r.prev = v;
+  r.values.push(v);
+  if (r.values.length > t.size) r.values.splice(0, r.values.length - t.size);
+  if (!high) {
+    delete s.rise;
+    if (r.held) s.waryUntil = now + WARY_MS;
+    return undefined;
+  }
+  if (!r.held) return r.ticks >= SETTLE_TICKS ? settle(t, v, r) : following(t, v, r.ref);
+  const last = r.values.slice(-SETTLED_VALUES);
+  const agree = last.length === SETTLED_VALUES && Math.max(...last) <= SETTLED_RATIO * Math.min(...last);
+  if (agree || now - r.since >= MAX_HELD_MS) {
+    t.events.push({
+      type: 'Normal',
+      reason: 'AnomalyCleared',
+      message: `${name} rise to ${fmt(v)} ${agree ? 'settled' : `held ${fmt((now - r.since) / 1000)}s`}: now acted on`,
+    });
+    return settle(t, v, r);
+  }
+  return riseHeld(t, v);
+}
+
+/** |log(a / b)|: how far apart two positive numbers are, as a ratio. */
+function logGap(a: number, b: number): number {
+  return a > 0 && b > 0 ? Math.abs(Math.log(a / b)) : Number.POSITIVE_INFINITY;
+}
+
+/** How close a ratio must be to 2 (or 1) to count: from the series' own tick-to-tick noise. */
+function stepTolerance(window: readonly number[]): number | undefined {
+  const gaps: number[] = [];
+  for (let i = 1; i < window.length; i++) {
+    const g = logGap(window[i] as number, window[i - 1] as number);
+    if (Number.isFinite(g)) gaps.push(g);
+  }
+  if (gaps.length < 4) return undefined;
+  const noise = median(gaps);
+  return noise > MAX_STEP_NOISE ? undefined : Math.max(0.02, 3 * noise);
+}
+
+/**
+ * The same series scraped twice: a step to twice the value in one tick, after which the series
+ * moves as smoothly as it did (a flash crowd through a rate window keeps climbing instead).
+ * Returns the value to judge (halved while doubled) and, on confirmation, the step's time.
+ */
+function duplicate(t: Tick, raw: number): { v: number; replaced: boolean; retractSince?: number } {
+  const { s, name, now } = t;
+  const prev = s.lastObserved;
+  const tol = stepTolerance(s.window);
+  if (s.doubled) {
+    const back = prev !== undefined && logGap(raw / prev, 0.5) <= Math.max(BACK_TOLERANCE, tol ?? 0);
+    if (back || now - s.doubled.since >= MAX_DOUBLED_MS) {
+      t.events.push({
+        type: 'Normal',
+        reason: 'AnomalyCleared',
+        message: back
+          ? `${name} back to one series: ${fmt(raw)}`
+          : `${name} doubled for ${fmt(MAX_DOUBLED_MS / 60_000)} min: taken as load from now on`,
+      });
+      delete s.doubled;
+      return { v: raw, replaced: false };
+    }
+    return { v: raw / 2, replaced: true };
+  }
+  if (s.doubling) {
+    if (prev === undefined || tol === undefined || logGap(raw, prev) > tol) {
+      delete s.doubling;
+      return { v: raw, replaced: false };
+    }
+    if (++s.doubling.ticks < DOUBLE_CONFIRM_TICKS) return { v: raw, replaced: false };
+    const since = s.doubling.since;
+    s.doubled = { since };
+    delete s.doubling;
+    delete s.rise;
+    count(s, 'doubled');
+    t.events.push({
+      type: 'Warning',
+      reason: 'AnomalyDetected',
+      message: `${name} doubled in one tick and moves as before: the same series counted twice, halved to ${fmt(raw / 2)} until it steps back`,
+    });
+    return { v: raw / 2, replaced: true, retractSince: since };
+  }
+  const calm = !s.rise && !s.episode && !s.missing && s.window.length >= (t.cfg.minHistory ?? 8);
+  // A sum over pods doubles honestly when the replicas change: only a step at a steady count counts.
+  const steadyCount = t.replicas === s.lastReplicas;
+  if (calm && steadyCount && prev !== undefined && tol !== undefined && logGap(raw / prev, 2) <= tol)
+    s.doubling = { since: now, ticks: 0 };
+  return { v: raw, replaced: false };
+}
+
+/**
+ * A series frozen on one value: identical values tick after tick on a series that moves
+ * nearly every tick (an exporter stuck on its last value; Prometheus' instant query stamps
+ * each answer with the evaluation time, so the timestamp cannot tell). Zero is left alone: an
+ * idle series repeats it honestly.
+ */
+function frozenInput(t: Tick, v: number): StageOut | undefined {
+  const { s, name, now } = t;
+  const moves = s.moves ?? 0;
+  if (v !== s.lastObserved) {
+    delete s.repeat;
+    s.moves = moves + 0.1 * (1 - moves);
+    return undefined;
+  }
+  s.repeat = s.repeat ? { ...s.repeat, ticks: s.repeat.ticks + 1 } : { ticks: 2, moves };
+  s.moves = 0.9 * moves;
+  const enough = s.window.length >= (t.cfg.minHistory ?? 8);
+  if (v <= 0 || !enough || s.repeat.ticks < FROZEN_TICKS || s.repeat.moves < MOVING) return undefined;
+  if (s.missing?.kind !== 'stale') {
+    s.missing = { kind: 'stale', since: now, ticks: 0 };
+    count(s, 'stale');
+    t.events.push({
+      type: 'Warning',
+      reason: 'AnomalyDetected',
+      message: `${name} stale: ${fmt(v)} ${s.repeat.ticks} ticks in a row on a series that moves every tick: no scale-down from it while it lasts`,
+    });
+  }
+  s.missing.ticks++;
+  return {
+    result: {
+      value: s.lastGood ?? v,
+      observed: v,
+      held: true,
+      heldTicks: s.missing.ticks,
+      anomalous: true,
+      kind: 'stale',
+      dropout: s.dropout !== undefined,
+      message: `${name} stale (${fmt(v)} repeated) for ${s.missing.ticks} tick(s)`,
     },
     state: s,
     events: t.events,
@@ -334,6 +637,7 @@ export function anomalyStage(
   state: AnomalyMetricState | undefined,
   observation: MetricObservation | undefined,
   now: number,
+  replicas?: number,
 ): StageOut {
   const t: Tick = {
     cfg,
@@ -343,17 +647,47 @@ export function anomalyStage(
     size: cfg.windowSize ?? 30,
     confirm: Math.max(0, cfg.confirmationTicks),
     now,
+    ...(replicas === undefined ? {} : { replicas }),
   };
   const missing = missingInput(t, observation);
   if (missing) return missing;
-  const v = (observation as { value: number }).value;
-  const leftDropout = backAgain(t, v);
-  if (t.s.window.length < (cfg.minHistory ?? 8) && !t.s.episode) {
-    accept(t.s, v, t.size);
-    return { result: passThrough(t.s, v), state: t.s, events: t.events };
+  const raw = (observation as { value: number }).value;
+  const frozen = frozenInput(t, raw);
+  if (frozen) return frozen;
+  const leftDropout = backAgain(t, raw);
+  const dup = duplicate(t, raw);
+  t.s.lastObserved = raw;
+  if (t.replicas !== undefined) t.s.lastReplicas = t.replicas;
+  const out = judged(t, dup.v, leftDropout);
+  if (!dup.replaced) return out;
+  // Halved: the halved value replaces the observed one, and is not learned by the forecaster.
+  const r = out.result;
+  r.replaced = true;
+  r.observed = raw;
+  r.anomalous = true;
+  r.kind ??= 'doubled';
+  r.message ??= `${t.name} ${fmt(raw)} is one series counted twice: ${fmt(dup.v)} stands in`;
+  if (dup.retractSince !== undefined)
+    r.retractSince = Math.min(r.retractSince ?? dup.retractSince, dup.retractSince);
+  return out;
+}
+
+/** The value (halved if doubled) against the open rise, the open drop, or the median. */
+function judged(t: Tick, v: number, leftDropout: boolean): StageOut {
+  const s = t.s;
+  if (s.window.length < (t.cfg.minHistory ?? 8) && !s.episode) {
+    accept(s, v, t.size);
+    return { result: passThrough(s, v), state: s, events: t.events };
   }
-  const j = judge(t, v, leftDropout);
-  const ep = t.s.episode;
-  const out = ep ? continueEpisode(t, ep, v, j.low) : j.low ? startEpisode(t, v, j) : undefined;
-  return out ?? accepted(t, v, j);
+  const retract: { since?: number } = {};
+  let out = s.rise ? continueRise(t, v, retract) : undefined;
+  if (!out) {
+    const j = judge(t, v, leftDropout);
+    const ep = s.episode;
+    out = ep ? continueEpisode(t, ep, v, j.low) : undefined;
+    if (!out && !s.episode) out = j.low ? startEpisode(t, v, j) : j.high ? startRise(t, v, j) : undefined;
+    out ??= accepted(t, v);
+  }
+  if (retract.since !== undefined) out.result.retractSince = retract.since;
+  return out;
 }
