@@ -194,7 +194,7 @@ up() {
   mod=$(keda_module_dir)
   down_quiet
   rm -rf "$STATE"
-  mkdir -p "$STATE" "$PID_DIR" "$LOG_DIR"
+  mkdir -p "$STATE/ca" "$PID_DIR" "$LOG_DIR"
   install_manifests "$mod"
   write_certs
   # The API server's certificate names kubernetes, 10.0.0.1 and 127.0.0.1, not HOST_IP.
