@@ -12,7 +12,7 @@ NODE := node --disable-warning=ExperimentalWarning
 UNIT_TESTS = $(shell find test -name '*.test.ts' ! -name '*.int.test.ts' | sort)
 INT_TESTS = $(shell find test -name '*.int.test.ts' | sort)
 
-.PHONY: help deps build lint typecheck format test test-unit test-fuzz test-integration bench bench-scale bench-live env-up env-down demo gen clean image test-real-node test-level5-acting
+.PHONY: help deps build lint typecheck format test test-unit test-fuzz test-integration bench bench-scale bench-live env-up env-down demo gen clean image test-real-node test-level5-acting test-keda
 
 help:
 	@echo "make test         lint, type-check, unit tests, then integration/e2e tests in the local sandbox"
@@ -28,6 +28,7 @@ help:
 	@echo "make demo         sandbox + operator + a simulated workload scaling live"
 	@echo "make image        build the Dockerfile with podman into tidemark:<version> (local node:24-slim stand-in)"
 	@echo "make test-real-node  the image as real pods (helm install) on a real node, in a sandbox of its own"
+	@echo "make test-keda    the real KEDA in a sandbox of its own scaling a KWOK Deployment (builds KEDA once: ~17 min cold)"
 
 # `npm ci` installs exactly package-lock.json and never writes it, so a fresh
 # clone's `make test` leaves `git status` clean (`npm install` rewrote the lock).
@@ -139,6 +140,15 @@ REAL_NODE_SANDBOX_DIR ?= $(or $(TMPDIR),/tmp)/tidemark-real-node-sandbox
 test-real-node: deps
 	TIDEMARK_REAL_NODE=1 TIDEMARK_SANDBOX_DIR=$(REAL_NODE_SANDBOX_DIR) sandbox/with-sandbox.sh \
 	  $(NODE) --test --test-reporter=spec test/deploy/real-node.e2e.ts
+
+# The real KEDA (sandbox/keda.sh; built once into the cache by sandbox/build-keda.sh, about
+# 66 minutes cold on a loaded 2-core machine, hence not in make test) in a sandbox of its own: a ScaledObject
+# on the workload simulator's metric scales a KWOK Deployment through KEDA's HPA in the
+# sandbox's kube-controller-manager (test/sandbox/keda.e2e.ts).
+KEDA_SANDBOX_DIR ?= $(or $(TMPDIR),/tmp)/tidemark-keda-sandbox
+test-keda: deps
+	TIDEMARK_KEDA=1 TIDEMARK_REQUIRE_SANDBOX=1 TIDEMARK_SANDBOX_DIR=$(KEDA_SANDBOX_DIR) sandbox/with-sandbox.sh \
+	  $(NODE) --test --test-reporter=spec test/sandbox/keda.e2e.ts
 
 # Level 5 acting through the gate, live, on its own (make test-integration runs it with the
 # rest of test/e2e/level5.int.test.ts): about 5 minutes, in the shared-sandbox way of make test.

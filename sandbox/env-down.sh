@@ -38,6 +38,8 @@ stop() {
 # The opt-in real node first (its pods, kubelet, containerd, network namespace); a
 # no-op without one.
 "$(dirname "$0")/real-node.sh" down || log "real-node.sh down failed"
+# The same for the opt-in real KEDA (its APIService, processes and network namespace).
+"$(dirname "$0")/keda.sh" down || log "keda.sh down failed"
 
 # Stop clients before the servers they talk to: reverse start order.
 declare -A groups=()

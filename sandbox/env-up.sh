@@ -15,6 +15,12 @@
 #   TIDEMARK_START_TIMEOUT        seconds each component may take to get ready (120)
 #   TIDEMARK_REAL_NODE            1: also one real node (kubelet + containerd) running
 #                                 the Tidemark image, sandbox/real-node.sh (0)
+#   TIDEMARK_KEDA                 1: also the real KEDA (operator and metrics API server,
+#                                 built once into the cache), sandbox/keda.sh (0)
+#   TIDEMARK_HPA_SYNC_PERIOD      the controller-manager's HPA sync period (15s, its
+#                                 default); benchmarks that compress time shorten it
+#   TIDEMARK_HPA_DOWNSCALE_STABILIZATION  the HPA's default scale-down stabilization
+#                                 window, for HPAs whose behavior sets none (5m0s)
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -40,6 +46,10 @@ fingerprint="kube=$KUBE_VERSION kwok=$KWOK_VERSION etcd=$ETCD_BIN delay=$POD_REA
 fingerprint+=" scrape=$SCRAPE_INTERVAL nodes=$NODES workload=$with_workload webhook=1 dir=$SANDBOX_DIR"
 REAL_NODE=${TIDEMARK_REAL_NODE:-0}
 fingerprint+=" real-node=$REAL_NODE"
+KEDA=${TIDEMARK_KEDA:-0}
+HPA_SYNC_PERIOD=${TIDEMARK_HPA_SYNC_PERIOD:-15s}
+HPA_DOWNSCALE_STABILIZATION=${TIDEMARK_HPA_DOWNSCALE_STABILIZATION:-5m0s}
+fingerprint+=" keda=$KEDA hpa-sync=$HPA_SYNC_PERIOD hpa-downscale=$HPA_DOWNSCALE_STABILIZATION"
 
 elapsed() { awk -v s="$START_EPOCH" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 
@@ -66,6 +76,9 @@ healthy() {
   done
   if ((REAL_NODE)); then
     for c in real-node-proxy containerd kubelet; do pid_of "$c" >/dev/null || return 1; done
+  fi
+  if ((KEDA)); then
+    for c in keda-proxy keda-operator keda-metrics-apiserver; do pid_of "$c" >/dev/null || return 1; done
   fi
   [[ -f $SANDBOX_DIR/env.sh && -f $SANDBOX_DIR/fingerprint ]] || return 1
   [[ $(<"$SANDBOX_DIR/fingerprint") == "$fingerprint" ]] || return 1
@@ -275,6 +288,8 @@ start kube-controller-manager "$KUBE_BIN_DIR/kube-controller-manager" \
   --service-account-private-key-file="$PKI_DIR/sa.key" --root-ca-file="$PKI_DIR/ca.crt" \
   --use-service-account-credentials=true \
   --cluster-signing-cert-file="$PKI_DIR/ca.crt" --cluster-signing-key-file="$PKI_DIR/ca.key" \
+  --horizontal-pod-autoscaler-sync-period="$HPA_SYNC_PERIOD" \
+  --horizontal-pod-autoscaler-downscale-stabilization="$HPA_DOWNSCALE_STABILIZATION" \
   --leader-elect=false --profiling=false
 start kube-scheduler "$KUBE_BIN_DIR/kube-scheduler" \
   --kubeconfig="$SANDBOX_DIR/scheduler.kubeconfig" \
@@ -399,6 +414,13 @@ if ((REAL_NODE)); then
   log "real node is Ready ($(elapsed)s)"
 fi
 
+# --- the real KEDA (opt-in) -----------------------------------------------------------
+
+if ((KEDA)); then
+  "$SANDBOX_REPO/sandbox/keda.sh" up "$API_PORT"
+  log "KEDA $KEDA_VERSION is serving external metrics ($(elapsed)s)"
+fi
+
 # --- env.sh -------------------------------------------------------------------------
 
 cat >"$SANDBOX_DIR/env.sh" <<EOF
@@ -415,6 +437,9 @@ export TIDEMARK_POD_READY_JITTER_MS='$POD_READY_JITTER_MS'
 export TIDEMARK_SCRAPE_INTERVAL='$SCRAPE_INTERVAL'
 export KUBECTL='$KUBECTL'
 export TIDEMARK_REAL_NODE='$REAL_NODE'
+export TIDEMARK_KEDA='$KEDA'
+export TIDEMARK_HPA_SYNC_PERIOD='$HPA_SYNC_PERIOD'
+export TIDEMARK_HPA_DOWNSCALE_STABILIZATION='$HPA_DOWNSCALE_STABILIZATION'
 export PATH='$KUBE_BIN_DIR:$KWOK_BIN_DIR':"\$PATH"
 EOF
 printf '%s' "$fingerprint" >"$SANDBOX_DIR/fingerprint"

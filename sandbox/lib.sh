@@ -35,3 +35,37 @@ alive_pids() {
     if pid=$(pid_of "$c"); then printf '%s %s\n' "$c" "$pid"; fi
   done
 }
+
+# start_recorded NAME PROGRAM ARGS...: runs it as env-up.sh's start() does (its own
+# session, stdin closed, output to logs/NAME.log) and records it in pids/NAME.pid, for
+# the opt-in parts started after env-up's own components (sandbox/keda.sh). Variables
+# assigned before the call reach PROGRAM's environment.
+start_recorded() {
+  local name=$1
+  shift
+  : >"$LOG_DIR/$name.log"
+  setsid "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
+  printf '%s %s\n' "$!" "$1" >"$PID_DIR/$name.pid"
+}
+
+# start_recorded_in_netns NAME PROGRAM ARGS...: the same inside $NETNS
+# (sandbox/netns.sh); nsenter execs PROGRAM (same PID), so the pid file names PROGRAM.
+start_recorded_in_netns() {
+  local name=$1
+  shift
+  : >"$LOG_DIR/$name.log"
+  setsid nsenter --net="/run/netns/$NETNS" "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
+  printf '%s %s\n' "$!" "$1" >"$PID_DIR/$name.pid"
+}
+
+# stop_recorded NAME: TERM its process group, KILL after 10 s, forget it (a no-op when
+# it is not running).
+stop_recorded() {
+  local pid deadline
+  pid=$(pid_of "$1") || { rm -f "$PID_DIR/$1.pid"; return 0; }
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + 10))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  rm -f "$PID_DIR/$1.pid"
+}

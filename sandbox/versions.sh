@@ -8,6 +8,10 @@ KWOK_VERSION=v0.8.0
 # an approved release (v3.22.0 is served by the module proxy but not approved).
 # 3.17 or later: the README's install uses --take-ownership.
 HELM_VERSION=v3.21.4
+# KEDA, the opt-in real KEDA (TIDEMARK_KEDA=1, sandbox/keda.sh), built by
+# sandbox/build-keda.sh from the wrapper module sandbox/keda/go.mod (keep the two
+# in step). v2.21.0 and not v2.21.1: see sandbox/keda/go.mod.
+KEDA_VERSION=v2.21.0
 # etcd is built from the version KUBE_VERSION's go.mod pins its etcd client to
 # (go.etcd.io/etcd/server/v3, also pinned by sandbox/k8s/go.sum). Debian's
 # etcd-server (3.4.23) predates the minimum Kubernetes >= 1.31 documents
@@ -23,6 +27,7 @@ KUBE_BIN_DIR=$TIDEMARK_CACHE/k8s-$KUBE_VERSION
 KWOK_BIN_DIR=$TIDEMARK_CACHE/kwok-$KWOK_VERSION
 ETCD_BIN_DIR=$TIDEMARK_CACHE/etcd-$ETCD_VERSION
 HELM_BIN_DIR=$TIDEMARK_CACHE/helm-$HELM_VERSION
+KEDA_BIN_DIR=$TIDEMARK_CACHE/keda-$KEDA_VERSION
 # The previous release, which the upgrade test (test/upgrade/) installs and upgrades from.
 # The commit is the tag's, for a clone that did not fetch tags.
 PREVIOUS_RELEASE=v0.1.0

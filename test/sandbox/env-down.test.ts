@@ -92,3 +92,21 @@ it('leaves a recycled PID alone: a recorded PID running another program is not s
     process.kill(pid, 'SIGKILL');
   }
 });
+
+it("stops the opt-in real KEDA's processes too (sandbox/keda.sh records them beside the others)", async () => {
+  const names = ['keda-proxy', 'keda-operator', 'keda-metrics-apiserver'];
+  const pids = names.map((name) => startRecorded(name, 'sleep 300 & wait'));
+  await waitUntil(() => pids.every((pid) => groupMembers(pid).length >= 2), 5000);
+  try {
+    await run(join(root, 'sandbox', 'env-down.sh'), {
+      env: { ...process.env, TIDEMARK_SANDBOX_DIR: dir, TIDEMARK_STOP_GRACE: '1' },
+    });
+    assert.deepEqual(
+      pids.map((pid) => groupMembers(pid)),
+      pids.map(() => []),
+    );
+    assert.equal(existsSync(join(dir, 'pids')), false, 'PID files removed');
+  } finally {
+    for (const pid of pids) if (groupMembers(pid).length > 0) process.kill(-pid, 'SIGKILL');
+  }
+});
