@@ -256,6 +256,9 @@ wait_for etcd healthy etcd_healthy
 # configured by Service at their Endpoints' addresses, not at the ClusterIP: no
 # kube-proxy runs here, so a ClusterIP leads nowhere (issues 21 and 22: the conversion
 # webhook served by real pods, KEDA's metrics server behind its APIService).
+# --endpoint-reconciler-type=none: since v1.37 the API server refuses to start with a
+# loopback --advertise-address under the default (lease) reconciler, which could never
+# write the `kubernetes` Endpoints here anyway (Endpoints refuse loopback addresses).
 
 start kube-apiserver "$KUBE_BIN_DIR/kube-apiserver" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
@@ -275,6 +278,7 @@ start kube-apiserver "$KUBE_BIN_DIR/kube-apiserver" \
   --kubelet-client-key="$PKI_DIR/apiserver-kubelet-client.key" \
   --kubelet-preferred-address-types=InternalIP,Hostname \
   --enable-aggregator-routing=true \
+  --endpoint-reconciler-type=none \
   --profiling=false
 wait_for kube-apiserver ready kctl get --raw /readyz
 

@@ -1,8 +1,8 @@
 # Pinned versions of everything the sandbox builds or installs. Sourced by the
 # other sandbox scripts. KUBE_VERSION must match sandbox/k8s/go.mod (the
 # k8s.io/kubernetes require and its v0.x staging replaces).
-KUBE_VERSION=v1.35.4
-KUBE_STAGING_VERSION=v0.35.4
+KUBE_VERSION=v1.37.2
+KUBE_STAGING_VERSION=v0.37.2
 KWOK_VERSION=v0.8.0
 # Helm, for the chart in charts/tidemark (helm lint / template / install tests):
 # an approved release (v3.22.0 is served by the module proxy but not approved).
@@ -18,7 +18,7 @@ KEDA_VERSION=v2.21.0
 # (3.4.29 / 3.5.11): the apiserver runs on it, but without RequestWatchProgress,
 # so consistent list-from-cache and watch-list are off and newer clients such as
 # KWOK's keep retrying watch-list. TIDEMARK_ETCD=/usr/bin/etcd selects it anyway.
-ETCD_VERSION=v3.6.5
+ETCD_VERSION=v3.7.0
 # Debian packages (bookworm: prometheus 2.42, which brings promtool).
 APT_PACKAGES=(prometheus openssl curl procps)
 
