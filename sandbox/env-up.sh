@@ -207,14 +207,10 @@ kubeconfig kwok "$SANDBOX_DIR/kwok.kubeconfig"
 
 # --- process helpers ----------------------------------------------------------
 
-# start NAME PROGRAM ARGS...: runs it in its own session (so env-down can signal
-# its whole process group), stdin closed, output to logs/NAME.log.
+# start NAME PROGRAM ARGS...: start_recorded (lib.sh), noting that this run started
+# something (for the clean-up on failure).
 start() {
-  local name=$1
-  shift
-  : >"$LOG_DIR/$name.log"
-  setsid "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
-  printf '%s %s\n' "$!" "$1" >"$PID_DIR/$name.pid"
+  start_recorded "$@"
   started=1
 }
 

@@ -40,6 +40,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
+# shellcheck source=opt-in.sh
+source "$here/opt-in.sh"
 # shellcheck source=netns.sh
 source "$here/netns.sh"
 # shellcheck source=apt.sh
@@ -60,21 +62,6 @@ netns_define keda tk 172.30 "${TIDEMARK_KEDA_NET:-}"
 log() { printf '[keda] %s\n' "$*" >&2; }
 kctl() { "$KUBECTL" --kubeconfig "$SANDBOX_DIR/kubeconfig" "$@"; }
 
-fail() {
-  log "$1 failed to start: $2"
-  tail -n 40 "$LOG_DIR/$1.log" >&2 || true
-  exit 1
-}
-wait_for() { # NAME WHAT COMMAND...
-  local name=$1 what=$2 deadline=$((SECONDS + START_TIMEOUT))
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    pid_of "$name" >/dev/null || fail "$name" "the process exited"
-    ((SECONDS < deadline)) || fail "$name" "not $what after ${START_TIMEOUT}s"
-    sleep 0.5
-  done
-  log "$name is $what"
-}
 
 # The KEDA module's directory in the module cache (config/ holds its manifests).
 keda_module_dir() {
@@ -249,22 +236,4 @@ down_quiet() {
   netns_down
 }
 
-case ${1:-} in
-  up)
-    shift
-    up "$@"
-    ;;
-  down)
-    down_quiet
-    rm -rf "$STATE"
-    ;;
-  status)
-    for c in "${KEDA_COMPONENTS[@]}"; do
-      if pid=$(pid_of "$c"); then echo "$c $pid"; else echo "$c stopped"; fi
-    done
-    ;;
-  *)
-    echo "usage: $0 {up API_PORT|down|status}" >&2
-    exit 2
-    ;;
-esac
+opt_in_main "$0 {up API_PORT|down|status}" KEDA_COMPONENTS "$@"

@@ -36,10 +36,10 @@ alive_pids() {
   done
 }
 
-# start_recorded NAME PROGRAM ARGS...: runs it as env-up.sh's start() does (its own
-# session, stdin closed, output to logs/NAME.log) and records it in pids/NAME.pid, for
-# the opt-in parts started after env-up's own components (sandbox/keda.sh). Variables
-# assigned before the call reach PROGRAM's environment.
+# start_recorded NAME PROGRAM ARGS...: runs it in its own session (so env-down can signal
+# its whole process group), stdin closed, output to logs/NAME.log, and records it in
+# pids/NAME.pid: env-up.sh's components and the opt-in parts' (sandbox/real-node.sh,
+# sandbox/keda.sh). Variables assigned before the call reach PROGRAM's environment.
 start_recorded() {
   local name=$1
   shift

@@ -46,6 +46,8 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=opt-in.sh
+source "$(dirname "$0")/opt-in.sh"
 
 APT_NODE_PACKAGES=(containerd runc containernetworking-plugins iproute2 iptables socat jq util-linux)
 NODE_NAME=tidemark-real-node
@@ -76,38 +78,6 @@ in_ns() { nsenter --net="/run/netns/$NETNS" "$@"; }
 # shellcheck source=apt.sh
 source "$(dirname "$0")/apt.sh"
 
-start() { # NAME PROGRAM ARGS...: as env-up.sh's start()
-  local name=$1
-  shift
-  : >"$LOG_DIR/$name.log"
-  setsid "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
-  printf '%s %s\n' "$!" "$1" >"$PID_DIR/$name.pid"
-}
-# The same inside the node's network namespace: nsenter execs PROGRAM (same PID), so
-# the pid file names PROGRAM as for the others.
-start_in_ns() { # NAME PROGRAM ARGS...
-  local name=$1
-  shift
-  : >"$LOG_DIR/$name.log"
-  setsid nsenter --net="/run/netns/$NETNS" "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
-  printf '%s %s\n' "$!" "$1" >"$PID_DIR/$name.pid"
-}
-
-fail() {
-  log "$1 failed to start: $2"
-  tail -n 40 "$LOG_DIR/$1.log" >&2 || true
-  exit 1
-}
-wait_for() { # NAME WHAT COMMAND...
-  local name=$1 what=$2 deadline=$((SECONDS + START_TIMEOUT))
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    pid_of "$name" >/dev/null || fail "$name" "the process exited"
-    ((SECONDS < deadline)) || fail "$name" "not $what after ${START_TIMEOUT}s"
-    sleep 0.5
-  done
-  log "$name is $what"
-}
 
 # --- network -------------------------------------------------------------------------
 
@@ -359,22 +329,22 @@ up() {
   rm -rf "$STATE"
   mkdir -p "$STATE" "$PID_DIR" "$LOG_DIR"
   net_up
-  start real-node-proxy socat "TCP-LISTEN:$API_PORT,bind=$HOST_IP,fork,reuseaddr" "TCP:127.0.0.1:$API_PORT"
+  start_recorded real-node-proxy socat "TCP-LISTEN:$API_PORT,bind=$HOST_IP,fork,reuseaddr" "TCP:127.0.0.1:$API_PORT"
   local prom_url=
   if [[ -n $prom_port ]]; then
-    start real-node-prom-proxy socat "TCP-LISTEN:$prom_port,bind=$HOST_IP,fork,reuseaddr" "TCP:127.0.0.1:$prom_port"
+    start_recorded real-node-prom-proxy socat "TCP-LISTEN:$prom_port,bind=$HOST_IP,fork,reuseaddr" "TCP:127.0.0.1:$prom_port"
     prom_url=http://$HOST_IP:$prom_port
   fi
   jq -n --arg hostIp "$HOST_IP" --arg nodeIp "$NODE_IP" --arg podSubnet "$POD_SUBNET" --arg prometheusUrl "$prom_url" \
     '{$hostIp, $nodeIp, $podSubnet, $prometheusUrl}' >"$STATE/network.json"
   write_runc_wrapper
   write_containerd_config
-  start_in_ns containerd containerd --config "$STATE/containerd/config.toml"
+  start_recorded_in_netns containerd containerd --config "$STATE/containerd/config.toml"
   wait_for containerd serving ctr_ version
   build_pause_image
   import_tidemark_image
   write_kubelet_files
-  start_in_ns kubelet "$KUBE_BIN_DIR/kubelet" --config="$STATE/kubelet/config.yaml" \
+  start_recorded_in_netns kubelet "$KUBE_BIN_DIR/kubelet" --config="$STATE/kubelet/config.yaml" \
     --kubeconfig="$STATE/kubelet/kubeconfig" --root-dir="$STATE/kubelet/root" \
     --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" \
     --node-labels="tidemark.dev/real-node=true" --v=1
@@ -384,22 +354,12 @@ up() {
   wait_for kubelet "Ready as node $NODE_NAME ($NODE_IP)" node_ready
 }
 
-stop_component() { # NAME
-  local pid deadline
-  pid=$(pid_of "$1") || { rm -f "$PID_DIR/$1.pid"; return 0; }
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + 10))
-  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  rm -f "$PID_DIR/$1.pid"
-}
-
 # Stops the node's pods (their shims run in sessions of their own), then the components,
 # then unmounts whatever the kubelet and containerd left under .sandbox/node, and removes
 # the pods' and the node's network namespaces.
 down_quiet() {
   local id ns
-  stop_component kubelet
+  stop_recorded kubelet
   if pid_of containerd >/dev/null; then
     for id in $(ctr_ containers ls -q 2>/dev/null); do
       ns=$(ctr_ containers info "$id" 2>/dev/null |
@@ -413,9 +373,9 @@ down_quiet() {
       fi
     done
   fi
-  stop_component containerd
-  stop_component real-node-proxy
-  stop_component real-node-prom-proxy
+  stop_recorded containerd
+  stop_recorded real-node-proxy
+  stop_recorded real-node-prom-proxy
   # Shims of this containerd still running (found by its socket on their command line).
   local p
   for p in $(pgrep -f -- "-address $SOCK" 2>/dev/null || true); do kill -KILL "$p" 2>/dev/null || true; done
@@ -435,22 +395,4 @@ down_quiet() {
   net_down
 }
 
-case ${1:-} in
-  up)
-    shift
-    up "$@"
-    ;;
-  down)
-    down_quiet
-    rm -rf "$STATE"
-    ;;
-  status)
-    for c in "${NODE_COMPONENTS[@]}"; do
-      if pid=$(pid_of "$c"); then echo "$c $pid"; else echo "$c stopped"; fi
-    done
-    ;;
-  *)
-    echo "usage: $0 {up API_PORT [PROM_PORT]|down|status}" >&2
-    exit 2
-    ;;
-esac
+opt_in_main "$0 {up API_PORT [PROM_PORT]|down|status}" NODE_COMPONENTS "$@"
