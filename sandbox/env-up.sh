@@ -116,21 +116,6 @@ mkdir -p "$PID_DIR" "$LOG_DIR" "$PKI_DIR" "$TARGETS_DIR" "$SANDBOX_DIR/kwok"
 
 # --- free ports ---------------------------------------------------------------
 
-# Ports with a listening socket right now (state 0A in /proc/net/tcp*); picking
-# from outside the kernel's ephemeral range avoids clashing with outgoing ones.
-declare -A taken=()
-while read -r hex; do taken[$((16#$hex))]=1; done < <(
-  awk 'NR > 1 && $4 == "0A" { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
-)
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    [[ -z ${taken[$p]:-} ]] && break
-  done
-  taken[$p]=1
-  printf '%s' "$p"
-}
 ETCD_PORT=$(free_port)
 ETCD_PEER_PORT=$(free_port)
 API_PORT=$(free_port)

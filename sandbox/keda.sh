@@ -192,12 +192,18 @@ up() {
 
   # KEDA_CLUSTER_OBJECT_NAMESPACE and POD_NAMESPACE: in a pod KEDA reads its namespace
   # from the mounted ServiceAccount; --ca-dir: scalers' extra CAs (none here).
+  # Free ports, not controller-runtime's 8080 and 8081: a listener on any address of
+  # the host makes a later bind of 0.0.0.0 to that port fail (`tidemark run`'s default
+  # /metrics is 0.0.0.0:8080).
+  local metrics_port health_port
+  metrics_port=$(free_port)
+  health_port=$(free_port)
   KUBECONFIG="$STATE/operator.kubeconfig" WATCH_NAMESPACE='' POD_NAMESPACE=$KEDA_NS \
     KEDA_CLUSTER_OBJECT_NAMESPACE=$KEDA_NS start_recorded keda-operator "$KEDA_BIN_DIR/keda" --leader-elect=false --zap-log-level="$LOG_LEVEL" --zap-encoder=console \
     --zap-time-encoding=rfc3339 --enable-cert-rotation=false --cert-dir="$CERTS" --ca-dir="$STATE/ca" \
-    --metrics-bind-address="$NETNS_HOST_IP:8080" --health-probe-bind-address="$NETNS_HOST_IP:8081" \
+    --metrics-bind-address="$NETNS_HOST_IP:$metrics_port" --health-probe-bind-address="$NETNS_HOST_IP:$health_port" \
     --metrics-service-bind-address="$NETNS_HOST_IP:$GRPC_PORT"
-  operator_healthy() { curl -fsS -m 2 "http://$NETNS_HOST_IP:8081/readyz"; }
+  operator_healthy() { curl -fsS -m 2 "http://$NETNS_HOST_IP:$health_port/readyz"; }
   wait_for keda-operator ready operator_healthy
 
   # Delegated authentication and authorization as in any aggregated API server; the

@@ -69,3 +69,18 @@ stop_recorded() {
   kill -KILL -- "-$pid" 2>/dev/null || true
   rm -f "$PID_DIR/$1.pid"
 }
+
+# free_port: a TCP port with no listening socket right now (state 0A in /proc/net/tcp*),
+# picked from outside the kernel's ephemeral range so as not to clash with outgoing ones.
+free_port() {
+  local p
+  local -A taken=()
+  while read -r hex; do taken[$((16#$hex))]=1; done < <(
+    awk 'NR > 1 && $4 == "0A" { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+  )
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    [[ -z ${taken[$p]:-} ]] && break
+  done
+  printf '%s' "$p"
+}
