@@ -235,17 +235,20 @@ test('liveSeries: per-minute load (requests/minute) and time-weighted replicas f
   assert.ok(Math.abs(s.strategies[0]!.ready[1]! - (2 * 4 + 4 * 8) / 12) < 1e-6);
 });
 
+/** The target every arm test scales: the bench's settings at speedup 5. */
+const ARM_TARGET = {
+  namespace: 'ns',
+  deployment: 'web',
+  prometheusUrl: 'http://127.0.0.1:9090',
+  query: 'sum(rate(x[12s]))',
+  targetRps: 7,
+  minReplicas: 1,
+  maxReplicas: 40,
+  speedup: 5,
+};
+
 test('the Tidemark arms: a valid ScalingPolicy polling at the compressed interval, with the compressed HPA behaviour', () => {
-  const t = {
-    namespace: 'ns',
-    deployment: 'web',
-    prometheusUrl: 'http://127.0.0.1:9090',
-    query: 'sum(rate(x[12s]))',
-    targetRps: 7,
-    minReplicas: 1,
-    maxReplicas: 40,
-    speedup: 5,
-  };
+  const t = ARM_TARGET;
   const validator = new PolicyValidator();
   for (const [polling, live] of [
     [15, 3],
@@ -265,16 +268,7 @@ test('the Tidemark arms: a valid ScalingPolicy polling at the compressed interva
 });
 
 test('the KEDA arm: a ScaledObject on the same query and threshold, KEDA defaults and the HPA behaviour compressed', () => {
-  const t = {
-    namespace: 'ns',
-    deployment: 'web',
-    prometheusUrl: 'http://127.0.0.1:9090',
-    query: 'sum(rate(x[12s]))',
-    targetRps: 7,
-    minReplicas: 1,
-    maxReplicas: 40,
-    speedup: 5,
-  };
+  const t = ARM_TARGET;
   const arm = kedaArm();
   assert.deepEqual(arm.simulated, { strategy: 'keda-default', pollingSeconds: 15 });
   const [so] = arm.manifests(t) as Array<{
