@@ -10,8 +10,9 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { httpTransport } from '../src/kube/api-client.ts';
 import { parseTrace } from '../src/simulate/trace.ts';
-import { type Arm, type ArmTarget, tidemarkArm } from './live/arms.ts';
+import { type Arm, type ArmTarget, kedaArm, tidemarkArm } from './live/arms.ts';
 import {
   deploymentManifest,
   offeredQuery,
@@ -24,6 +25,7 @@ import {
   watchReplicas,
 } from './live/cluster.ts';
 import { type FaultWindow, faultOutcome } from './live/faults.ts';
+import { kedaUnavailableReason } from './live/keda.ts';
 import { type LoadStep, measure, reaction, stepsUp } from './live/measure.ts';
 import {
   busyAfternoon,
@@ -90,6 +92,11 @@ function checkClocks(): void {
     throw new Error(
       `the sandbox scrapes every ${scrape}; at speedup ${SPEEDUP} it must be ${CLOCKS.scrapeSeconds}s`,
     );
+  const hpaSync = env('TIDEMARK_HPA_SYNC_PERIOD', '15s');
+  if (hpaSync !== `${CLOCKS.hpaSyncSeconds}s`)
+    throw new Error(
+      `the HPA syncs every ${hpaSync}; at speedup ${SPEEDUP} it must be ${CLOCKS.hpaSyncSeconds}s`,
+    );
 }
 
 function stretches(): Stretch[] {
@@ -119,9 +126,14 @@ function stretches(): Stretch[] {
   ];
 }
 
-/** The KEDA arm, when the sandbox runs KEDA (TIDEMARK_KEDA=1) and bench/live/keda.ts is there. */
-async function kedaArm(): Promise<{ arm?: Arm; why?: string }> {
-  return { why: 'KEDA is not in this sandbox yet (waiting on the KEDA build, issue 22 part 1)' };
+/** The KEDA arm, when the sandbox runs KEDA (TIDEMARK_KEDA=1, as make bench-live starts it). */
+async function withKeda(): Promise<{ arm?: Arm; why?: string }> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(KUBECONFIG);
+  const why = await kedaUnavailableReason(httpTransport(kc));
+  if (why !== undefined) return { why: `no KEDA arm: ${why}` };
+  const window = env('TIDEMARK_HPA_DOWNSCALE_STABILIZATION', '5m0s');
+  return { arm: kedaArm(), why: `KEDA arm on (controller-manager HPA downscale stabilization ${window})` };
 }
 
 interface Placed {
@@ -175,7 +187,7 @@ async function main(): Promise<void> {
     otherSandboxes: await otherSandboxes(),
   };
   const all = stretches();
-  const keda = await kedaArm();
+  const keda = await withKeda();
   const arms: Arm[] = [tidemarkArm(15), tidemarkArm(5), ...(keda.arm ? [keda.arm] : [])];
   const faultArms: Arm[] = [
     tidemarkArm(15, { anomaly: { enabled: true } }, 'a'),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { tidemarkArm } from '../../bench/live/arms.ts';
+import { hpaBehaviorFor, kedaArm, tidemarkArm } from '../../bench/live/arms.ts';
 import { faultOutcome } from '../../bench/live/faults.ts';
 import {
   type LoadSample,
@@ -235,17 +235,20 @@ test('liveSeries: per-minute load (requests/minute) and time-weighted replicas f
   assert.ok(Math.abs(s.strategies[0]!.ready[1]! - (2 * 4 + 4 * 8) / 12) < 1e-6);
 });
 
+/** The target every arm test scales: the bench's settings at speedup 5. */
+const ARM_TARGET = {
+  namespace: 'ns',
+  deployment: 'web',
+  prometheusUrl: 'http://127.0.0.1:9090',
+  query: 'sum(rate(x[12s]))',
+  targetRps: 7,
+  minReplicas: 1,
+  maxReplicas: 40,
+  speedup: 5,
+};
+
 test('the Tidemark arms: a valid ScalingPolicy polling at the compressed interval, with the compressed HPA behaviour', () => {
-  const t = {
-    namespace: 'ns',
-    deployment: 'web',
-    prometheusUrl: 'http://127.0.0.1:9090',
-    query: 'sum(rate(x[12s]))',
-    targetRps: 7,
-    minReplicas: 1,
-    maxReplicas: 40,
-    speedup: 5,
-  };
+  const t = ARM_TARGET;
   const validator = new PolicyValidator();
   for (const [polling, live] of [
     [15, 3],
@@ -262,4 +265,59 @@ test('the Tidemark arms: a valid ScalingPolicy polling at the compressed interva
   assert.deepEqual((anomaly.manifests(t)[0] as { spec: { anomaly: unknown } }).spec.anomaly, {
     enabled: true,
   });
+});
+
+test('the KEDA arm: a ScaledObject on the same query and threshold, KEDA defaults and the HPA behaviour compressed', () => {
+  const t = ARM_TARGET;
+  const arm = kedaArm();
+  assert.deepEqual(arm.simulated, { strategy: 'keda-default', pollingSeconds: 15 });
+  const [so] = arm.manifests(t) as Array<{
+    metadata: { name: string; namespace: string };
+    spec: {
+      scaleTargetRef: { name: string };
+      pollingInterval: number;
+      cooldownPeriod: number;
+      minReplicaCount: number;
+      maxReplicaCount: number;
+      advanced: { horizontalPodAutoscalerConfig: { behavior: Record<string, Record<string, unknown>> } };
+      triggers: Array<{ type: string; metricType: string; metadata: Record<string, string> }>;
+    };
+  }>;
+  assert.deepEqual(so!.metadata, { name: 'web', namespace: 'ns' });
+  assert.equal(so!.spec.scaleTargetRef.name, 'web');
+  // KEDA's defaults, 30 s and 300 s, over 5.
+  assert.equal(so!.spec.pollingInterval, 6);
+  assert.equal(so!.spec.cooldownPeriod, 60);
+  assert.equal(so!.spec.minReplicaCount, 1);
+  assert.equal(so!.spec.maxReplicaCount, 40);
+  assert.deepEqual(so!.spec.triggers, [
+    {
+      type: 'prometheus',
+      metricType: 'AverageValue',
+      metadata: { serverAddress: 'http://127.0.0.1:9090', query: 'sum(rate(x[12s]))', threshold: '7' },
+    },
+  ]);
+  const b = so!.spec.advanced.horizontalPodAutoscalerConfig.behavior;
+  assert.equal(b.scaleDown!.stabilizationWindowSeconds, 60);
+  assert.equal(b.scaleUp!.stabilizationWindowSeconds, 0);
+  assert.deepEqual(
+    (b.scaleUp!.policies as Array<{ periodSeconds: number }>).map((p) => p.periodSeconds),
+    [3, 3],
+  );
+  // The default tolerance is the controller's flag: left out so the CRD need not know the field.
+  assert.equal('tolerance' in b.scaleUp!, false);
+  assert.throws(() => kedaArm().manifests({ ...t, speedup: 7 }), /not a whole number/);
+});
+
+test('hpaBehaviorFor writes a tolerance other than the controller default into each direction', () => {
+  const b = defaultBehavior(1);
+  const same = hpaBehaviorFor(b);
+  assert.deepEqual(same.scaleDown, {
+    stabilizationWindowSeconds: 300,
+    selectPolicy: b.scaleDown.selectPolicy,
+    policies: b.scaleDown.policies,
+  });
+  const tight = hpaBehaviorFor({ ...b, tolerance: 0.05 });
+  assert.equal(tight.scaleUp!.tolerance, '0.05');
+  assert.equal(tight.scaleDown!.tolerance, '0.05');
 });
