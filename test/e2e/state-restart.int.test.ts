@@ -44,7 +44,7 @@ async function historyLoads(): Promise<number> {
     .reduce((n, e) => n + (e.count ?? 1), 0);
 }
 
-describe('stored engine state across an operator restart', { skip, timeout: 240_000 }, () => {
+describe('stored engine state across an operator restart', { skip, timeout: 600_000 }, () => {
   const args = ['--namespaces', NS, '--lease-name', `${RUN}-l`, '--identity', `${RUN}-op`, ...FAST_LEASE];
   let op: OperatorProcess | undefined;
 
