@@ -113,10 +113,12 @@ test('bench-live smoke: Tidemark alone on a 5-minute step, measured by the harne
   const m = measure(history, load, window, CAPACITY);
   const writes = scaleWrites(history, window);
 
-  // Tidemark scaled up after the step, to what 60 rps at 7 per replica needs.
+  // Tidemark scaled up after the step, to what 60 rps at 7 per replica needs within the HPA's
+  // 10 % tolerance: the served rate climbs as pods become ready, so the climb can stop at 8
+  // (7.5 per replica, 1.07 x the target), short of ceil(60 / 7) = 9 (seen in a CI rehearsal).
   const up = writes.filter((w) => w.t >= stepAt && w.to > w.from);
   assert.ok(up.length > 0, `no scale-up after the step: ${JSON.stringify(writes)}`);
-  assert.ok(Math.max(...up.map((w) => w.to)) >= Math.ceil(60 / TARGET), JSON.stringify(up));
+  assert.ok(Math.max(...up.map((w) => w.to)) >= Math.ceil(60 / (TARGET * 1.1)), JSON.stringify(up));
   const r = reaction(history, load, { t: stepAt, before: 20, after: 60 }, end);
   assert.ok(r.visibleAt !== undefined && r.firstWriteAt !== undefined, JSON.stringify(r));
   assert.ok(r.firstWriteAt! >= r.visibleAt!, 'the first write is after the load was visible');
