@@ -164,15 +164,8 @@ test('helm install: 2 operator pods on the real node, in-cluster config, probes 
   ]);
   const pods = await waitFor(
     async () => {
-      const l = await json<{ items: Pod[] }>([
-        'get',
-        'pods',
-        '-n',
-        NS,
-        '-l',
-        'app.kubernetes.io/name=tidemark',
-      ]);
-      return l.items.length === 2 && l.items.every(ready) ? l.items : undefined;
+      const l = await operatorPods();
+      return l.length === 2 && l.every(ready) ? l : undefined;
     },
     { timeoutMs: 120_000, what: 'two Ready operator pods' },
   );
@@ -333,26 +326,16 @@ test('the conversion webhook: served by the pods, called by the API server throu
 });
 
 test('kubectl delete pod of the leader: SIGTERM reaches the operator as PID 1, it releases the Lease, another pod leads', async () => {
-  const lease = async () =>
-    (await json<{ spec: { holderIdentity?: string } }>(['get', 'lease', 'tidemark-leader', '-n', NS])).spec
-      .holderIdentity ?? '';
-  const leader = await lease();
-  const pods = await json<{ items: Pod[] }>([
-    'get',
-    'pods',
-    '-n',
-    NS,
-    '-l',
-    'app.kubernetes.io/name=tidemark',
-  ]);
-  const standby = pods.items.map((p) => p.metadata.name).find((n) => n !== leader);
+  const leader = await leaseHolder();
+  const pods = await operatorPods();
+  const standby = pods.map((p) => p.metadata.name).find((n) => n !== leader);
   assert.ok(leader && standby, `a leader (${leader}) and a standby (${standby})`);
   const t0 = performance.now();
   // Graceful: the kubelet sends SIGTERM and waits up to terminationGracePeriodSeconds (30).
   await kubectl(['delete', 'pod', '-n', NS, leader, '--wait=false']);
   const next = await waitFor(
     async () => {
-      const h = await lease();
+      const h = await leaseHolder();
       return h && h !== leader ? h : undefined;
     },
     {
@@ -365,15 +348,8 @@ test('kubectl delete pod of the leader: SIGTERM reaches the operator as PID 1, i
   // Whoever asks first takes the released Lease: usually the standby, but the Deployment's
   // replacement pod, asking as soon as it starts, won the race in one rehearsal. Either is a
   // hand-over; what must not happen is the deleted pod holding on.
-  const now = await json<{ items: Pod[] }>([
-    'get',
-    'pods',
-    '-n',
-    NS,
-    '-l',
-    'app.kubernetes.io/name=tidemark',
-  ]);
-  const candidates = now.items.map((p) => p.metadata.name).filter((n) => n !== leader);
+  const now = await operatorPods();
+  const candidates = now.map((p) => p.metadata.name).filter((n) => n !== leader);
   assert.ok(candidates.includes(next), `${next} is a live operator pod other than ${leader}: ${candidates}`);
   process.stdout.write(
     `# leader hand-over after kubectl delete pod: ${seconds.toFixed(1)} s, to ${next === standby ? 'the standby' : 'the replacement pod'}\n`,

@@ -12,6 +12,7 @@ import {
 } from '../../src/level5/stages.ts';
 import { decide } from '../../src/policy/engine.ts';
 import type { EngineOutput, EngineState, MetricResult, PolicySpec } from '../../src/policy/types.ts';
+import { emptyState } from '../policy/helpers.ts';
 import { autopilotSpec, closedLoop, resultOf } from '../support/autopilot.ts';
 
 const T0 = 1_700_000_000_000;
@@ -99,14 +100,7 @@ describe('the shadow gate: guards apply, bets are judged', () => {
     const load = (t: number) => 100 + 80 * Math.sin((2 * Math.PI * t) / season);
     const history: Array<[number, number]> = [];
     for (let t = T0 - 3 * season; t < T0; t += TICK) history.push([t, load(t)]);
-    const state: EngineState = {
-      version: 1,
-      recommendations: [],
-      scaleUpEvents: [],
-      scaleDownEvents: [],
-      consecutiveFailures: 0,
-      level5: level5TrainForecast(s, undefined, 'rps', history),
-    };
+    const state = emptyState({ level5: level5TrainForecast(s, undefined, 'rps', history) });
     const d = decide({
       spec: s,
       state,
@@ -163,14 +157,7 @@ describe('the shadow gate: guards apply, bets are judged', () => {
       forecast: {},
       slo: { key: 'x', samples: [], breaches: [], target: 20 },
     };
-    const state: EngineState = {
-      version: 1,
-      recommendations: [],
-      scaleUpEvents: [],
-      scaleDownEvents: [],
-      consecutiveFailures: 0,
-      level5: learned,
-    };
+    const state = emptyState({ level5: learned });
     const input = {
       state,
       observations: [{ name: 'rps', ok: true as const, value: 100 }],
@@ -203,14 +190,7 @@ describe('the shadow gate: guards apply, bets are judged', () => {
     const tick = (acting: number) =>
       decide({
         spec: s,
-        state: {
-          version: 1,
-          recommendations: [],
-          scaleUpEvents: [],
-          scaleDownEvents: [],
-          consecutiveFailures: 0,
-          level5: level5(acting),
-        },
+        state: emptyState({ level5: level5(acting) }),
         observations: [{ name: 'rps', ok: true, value: 100 }],
         currentReplicas: 10,
         readyReplicas: 10,

@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { createOperatorMetrics } from '../../src/metrics/registry.ts';
 import type { Decision } from '../../src/policy/types.ts';
 import { type AnomalyBaseline, TickMetrics } from '../../src/reconciler/tick-metrics.ts';
+import { emptyState } from '../policy/helpers.ts';
 
 const labels = { namespace: 'shop', policy: 'web' };
 
@@ -27,13 +28,7 @@ function setup() {
     tm.decision(labels, {
       spec: { minReplicas: 1, maxReplicas: 10 },
       decision: decision(counts),
-      state: {
-        version: 1,
-        recommendations: [],
-        scaleUpEvents: [],
-        scaleDownEvents: [],
-        consecutiveFailures: 0,
-      },
+      state: emptyState(),
       observations: [],
       replicas: 2,
       scaled: false,
